@@ -1,0 +1,39 @@
+/* /etc/eic/eic.conf: "key = value" lines, '#' comments, blank lines ignored.
+ * Every bad line is an error naming file:line; unknown keys are rejected (a typo
+ * must never silently weaken a security setting). */
+#ifndef EIC_CONFIG_H
+#define EIC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define EIC_CONFIG_DEFAULT_PATH "/etc/eic/eic.conf"
+#define EIC_CONFIG_MAX_SIZE (256 * 1024)
+
+struct eic_config {
+    /* IMDS */
+    char *imds_endpoint;         /* "http://169.254.169.254"; must be http:// + an IP literal [+ :port] */
+    long imds_timeout_ms;        /* per request, default 1000, 1..60000 */
+    long imds_token_ttl;         /* seconds, default 21600, 1..21600 */
+    long imds_max_response;      /* bytes, default 1 MiB, 1024..16 MiB */
+    /* eic-authorized-keys */
+    long deadline_ms;            /* whole AuthorizedKeysCommand run, default 5000, 100..60000 */
+    char *ca_file;               /* trust anchors (PEM); NULL: system default store */
+    char *ca_path;               /* hashed CA directory; NULL: system default */
+    /* logging */
+    char *log_file;              /* NULL: syslog authpriv */
+    int log_level;               /* LOG_INFO by default; "debug" | "info" | "notice" | "warning" | "error" */
+};
+
+/* Fill cfg with the defaults (no file read). */
+int eic_config_defaults(struct eic_config *cfg);
+/* Defaults, then the file at path. Returns 0; ENOENT when the file is missing (cfg keeps the
+ * defaults); EINVAL for a bad file, with "path:line: reason" written to err (and nothing of the
+ * file applied); ENOMEM; EMSGSIZE for a file over EIC_CONFIG_MAX_SIZE. */
+int eic_config_load(const char *path, struct eic_config *cfg, char *err, size_t err_len);
+/* Parse from memory (same rules; name is used in messages). */
+int eic_config_parse(const char *name, const char *text, size_t len, struct eic_config *cfg, char *err,
+                     size_t err_len);
+void eic_config_free(struct eic_config *cfg);
+
+#endif

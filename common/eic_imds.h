@@ -1,0 +1,43 @@
+/* IMDS client (IMDSv2). One handle per process or per caller; not shared between
+ * threads without external locking.
+ *
+ * - The endpoint is an IP literal: no DNS, no proxy (CURLOPT_NOPROXY "*"), no redirects,
+ *   http only, no .netrc, CURLOPT_NOSIGNAL (safe inside threaded hosts).
+ * - The session token (PUT /latest/api/token) is kept in the handle and reused until shortly
+ *   before it expires; a 401 on a GET drops it and fetches a new one once.
+ * - Every operation takes one absolute deadline (CLOCK_MONOTONIC ms, see eic_time.h) that
+ *   bounds everything it does, token included; each request is also bounded by the
+ *   per-request timeout.
+ * - Response bodies over the size cap are an error (EMSGSIZE), never truncated silently. */
+#ifndef EIC_IMDS_H
+#define EIC_IMDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eic_buf.h"
+
+struct eic_imds;
+
+struct eic_imds_options {
+    const char *endpoint;       /* "http://169.254.169.254" or "http://127.0.0.1:8169" */
+    long request_timeout_ms;    /* per HTTP request */
+    long token_ttl;             /* seconds asked for in X-aws-ec2-metadata-token-ttl-seconds */
+    size_t max_response;        /* byte cap per response body */
+};
+
+/* Returns 0 or EINVAL (endpoint not http://IP-literal[:port]) / ENOMEM. */
+int eic_imds_new(const struct eic_imds_options *opts, struct eic_imds **out);
+void eic_imds_free(struct eic_imds *imds);
+
+/* GET endpoint + path (path starts with '/', e.g. "/latest/meta-data/instance-id").
+ * On 0, out holds the body (out is reset first; its cap is min(out->max, max_response)).
+ * Returns: 0 (HTTP 200); ENOENT (404); ETIMEDOUT (deadline or timeout reached);
+ * EMSGSIZE (body over the cap); EACCES (401/403 even with a fresh token);
+ * ECONNREFUSED / EHOSTUNREACH / EIO (cannot connect or transport error);
+ * EPROTO (any other HTTP status). Never blocks past deadline_ms (+ scheduling slack). */
+int eic_imds_get(struct eic_imds *imds, const char *path, uint64_t deadline_ms, struct eic_buf *out);
+/* Short, static description of an eic_imds_get() return value for log lines. */
+const char *eic_imds_strerror(int err);
+
+#endif

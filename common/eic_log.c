@@ -1,0 +1,140 @@
+#include "eic_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One logging destination per process, guarded by a mutex: the modules that use
+ * this are loaded into multi-threaded hosts (sshd is not, but nscd and sssd-style
+ * callers are). */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_ident[64] = "eic";
+static int log_fd = -1;
+static int log_to_stderr;
+static int log_syslog_open;
+static int log_max_priority = LOG_INFO;
+
+static const char *priority_name(int priority)
+{
+    switch (priority) {
+    case LOG_EMERG:
+    case LOG_ALERT:
+    case LOG_CRIT:
+    case LOG_ERR:
+        return "error";
+    case LOG_WARNING:
+        return "warning";
+    case LOG_NOTICE:
+        return "notice";
+    case LOG_INFO:
+        return "info";
+    default:
+        return "debug";
+    }
+}
+
+int eic_log_open(const char *ident, const char *log_file, int also_stderr)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&log_lock);
+    if (log_fd >= 0) {
+        close(log_fd);
+        log_fd = -1;
+    }
+    snprintf(log_ident, sizeof(log_ident), "%s", ident ? ident : "eic");
+    log_to_stderr = also_stderr;
+    if (log_file != NULL && log_file[0] != '\0') {
+        log_fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        if (log_fd < 0) {
+            ret = errno;
+        }
+    }
+    if (log_fd < 0 && !log_syslog_open) {
+        /* LOG_NDELAY is avoided: the socket is opened at the first message only. */
+        openlog(log_ident, LOG_PID, LOG_AUTHPRIV);
+        log_syslog_open = 1;
+    }
+    pthread_mutex_unlock(&log_lock);
+    return ret;
+}
+
+void eic_log_set_level(int max_priority)
+{
+    pthread_mutex_lock(&log_lock);
+    log_max_priority = max_priority;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void eic_log(int priority, const char *fmt, ...)
+{
+    char msg[2048];
+    char line[2300];
+    char stamp[32];
+    struct tm tm;
+    time_t now;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    /* Untrusted text (user names, metadata) may reach a log line: control
+     * characters are replaced so one message stays one line. */
+    for (char *p = msg; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        }
+    }
+
+    pthread_mutex_lock(&log_lock);
+    if (priority > log_max_priority) {
+        pthread_mutex_unlock(&log_lock);
+        return;
+    }
+    if (log_fd >= 0 || log_to_stderr) {
+        now = time(NULL);
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        n = snprintf(line, sizeof(line), "%s %s[%ld]: %s: %s\n", stamp, log_ident, (long)getpid(),
+                     priority_name(priority), msg);
+        if (n > (int)sizeof(line) - 1) {
+            n = (int)sizeof(line) - 1;
+            line[n - 1] = '\n';
+        }
+        if (log_fd >= 0 && n > 0) {
+            (void)!write(log_fd, line, (size_t)n);
+        }
+        if (log_to_stderr && n > 0) {
+            (void)!write(STDERR_FILENO, line, (size_t)n);
+        }
+    }
+    if (log_fd < 0) {
+        if (!log_syslog_open) {
+            openlog(log_ident, LOG_PID, LOG_AUTHPRIV);
+            log_syslog_open = 1;
+        }
+        syslog(LOG_AUTHPRIV | priority, "%s", msg);
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+void eic_log_close(void)
+{
+    pthread_mutex_lock(&log_lock);
+    if (log_fd >= 0) {
+        close(log_fd);
+        log_fd = -1;
+    }
+    if (log_syslog_open) {
+        closelog();
+        log_syslog_open = 0;
+    }
+    pthread_mutex_unlock(&log_lock);
+}

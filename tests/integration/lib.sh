@@ -1,0 +1,103 @@
+# Shared helpers for the integration tests (sourced). Each test script prints TAP:
+# "ok N - name" / "not ok N - name", then the plan "1..N" at the end.
+# Scripts run from any directory; EIC_BUILD (default: the source tree) holds the built programs.
+
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+EIC_BUILD=${EIC_BUILD:-$TOP}
+EMULATOR="$EIC_BUILD/emulator/eic-emulator"
+EIC_CLIENT="$EIC_BUILD/client/eic"
+TEST_DATA="$TOP/tests/data"
+
+TAP_N=0
+TAP_FAILED=0
+WORK=$(mktemp -d /tmp/eic-test.XXXXXX)
+EMU_PIDS=""
+
+cleanup() {
+    for pid in $EMU_PIDS; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ok() {
+    TAP_N=$((TAP_N + 1))
+    echo "ok $TAP_N - $*"
+}
+
+not_ok() {
+    TAP_N=$((TAP_N + 1))
+    TAP_FAILED=$((TAP_FAILED + 1))
+    echo "not ok $TAP_N - $*"
+}
+
+# check NAME CMD...: one test case that passes when CMD exits 0. CMD's output goes to
+# $WORK/last.out and is shown (as TAP comments) only on failure.
+check() {
+    local name=$1
+    shift
+    if "$@" >"$WORK/last.out" 2>&1; then
+        ok "$name"
+    else
+        not_ok "$name"
+        sed 's/^/# /' "$WORK/last.out" | tail -n 40
+    fi
+}
+
+# Print the plan and exit non-zero when a case failed.
+finish() {
+    echo "1..$TAP_N"
+    [ "$TAP_FAILED" -eq 0 ]
+}
+
+# start_emulator NAME [emulator options...]: start an emulator on a free loopback port with
+# its own state directory $WORK/NAME. Sets EMU_URL (http://127.0.0.1:PORT), EMU_STATE and
+# EMU_PID. The emulator writes its address to --ready-file once it is listening.
+start_emulator() {
+    local name=$1
+    shift
+    EMU_STATE="$WORK/$name"
+    mkdir -p "$EMU_STATE"
+    rm -f "$EMU_STATE/ready"
+    "$EMULATOR" --listen 127.0.0.1:0 --state-dir "$EMU_STATE" --ready-file "$EMU_STATE/ready" \
+        --log-file "$EMU_STATE/emulator.log" "$@" >"$EMU_STATE/stdout" 2>&1 &
+    EMU_PID=$!
+    EMU_PIDS="$EMU_PIDS $EMU_PID"
+    for _ in $(seq 1 200); do
+        if [ -s "$EMU_STATE/ready" ]; then
+            EMU_URL="http://$(head -n 1 "$EMU_STATE/ready")"
+            return 0
+        fi
+        if ! kill -0 "$EMU_PID" 2>/dev/null; then
+            echo "# emulator exited:" && sed 's/^/# /' "$EMU_STATE/stdout"
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "# emulator did not become ready"
+    return 1
+}
+
+stop_emulator() {
+    kill "$EMU_PID" 2>/dev/null
+    wait "$EMU_PID" 2>/dev/null
+}
+
+# imds_get PATH: GET from the emulator's IMDS with a fresh IMDSv2 token.
+imds_get() {
+    local token
+    token=$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "$EMU_URL/latest/api/token") || return 1
+    curl -sf -H "X-aws-ec2-metadata-token: $token" "$EMU_URL$1"
+}
+
+# The default world's credentials (printed by the emulator at start-up).
+ALICE_AK=AKIAEICDEMOALICE0001
+ALICE_SK=eic-demo-secret-alice
+BOB_AK=AKIAEICDEMOBOB000002
+BOB_SK=eic-demo-secret-bob
+INSTANCE=i-0123456789abcdef0
+ZONE=us-east-1a
+REGION=us-east-1
