@@ -27,13 +27,22 @@ struct eic_config {
 
 /* Fill cfg with the defaults (no file read). */
 int eic_config_defaults(struct eic_config *cfg);
-/* Defaults, then the file at path. Returns 0; ENOENT when the file is missing (cfg keeps the
+/* Defaults, then the file at path (NULL: EIC_CONFIG_DEFAULT_PATH). Returns 0; ENOENT when the file is missing (cfg keeps the
  * defaults); EINVAL for a bad file, with "path:line: reason" written to err (and nothing of the
  * file applied); ENOMEM; EMSGSIZE for a file over EIC_CONFIG_MAX_SIZE. */
 int eic_config_load(const char *path, struct eic_config *cfg, char *err, size_t err_len);
 /* Parse from memory (same rules; name is used in messages). */
 int eic_config_parse(const char *name, const char *text, size_t len, struct eic_config *cfg, char *err,
                      size_t err_len);
+/* cfg is an output of the three functions above: whatever they return, it holds a complete
+ * configuration (the defaults at least) to be released with eic_config_free(); it is not freed
+ * on entry, so free it before loading into the same struct again. */
 void eic_config_free(struct eic_config *cfg);
+
+/* The IMDS endpoint rule shared by the config parser and the IMDS client: "http://" + an IPv4
+ * dotted quad or a bracketed IPv6 literal + an optional ":port" (1..65535), nothing else (no host
+ * name, so no DNS; no path, user info, query or trailing '/'). Returns 0 or EINVAL. It lives here,
+ * not in eic_imds.c, so that code reading the config never links libcurl. */
+int eic_config_check_endpoint(const char *endpoint);
 
 #endif

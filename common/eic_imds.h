@@ -25,6 +25,8 @@ struct eic_imds_options {
     long token_ttl;             /* seconds asked for in X-aws-ec2-metadata-token-ttl-seconds */
     size_t max_response;        /* byte cap per response body */
 };
+/* A zero request_timeout_ms, token_ttl or max_response means the default (1000 ms, 21600 s,
+ * 1 MiB, as in eic_config.h); token_ttl must be within 1..21600. */
 
 /* Returns 0 or EINVAL (endpoint not http://IP-literal[:port]) / ENOMEM. */
 int eic_imds_new(const struct eic_imds_options *opts, struct eic_imds **out);
@@ -39,5 +41,8 @@ void eic_imds_free(struct eic_imds *imds);
 int eic_imds_get(struct eic_imds *imds, const char *path, uint64_t deadline_ms, struct eic_buf *out);
 /* Short, static description of an eic_imds_get() return value for log lines. */
 const char *eic_imds_strerror(int err);
+/* Counters since eic_imds_new(): token PUTs attempted and HTTP requests sent (token PUTs
+ * included). For tests and debug logging, e.g. to show that a token was reused. */
+void eic_imds_stats(const struct eic_imds *imds, unsigned long *token_fetches, unsigned long *requests);
 
 #endif

@@ -1,1 +1,413 @@
-int main(void) { return 0; }
+/* eic-emulator: the AWS side of EC2 Instance Connect on one machine (docs/EMULATOR.md).
+ * Start-up: options, world, PKI, record store, listeners, ready file; then it waits for
+ * SIGINT or SIGTERM and stops cleanly. Exit status: 0 after a clean stop, 2 for a bad command
+ * line or world file, 1 when it could not start. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "eic_log.h"
+#include "emu_fault.h"
+#include "emu_http.h"
+#include "emu_imds.h"
+#include "emu_pki.h"
+#include "emu_push.h"
+#include "emu_records.h"
+#include "emu_server.h"
+#include "emu_world.h"
+
+#define EXIT_USAGE 2
+#define MAX_FAULTS 64
+#define DEFAULT_LISTEN "127.0.0.1:8169"
+
+struct options {
+    struct emu_listen listens[EMU_MAX_LISTENERS];
+    size_t n_listens;
+    const char *ready_file;
+    const char *state_dir;
+    const char *config;
+    const char *log_file;
+    long key_lifetime;          /* 0: the world's */
+    bool imdsv1;
+    long max_skew;
+    struct emu_pki_options pki;
+    bool tamper_records;
+    struct emu_fault faults[MAX_FAULTS];
+    size_t n_faults;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: eic-emulator [--listen ADDR:PORT]... [--ready-file FILE] [--state-dir DIR]\n"
+            "                    [--config WORLD.json] [--key-lifetime SECONDS] [--log-file FILE]\n"
+            "                    [--imdsv1] [--max-skew SECONDS]\n"
+            "                    [--ocsp-fault revoked|missing|bad-signature]\n"
+            "                    [--ocsp-fault-target signer|intermediate] [--wrong-signer-cn]\n"
+            "                    [--tamper-records] [--fault 'PATH=KIND[:ARG]']...\n"
+            "  --listen       repeatable; default " DEFAULT_LISTEN "; port 0 picks a free port\n"
+            "  --ready-file   written (atomically) once listening: one \"ADDR:PORT\" line per listener\n"
+            "  --state-dir    PKI state (default /var/lib/eic-emulator as root, else $HOME/.eic-emulator)\n"
+            "  --imdsv1       GETs without a token are allowed (default: IMDSv2 required)\n"
+            "  --fault        PATH is exact, or a prefix when it ends in '*'; KIND is delay:MS |\n"
+            "                 status:CODE | hang | truncate | oversize\n"
+            "See docs/EMULATOR.md.\n");
+}
+
+static int parse_number(const char *opt, const char *text, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || errno != 0 || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "eic-emulator: %s '%s': expected a number %ld..%ld\n", opt, text, min, max);
+        return EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    enum {
+        OPT_LISTEN = 256, OPT_READY, OPT_STATE, OPT_CONFIG, OPT_LIFETIME, OPT_LOG, OPT_IMDSV1, OPT_SKEW,
+        OPT_OCSP_FAULT, OPT_OCSP_TARGET, OPT_WRONG_CN, OPT_TAMPER, OPT_FAULT, OPT_HELP,
+    };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"ready-file", required_argument, NULL, OPT_READY},
+        {"state-dir", required_argument, NULL, OPT_STATE},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"key-lifetime", required_argument, NULL, OPT_LIFETIME},
+        {"log-file", required_argument, NULL, OPT_LOG},
+        {"imdsv1", no_argument, NULL, OPT_IMDSV1},
+        {"max-skew", required_argument, NULL, OPT_SKEW},
+        {"ocsp-fault", required_argument, NULL, OPT_OCSP_FAULT},
+        {"ocsp-fault-target", required_argument, NULL, OPT_OCSP_TARGET},
+        {"wrong-signer-cn", no_argument, NULL, OPT_WRONG_CN},
+        {"tamper-records", no_argument, NULL, OPT_TAMPER},
+        {"fault", required_argument, NULL, OPT_FAULT},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    char err[512];
+    int c;
+
+    o->max_skew = 300;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_LISTEN:
+            if (o->n_listens == EMU_MAX_LISTENERS) {
+                fprintf(stderr, "eic-emulator: at most %d --listen addresses\n", EMU_MAX_LISTENERS);
+                return EINVAL;
+            }
+            if (emu_listen_parse(optarg, &o->listens[o->n_listens], err, sizeof(err)) != 0) {
+                fprintf(stderr, "eic-emulator: %s\n", err);
+                return EINVAL;
+            }
+            o->n_listens++;
+            break;
+        case OPT_READY:
+            o->ready_file = optarg;
+            break;
+        case OPT_STATE:
+            o->state_dir = optarg;
+            break;
+        case OPT_CONFIG:
+            o->config = optarg;
+            break;
+        case OPT_LIFETIME:
+            if (parse_number("--key-lifetime", optarg, EMU_KEY_LIFETIME_MIN, EMU_KEY_LIFETIME_MAX,
+                             &o->key_lifetime) != 0) {
+                return EINVAL;
+            }
+            break;
+        case OPT_LOG:
+            o->log_file = optarg;
+            break;
+        case OPT_IMDSV1:
+            o->imdsv1 = true;
+            break;
+        case OPT_SKEW:
+            if (parse_number("--max-skew", optarg, 0, 7 * 24 * 3600, &o->max_skew) != 0) {
+                return EINVAL;
+            }
+            break;
+        case OPT_OCSP_FAULT:
+            if (strcmp(optarg, "revoked") == 0) {
+                o->pki.ocsp_fault = EMU_OCSP_REVOKED;
+            } else if (strcmp(optarg, "missing") == 0) {
+                o->pki.ocsp_fault = EMU_OCSP_MISSING;
+            } else if (strcmp(optarg, "bad-signature") == 0) {
+                o->pki.ocsp_fault = EMU_OCSP_BAD_SIGNATURE;
+            } else {
+                fprintf(stderr, "eic-emulator: --ocsp-fault '%s': expected revoked, missing or bad-signature\n",
+                        optarg);
+                return EINVAL;
+            }
+            break;
+        case OPT_OCSP_TARGET:
+            if (strcmp(optarg, "signer") == 0) {
+                o->pki.ocsp_fault_target = EMU_OCSP_TARGET_SIGNER;
+            } else if (strcmp(optarg, "intermediate") == 0) {
+                o->pki.ocsp_fault_target = EMU_OCSP_TARGET_INTERMEDIATE;
+            } else {
+                fprintf(stderr, "eic-emulator: --ocsp-fault-target '%s': expected signer or intermediate\n",
+                        optarg);
+                return EINVAL;
+            }
+            break;
+        case OPT_WRONG_CN:
+            o->pki.wrong_signer_cn = 1;
+            break;
+        case OPT_TAMPER:
+            o->tamper_records = true;
+            break;
+        case OPT_FAULT:
+            if (o->n_faults == MAX_FAULTS) {
+                fprintf(stderr, "eic-emulator: at most %d --fault options\n", MAX_FAULTS);
+                return EINVAL;
+            }
+            if (emu_fault_parse(optarg, &o->faults[o->n_faults], err, sizeof(err)) != 0) {
+                fprintf(stderr, "eic-emulator: %s\n", err);
+                return EINVAL;
+            }
+            o->n_faults++;
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "eic-emulator: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return EINVAL;
+    }
+    if (o->n_listens == 0) {
+        (void)emu_listen_parse(DEFAULT_LISTEN, &o->listens[0], err, sizeof(err));
+        o->n_listens = 1;
+    }
+    return 0;
+}
+
+/* The default state directory; *buf is malloc'd when it had to be built. */
+static const char *default_state_dir(char **buf)
+{
+    const char *home = getenv("HOME");
+
+    *buf = NULL;
+    if (geteuid() == 0 || home == NULL || home[0] != '/') {
+        return "/var/lib/eic-emulator";
+    }
+    if (asprintf(buf, "%s/.eic-emulator", home) < 0) {
+        *buf = NULL;
+        return NULL;
+    }
+    return *buf;
+}
+
+/* Write the listeners to FILE.tmp.PID, then rename: a reader sees the whole file or none. */
+static int write_ready_file(const char *path, const struct emu_listen *listens, size_t n)
+{
+    char *tmp = NULL;
+    FILE *f = NULL;
+    int fd = -1;
+    int ret = 0;
+
+    if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+        return ENOMEM;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        ret = errno;
+        goto done;
+    }
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        ret = errno;
+        close(fd);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s:%u\n", listens[i].host, listens[i].port);
+    }
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        ret = errno;
+    }
+    if (fclose(f) != 0 && ret == 0) {
+        ret = errno;
+    }
+    if (ret == 0 && rename(tmp, path) != 0) {
+        ret = errno;
+    }
+done:
+    if (ret != 0) {
+        unlink(tmp);
+    }
+    free(tmp);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    static struct options opts;   /* large (listen addresses, faults): not on the stack */
+    struct emu_server srv;
+    struct emu_world *world = NULL;
+    struct emu_pki *pki = NULL;
+    struct emu_record_store *store = NULL;
+    struct emu_tokens *tokens = NULL;
+    struct emu_http *http = NULL;
+    bool srv_ready = false;
+    char *state_buf = NULL;
+    char err[1024];
+    sigset_t stop_signals;
+    int signo = 0;
+    int status = 1;
+    int ret;
+
+    if (parse_options(argc, argv, &opts) != 0) {
+        status = EXIT_USAGE;
+        goto done;
+    }
+    /* With a log file the file gets everything; otherwise stderr (no syslog daemon is
+     * needed to see what the emulator did). */
+    ret = eic_log_open("eic-emulator", opts.log_file, opts.log_file == NULL);
+    if (ret != 0) {
+        fprintf(stderr, "eic-emulator: --log-file %s: %s\n", opts.log_file, strerror(ret));
+        status = EXIT_USAGE;
+        goto done;
+    }
+
+    if (opts.config != NULL) {
+        ret = emu_world_load(opts.config, &world, err, sizeof(err));
+    } else {
+        ret = emu_world_default(&world);
+        snprintf(err, sizeof(err), "the embedded default world: %s", strerror(ret));
+    }
+    if (ret != 0) {
+        fprintf(stderr, "eic-emulator: %s\n", err);
+        eic_log(LOG_ERR, "%s", err);
+        status = ret == ENOMEM ? 1 : EXIT_USAGE;
+        goto done;
+    }
+    if (opts.key_lifetime != 0) {
+        world->key_lifetime = opts.key_lifetime;
+    }
+    if (opts.imdsv1) {
+        world->imdsv2_required = false;
+    }
+
+    opts.pki.state_dir = opts.state_dir ? opts.state_dir : default_state_dir(&state_buf);
+    opts.pki.region = world->region;
+    opts.pki.domain = world->domain;
+    if (opts.pki.state_dir == NULL) {
+        goto done;
+    }
+    ret = emu_pki_load(&opts.pki, &pki);
+    if (ret != 0) {
+        fprintf(stderr, "eic-emulator: cannot set up the PKI in %s: %s\n", opts.pki.state_dir, strerror(ret));
+        goto done;
+    }
+    ret = emu_record_store_new(&store);
+    if (ret == 0) {
+        ret = emu_tokens_new(&tokens);
+    }
+    if (ret == 0) {
+        ret = emu_push_init();
+    }
+    if (ret == 0) {
+        ret = emu_server_init(&srv);
+        srv_ready = ret == 0;
+    }
+    if (ret != 0) {
+        fprintf(stderr, "eic-emulator: start-up failed: %s\n", strerror(ret));
+        goto done;
+    }
+    srv.world = world;
+    srv.pki = pki;
+    srv.store = store;
+    srv.tokens = tokens;
+    srv.max_skew = opts.max_skew;
+    srv.tamper_records = opts.tamper_records;
+    srv.faults = opts.faults;
+    srv.n_faults = opts.n_faults;
+
+    /* The stop signals are blocked before any thread exists, so every libmicrohttpd thread
+     * inherits the mask and only sigwait() below receives them. SIGPIPE from a client that
+     * went away must not kill the emulator. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ret = emu_http_start(&srv, opts.listens, opts.n_listens, &http);
+    if (ret != 0) {
+        fprintf(stderr, "eic-emulator: cannot listen (see the log): %s\n", strerror(ret));
+        goto done;
+    }
+
+    emu_world_print(world, stdout);
+    for (size_t i = 0; i < opts.n_listens; i++) {
+        printf("listen:       %s:%u\n", opts.listens[i].host, opts.listens[i].port);
+    }
+    printf("trust anchor: %s/ca.pem\n", opts.pki.state_dir);
+    for (size_t i = 0; i < opts.n_faults; i++) {
+        printf("fault:        %s%s %s", opts.faults[i].path, opts.faults[i].prefix ? "*" : "",
+               emu_fault_kind_name(opts.faults[i].kind));
+        if (opts.faults[i].kind == EMU_FAULT_DELAY || opts.faults[i].kind == EMU_FAULT_STATUS) {
+            printf(":%ld", opts.faults[i].arg);
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+
+    if (opts.ready_file != NULL) {
+        ret = write_ready_file(opts.ready_file, opts.listens, opts.n_listens);
+        if (ret != 0) {
+            fprintf(stderr, "eic-emulator: --ready-file %s: %s\n", opts.ready_file, strerror(ret));
+            goto done;
+        }
+    }
+    eic_log(LOG_INFO, "ready (world %s, instance %s)", world->source, world->instance_id);
+
+    do {
+        ret = sigwait(&stop_signals, &signo);
+    } while (ret == EINTR);
+    eic_log(LOG_INFO, "signal %d: stopping", signo);
+    status = 0;
+done:
+    emu_http_stop(http);
+    if (opts.ready_file != NULL && status == 0) {
+        unlink(opts.ready_file);
+    }
+    if (srv_ready) {
+        emu_server_destroy(&srv);
+    }
+    emu_push_cleanup();
+    emu_tokens_free(tokens);
+    emu_record_store_free(store);
+    emu_pki_free(pki);
+    emu_world_free(world);
+    for (size_t i = 0; i < opts.n_faults; i++) {
+        emu_fault_clear(&opts.faults[i]);
+    }
+    free(state_buf);
+    eic_log_close();
+    return status;
+}

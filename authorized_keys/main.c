@@ -1,0 +1,176 @@
+/* eic-authorized-keys [-c CONFIG] USER [FINGERPRINT]
+ *
+ * sshd's AuthorizedKeysCommand (AuthorizedKeysCommand /usr/libexec/eic/eic-authorized-keys %u %f):
+ * prints the EC2 Instance Connect keys pushed for USER that pass every check of DESIGN.md
+ * section 2, one per line, and logs one line per key printed. One process, no subprocesses,
+ * the whole run bounded by the configured deadline.
+ *
+ * Exit status: 0 when the run completed (whether or not a key was printed: no key is not an error
+ * to sshd); 1 when it could not (bad configuration, IMDS unreachable, untrusted signer) — sshd
+ * then uses nothing from it; 2 for a usage error. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eic_config.h"
+#include "eic_imds.h"
+#include "eic_keys.h"
+#include "eic_log.h"
+#include "eic_metadata.h"
+#include "eic_signer.h"
+#include "eic_time.h"
+
+#define EXIT_USAGE 2
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: eic-authorized-keys [-c CONFIG] USER [FINGERPRINT]\n");
+}
+
+/* The configuration decides which keys may log in: it must be root's alone. A missing file
+ * means the built-in defaults, which are safe. */
+static int check_config_owner(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        return errno == ENOENT ? 0 : errno;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        eic_log(LOG_ERR, "%s must be a regular file owned by root and writable by root only; refusing to run",
+                path);
+        return EPERM;
+    }
+    return 0;
+}
+
+static int print_key(const char *user, const struct eic_record_verdict *v)
+{
+    if (printf("%s\n", v->key) < 0 || fflush(stdout) != 0) {
+        eic_log(LOG_ERR, "cannot write key for %s: %s", user, strerror(errno));
+        return EIO;
+    }
+    /* AWS's wording, so existing log filters keep working. */
+    eic_log(LOG_INFO, "Providing ssh key from EC2 Instance Connect with fingerprint: %s%s%s%s%s", v->fingerprint,
+            v->request_id ? ", request-id: " : "", v->request_id ? v->request_id : "",
+            v->caller ? ", for IAM principal: " : "", v->caller ? v->caller : "");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = EIC_CONFIG_DEFAULT_PATH;
+    struct eic_config cfg;
+    struct eic_imds *imds = NULL;
+    struct eic_imds_options imds_opts;
+    struct eic_keys_request req;
+    struct eic_record_verdict *verdicts = NULL;
+    size_t n_verdicts = 0;
+    X509_STORE *anchors = NULL;
+    char err[512];
+    const char *user;
+    const char *fingerprint = NULL;
+    int opt;
+    int ret;
+    int status = EXIT_FAILURE;
+
+    eic_config_defaults(&cfg);
+    eic_log_open("eic-authorized-keys", NULL, 0);
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            usage();
+            status = EXIT_SUCCESS;
+            goto done;
+        default:
+            usage();
+            status = EXIT_USAGE;
+            goto done;
+        }
+    }
+    if (argc - optind < 1 || argc - optind > 2) {
+        usage();
+        status = EXIT_USAGE;
+        goto done;
+    }
+    user = argv[optind];
+    if (argc - optind == 2 && argv[optind + 1][0] != '\0') {
+        fingerprint = argv[optind + 1];
+    }
+
+    if (check_config_owner(config_path) != 0) {
+        goto done;
+    }
+    ret = eic_config_load(config_path, &cfg, err, sizeof(err));
+    if (ret != 0 && ret != ENOENT) {
+        eic_log(LOG_ERR, "%s", ret == EINVAL ? err : strerror(ret));
+        goto done;
+    }
+    if (cfg.log_file != NULL) {
+        eic_log_open("eic-authorized-keys", cfg.log_file, 0);
+    }
+    eic_log_set_level(cfg.log_level);
+
+    /* Checked before any I/O: the name goes into an IMDS path and into log lines. */
+    if (!eic_valid_login_name(user)) {
+        eic_log(LOG_WARNING, "refusing lookup for an invalid user name");
+        goto done;
+    }
+    if (fingerprint != NULL && strncmp(fingerprint, "SHA256:", 7) != 0) {
+        eic_log(LOG_WARNING, "fingerprint argument is not a SHA256 fingerprint; no key can match");
+    }
+    /* Classic EC2 Instance Connect: the OS user must exist. */
+    errno = 0;
+    if (getpwnam(user) == NULL) {
+        eic_log(LOG_INFO, "no local account %s; no EC2 Instance Connect key offered", user);
+        status = EXIT_SUCCESS;
+        goto done;
+    }
+
+    ret = eic_signer_load_anchors(cfg.ca_file, cfg.ca_path, &anchors);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "cannot load trust anchors (ca_file %s, ca_path %s)", cfg.ca_file ? cfg.ca_file : "-",
+                cfg.ca_path ? cfg.ca_path : "-");
+        goto done;
+    }
+    imds_opts.endpoint = cfg.imds_endpoint;
+    imds_opts.request_timeout_ms = cfg.imds_timeout_ms;
+    imds_opts.token_ttl = cfg.imds_token_ttl;
+    imds_opts.max_response = (size_t)cfg.imds_max_response;
+    ret = eic_imds_new(&imds_opts, &imds);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "cannot set up the IMDS client: %s", strerror(ret));
+        goto done;
+    }
+
+    req.user = user;
+    req.fingerprint = fingerprint;
+    req.anchors = anchors;
+    req.now = (long long)time(NULL);
+    req.deadline_ms = eic_monotonic_ms() + (uint64_t)cfg.deadline_ms;
+    ret = eic_keys_fetch_verified(imds, &req, &verdicts, &n_verdicts);
+    if (ret != 0) {
+        goto done;
+    }
+    for (size_t i = 0; i < n_verdicts; i++) {
+        if (verdicts[i].status == EIC_RECORD_ACCEPTED && print_key(user, &verdicts[i]) != 0) {
+            goto done;
+        }
+    }
+    status = EXIT_SUCCESS;
+done:
+    eic_keyrecords_free(verdicts, n_verdicts);
+    eic_imds_free(imds);
+    X509_STORE_free(anchors);
+    eic_config_free(&cfg);
+    eic_log_close();
+    return status;
+}

@@ -1,0 +1,48 @@
+/* One call of an AWS JSON 1.1 API (the protocol of ec2-instance-connect): POST of a JSON body
+ * with X-Amz-Target naming the operation, signed with SigV4, the answer a JSON object or an
+ * error {"__type": ..., "Message": ...}. Throttling, 5xx answers and failed connections are
+ * retried (AWS_MAX_ATTEMPTS attempts in all, default 3, as the AWS CLI's standard mode). */
+#ifndef EIC_CLIENT_API_H
+#define EIC_CLIENT_API_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "credentials.h"
+
+struct eic_api_call {
+    const char *endpoint_url; /* NULL: https://<service>.<region>.amazonaws.com */
+    const char *region;
+    const char *service;      /* signing name and host prefix, e.g. "ec2-instance-connect" */
+    const char *target;       /* X-Amz-Target, e.g. "AWSEC2InstanceConnectService.SendSSHPublicKey" */
+    const char *body;         /* JSON text */
+    const struct eic_credentials *credentials;
+    long connect_timeout_ms;
+    long read_timeout_ms;     /* per attempt */
+    const char *ca_bundle;
+    bool insecure;
+};
+
+enum eic_api_outcome {
+    EIC_API_OK,            /* answer holds the JSON object */
+    EIC_API_SERVICE_ERROR, /* error_code and error_message hold the service's error */
+    EIC_API_FAILED,        /* no usable answer: error_message says why */
+    EIC_API_BAD_ENDPOINT,  /* the endpoint URL cannot be used: error_message says why */
+};
+
+struct eic_api_result {
+    enum eic_api_outcome outcome;
+    long http_status;
+    json_object *answer;
+    char *error_code;    /* e.g. "AuthException" */
+    char *error_message;
+    char *request_id;
+    int retries;         /* attempts made after the first */
+};
+
+/* Never fails without filling result (outcome EIC_API_FAILED with a message at worst). */
+void eic_api_invoke(const struct eic_api_call *call, struct eic_api_result *result);
+void eic_api_result_free(struct eic_api_result *result);
+
+#endif

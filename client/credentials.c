@@ -1,0 +1,472 @@
+#include "credentials.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#define INI_MAX_SIZE (1024 * 1024) /* far above any real ~/.aws file */
+
+/* ---- INI files ---- */
+
+static int read_small_file(const char *path, char **text, size_t *len)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t got = 0;
+    int fd;
+    int ret = 0;
+
+    *text = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return errno;
+    }
+    if (fstat(fd, &st) != 0) {
+        ret = errno;
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > INI_MAX_SIZE) {
+        ret = EFBIG;
+        goto done;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break; /* the file shrank: use what was there */
+        }
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *text = buf;
+    *len = got;
+    buf = NULL;
+done:
+    free(buf);
+    close(fd);
+    return ret;
+}
+
+static void trim(const char **s, size_t *len)
+{
+    while (*len > 0 && isspace((unsigned char)**s)) {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len > 0 && isspace((unsigned char)(*s)[*len - 1])) {
+        (*len)--;
+    }
+}
+
+static bool span_equals(const char *s, size_t len, const char *what)
+{
+    return len == strlen(what) && memcmp(s, what, len) == 0;
+}
+
+/* Does the header text (between the brackets) name this profile? */
+static bool section_matches(const char *s, size_t len, const char *profile, int config_style)
+{
+    trim(&s, &len);
+    if (!config_style) {
+        return span_equals(s, len, profile);
+    }
+    if (span_equals(s, len, "default")) {
+        return strcmp(profile, "default") == 0;
+    }
+    /* "profile NAME" (botocore splits it shell-style: a quoted NAME loses its quotes). */
+    if (len < 8 || memcmp(s, "profile", 7) != 0 || !isspace((unsigned char)s[7])) {
+        return false;
+    }
+    s += 8;
+    len -= 8;
+    trim(&s, &len);
+    if (len >= 2 && (s[0] == '"' || s[0] == '\'') && s[len - 1] == s[0]) {
+        s++;
+        len -= 2;
+    }
+    return span_equals(s, len, profile);
+}
+
+int eic_ini_get(const char *path, const char *profile, int config_style, const char *key, char **value)
+{
+    char *text = NULL;
+    size_t text_len = 0;
+    bool in_section = false, section_seen = false;
+    size_t option_indent = 0;
+    bool have_option = false;
+    int ret;
+
+    *value = NULL;
+    ret = read_small_file(path, &text, &text_len);
+    if (ret != 0) {
+        return ret;
+    }
+    ret = ESRCH;
+    for (size_t pos = 0; pos < text_len;) {
+        const char *line = text + pos;
+        const char *nl = memchr(line, '\n', text_len - pos);
+        size_t len = nl ? (size_t)(nl - line) : text_len - pos;
+        size_t indent = 0;
+        const char *delim;
+
+        pos += len + 1;
+        while (indent < len && (line[indent] == ' ' || line[indent] == '\t')) {
+            indent++;
+        }
+        if (indent == len || line[indent] == '#' || line[indent] == ';') {
+            continue; /* blank or comment */
+        }
+        if (have_option && indent > option_indent) {
+            continue; /* continuation of the value above (botocore's nested "s3 =" blocks) */
+        }
+        have_option = false;
+        if (line[indent] == '[') {
+            const char *close = memchr(line, ']', len);
+
+            in_section = close != NULL &&
+                         section_matches(line + indent + 1, (size_t)(close - line - indent - 1), profile, config_style);
+            section_seen = section_seen || in_section;
+            continue;
+        }
+        delim = NULL;
+        for (size_t i = indent; i < len; i++) {
+            if (line[i] == '=' || line[i] == ':') {
+                delim = line + i;
+                break;
+            }
+        }
+        if (delim == NULL) {
+            continue;
+        }
+        have_option = true;
+        option_indent = indent;
+        if (in_section) {
+            const char *k = line + indent, *v = delim + 1;
+            size_t k_len = (size_t)(delim - k), v_len = len - (size_t)(v - line);
+
+            trim(&k, &k_len);
+            trim(&v, &v_len);
+            if (k_len == strlen(key) && strncasecmp(k, key, k_len) == 0) {
+                *value = strndup(v, v_len);
+                ret = *value ? 0 : ENOMEM;
+                goto done;
+            }
+        }
+    }
+    ret = section_seen ? ENOENT : ESRCH;
+done:
+    if (text != NULL) {
+        OPENSSL_cleanse(text, text_len); /* the credentials file holds secrets */
+        free(text);
+    }
+    return ret;
+}
+
+/* ---- where the files are ---- */
+
+static char *home_dir(void)
+{
+    const char *home = getenv("HOME");
+    struct passwd pw, *result = NULL;
+    char buf[4096];
+
+    if (home != NULL && home[0] != '\0') {
+        return strdup(home);
+    }
+    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &result) == 0 && result != NULL && pw.pw_dir != NULL) {
+        return strdup(pw.pw_dir);
+    }
+    return NULL;
+}
+
+/* env_name's value (with a leading "~/" expanded, as botocore does), else ~/.aws/default_name. */
+static char *aws_file(const char *env_name, const char *default_name)
+{
+    const char *env = getenv(env_name);
+    char *home = NULL;
+    char *path = NULL;
+
+    if (env != NULL && env[0] != '\0' && strncmp(env, "~/", 2) != 0) {
+        return strdup(env);
+    }
+    home = home_dir();
+    if (home == NULL) {
+        return NULL;
+    }
+    if (env != NULL && env[0] != '\0') {
+        if (asprintf(&path, "%s/%s", home, env + 2) < 0) {
+            path = NULL;
+        }
+    } else if (asprintf(&path, "%s/.aws/%s", home, default_name) < 0) {
+        path = NULL;
+    }
+    free(home);
+    return path;
+}
+
+static const char *nonempty_env(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static const char *profile_name(const char *profile_arg)
+{
+    const char *p = profile_arg;
+
+    if (p == NULL) {
+        p = nonempty_env("AWS_PROFILE");
+    }
+    if (p == NULL) {
+        p = nonempty_env("AWS_DEFAULT_PROFILE");
+    }
+    return p ? p : "default";
+}
+
+/* ---- credentials ---- */
+
+static int dup_or_null(const char *s, char **out)
+{
+    *out = NULL;
+    if (s == NULL) {
+        return 0;
+    }
+    *out = strdup(s);
+    return *out ? 0 : ENOMEM;
+}
+
+/* Credentials from one file. Returns 0, ENOENT (none there), ESRCH (no such section),
+ * EINVAL (only some of them). */
+static int from_file(const char *path, const char *profile, int config_style, const char *source,
+                     struct eic_credentials *out, char *err, size_t err_len)
+{
+    char *ak = NULL, *sk = NULL, *token = NULL;
+    int ret;
+
+    ret = eic_ini_get(path, profile, config_style, "aws_access_key_id", &ak);
+    if (ret == ENOENT || ret == ESRCH) {
+        return ret;
+    }
+    if (ret != 0) {
+        /* A missing or unreadable file is as if it were empty, as for botocore. */
+        return ret == ENOMEM ? ENOMEM : ESRCH;
+    }
+    ret = eic_ini_get(path, profile, config_style, "aws_secret_access_key", &sk);
+    if (ret == ENOENT || ret == ESRCH) {
+        snprintf(err, err_len, "Partial credentials found in %s, missing: aws_secret_access_key", source);
+        ret = EINVAL;
+        goto done;
+    }
+    if (ret == 0) {
+        ret = eic_ini_get(path, profile, config_style, "aws_session_token", &token);
+        if (ret == ENOENT) {
+            ret = eic_ini_get(path, profile, config_style, "aws_security_token", &token);
+        }
+        if (ret == ENOENT) {
+            ret = 0;
+        }
+    }
+    if (ret != 0) {
+        goto done;
+    }
+    out->access_key_id = ak;
+    out->secret_access_key = sk;
+    out->session_token = token;
+    ak = sk = token = NULL;
+    snprintf(out->source, sizeof(out->source), "%s", source);
+done:
+    free(ak);
+    if (sk != NULL) {
+        OPENSSL_cleanse(sk, strlen(sk));
+    }
+    free(sk);
+    if (token != NULL) {
+        OPENSSL_cleanse(token, strlen(token));
+    }
+    free(token);
+    return ret;
+}
+
+int eic_credentials_resolve(const char *profile_arg, struct eic_credentials *out, char *err, size_t err_len)
+{
+    const char *profile = profile_name(profile_arg);
+    bool profile_named = strcmp(profile, "default") != 0 || profile_arg != NULL;
+    bool profile_seen = false;
+    char *path = NULL;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    err[0] = '\0';
+    /* botocore: an explicit --profile disables the environment variables. */
+    if (profile_arg == NULL && nonempty_env("AWS_ACCESS_KEY_ID") != NULL) {
+        if (nonempty_env("AWS_SECRET_ACCESS_KEY") == NULL) {
+            snprintf(err, err_len, "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY");
+            return EINVAL;
+        }
+        ret = dup_or_null(getenv("AWS_ACCESS_KEY_ID"), &out->access_key_id);
+        if (ret == 0) {
+            ret = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"), &out->secret_access_key);
+        }
+        if (ret == 0) {
+            const char *token = nonempty_env("AWS_SESSION_TOKEN");
+
+            ret = dup_or_null(token ? token : nonempty_env("AWS_SECURITY_TOKEN"), &out->session_token);
+        }
+        snprintf(out->source, sizeof(out->source), "environment");
+        if (ret != 0) {
+            eic_credentials_free(out);
+        }
+        return ret;
+    }
+
+    path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    ret = path ? from_file(path, profile, 0, "shared-credentials-file", out, err, err_len) : ESRCH;
+    free(path);
+    profile_seen = ret != ESRCH;
+    if (ret == 0 || (ret != ENOENT && ret != ESRCH)) {
+        return ret;
+    }
+    path = aws_file("AWS_CONFIG_FILE", "config");
+    ret = path ? from_file(path, profile, 1, "config-file", out, err, err_len) : ESRCH;
+    free(path);
+    profile_seen = profile_seen || ret != ESRCH;
+    if (ret == 0 || (ret != ENOENT && ret != ESRCH)) {
+        return ret;
+    }
+    if (profile_named && !profile_seen) {
+        snprintf(err, err_len, "The config profile (%s) could not be found", profile);
+        return ESRCH;
+    }
+    snprintf(err, err_len, "Unable to locate credentials. You can configure credentials by running \"aws configure\".");
+    return ENOENT;
+}
+
+void eic_credentials_free(struct eic_credentials *creds)
+{
+    if (creds == NULL) {
+        return;
+    }
+    if (creds->secret_access_key != NULL) {
+        OPENSSL_cleanse(creds->secret_access_key, strlen(creds->secret_access_key));
+    }
+    if (creds->session_token != NULL) {
+        OPENSSL_cleanse(creds->session_token, strlen(creds->session_token));
+    }
+    free(creds->access_key_id);
+    free(creds->secret_access_key);
+    free(creds->session_token);
+    memset(creds, 0, sizeof(*creds));
+}
+
+/* ---- region ---- */
+
+/* botocore's rule, lower case only: the region becomes part of a host name and of the
+ * signing scope. */
+static bool region_ok(const char *r)
+{
+    size_t len = strlen(r);
+
+    if (len == 0 || len > 63 || r[0] == '-' || r[len - 1] == '-') {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || r[i] == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ^([a-z]+-){2,3}[0-9][a-z]$ (DESIGN.md §2). */
+static bool zone_ok(const char *z)
+{
+    size_t len = strlen(z);
+    int dashes = 0;
+    size_t i = 0;
+
+    if (len < 2 || !(z[len - 1] >= 'a' && z[len - 1] <= 'z') || !(z[len - 2] >= '0' && z[len - 2] <= '9')) {
+        return false;
+    }
+    while (i < len - 2) {
+        size_t word = 0;
+
+        while (i < len - 2 && z[i] >= 'a' && z[i] <= 'z') {
+            i++;
+            word++;
+        }
+        if (word == 0 || i >= len - 2 || z[i] != '-') {
+            return false;
+        }
+        i++;
+        dashes++;
+    }
+    return dashes >= 2 && dashes <= 3;
+}
+
+int eic_region_resolve(const char *region_arg, const char *profile_arg, const char *zone, char **region,
+                       char *err, size_t err_len)
+{
+    const char *r = region_arg;
+    char *from_config = NULL;
+    char *path = NULL;
+    int ret = 0;
+
+    *region = NULL;
+    err[0] = '\0';
+    if (r == NULL) {
+        r = nonempty_env("AWS_REGION");
+    }
+    if (r == NULL) {
+        r = nonempty_env("AWS_DEFAULT_REGION");
+    }
+    if (r == NULL) {
+        path = aws_file("AWS_CONFIG_FILE", "config");
+        if (path != NULL && eic_ini_get(path, profile_name(profile_arg), 1, "region", &from_config) == 0 &&
+            from_config[0] != '\0') {
+            r = from_config;
+        }
+        free(path);
+    }
+    if (r != NULL) {
+        if (!region_ok(r)) {
+            snprintf(err, err_len, "Provided region_name '%.64s' doesn't match a supported format.", r);
+            ret = EINVAL;
+        } else {
+            *region = strdup(r);
+            ret = *region ? 0 : ENOMEM;
+        }
+    } else if (zone != NULL) {
+        if (!zone_ok(zone)) {
+            snprintf(err, err_len, "Availability zone '%.64s' is not a zone name (such as us-east-1a).", zone);
+            ret = EINVAL;
+        } else {
+            *region = strndup(zone, strlen(zone) - 1);
+            ret = *region ? 0 : ENOMEM;
+        }
+    } else {
+        snprintf(err, err_len,
+                 "You must specify a region. You can also configure your region by running \"aws configure\".");
+        ret = ENOENT;
+    }
+    free(from_config);
+    return ret;
+}

@@ -1,0 +1,43 @@
+/* Where the AWS CLI finds credentials and the region, reproduced for eic:
+ *
+ * credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), unless a
+ *   profile was named with --profile (botocore ignores the environment then); else the
+ *   profile's section of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
+ *   ~/.aws/credentials, section "[NAME]"); else of the config file (AWS_CONFIG_FILE or
+ *   ~/.aws/config, section "[profile NAME]", or "[default]").
+ * profile: --profile, else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else "default".
+ * region: --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's "region" in the config
+ *   file, else the availability zone without its final letter.
+ */
+#ifndef EIC_CLIENT_CREDENTIALS_H
+#define EIC_CLIENT_CREDENTIALS_H
+
+#include <stddef.h>
+
+struct eic_credentials {
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token; /* NULL when none */
+    char source[64];     /* "environment", "shared-credentials-file", "config-file" */
+};
+
+/* Returns 0, ENOENT (nothing found: err says what was looked at), ESRCH (a profile was named
+ * but exists in neither file), EINVAL (partial credentials), or another errno value. err
+ * receives a message for the user in each error case. */
+int eic_credentials_resolve(const char *profile_arg, struct eic_credentials *out, char *err, size_t err_len);
+/* Wipes the secrets before freeing them. */
+void eic_credentials_free(struct eic_credentials *creds);
+
+/* *region is malloc'd. Returns 0, ENOENT (no region anywhere), EINVAL (a region that is not
+ * a region name, or a zone that is not a zone name; err says which). */
+int eic_region_resolve(const char *region_arg, const char *profile_arg, const char *zone, char **region,
+                       char *err, size_t err_len);
+
+/* The value of key in section of the INI file at path (malloc'd), as botocore's parser reads
+ * it: '#' and ';' comment lines, "[section]" headers, "key = value" with both sides trimmed
+ * and keys compared case-insensitively, indented lines belonging to the entry above.
+ * config_style: the file is a config file, where "[profile NAME]" names profile NAME.
+ * Returns 0, ENOENT (no such key), ESRCH (no such section) or an errno value of reading. */
+int eic_ini_get(const char *path, const char *profile, int config_style, const char *key, char **value);
+
+#endif

@@ -1,0 +1,32 @@
+/* The whole "which pushed keys are valid for this user right now" operation: fetch from IMDS,
+ * then verify with eic_signer and eic_keyrecords. Shared by eic-authorized-keys and (later)
+ * nss_eic, so the order of checks and the log lines are the same everywhere. */
+#ifndef EIC_KEYS_H
+#define EIC_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "eic_imds.h"
+#include "eic_keyrecords.h"
+
+#define EIC_MAX_OCSP_ENTRIES 8
+
+struct eic_keys_request {
+    const char *user;            /* already checked with eic_valid_login_name() */
+    const char *fingerprint;     /* sshd's %f, or NULL */
+    X509_STORE *anchors;
+    long long now;               /* Unix seconds */
+    uint64_t deadline_ms;        /* monotonic, bounds every IMDS request */
+};
+
+/* On 0, *verdicts holds one verdict per record (possibly none: no keys pushed); every
+ * record-level rejection has been logged. Errors (logged too): ETIMEDOUT and the other
+ * eic_imds_get() codes for IMDS trouble, EBADMSG for malformed metadata, EACCES when the signer
+ * is not trusted, ENOMEM. Whatever the error, no verdict is returned. */
+int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request *req,
+                            struct eic_record_verdict **verdicts, size_t *n_verdicts);
+
+#endif

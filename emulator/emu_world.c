@@ -1,0 +1,624 @@
+#include "emu_world.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eic_buf.h"
+#include "eic_json.h"
+
+/* The default world, in the world-file format (see emu_world.h). The credentials are public
+ * demo values: they are printed at start-up so that tests and people can use them. */
+static const char default_world_json[] =
+    "{\n"
+    "  \"instance\": {\n"
+    "    \"id\": \"i-0123456789abcdef0\",\n"
+    "    \"availability_zone\": \"us-east-1a\",\n"
+    "    \"domain\": \"amazonaws.com\",\n"
+    "    \"account_id\": \"111122223333\",\n"
+    "    \"imdsv2_required\": true\n"
+    "  },\n"
+    "  \"key_lifetime\": 60,\n"
+    "  \"principals\": [\n"
+    "    {\"arn\": \"arn:aws:iam::111122223333:user/alice\",\n"
+    "     \"access_key_id\": \"AKIAEICDEMOALICE0001\", \"secret_access_key\": \"eic-demo-secret-alice\"},\n"
+    "    {\"arn\": \"arn:aws:sts::111122223333:assumed-role/Admins/bob\",\n"
+    "     \"access_key_id\": \"AKIAEICDEMOBOB000002\", \"secret_access_key\": \"eic-demo-secret-bob\"}\n"
+    "  ],\n"
+    "  \"policy\": [\n"
+    "    {\"principal\": \"arn:aws:iam::111122223333:user/alice\", \"instance\": \"i-0123456789abcdef0\",\n"
+    "     \"os_user\": \"*\"},\n"
+    "    {\"principal\": \"arn:aws:sts::111122223333:assumed-role/Admins/bob\",\n"
+    "     \"instance\": \"i-0123456789abcdef0\", \"os_user\": \"*\"}\n"
+    "  ]\n"
+    "}\n";
+
+static const char *const valid_domains[] = {
+    "amazonaws.com", "amazonaws.com.cn", "c2s.ic.gov", "sc2s.sgov.gov",
+};
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || err_len == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+/* POSIX ERE full match; the patterns here are fixed, so a compile failure is a bug and
+ * counts as "no match" (fail closed). */
+static bool world_re_match(const char *pattern, const char *s)
+{
+    regex_t re;
+    bool ok;
+
+    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+        return false;
+    }
+    ok = regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+/* Printable ASCII without spaces: what credentials, ARNs and globs are made of here.
+ * Anything else could break a log line or a record. */
+static bool is_token(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n < min || n > max) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Every member of obj must be one of allowed (NULL-terminated); path names obj in messages. */
+static int check_keys(const char *name, const char *path, json_object *obj, const char *const *allowed,
+                      char *err, size_t err_len)
+{
+    json_object_object_foreach(obj, key, val) {
+        bool known = false;
+
+        (void)val;
+        for (size_t i = 0; allowed[i] != NULL; i++) {
+            if (strcmp(key, allowed[i]) == 0) {
+                known = true;
+                break;
+            }
+        }
+        if (!known) {
+            set_err(err, err_len, "%s: unknown key \"%s%s%s\"", name, path, path[0] ? "." : "", key);
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* A required (or optional, when *out may stay NULL) string member, copied. */
+static int get_string(const char *name, const char *path, json_object *obj, const char *key, bool required,
+                      char **out, char *err, size_t err_len)
+{
+    json_object *member;
+
+    *out = NULL;
+    if (!json_object_object_get_ex(obj, key, &member)) {
+        if (required) {
+            set_err(err, err_len, "%s: missing key \"%s.%s\"", name, path, key);
+            return EINVAL;
+        }
+        return 0;
+    }
+    if (!json_object_is_type(member, json_type_string)) {
+        set_err(err, err_len, "%s: \"%s.%s\" must be a string", name, path, key);
+        return EINVAL;
+    }
+    *out = strdup(json_object_get_string(member));
+    return *out == NULL ? ENOMEM : 0;
+}
+
+static int parse_instance(const char *name, json_object *inst, struct emu_world *w, char *err, size_t err_len)
+{
+    static const char *const keys[] = {
+        "id", "availability_zone", "domain", "account_id", "imdsv2_required", NULL,
+    };
+    json_object *member;
+    bool domain_ok = false;
+    size_t zlen;
+    int ret;
+
+    if (!json_object_is_type(inst, json_type_object)) {
+        set_err(err, err_len, "%s: \"instance\" must be an object", name);
+        return EINVAL;
+    }
+    ret = check_keys(name, "instance", inst, keys, err, err_len);
+    if (ret == 0) {
+        ret = get_string(name, "instance", inst, "id", true, &w->instance_id, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, "instance", inst, "availability_zone", true, &w->availability_zone, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, "instance", inst, "domain", false, &w->domain, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, "instance", inst, "account_id", true, &w->account_id, err, err_len);
+    }
+    if (ret != 0) {
+        return ret;
+    }
+    /* The same rules eic applies to what IMDS serves (DESIGN.md section 2): a world the
+     * instance side would refuse is a mistake in the world file. */
+    if (!world_re_match("^i-[0-9a-f]{8,32}$", w->instance_id)) {
+        set_err(err, err_len, "%s: \"instance.id\": \"%.64s\" is not an instance id (^i-[0-9a-f]{8,32}$)", name,
+                w->instance_id);
+        return EINVAL;
+    }
+    if (!world_re_match("^([a-z]+-){2,3}[0-9][a-z]$", w->availability_zone)) {
+        set_err(err, err_len,
+                "%s: \"instance.availability_zone\": \"%.64s\" is not an availability zone "
+                "(^([a-z]+-){2,3}[0-9][a-z]$)",
+                name, w->availability_zone);
+        return EINVAL;
+    }
+    zlen = strlen(w->availability_zone);
+    w->region = strndup(w->availability_zone, zlen - 1);
+    if (w->region == NULL) {
+        return ENOMEM;
+    }
+    if (w->domain == NULL) {
+        w->domain = strdup("amazonaws.com");
+        if (w->domain == NULL) {
+            return ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < sizeof(valid_domains) / sizeof(valid_domains[0]); i++) {
+        if (strcmp(w->domain, valid_domains[i]) == 0) {
+            domain_ok = true;
+        }
+    }
+    if (!domain_ok) {
+        set_err(err, err_len,
+                "%s: \"instance.domain\": \"%.64s\" is not one of amazonaws.com, amazonaws.com.cn, c2s.ic.gov, "
+                "sc2s.sgov.gov",
+                name, w->domain);
+        return EINVAL;
+    }
+    if (!world_re_match("^[0-9]{12}$", w->account_id)) {
+        set_err(err, err_len, "%s: \"instance.account_id\": \"%.64s\" is not a 12-digit account id", name,
+                w->account_id);
+        return EINVAL;
+    }
+    w->imdsv2_required = true;
+    if (json_object_object_get_ex(inst, "imdsv2_required", &member)) {
+        if (!json_object_is_type(member, json_type_boolean)) {
+            set_err(err, err_len, "%s: \"instance.imdsv2_required\" must be true or false", name);
+            return EINVAL;
+        }
+        w->imdsv2_required = json_object_get_boolean(member);
+    }
+    return 0;
+}
+
+static int parse_principals(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
+{
+    static const char *const keys[] = {"arn", "access_key_id", "secret_access_key", "session_token", NULL};
+    size_t n;
+    int ret = 0;
+
+    if (!json_object_is_type(arr, json_type_array)) {
+        set_err(err, err_len, "%s: \"principals\" must be an array", name);
+        return EINVAL;
+    }
+    n = json_object_array_length(arr);
+    if (n < 1 || n > EMU_WORLD_MAX_PRINCIPALS) {
+        set_err(err, err_len, "%s: \"principals\" must hold 1 to %d entries", name, EMU_WORLD_MAX_PRINCIPALS);
+        return EINVAL;
+    }
+    w->principals = calloc(n, sizeof(*w->principals));
+    if (w->principals == NULL) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *p = json_object_array_get_idx(arr, i);
+        struct emu_principal *pr = &w->principals[i];
+        char path[32];
+
+        w->n_principals = i + 1; /* so that emu_world_free releases what was filled */
+        snprintf(path, sizeof(path), "principals[%zu]", i);
+        if (!json_object_is_type(p, json_type_object)) {
+            set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
+            return EINVAL;
+        }
+        ret = check_keys(name, path, p, keys, err, err_len);
+        if (ret == 0) {
+            ret = get_string(name, path, p, "arn", true, &pr->arn, err, err_len);
+        }
+        if (ret == 0) {
+            ret = get_string(name, path, p, "access_key_id", true, &pr->access_key_id, err, err_len);
+        }
+        if (ret == 0) {
+            ret = get_string(name, path, p, "secret_access_key", true, &pr->secret_access_key, err, err_len);
+        }
+        if (ret == 0) {
+            ret = get_string(name, path, p, "session_token", false, &pr->session_token, err, err_len);
+        }
+        if (ret != 0) {
+            return ret;
+        }
+        if (!is_token(pr->arn, 1, 2048) || !world_re_match("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^ ]+$", pr->arn)) {
+            set_err(err, err_len, "%s: \"%s.arn\": \"%.80s\" is not an IAM or STS principal ARN", name, path,
+                    pr->arn);
+            return EINVAL;
+        }
+        if (!world_re_match("^[A-Z0-9]{16,128}$", pr->access_key_id)) {
+            set_err(err, err_len, "%s: \"%s.access_key_id\": \"%.80s\" is not an access key id ([A-Z0-9]{16,128})",
+                    name, path, pr->access_key_id);
+            return EINVAL;
+        }
+        /* The secret's value is never echoed, not even in an error message. */
+        if (!is_token(pr->secret_access_key, 1, 256)) {
+            set_err(err, err_len, "%s: \"%s.secret_access_key\" must be 1 to 256 printable characters without "
+                    "spaces", name, path);
+            return EINVAL;
+        }
+        if (pr->session_token != NULL && !is_token(pr->session_token, 1, 4096)) {
+            set_err(err, err_len, "%s: \"%s.session_token\" must be 1 to 4096 printable characters without spaces",
+                    name, path);
+            return EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(w->principals[j].access_key_id, pr->access_key_id) == 0) {
+                set_err(err, err_len, "%s: \"%s.access_key_id\": %s is already used by principals[%zu]", name, path,
+                        pr->access_key_id, j);
+                return EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+static int parse_policy(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
+{
+    static const char *const keys[] = {"principal", "instance", "os_user", NULL};
+    size_t n;
+    int ret = 0;
+
+    if (!json_object_is_type(arr, json_type_array)) {
+        set_err(err, err_len, "%s: \"policy\" must be an array", name);
+        return EINVAL;
+    }
+    n = json_object_array_length(arr);
+    if (n > EMU_WORLD_MAX_POLICY) {
+        set_err(err, err_len, "%s: \"policy\" holds more than %d rules", name, EMU_WORLD_MAX_POLICY);
+        return EINVAL;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    w->policy = calloc(n, sizeof(*w->policy));
+    if (w->policy == NULL) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = json_object_array_get_idx(arr, i);
+        struct emu_policy_rule *rule = &w->policy[i];
+        const char *bad = NULL;
+        char path[32];
+
+        w->n_policy = i + 1;
+        snprintf(path, sizeof(path), "policy[%zu]", i);
+        if (!json_object_is_type(r, json_type_object)) {
+            set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
+            return EINVAL;
+        }
+        ret = check_keys(name, path, r, keys, err, err_len);
+        if (ret == 0) {
+            ret = get_string(name, path, r, "principal", true, &rule->principal, err, err_len);
+        }
+        if (ret == 0) {
+            ret = get_string(name, path, r, "instance", true, &rule->instance, err, err_len);
+        }
+        if (ret == 0) {
+            ret = get_string(name, path, r, "os_user", true, &rule->os_user, err, err_len);
+        }
+        if (ret != 0) {
+            return ret;
+        }
+        if (!is_token(rule->principal, 1, 2048)) {
+            bad = "principal";
+        } else if (!is_token(rule->instance, 1, 64)) {
+            bad = "instance";
+        } else if (!is_token(rule->os_user, 1, 64)) {
+            bad = "os_user";
+        }
+        if (bad != NULL) {
+            set_err(err, err_len, "%s: \"%s.%s\" must be a non-empty glob of printable characters without spaces",
+                    name, path, bad);
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* No "policy" key: each principal may push for any OS user of the world's instance (the
+ * convenient default for test worlds); written out as rules so there is one code path. */
+static int default_policy(struct emu_world *w)
+{
+    w->policy = calloc(w->n_principals, sizeof(*w->policy));
+    if (w->policy == NULL) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < w->n_principals; i++) {
+        w->n_policy = i + 1;
+        w->policy[i].principal = strdup(w->principals[i].arn);
+        w->policy[i].instance = strdup(w->instance_id);
+        w->policy[i].os_user = strdup("*");
+        if (w->policy[i].principal == NULL || w->policy[i].instance == NULL || w->policy[i].os_user == NULL) {
+            return ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int emu_world_parse(const char *name, const char *text, size_t len, struct emu_world **out, char *err,
+                    size_t err_len)
+{
+    static const char *const keys[] = {"instance", "key_lifetime", "principals", "policy", NULL};
+    struct emu_world *w = NULL;
+    json_object *root = NULL;
+    json_object *member;
+    int ret;
+
+    *out = NULL;
+    ret = eic_json_parse(text, len, EMU_WORLD_MAX_SIZE, &root);
+    if (ret == EBADMSG) {
+        set_err(err, err_len, "%s: not valid JSON", name);
+        ret = EINVAL;
+        goto done;
+    }
+    if (ret == EMSGSIZE) {
+        set_err(err, err_len, "%s: larger than %d bytes", name, EMU_WORLD_MAX_SIZE);
+        ret = EINVAL;
+        goto done;
+    }
+    if (ret != 0) {
+        goto done;
+    }
+    if (!json_object_is_type(root, json_type_object)) {
+        set_err(err, err_len, "%s: the world must be a JSON object", name);
+        ret = EINVAL;
+        goto done;
+    }
+    ret = check_keys(name, "", root, keys, err, err_len);
+    if (ret != 0) {
+        goto done;
+    }
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    w->source = strdup(name);
+    if (w->source == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    if (!json_object_object_get_ex(root, "instance", &member)) {
+        set_err(err, err_len, "%s: missing key \"instance\"", name);
+        ret = EINVAL;
+        goto done;
+    }
+    ret = parse_instance(name, member, w, err, err_len);
+    if (ret != 0) {
+        goto done;
+    }
+    w->key_lifetime = 60;
+    if (json_object_object_get_ex(root, "key_lifetime", &member)) {
+        int64_t v;
+
+        if (!json_object_is_type(member, json_type_int)) {
+            set_err(err, err_len, "%s: \"key_lifetime\" must be an integer (seconds)", name);
+            ret = EINVAL;
+            goto done;
+        }
+        v = json_object_get_int64(member);
+        if (v < EMU_KEY_LIFETIME_MIN || v > EMU_KEY_LIFETIME_MAX) {
+            set_err(err, err_len, "%s: \"key_lifetime\": %lld is outside %d..%d", name, (long long)v,
+                    EMU_KEY_LIFETIME_MIN, EMU_KEY_LIFETIME_MAX);
+            ret = EINVAL;
+            goto done;
+        }
+        w->key_lifetime = (long)v;
+    }
+    if (!json_object_object_get_ex(root, "principals", &member)) {
+        set_err(err, err_len, "%s: missing key \"principals\"", name);
+        ret = EINVAL;
+        goto done;
+    }
+    ret = parse_principals(name, member, w, err, err_len);
+    if (ret != 0) {
+        goto done;
+    }
+    if (json_object_object_get_ex(root, "policy", &member)) {
+        ret = parse_policy(name, member, w, err, err_len);
+    } else {
+        ret = default_policy(w);
+    }
+    if (ret != 0) {
+        goto done;
+    }
+    *out = w;
+    w = NULL;
+done:
+    if (ret == ENOMEM) {
+        set_err(err, err_len, "%s: out of memory", name);
+    }
+    emu_world_free(w);
+    json_object_put(root);
+    return ret;
+}
+
+int emu_world_default(struct emu_world **out)
+{
+    char err[256];
+    int ret = emu_world_parse("embedded default", default_world_json, sizeof(default_world_json) - 1, out, err,
+                              sizeof(err));
+
+    if (ret == 0) {
+        (*out)->is_default = true;
+    }
+    return ret;
+}
+
+int emu_world_load(const char *path, struct emu_world **out, char *err, size_t err_len)
+{
+    struct eic_buf text;
+    char chunk[4096];
+    struct stat st;
+    ssize_t n;
+    int fd;
+    int ret;
+
+    *out = NULL;
+    eic_buf_init(&text, EMU_WORLD_MAX_SIZE);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        ret = errno;
+        set_err(err, err_len, "%s: %s", path, strerror(ret));
+        goto done;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ret = EINVAL;
+        set_err(err, err_len, "%s: not a regular file", path);
+        goto done;
+    }
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            ret = errno;
+            set_err(err, err_len, "%s: %s", path, strerror(ret));
+            goto done;
+        }
+        if (n == 0) {
+            break;
+        }
+        ret = eic_buf_append(&text, chunk, (size_t)n);
+        if (ret == EMSGSIZE) {
+            set_err(err, err_len, "%s: larger than %d bytes", path, EMU_WORLD_MAX_SIZE);
+            goto done;
+        }
+        if (ret != 0) {
+            goto done;
+        }
+    }
+    ret = emu_world_parse(path, text.data ? text.data : "", text.len, out, err, err_len);
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    eic_buf_free(&text);
+    return ret;
+}
+
+void emu_world_free(struct emu_world *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < w->n_principals; i++) {
+        free(w->principals[i].arn);
+        free(w->principals[i].access_key_id);
+        if (w->principals[i].secret_access_key != NULL) {
+            explicit_bzero(w->principals[i].secret_access_key, strlen(w->principals[i].secret_access_key));
+        }
+        free(w->principals[i].secret_access_key);
+        free(w->principals[i].session_token);
+    }
+    free(w->principals);
+    for (size_t i = 0; i < w->n_policy; i++) {
+        free(w->policy[i].principal);
+        free(w->policy[i].instance);
+        free(w->policy[i].os_user);
+    }
+    free(w->policy);
+    free(w->source);
+    free(w->instance_id);
+    free(w->availability_zone);
+    free(w->region);
+    free(w->domain);
+    free(w->account_id);
+    free(w);
+}
+
+const struct emu_principal *emu_world_principal(const struct emu_world *w, const char *access_key_id)
+{
+    for (size_t i = 0; i < w->n_principals; i++) {
+        if (strcmp(w->principals[i].access_key_id, access_key_id) == 0) {
+            return &w->principals[i];
+        }
+    }
+    return NULL;
+}
+
+bool emu_world_allows(const struct emu_world *w, const char *principal_arn, const char *instance_id,
+                      const char *os_user)
+{
+    for (size_t i = 0; i < w->n_policy; i++) {
+        const struct emu_policy_rule *r = &w->policy[i];
+
+        if (fnmatch(r->principal, principal_arn, 0) == 0 && fnmatch(r->instance, instance_id, 0) == 0 &&
+            fnmatch(r->os_user, os_user, 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void emu_world_print(const struct emu_world *w, FILE *out)
+{
+    fprintf(out, "world:        %s\n", w->source);
+    fprintf(out, "instance:     %s\n", w->instance_id);
+    fprintf(out, "zone:         %s (region %s)\n", w->availability_zone, w->region);
+    fprintf(out, "domain:       %s\n", w->domain);
+    fprintf(out, "account:      %s\n", w->account_id);
+    fprintf(out, "imds:         %s\n", w->imdsv2_required ? "IMDSv2 required" : "IMDSv1 allowed");
+    fprintf(out, "key lifetime: %ld s\n", w->key_lifetime);
+    for (size_t i = 0; i < w->n_principals; i++) {
+        const struct emu_principal *p = &w->principals[i];
+
+        fprintf(out, "principal:    %s\n", p->arn);
+        fprintf(out, "  access key: %s\n", p->access_key_id);
+        /* Only the embedded demo secrets are public; a world file's are never printed. */
+        fprintf(out, "  secret key: %s\n", w->is_default ? p->secret_access_key : "(from the world file)");
+        if (p->session_token != NULL) {
+            fprintf(out, "  session token: (from the world file)\n");
+        }
+    }
+    if (w->n_policy == 0) {
+        fprintf(out, "policy:       (empty: nobody may push)\n");
+    }
+    for (size_t i = 0; i < w->n_policy; i++) {
+        fprintf(out, "policy:       %s may push to %s for os-user %s\n", w->policy[i].principal,
+                w->policy[i].instance, w->policy[i].os_user);
+    }
+}

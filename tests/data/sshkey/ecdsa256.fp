@@ -1,0 +1,1 @@
+256 SHA256:9Vs35YsSFf/2QJLB0BI0usGG0asRQhf+E3Jx3mNRczc ecdsa256@eic-test (ECDSA)

@@ -1,0 +1,1 @@
+384 SHA256:3z97W7XFBhvaQFoQfp5bMWzN6SZJ9SxKkE+nBShXcTQ ecdsa384@eic-test (ECDSA)

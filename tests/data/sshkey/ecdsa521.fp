@@ -1,0 +1,1 @@
+521 SHA256:6maT6wvDoj9M0J/9vb5wZPpr7YC+PIVEXyZO0mJ8L5o ecdsa521@eic-test (ECDSA)

@@ -1,0 +1,1 @@
+256 SHA256:gJhUKCWELvXGx7f/IBCziommVinwrS5JhXzVx2R4vAU ed25519@eic-test (ED25519)

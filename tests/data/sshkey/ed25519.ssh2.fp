@@ -1,0 +1,1 @@
+256 SHA256:gJhUKCWELvXGx7f/IBCziommVinwrS5JhXzVx2R4vAU no comment (ED25519)

@@ -1,0 +1,1 @@
+2048 SHA256:cUdPYv5U/sLUnU9V0vnEh+yfZvTDFwelkTjoGBXZ5AI no comment (RSA)

@@ -1,0 +1,1 @@
+2048 SHA256:cUdPYv5U/sLUnU9V0vnEh+yfZvTDFwelkTjoGBXZ5AI rsa2048@eic-test (RSA)

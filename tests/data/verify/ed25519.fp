@@ -1,0 +1,1 @@
+SHA256:RpB8qp9dIyhOBBvZrZCAmlai+Dy0SG3qtwN6iOe+rYY

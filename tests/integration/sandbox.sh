@@ -1,0 +1,120 @@
+# The one-machine EC2 Instance Connect sandbox, shared by the end-to-end tests and scripts/demo
+# (sourced; needs root, run inside `unshare --net --mount --propagation private`).
+#
+#   sandbox_setup                 loopback up, 169.254.169.254 on lo, tmpfs on /srv and /home,
+#                                 account files copied and bind-mounted, eic installed under /srv/eic
+#   sandbox_add_user NAME UID     a local account (passwd/group/shadow copies, home on tmpfs)
+#   sandbox_start_imds [OPTS...]  (re)start the emulator at 169.254.169.254:80
+#   sandbox_start_sshd            the real /usr/sbin/sshd on 127.0.0.1:2222 with eic as its AKC
+#   sandbox_push USER PUBKEY      eic send-ssh-public-key with alice's credentials
+#   sandbox_login USER KEY [CMD]  OpenSSH with exactly that key
+#
+# Expects: EIC_BUILD (built tree), SANDBOX (a private work directory), EMULATOR, EIC_CLIENT.
+# DESIGN.md section 4 lists the gotchas this follows: the AuthorizedKeysCommand and its parent
+# directories must be root-owned and not group/world-writable (hence /srv on a tmpfs), and there is
+# no syslog daemon, so the AKC logs to a file.
+
+SANDBOX_LIFETIME=${SANDBOX_LIFETIME:-60}
+SANDBOX_PIDS=""
+AKC_LOG=/srv/eic/log/akc.log
+
+sandbox_setup() {
+    ip link set lo up
+    ip addr add 169.254.169.254/32 dev lo
+    mount -t tmpfs -o mode=0755 tmpfs /srv
+    mkdir -p /srv/eic/keys /srv/eic/log
+    install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/eic-authorized-keys
+    touch "$AKC_LOG"
+    chown nobody "$AKC_LOG"
+    mount -t tmpfs -o mode=0755 tmpfs /home
+    for f in passwd group shadow; do
+        cp "/etc/$f" "$SANDBOX/$f"
+        mount --bind "$SANDBOX/$f" "/etc/$f"
+    done
+    mkdir -p "$SANDBOX/emulator" /run/sshd
+}
+
+sandbox_add_user() {
+    echo "$1:x:$2:$2::/home/$1:/bin/sh" >>/etc/passwd
+    echo "$1:x:$2:" >>/etc/group
+    # '*': no password, but not locked, so public-key logins work with UsePAM.
+    echo "$1:*:19000:0:99999:7:::" >>/etc/shadow
+    mkdir -p "/home/$1"
+    chown "$2:$2" "/home/$1"
+}
+
+sandbox_start_imds() {
+    local state="$SANDBOX/emulator"
+    if [ -n "${SANDBOX_EMU_PID:-}" ]; then
+        kill "$SANDBOX_EMU_PID" 2>/dev/null
+        wait "$SANDBOX_EMU_PID" 2>/dev/null
+    fi
+    rm -f "$state/ready"
+    "$EMULATOR" --listen 169.254.169.254:80 --state-dir "$state" --ready-file "$state/ready" \
+        --log-file "$state/emulator.log" --key-lifetime "$SANDBOX_LIFETIME" "$@" >>"$state/stdout" 2>&1 &
+    SANDBOX_EMU_PID=$!
+    SANDBOX_PIDS="$SANDBOX_PIDS $SANDBOX_EMU_PID"
+    for _ in $(seq 1 200); do
+        if [ -s "$state/ready" ]; then
+            # The trust anchor eic is configured with: the emulator's root CA (stable across restarts).
+            install -m 0644 "$state/ca.pem" /srv/eic/ca.pem
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "# emulator did not start:"
+    sed 's/^/# /' "$state/stdout"
+    return 1
+}
+
+sandbox_start_sshd() {
+    cat >/srv/eic/eic.conf <<CONF
+ca_file = /srv/eic/ca.pem
+log_file = $AKC_LOG
+deadline_ms = 3000
+imds_timeout_ms = 1000
+CONF
+    chmod 0644 /srv/eic/eic.conf
+    ssh-keygen -q -t ed25519 -N '' -f "$SANDBOX/hostkey"
+    cat >"$SANDBOX/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port 2222
+HostKey $SANDBOX/hostkey
+PidFile $SANDBOX/sshd.pid
+UsePAM yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile /srv/eic/keys/%u
+AuthorizedKeysCommand /srv/eic/eic-authorized-keys -c /srv/eic/eic.conf %u %f
+AuthorizedKeysCommandUser nobody
+LogLevel VERBOSE
+CONF
+    /usr/sbin/sshd -t -f "$SANDBOX/sshd_config" || return 1
+    /usr/sbin/sshd -D -f "$SANDBOX/sshd_config" -E "$SANDBOX/sshd.log" &
+    SANDBOX_PIDS="$SANDBOX_PIDS $!"
+    for _ in $(seq 1 100); do
+        (exec 3<>/dev/tcp/127.0.0.1/2222) 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+sandbox_push() {
+    AWS_ACCESS_KEY_ID=AKIAEICDEMOALICE0001 AWS_SECRET_ACCESS_KEY=eic-demo-secret-alice \
+        "$EIC_CLIENT" send-ssh-public-key --endpoint-url http://169.254.169.254 --region us-east-1 \
+        --instance-id i-0123456789abcdef0 --instance-os-user "$1" --ssh-public-key "file://$2"
+}
+
+sandbox_login() {
+    timeout 30 ssh -p 2222 -i "$2" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 "$1@127.0.0.1" "${3:-true}"
+}
+
+sandbox_stop() {
+    for pid in $SANDBOX_PIDS; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    SANDBOX_PIDS=""
+}
