@@ -72,6 +72,20 @@ static int endpoint_parse(const struct eic_api_call *call, struct endpoint *ep, 
     }
     /* A fragment is never sent; drop it so that what is signed is what goes out. */
     curl_url_set(ep->url, CURLUPART_FRAGMENT, NULL, 0);
+    {
+        /* Messages show the URL as it is used ("http://host:port/"), as the AWS CLI does. */
+        char *full = NULL;
+
+        if (curl_url_get(ep->url, CURLUPART_URL, &full, 0) == CURLUE_OK) {
+            free(ep->display);
+            ep->display = strdup(full);
+            curl_free(full);
+            if (ep->display == NULL) {
+                ret = ENOMEM;
+                goto done;
+            }
+        }
+    }
     for (char *p = host; *p; p++) {
         *p = (char)tolower((unsigned char)*p);
     }
@@ -101,20 +115,26 @@ done:
 static void log_canonical_request(const struct eic_sigv4_request *req)
 {
     char *cr = NULL;
-    char *save = NULL;
+    char *line, *next;
+    size_t len;
 
     if (eic_sigv4_canonical_request(req, &cr) != 0) {
         return;
     }
+    len = strlen(cr);
     eic_log(LOG_DEBUG, "canonical request:");
-    for (char *line = strtok_r(cr, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    for (line = cr; line != NULL; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0'; /* empty lines (no query, end of headers) are shown too */
+        }
         if (strncmp(line, "x-amz-security-token:", 21) == 0) {
-            eic_log(LOG_DEBUG, "  x-amz-security-token:<redacted>");
+            eic_log(LOG_DEBUG, "| x-amz-security-token:<redacted>");
         } else {
-            eic_log(LOG_DEBUG, "  %s", line);
+            eic_log(LOG_DEBUG, "| %s", line);
         }
     }
-    OPENSSL_cleanse(cr, strlen(cr));
+    OPENSSL_cleanse(cr, len);
     free(cr);
 }
 

@@ -171,6 +171,26 @@ static char *request_body(const char *instance_id, const char *os_user, const ch
     return body;
 }
 
+/* The AWS CLI's layout: json.dumps(indent=4). json-c indents by two spaces; as it escapes
+ * every control character inside strings, each line break it writes is structural and each
+ * line's leading spaces are indentation only, so doubling them gives four per level. */
+static void print_json(FILE *out, json_object *obj)
+{
+    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+
+    while (text != NULL && *text != '\0') {
+        size_t indent = strspn(text, " ");
+        size_t len = strcspn(text + indent, "\n");
+
+        fprintf(out, "%*s%.*s\n", (int)(2 * indent), "", (int)len, text + indent);
+        text += indent + len;
+        if (*text == '\n') {
+            text++;
+        }
+    }
+}
+
 int eic_cmd_send_ssh_public_key(int argc, char **argv)
 {
     const char *instance_id = NULL, *os_user = NULL, *key_arg = NULL, *zone = NULL, *region_arg = NULL;
@@ -211,9 +231,21 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
         return EIC_EXIT_OK;
     }
     if (instance_id == NULL || os_user == NULL || key_arg == NULL) {
-        return eic_usage_error(CMD, "the following arguments are required:%s%s%s",
-                               instance_id ? "" : " --instance-id", os_user ? "" : " --instance-os-user",
-                               key_arg ? "" : " --ssh-public-key");
+        const char *missing[3];
+        size_t n = 0;
+
+        if (instance_id == NULL) {
+            missing[n++] = "--instance-id";
+        }
+        if (os_user == NULL) {
+            missing[n++] = "--instance-os-user";
+        }
+        if (key_arg == NULL) {
+            missing[n++] = "--ssh-public-key";
+        }
+        return eic_usage_error(CMD, "the following arguments are required: %s%s%s%s%s", missing[0],
+                               n > 1 ? ", " : "", n > 1 ? missing[1] : "", n > 2 ? ", " : "",
+                               n > 2 ? missing[2] : "");
     }
     if (output != NULL && strcmp(output, "json") != 0) {
         return eic_usage_error(CMD, "argument --output: eic prints json only, not '%s'", output);
@@ -264,9 +296,7 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
     eic_api_invoke(&call, &result);
     switch (result.outcome) {
     case EIC_API_OK:
-        printf("%s\n", json_object_to_json_string_ext(result.answer, JSON_C_TO_STRING_PRETTY |
-                                                                          JSON_C_TO_STRING_SPACED |
-                                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+        print_json(stdout, result.answer);
         status = fflush(stdout) == 0 ? EIC_EXIT_OK : EIC_EXIT_OTHER;
         break;
     case EIC_API_SERVICE_ERROR:

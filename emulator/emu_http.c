@@ -390,8 +390,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             errno = 0;
             v = strtoull(length, &end, 10);
             if (errno != 0 || *end != '\0' || v > EMU_MAX_BODY) {
-                eic_log(LOG_NOTICE, "http: %s %.16s %.256s: body of %.32s bytes refused (limit %d)", r->remote, method, url,
-                        length, EMU_MAX_BODY);
+                eic_log(LOG_NOTICE, "http: %s %.16s %.256s: body of %.32s bytes refused (limit %d)", r->remote,
+                        method, url, length, EMU_MAX_BODY);
                 r->answered = 1;
                 return queue_plain(conn, 413, "Payload Too Large");
             }
@@ -422,8 +422,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (eic_buf_append(&r->body, upload_data, *upload_data_size) != 0) {
             /* Only a body without Content-Length (chunked) gets here; libmicrohttpd cannot
              * queue a response in the middle of a body, so the connection is closed. */
-            eic_log(LOG_NOTICE, "http: %s %.16s %.256s: chunked body over %d bytes, connection closed", r->remote, method,
-                    url, EMU_MAX_BODY);
+            eic_log(LOG_NOTICE, "http: %s %.16s %.256s: chunked body over %d bytes, connection closed",
+                    r->remote, method, url, EMU_MAX_BODY);
             return MHD_NO;
         }
         *upload_data_size = 0;

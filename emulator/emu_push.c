@@ -126,6 +126,18 @@ static char *joined_header(const struct emu_request *req, const char *name)
     return eic_buf_steal(&buf);
 }
 
+static size_t header_count(const struct emu_request *req, const char *name)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if (strcasecmp(req->headers[i].name, name) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
 static bool list_has(char *const *names, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {
@@ -141,6 +153,7 @@ static bool list_has(char *const *names, size_t n, const char *name)
 static int verify_sigv4(struct emu_server *srv, const struct emu_request *req, const struct emu_principal **out,
                         char *msg)
 {
+    static const char *const single[] = {"Authorization", "X-Amz-Date", "X-Amz-Security-Token"};
     const struct emu_world *w = srv->world;
     struct eic_sigv4_auth auth = {0};
     struct eic_sigv4_header headers[MAX_SIGNED_HEADERS];
@@ -162,6 +175,13 @@ static int verify_sigv4(struct emu_server *srv, const struct emu_request *req, c
 
     *out = NULL;
     memset(values, 0, sizeof(values));
+    /* Which copy would count is ambiguous: a repeated authentication header is refused. */
+    for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+        if (header_count(req, single[i]) > 1) {
+            set_msg(msg, "The %s header appears more than once", single[i]);
+            goto done;
+        }
+    }
     if (authorization == NULL) {
         set_msg(msg, "Missing Authorization header");
         goto done;
@@ -460,6 +480,12 @@ static int send_ssh_public_key(struct emu_server *srv, const struct emu_request 
         goto done;
     }
     ret = emu_server_note_user(srv, a.os_user);
+    if (ret == ENOSPC) {
+        eic_log(LOG_NOTICE, "push by %s for %s refused (ThrottlingException): more than %d OS users hold keys",
+                principal->arn, a.os_user, EMU_MAX_USERS);
+        ret = emu_push_error(reply, 400, "ThrottlingException", "Too many OS users with active keys");
+        goto done;
+    }
     if (ret == 0) {
         ret = emu_record_store_add(srv->store, a.os_user, record, fields.expires);
     }
@@ -503,7 +529,7 @@ int emu_push_handle(struct emu_server *srv, const struct emu_request *req, struc
         return emu_push_error(reply, 404, "UnknownOperationException", msg);
     }
     target = emu_request_header(req, "X-Amz-Target");
-    if (target == NULL || strcmp(target, EMU_PUSH_TARGET) != 0) {
+    if (target == NULL || strcmp(target, EMU_PUSH_TARGET) != 0 || header_count(req, "X-Amz-Target") != 1) {
         eic_log(LOG_NOTICE, "push API: unknown operation %.128s", target ? target : "(no X-Amz-Target)");
         return emu_push_error(reply, 400, "UnknownOperationException",
                               "X-Amz-Target must be " EMU_PUSH_TARGET);

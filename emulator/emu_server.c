@@ -86,6 +86,25 @@ void emu_server_wait_stop(struct emu_server *srv)
     pthread_mutex_unlock(&srv->stop_lock);
 }
 
+/* Forget the users whose records have all expired (users_lock held). */
+static void prune_users(struct emu_server *srv, long long now)
+{
+    struct eic_buf scratch;
+    size_t keep = 0;
+
+    eic_buf_init(&scratch, EMU_MAX_REPLY);
+    for (size_t i = 0; i < srv->n_users; i++) {
+        eic_buf_reset(&scratch);
+        if (emu_record_store_render(srv->store, srv->users[i], now, &scratch) == ENOENT) {
+            free(srv->users[i]);
+            continue;
+        }
+        srv->users[keep++] = srv->users[i];
+    }
+    srv->n_users = keep;
+    eic_buf_free(&scratch);
+}
+
 int emu_server_note_user(struct emu_server *srv, const char *os_user)
 {
     int ret = 0;
@@ -95,6 +114,9 @@ int emu_server_note_user(struct emu_server *srv, const char *os_user)
         if (strcmp(srv->users[i], os_user) == 0) {
             goto done;
         }
+    }
+    if (srv->n_users >= EMU_MAX_USERS) {
+        prune_users(srv, (long long)time(NULL));
     }
     if (srv->n_users >= EMU_MAX_USERS) {
         ret = ENOSPC;

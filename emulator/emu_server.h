@@ -80,7 +80,8 @@ bool emu_server_sleep(struct emu_server *srv, long ms);
 /* Sleep until the server stops. */
 void emu_server_wait_stop(struct emu_server *srv);
 
-/* Remember os_user as one that may hold records. ENOSPC beyond EMU_MAX_USERS. */
+/* Remember os_user as one that may hold records (users whose records all expired are forgotten
+ * when the table is full). ENOSPC when EMU_MAX_USERS users still hold records. */
 int emu_server_note_user(struct emu_server *srv, const char *os_user);
 /* Append, one per line ("\n"-separated, no trailing newline), the users holding unexpired
  * records at now. */

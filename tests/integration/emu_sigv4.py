@@ -11,6 +11,7 @@
                                 altered in turn (each must be refused); prints a summary
   parallel URL N KEYFILE USER   N concurrent signed pushes; prints the status counts
   slowloris URL SECONDS         trickle one header byte a second for SECONDS on one connection
+  raw URL                       send stdin's bytes as they are; prints the response's status line
   idle URL                      send half a request line, then wait; prints the seconds until the
                                 server closed the connection
 """
@@ -102,6 +103,8 @@ def cmd_send(args):
     req = signed_request(args.url, body, args.target, args.region, args.service, args.akid, args.secret,
                          args.token, args.skew, args.header, sign=not args.no_sign)
     if args.authorization is not None:
+        if "Authorization" in req.headers:
+            del req.headers["Authorization"]  # botocore's headers append on assignment
         req.headers["Authorization"] = args.authorization
     status, data, headers = send(args.url, req)
     print(status)
@@ -299,6 +302,25 @@ def cmd_slowloris(args):
     s.close()
 
 
+def cmd_raw(args):
+    host, port = split_url(args.url)
+    data = sys.stdin.buffer.read()
+    s = socket.create_connection((host, port), timeout=10)
+    resp = b""
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            resp += chunk
+    except OSError:
+        pass
+    s.close()
+    print(resp.split(b"\r\n", 1)[0].decode(errors="replace"))
+
+
 def cmd_idle(args):
     host, port = split_url(args.url)
     s = socket.create_connection((host, port), timeout=60)
@@ -353,11 +375,13 @@ def main():
     sl = sub.add_parser("slowloris")
     sl.add_argument("url")
     sl.add_argument("seconds", type=int)
+    rw = sub.add_parser("raw")
+    rw.add_argument("url")
     i = sub.add_parser("idle")
     i.add_argument("url")
     args = p.parse_args()
     rc = {"send": cmd_send, "capture": cmd_capture, "replay": cmd_replay, "mutate": cmd_mutate,
-          "parallel": cmd_parallel, "slowloris": cmd_slowloris, "idle": cmd_idle}[args.cmd](args)
+          "parallel": cmd_parallel, "raw": cmd_raw, "slowloris": cmd_slowloris, "idle": cmd_idle}[args.cmd](args)
     sys.exit(rc or 0)
 
 

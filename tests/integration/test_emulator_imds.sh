@@ -220,6 +220,25 @@ check "--imdsv1: GET with an invalid token -> 401" expect_code 401 -H "X-aws-ec2
 check "--imdsv1: tokens still work" valid_token_ok
 stop_emulator
 
+# --- several listeners ---------------------------------------------------------------------------
+several_listeners() {
+    local n addr
+    n=$(wc -l <"$EMU_STATE/ready")
+    [ "$n" -eq "$1" ] || { echo "ready file has $n lines, want $1:"; cat "$EMU_STATE/ready"; return 1; }
+    while read -r addr; do
+        [ "$(curl -sf --max-time 3 "http://$addr$MD/instance-id")" = "$INSTANCE" ] || { echo "$addr does not answer"; return 1; }
+        case "$addr" in *:0) echo "$addr: port 0 not replaced by the bound port"; return 1 ;; esac
+    done <"$EMU_STATE/ready"
+}
+if ip -6 addr show lo 2>/dev/null | grep -q '::1/128'; then
+    start_emulator multi --imdsv1 --listen 127.0.0.1:0 --listen '[::1]:0' || exit 1
+    check "--listen three times (IPv4 twice, IPv6 once): every listener in the ready file answers" several_listeners 3
+else
+    start_emulator multi --imdsv1 --listen 127.0.0.1:0 || exit 1
+    check "--listen twice: every listener in the ready file answers" several_listeners 2
+fi
+stop_emulator
+
 # --- world files ---------------------------------------------------------------------------------
 start_emulator world --config "$TEST_DATA/worlds/example.json" || exit 1
 check "world file: instance-id" expect_body "$MD/instance-id" "i-0fedcba9876543210"

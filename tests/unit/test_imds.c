@@ -134,6 +134,7 @@ static void emu_start(struct emu *emu, const char *listen, const char *state, ..
             dup2(fd, STDERR_FILENO);
         }
         execv(argv[0], (char *const *)argv);
+        dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     track(emu->pid, 0);
@@ -156,9 +157,19 @@ static void emu_start(struct emu *emu, const char *listen, const char *state, ..
             }
         }
         if (waitpid(emu->pid, &status, WNOHANG) == emu->pid) {
+            char first[256] = "";
+            FILE *o = fopen(out, "re");
+
+            if (o != NULL) {
+                if (fgets(first, sizeof(first), o) == NULL) {
+                    first[0] = '\0';
+                }
+                fclose(o);
+            }
+            first[strcspn(first, "\n")] = '\0';
             track(0, emu->pid);
             emu->pid = 0;
-            fail_msg("%s exited before it was ready (status 0x%x); see %s", EIC_EMULATOR_PATH, status, out);
+            fail_msg("%s exited before it was ready (status 0x%x: %s); see %s", EIC_EMULATOR_PATH, status, first, out);
         }
         sleep_ms(20);
     }
@@ -192,6 +203,40 @@ static int log_count(const struct emu *emu, const char *needle1, const char *nee
     }
     fclose(f);
     return count;
+}
+
+/* The client address ("127.0.0.1:PORT") of every request line of the emulator's log
+ * ("... http: REMOTE METHOD PATH -> STATUS") must be the same: one TCP connection served them all. */
+static void assert_one_connection(const struct emu *emu, int expected_requests)
+{
+    char line[4096];
+    char first[64] = "";
+    int count = 0;
+    FILE *f = fopen(emu->log, "re");
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strstr(line, " http: ");
+        char remote[64];
+        size_t len;
+
+        if (p == NULL || strstr(line, " -> ") == NULL) {
+            continue;
+        }
+        p += strlen(" http: ");
+        len = strcspn(p, " ");
+        assert_true(len > 0 && len < sizeof(remote));
+        memcpy(remote, p, len);
+        remote[len] = '\0';
+        if (count++ == 0) {
+            memcpy(first, remote, sizeof(first));
+        } else if (strcmp(first, remote) != 0) {
+            fclose(f);
+            fail_msg("request %d came from %s, the first from %s: connection not reused", count, remote, first);
+        }
+    }
+    fclose(f);
+    assert_int_equal(count, expected_requests);
 }
 
 static struct eic_imds *client(const char *url, long timeout_ms, long ttl, size_t max_response)
@@ -392,6 +437,8 @@ static void test_instance_id_and_token_reuse(void **state)
     /* ... and the server agrees: one token PUT, three GETs. */
     assert_int_equal(log_count(&emu, "PUT", "/latest/api/token"), 1);
     assert_int_equal(log_count(&emu, "GET", "/latest/meta-data/"), 3);
+    /* ... over one TCP connection (the easy handle is reused). */
+    assert_one_connection(&emu, 4);
 
     /* Another handle has its own token. */
     other = client(emu.url, 1000, 21600, 0);
