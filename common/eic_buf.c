@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 void eic_buf_init(struct eic_buf *buf, size_t max)
 {
     buf->data = NULL;
@@ -88,7 +86,7 @@ int eic_buf_printf(struct eic_buf *buf, const char *fmt, ...)
 void eic_buf_reset(struct eic_buf *buf)
 {
     if (buf->data != NULL) {
-        OPENSSL_cleanse(buf->data, buf->alloc);
+        explicit_bzero(buf->data, buf->alloc);
         buf->data[0] = '\0';
     }
     buf->len = 0;
@@ -97,7 +95,7 @@ void eic_buf_reset(struct eic_buf *buf)
 void eic_buf_free(struct eic_buf *buf)
 {
     if (buf->data != NULL) {
-        OPENSSL_cleanse(buf->data, buf->alloc);
+        explicit_bzero(buf->data, buf->alloc);
         free(buf->data);
     }
     buf->data = NULL;

@@ -1,8 +1,10 @@
 # The one-machine EC2 Instance Connect sandbox, shared by the end-to-end tests and scripts/demo
 # (sourced; needs root, run inside `unshare --net --mount --propagation private`).
 #
-#   sandbox_setup                 loopback up, 169.254.169.254 on lo, tmpfs on /srv and /home,
-#                                 account files copied and bind-mounted, eic installed under /srv/eic
+#   sandbox_setup                 loopback up, 169.254.169.254 on lo, tmpfs on /srv and /home, a
+#                                 writable overlay on /etc (accounts, /etc/eic, nsswitch.conf, pam.d)
+#                                 and on the multiarch library directory (NSS module), eic's AKC
+#                                 installed under /srv/eic
 #   sandbox_add_user NAME UID     a local account (passwd/group/shadow copies, home on tmpfs)
 #   sandbox_start_imds [OPTS...]  (re)start the emulator at 169.254.169.254:80
 #   sandbox_start_sshd            the real /usr/sbin/sshd on 127.0.0.1:2222 with eic as its AKC
@@ -27,11 +29,16 @@ sandbox_setup() {
     touch "$AKC_LOG"
     chown nobody "$AKC_LOG"
     mount -t tmpfs -o mode=0755 tmpfs /home
-    for f in passwd group shadow; do
-        cp "/etc/$f" "$SANDBOX/$f"
-        mount --bind "$SANDBOX/$f" "/etc/$f"
-    done
-    mkdir -p "$SANDBOX/emulator" /run/sshd
+    # Writable overlays: whatever the tests change in /etc or the library directory stays in this
+    # namespace and in $SANDBOX, never on the host.
+    sandbox_overlay /etc etc
+    sandbox_overlay "/usr/lib/$(gcc -print-multiarch)" lib
+    mkdir -p /etc/eic "$SANDBOX/emulator" /run/sshd
+}
+
+sandbox_overlay() { # sandbox_overlay DIR NAME
+    mkdir -p "$SANDBOX/overlay/$2/upper" "$SANDBOX/overlay/$2/work"
+    mount -t overlay overlay -o "lowerdir=$1,upperdir=$SANDBOX/overlay/$2/upper,workdir=$SANDBOX/overlay/$2/work" "$1"
 }
 
 sandbox_add_user() {
@@ -68,13 +75,13 @@ sandbox_start_imds() {
 }
 
 sandbox_start_sshd() {
-    cat >/srv/eic/eic.conf <<CONF
+    cat >/etc/eic/eic.conf <<CONF
 ca_file = /srv/eic/ca.pem
 log_file = $AKC_LOG
 deadline_ms = 3000
 imds_timeout_ms = 1000
 CONF
-    chmod 0644 /srv/eic/eic.conf
+    chmod 0644 /etc/eic/eic.conf
     ssh-keygen -q -t ed25519 -N '' -f "$SANDBOX/hostkey"
     cat >"$SANDBOX/sshd_config" <<CONF
 ListenAddress 127.0.0.1
@@ -86,7 +93,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 AuthorizedKeysFile /srv/eic/keys/%u
-AuthorizedKeysCommand /srv/eic/eic-authorized-keys -c /srv/eic/eic.conf %u %f
+AuthorizedKeysCommand /srv/eic/eic-authorized-keys %u %f
 AuthorizedKeysCommandUser nobody
 LogLevel VERBOSE
 CONF

@@ -111,7 +111,7 @@ sandbox_start_imds
 bad_name() {
     local m out
     m=$(log_size)
-    out=$(su -s /bin/sh nobody -c "/srv/eic/eic-authorized-keys -c /srv/eic/eic.conf '../../x' ''")
+    out=$(su -s /bin/sh nobody -c "/srv/eic/eic-authorized-keys '../../x' ''")
     [ -z "$out" ] || return 1
     log_since "$m" | grep -q "invalid user name" || return 1
     ! grep -q 'active-keys/\.\.' "$WORK/emulator/emulator.log"

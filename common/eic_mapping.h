@@ -1,0 +1,82 @@
+/* IAM principal -> local account mapping (issue #4; DESIGN.md section 3 "Mapping").
+ *
+ * Rules live in eic.conf as sections, evaluated in file order:
+ *
+ *   [deny arn:aws:iam::111122223333:user/mallory]        # deny rules win over every map rule
+ *
+ *   [map arn:aws:sts::111122223333:assumed-role/Admins/*]
+ *   name = {session}                                      # the role session name
+ *   groups = sudo, eic-admins                             # extra groups (local or eic-managed)
+ *
+ *   [map arn:aws:iam::111122223333:user/*]
+ *   name = {user}
+ *
+ * Pattern: a glob over the whole ARN ('*' matches any run of characters including '/' and ':',
+ * '?' one character; no other metacharacters). A principal is denied when any deny rule matches;
+ * otherwise the first matching map rule decides; no match: not mapped.
+ * Name template placeholders: {user} (IAM user name, last path element), {role} (role name),
+ * {session} (role session name), {account} (12 digits); literal text around them is kept
+ * ("aws-{user}"). A placeholder the ARN does not have (e.g. {session} for an IAM user) makes the
+ * rule not apply to that ARN. The derived name must pass eic_valid_login_name() and is refused,
+ * never mangled, otherwise.
+ *
+ * This file is pure (no I/O) and libc-only, so the light part of nss_eic can use it. */
+#ifndef EIC_MAPPING_H
+#define EIC_MAPPING_H
+
+#include <stddef.h>
+
+#define EIC_MAX_RULE_GROUPS 16
+#define EIC_ARN_MAX 2048
+
+enum eic_rule_kind {
+    EIC_RULE_MAP,
+    EIC_RULE_DENY,
+};
+
+struct eic_rule {
+    enum eic_rule_kind kind;
+    char *pattern;                       /* ARN glob */
+    char *name_template;                 /* map rules only */
+    char *groups[EIC_MAX_RULE_GROUPS];   /* map rules only: group names */
+    size_t n_groups;
+    unsigned int line;                   /* line of the section header, for log lines */
+};
+
+struct eic_mapping {
+    struct eic_rule *rules;
+    size_t n_rules;
+};
+
+/* A parsed principal ARN. Supported forms (partition aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b):
+ *   arn:PART:iam::ACCOUNT:user[/path]/NAME
+ *   arn:PART:sts::ACCOUNT:assumed-role/ROLE/SESSION
+ *   arn:PART:iam::ACCOUNT:role[/path]/NAME
+ * Every part is checked against IAM's character rules; anything else is EBADMSG. */
+struct eic_principal {
+    char account[13];
+    char user[65];      /* "" when absent */
+    char role[65];
+    char session[65];
+};
+
+int eic_principal_parse(const char *arn, struct eic_principal *out);
+
+enum eic_map_status {
+    EIC_MAP_OK = 0,
+    EIC_MAP_DENIED,      /* a deny rule matched */
+    EIC_MAP_NO_RULE,     /* no map rule matched */
+    EIC_MAP_BAD_ARN,     /* not a principal ARN eic understands */
+    EIC_MAP_BAD_NAME,    /* the first matching rule derived an invalid login name */
+};
+
+/* Map arn to a local name (name must hold EIC_LOGIN_NAME_MAX + 1 bytes). *rule is set to the
+ * deciding rule (deny or map), or NULL. */
+enum eic_map_status eic_mapping_resolve(const struct eic_mapping *mapping, const char *arn, char *name,
+                                        size_t name_len, const struct eic_rule **rule);
+const char *eic_map_status_name(enum eic_map_status status);
+/* '*' and '?' glob over the whole string. */
+int eic_glob_match(const char *pattern, const char *text);
+void eic_mapping_free(struct eic_mapping *mapping);
+
+#endif
