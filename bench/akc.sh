@@ -51,3 +51,5 @@ measure "eic-authorized-keys, key verified and printed" "$AKC" -c "$WORK/eic.con
 measure "eic-authorized-keys, no key for the user" "$AKC" -c "$WORK/eic.conf" nobody ""
 # The floor: what starting any program costs on this machine.
 measure "/bin/true (process start floor)" /bin/true
+# eic's own work, without the process start.
+"$TOP/bench/akc_inproc" "$WORK/eic.conf" "$user" "$fp" "$N"
