@@ -10,6 +10,7 @@
  * then uses nothing from it; 2 for a usage error. */
 #include <errno.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "eic_cache.h"
 #include "eic_config.h"
 #include "eic_imds.h"
 #include "eic_keys.h"
 #include "eic_log.h"
+#include "eic_mapping.h"
 #include "eic_metadata.h"
 #include "eic_signer.h"
 #include "eic_time.h"
@@ -49,6 +52,45 @@ static int check_config_owner(const char *path)
     return 0;
 }
 
+/* Is user an IAM-mapped account (served by nss_eic from the account cache) rather than a local
+ * one? Only then must every record's #Caller map to it. A cache that cannot be read counts as
+ * "not mapped" only when the account is local: the uid must match the cached entry. */
+static bool is_mapped_account(const struct eic_config *cfg, const struct passwd *pw)
+{
+    struct eic_cache *cache = NULL;
+    struct eic_cached_user cached;
+    bool mapped = false;
+
+    if (eic_cache_open(cfg->cache_dir, &cache) == 0 && eic_cache_user_by_name(cache, pw->pw_name, &cached) == 0) {
+        mapped = cached.uid == pw->pw_uid;
+    }
+    eic_cache_close(cache);
+    return mapped;
+}
+
+/* For an IAM-mapped account: the record's principal must map, through the rules as they are now,
+ * to exactly this account — bob's push for os-user alice never logs in as alice. */
+static bool caller_maps_to(const struct eic_config *cfg, const char *user, const struct eic_record_verdict *v)
+{
+    char name[EIC_LOGIN_NAME_MAX + 1];
+    const struct eic_rule *rule = NULL;
+    enum eic_map_status status;
+
+    if (v->caller == NULL) {
+        eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: the record names no #Caller", v->fingerprint,
+                user);
+        return false;
+    }
+    status = eic_mapping_resolve(&cfg->mapping, v->caller, name, sizeof(name), &rule);
+    if (status != EIC_MAP_OK || strcmp(name, user) != 0) {
+        eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: principal %s %s (rule at line %u)",
+                v->fingerprint, user, v->caller,
+                status == EIC_MAP_OK ? "maps to another account" : eic_map_status_name(status), rule ? rule->line : 0);
+        return false;
+    }
+    return true;
+}
+
 static int print_key(const char *user, const struct eic_record_verdict *v)
 {
     if (printf("%s\n", v->key) < 0 || fflush(stdout) != 0) {
@@ -75,6 +117,8 @@ int main(int argc, char **argv)
     char err[512];
     const char *user;
     const char *fingerprint = NULL;
+    struct passwd *pw;
+    bool mapped;
     int opt;
     int ret;
     int status = EXIT_FAILURE;
@@ -127,13 +171,16 @@ int main(int argc, char **argv)
     if (fingerprint != NULL && strncmp(fingerprint, "SHA256:", 7) != 0) {
         eic_log(LOG_WARNING, "fingerprint argument is not a SHA256 fingerprint; no key can match");
     }
-    /* Classic EC2 Instance Connect: the OS user must exist. */
+    /* The OS user must exist: a local account (classic EC2 Instance Connect) or an IAM-mapped one
+     * that nss_eic serves from its cache (sshd resolved it, as root, before calling us). */
     errno = 0;
-    if (getpwnam(user) == NULL) {
+    pw = getpwnam(user);
+    if (pw == NULL) {
         eic_log(LOG_INFO, "no local account %s; no EC2 Instance Connect key offered", user);
         status = EXIT_SUCCESS;
         goto done;
     }
+    mapped = is_mapped_account(&cfg, pw);
 
     ret = eic_signer_load_anchors(cfg.ca_file, cfg.ca_path, &anchors);
     if (ret != 0) {
@@ -161,7 +208,10 @@ int main(int argc, char **argv)
         goto done;
     }
     for (size_t i = 0; i < n_verdicts; i++) {
-        if (verdicts[i].status == EIC_RECORD_ACCEPTED && print_key(user, &verdicts[i]) != 0) {
+        if (verdicts[i].status != EIC_RECORD_ACCEPTED || (mapped && !caller_maps_to(&cfg, user, &verdicts[i]))) {
+            continue;
+        }
+        if (print_key(user, &verdicts[i]) != 0) {
             goto done;
         }
     }

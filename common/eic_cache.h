@@ -46,6 +46,7 @@ struct eic_cached_group {
     gid_t gid;
     size_t n_members;
     /* members are read with eic_cache_group_member() */
+    size_t first_member;     /* internal: where this group's member list starts (checked on use) */
 };
 
 struct eic_cache; /* an open, verified, read-only view of one version of the file */
@@ -68,6 +69,9 @@ size_t eic_cache_n_groups(const struct eic_cache *cache);
 /* Name of member i of group g (a user name), or NULL. */
 const char *eic_cache_group_member(const struct eic_cache *cache, const struct eic_cached_group *g, size_t i);
 /* Returns 0 / ENOENT for "not found". */
+/* The version counter of the file this handle holds (1 for the first version written; each
+ * write adds 1). For diagnostics and tests. */
+uint64_t eic_cache_generation(const struct eic_cache *cache);
 
 /* --- writing (root, heavy path only) --- */
 
@@ -85,6 +89,10 @@ struct eic_cache_new_user {
 struct eic_cache_range {
     uid_t min;                        /* UIDs and GIDs are allocated from [min, max] */
     uid_t max;
+    /* The local account files consulted (read directly with fgetpwent_r/fgetgrent_r, never through
+     * NSS); NULL means /etc/passwd and /etc/group. Tests point them at fixtures. */
+    const char *passwd_file;
+    const char *group_file;
 };
 
 /* Add (or refresh) one account under the lock and write a new version atomically.
@@ -96,5 +104,10 @@ struct eic_cache_range {
  * EACCES (not root / cannot lock), EIO. */
 int eic_cache_add_user(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *user,
                        uid_t *uid);
+/* The same for n accounts under one lock and one write (provisioning, tests at 100 000 accounts).
+ * All or nothing: the first account that fails decides the return value and nothing is written.
+ * uids (may be NULL) receives n UIDs on success. */
+int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *users,
+                        size_t n, uid_t *uids);
 
 #endif

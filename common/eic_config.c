@@ -14,8 +14,10 @@
  *   misspelt security setting must not silently fall back to its default.
  * - Lines are at most EIC_CONFIG_LINE_MAX bytes; NUL bytes and other control characters (except
  *   tab) are errors, which also rejects CRLF line endings.
- * - "[name ...]" lines open a section. None is defined yet: this is where the principal ->
- *   account mapping rules (issue #4) plug in; see struct config_section below.
+ * - "[name ...]" lines open a section: "[map GLOB]" (keys name, groups) and "[deny GLOB]" (no
+ *   keys) are the principal -> account mapping rules (issue #4, eic_mapping.h), kept in file
+ *   order in cfg->mapping. A section's keys run to the next header or the end of the file, so
+ *   top-level keys must come before the first section.
  *
  * A file is parsed into a scratch copy of the configuration, which replaces the caller's only
  * once the whole file is good: a bad file never leaves half of itself applied. */
@@ -34,6 +36,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "eic_metadata.h"
+
 #define EIC_CONFIG_LINE_MAX 4096 /* bytes per line, not counting the '\n' */
 #define KEY_NAME_MAX 64          /* longer keys are refused before they are ever echoed */
 #define VALUE_ECHO_MAX 40        /* at most this much of a bad value goes into a message */
@@ -42,17 +46,18 @@
 
 struct config_key;
 
-/* One section type. The top level is a section without a name. A future "[rule ...]" section
- * (issue #4) becomes one more entry in config_sections[]: begin() appends a fresh rule to the
- * configuration and returns it as the object its keys' setters fill, end() checks the rule is
- * complete. Nothing else in the parser needs to change. */
+/* One section type. The top level is a section without a name. "[map ...]" and "[deny ...]"
+ * (issue #4) are entries in config_sections[]: begin() appends a fresh rule to the configuration
+ * and returns it as the object its keys' setters fill, end() checks the rule is complete. */
 struct config_section {
     const char *name;                 /* the word after '['; NULL for the top level */
     const struct config_key *keys;
     size_t n_keys;
-    /* "[name args]" seen. Returns 0 and sets *obj, or EINVAL/ENOMEM with why filled in. */
-    int (*begin)(struct eic_config *cfg, const char *args, void **obj, char *why, size_t why_len);
-    /* The section ends (next header or end of file). Returns 0 or EINVAL with why filled in. */
+    /* "[name args]" seen on line `line`. Returns 0 and sets *obj, or EINVAL/ENOMEM with why
+     * filled in. */
+    int (*begin)(struct eic_config *cfg, const char *args, size_t line, void **obj, char *why, size_t why_len);
+    /* The section ends (next header or end of file). Returns 0 or EINVAL with why filled in; the
+     * error is reported at the section's header line, where the incomplete section is. */
     int (*end)(struct eic_config *cfg, void *obj, char *why, size_t why_len);
 };
 
@@ -73,10 +78,19 @@ struct parse_ctx {
     struct eic_config *cfg;           /* the scratch configuration being filled */
     const struct config_section *section;
     void *obj;                        /* what the current section's setters write into */
+    size_t section_line;              /* line of the current section's header; 0 at the top level */
     uint64_t seen;                    /* bit i: key i of the current section was set */
+    size_t top_lines[64];             /* line each top-level key was set on (0: not set), for
+                                         checks that involve two keys */
     char *err;
     size_t err_len;
 };
+
+/* Blanks around keys, values, header arguments and list items. */
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 /* ---- messages ------------------------------------------------------------------------- */
 
@@ -207,10 +221,200 @@ static int set_log_level(const struct config_key *key, void *obj, const char *va
     return EINVAL;
 }
 
+/* UIDs and GIDs for mapped accounts. A setter of its own rather than set_long: the upper bound
+ * 4294967294 (the largest uid_t that is not (uid_t)-1) does not fit a 32-bit long. */
+#define EIC_ID_MIN 1000UL
+#define EIC_ID_MAX 4294967294UL
+
+static int set_id(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    unsigned long long v;
+    char *end = NULL;
+
+    if (strspn(value, "0123456789") != strlen(value)) {
+        goto bad;
+    }
+    errno = 0;
+    v = strtoull(value, &end, 10);
+    if (errno != 0 || *end != '\0' || v < EIC_ID_MIN || v > EIC_ID_MAX) {
+        goto bad;
+    }
+    *(uid_t *)(void *)((char *)obj + key->offset) = (uid_t)v;
+    return 0;
+
+bad:
+    set_err(why, why_len, "'%s' must be a decimal integer in %lu..%lu, not '%.*s%s'", key->name, EIC_ID_MIN,
+            EIC_ID_MAX, VALUE_ECHO_MAX, value, ellipsis(value));
+    return EINVAL;
+}
+
+/* A path that ends up in a passwd entry (pw_dir, pw_shell): absolute, and without ':', the
+ * field separator of every passwd-format consumer (getent output, /etc/passwd-style parsers). */
+static int set_passwd_path(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    if (strchr(value, ':') != NULL) {
+        set_err(why, why_len, "'%s' may not contain ':' (it goes into passwd entries)", key->name);
+        return EINVAL;
+    }
+    return set_abs_path(key, obj, value, why, why_len);
+}
+
+/* The base of home directories, HOME_BASE/NAME: a trailing '/' would give "//" in every home. */
+static int set_home_base(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    size_t len = strlen(value);
+
+    if (len > 1 && value[len - 1] == '/') {
+        set_err(why, why_len, "'%s' must not end with '/'", key->name);
+        return EINVAL;
+    }
+    return set_passwd_path(key, obj, value, why, why_len);
+}
+
+/* ---- mapping rules: "[map GLOB]" and "[deny GLOB]" ------------------------------------ */
+
+/* "name = TEMPLATE" in a [map] section. */
+static int set_template(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    int ret = eic_template_check(value, why, why_len);
+
+    if (ret != 0) {
+        return ret;
+    }
+    return replace_string((char **)(void *)((char *)obj + key->offset), value);
+}
+
+/* "groups = a, b, c": login-name-valid group names, blanks around commas ignored, no empty
+ * entry, no duplicate, at most EIC_MAX_RULE_GROUPS. */
+static int set_groups(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    struct eic_rule *rule = obj;
+    char *groups[EIC_MAX_RULE_GROUPS];
+    size_t n = 0;
+    const char *p = value;
+    int ret = 0;
+
+    (void)key;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        char *name;
+
+        while (len > 0 && is_blank(*p)) {
+            p++;
+            len--;
+        }
+        while (len > 0 && is_blank(p[len - 1])) {
+            len--;
+        }
+        if (len == 0) {
+            set_err(why, why_len, "empty group name in 'groups'");
+            ret = EINVAL;
+            goto done;
+        }
+        if (n == EIC_MAX_RULE_GROUPS) {
+            set_err(why, why_len, "more than %d groups in 'groups'", EIC_MAX_RULE_GROUPS);
+            ret = EINVAL;
+            goto done;
+        }
+        name = strndup(p, len);
+        if (name == NULL) {
+            ret = ENOMEM;
+            goto done;
+        }
+        groups[n++] = name;
+        /* All digits: chgrp and friends would take it for a GID. */
+        if (!eic_valid_login_name(name) || strspn(name, "0123456789") == len) {
+            set_err(why, why_len, "invalid group name '%.*s%s' in 'groups' (1..%d of A-Z, a-z, 0-9, '.', '_', "
+                    "'-', not starting with '-' or '.', not all digits)", VALUE_ECHO_MAX, name, ellipsis(name),
+                    EIC_LOGIN_NAME_MAX);
+            ret = EINVAL;
+            goto done;
+        }
+        for (size_t i = 0; i + 1 < n; i++) {
+            if (strcmp(groups[i], name) == 0) {
+                set_err(why, why_len, "group '%s' listed twice in 'groups'", name);
+                ret = EINVAL;
+                goto done;
+            }
+        }
+        if (comma == NULL) {
+            break;
+        }
+        p = comma + 1;
+    }
+    for (size_t i = 0; i < rule->n_groups; i++) {
+        free(rule->groups[i]);
+    }
+    memcpy(rule->groups, groups, n * sizeof(groups[0]));
+    rule->n_groups = n;
+    n = 0;
+
+done:
+    for (size_t i = 0; i < n; i++) {
+        free(groups[i]);
+    }
+    return ret;
+}
+
+/* Append a rule for "[KIND GLOB]" on line `line`. */
+static int rule_begin(struct eic_config *cfg, enum eic_rule_kind kind, const char *args, size_t line, void **obj,
+                      char *why, size_t why_len)
+{
+    struct eic_mapping *m = &cfg->mapping;
+    struct eic_rule *rules;
+    struct eic_rule *rule;
+    int ret = eic_glob_check(args, why, why_len);
+
+    if (ret != 0) {
+        return ret;
+    }
+    /* One rule more per section; the file's size bounds the count. */
+    rules = realloc(m->rules, (m->n_rules + 1) * sizeof(*rules));
+    if (rules == NULL) {
+        return ENOMEM;
+    }
+    m->rules = rules;
+    rule = &rules[m->n_rules];
+    memset(rule, 0, sizeof(*rule));
+    rule->kind = kind;
+    rule->line = line > UINT_MAX ? UINT_MAX : (unsigned int)line;
+    rule->pattern = strdup(args);
+    if (rule->pattern == NULL) {
+        return ENOMEM;
+    }
+    m->n_rules++;
+    *obj = rule;
+    return 0;
+}
+
+static int map_begin(struct eic_config *cfg, const char *args, size_t line, void **obj, char *why, size_t why_len)
+{
+    return rule_begin(cfg, EIC_RULE_MAP, args, line, obj, why, why_len);
+}
+
+static int deny_begin(struct eic_config *cfg, const char *args, size_t line, void **obj, char *why, size_t why_len)
+{
+    return rule_begin(cfg, EIC_RULE_DENY, args, line, obj, why, why_len);
+}
+
+static int map_end(struct eic_config *cfg, void *obj, char *why, size_t why_len)
+{
+    const struct eic_rule *rule = obj;
+
+    (void)cfg;
+    if (rule->name_template == NULL) {
+        set_err(why, why_len, "'[map ...]' section without a 'name' (the login name template)");
+        return EINVAL;
+    }
+    return 0;
+}
+
 /* ---- the tables ----------------------------------------------------------------------- */
 
 #define LONG_KEY(field, lo, hi) {#field, offsetof(struct eic_config, field), (lo), (hi), set_long}
 #define KEY(field, setter) {#field, offsetof(struct eic_config, field), 0, 0, (setter)}
+#define RULE_KEY(name, field, setter) {(name), offsetof(struct eic_rule, field), 0, 0, (setter)}
 
 /* The top-level keys. A new setting is one line here plus its field, default and documentation
  * (eic_config.h, eic_config_defaults(), configs/eic.conf, docs/CONFIG.md). */
@@ -224,15 +428,28 @@ static const struct config_key top_keys[] = {
     KEY(ca_path, set_abs_path),
     KEY(log_file, set_abs_path),
     KEY(log_level, set_log_level),
+    KEY(uid_min, set_id),
+    KEY(uid_max, set_id),
+    KEY(cache_dir, set_abs_path),
+    KEY(home_base, set_home_base),
+    KEY(shell, set_passwd_path),
+    LONG_KEY(negative_cache_ttl, 0, 3600),
+};
+
+static const struct config_key map_keys[] = {
+    RULE_KEY("name", name_template, set_template),
+    RULE_KEY("groups", groups, set_groups),
 };
 
 static const struct config_section config_sections[] = {
     {NULL, top_keys, sizeof(top_keys) / sizeof(top_keys[0]), NULL, NULL},
-    /* issue #4: {"rule", rule_keys, N, rule_begin, rule_end}, */
+    {"map", map_keys, sizeof(map_keys) / sizeof(map_keys[0]), map_begin, map_end},
+    {"deny", NULL, 0, deny_begin, NULL},
 };
 
-/* The seen-set is one bit per key. */
+/* The seen-set is one bit per key (and top_lines has 64 slots). */
 _Static_assert(sizeof(top_keys) / sizeof(top_keys[0]) <= 64, "more than 64 keys in one section");
+_Static_assert(sizeof(map_keys) / sizeof(map_keys[0]) <= 64, "more than 64 keys in one section");
 
 /* ---- defaults and lifetime ------------------------------------------------------------ */
 
@@ -247,7 +464,16 @@ int eic_config_defaults(struct eic_config *cfg)
     /* Allocated (not a string literal) so that every string field is owned the same way and a
      * setter can simply free the previous value. */
     cfg->imds_endpoint = strdup("http://169.254.169.254");
-    return cfg->imds_endpoint == NULL ? ENOMEM : 0;
+    cfg->uid_min = 200000;
+    cfg->uid_max = 299999;
+    cfg->negative_cache_ttl = 15;
+    cfg->cache_dir = strdup("/var/lib/eic");
+    cfg->home_base = strdup("/home");
+    cfg->shell = strdup("/bin/bash");
+    if (cfg->imds_endpoint == NULL || cfg->cache_dir == NULL || cfg->home_base == NULL || cfg->shell == NULL) {
+        return ENOMEM;
+    }
+    return 0;
 }
 
 void eic_config_free(struct eic_config *cfg)
@@ -259,10 +485,17 @@ void eic_config_free(struct eic_config *cfg)
     free(cfg->ca_file);
     free(cfg->ca_path);
     free(cfg->log_file);
+    free(cfg->cache_dir);
+    free(cfg->home_base);
+    free(cfg->shell);
     cfg->imds_endpoint = NULL;
     cfg->ca_file = NULL;
     cfg->ca_path = NULL;
     cfg->log_file = NULL;
+    cfg->cache_dir = NULL;
+    cfg->home_base = NULL;
+    cfg->shell = NULL;
+    eic_mapping_free(&cfg->mapping);
 }
 
 /* ---- endpoint ------------------------------------------------------------------------- */
@@ -326,15 +559,12 @@ int eic_config_check_endpoint(const char *endpoint)
 
 /* ---- the parser ----------------------------------------------------------------------- */
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Close the current section: its end() hook checks it is complete. */
+/* Close the current section: its end() hook checks it is complete. An incomplete section is
+ * reported at its header line, not at whatever line happens to follow it. */
 static int end_section(struct parse_ctx *ctx)
 {
     char why[200];
+    size_t lineno = ctx->lineno;
     int ret;
 
     if (ctx->section->end == NULL) {
@@ -343,9 +573,38 @@ static int end_section(struct parse_ctx *ctx)
     why[0] = '\0';
     ret = ctx->section->end(ctx->cfg, ctx->obj, why, sizeof(why));
     if (ret == EINVAL) {
-        return fail(ctx, "%s", why);
+        ctx->lineno = ctx->section_line;
+        ret = fail(ctx, "%s", why);
+        ctx->lineno = lineno;
     }
     return ret;
+}
+
+static size_t top_key_line(const struct parse_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < sizeof(top_keys) / sizeof(top_keys[0]); i++) {
+        if (strcmp(top_keys[i].name, name) == 0) {
+            return ctx->top_lines[i];
+        }
+    }
+    return 0;
+}
+
+/* Checks that involve more than one top-level key, once the whole file is read; reported at the
+ * later of the lines involved. */
+static int check_top_level(struct parse_ctx *ctx)
+{
+    const struct eic_config *cfg = ctx->cfg;
+    size_t min_line = top_key_line(ctx, "uid_min");
+    size_t max_line = top_key_line(ctx, "uid_max");
+
+    /* At least 100 IDs: hashing names into a smaller range would make collisions the rule. */
+    if (cfg->uid_min >= cfg->uid_max || cfg->uid_max - cfg->uid_min < 99) {
+        ctx->lineno = min_line > max_line ? min_line : max_line;
+        return fail(ctx, "'uid_min' (%lu) must be below 'uid_max' (%lu), with at least 100 IDs in the range",
+                    (unsigned long)cfg->uid_min, (unsigned long)cfg->uid_max);
+    }
+    return 0;
 }
 
 /* "[name args]": close the current section and open the named one. */
@@ -394,10 +653,11 @@ static int parse_section_header(struct parse_ctx *ctx, char *line, size_t len)
         return ret;
     }
     ctx->section = section;
+    ctx->section_line = ctx->lineno;
     ctx->seen = 0;
     ctx->obj = NULL;
     why[0] = '\0';
-    ret = section->begin(ctx->cfg, args, &ctx->obj, why, sizeof(why));
+    ret = section->begin(ctx->cfg, args, ctx->lineno, &ctx->obj, why, sizeof(why));
     if (ret == EINVAL) {
         return fail(ctx, "%s", why);
     }
@@ -447,6 +707,9 @@ static int parse_setting(struct parse_ctx *ctx, char *line)
             return fail(ctx, "duplicate key '%s'", key);
         }
         ctx->seen |= UINT64_C(1) << i;
+        if (section == &config_sections[0]) {
+            ctx->top_lines[i] = ctx->lineno;
+        }
         why[0] = '\0';
         ret = k->set(k, ctx->obj, value, why, sizeof(why));
         if (ret == EINVAL) {
@@ -455,6 +718,12 @@ static int parse_setting(struct parse_ctx *ctx, char *line)
         return ret;
     }
     if (section->name != NULL) {
+        for (size_t i = 0; i < sizeof(top_keys) / sizeof(top_keys[0]); i++) {
+            if (strcmp(top_keys[i].name, key) == 0) {
+                return fail(ctx, "unknown key '%s' in section '[%s]' (top-level settings go before the first "
+                            "section)", key, section->name);
+            }
+        }
         return fail(ctx, "unknown key '%s' in section '[%s]'", key, section->name);
     }
     return fail(ctx, "unknown key '%s'", key);
@@ -549,6 +818,10 @@ int eic_config_parse(const char *name, const char *text, size_t len, struct eic_
         pos += line_len + 1;
     }
     ret = end_section(&ctx);
+    if (ret != 0) {
+        goto done;
+    }
+    ret = check_top_level(&ctx);
     if (ret != 0) {
         goto done;
     }

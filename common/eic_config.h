@@ -6,6 +6,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+
+#include "eic_mapping.h"
 
 #define EIC_CONFIG_DEFAULT_PATH "/etc/eic/eic.conf"
 #define EIC_CONFIG_MAX_SIZE (256 * 1024)
@@ -23,6 +26,15 @@ struct eic_config {
     /* logging */
     char *log_file;              /* NULL: syslog authpriv */
     int log_level;               /* LOG_INFO by default; "debug" | "info" | "notice" | "warning" | "error" */
+    /* IAM-mapped accounts (nss_eic, pam_eic, the account cache) */
+    uid_t uid_min;               /* UIDs/GIDs given to mapped accounts: default 200000..299999, both */
+    uid_t uid_max;               /*   in 1000..4294967294, uid_min < uid_max, at least 100 IDs */
+    char *cache_dir;             /* account cache directory, default /var/lib/eic (absolute) */
+    char *home_base;             /* home directories are HOME_BASE/NAME; default /home (absolute, no ':') */
+    char *shell;                 /* login shell, default /bin/bash (absolute, no ':') */
+    long negative_cache_ttl;     /* seconds a miss is remembered, default 15, 0..3600 (0: not at all) */
+    /* "[map GLOB]" / "[deny GLOB]" sections, in file order (eic_mapping.h) */
+    struct eic_mapping mapping;
 };
 
 /* Fill cfg with the defaults (no file read). */

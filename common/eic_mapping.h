@@ -1,15 +1,20 @@
 /* IAM principal -> local account mapping (issue #4; DESIGN.md section 3 "Mapping").
  *
- * Rules live in eic.conf as sections, evaluated in file order:
- *
- *   [deny arn:aws:iam::111122223333:user/mallory]        # deny rules win over every map rule
- *
- *   [map arn:aws:sts::111122223333:assumed-role/Admins/*]
- *   name = {session}                                      # the role session name
- *   groups = sudo, eic-admins                             # extra groups (local or eic-managed)
- *
- *   [map arn:aws:iam::111122223333:user/*]
- *   name = {user}
+ * Rules live in eic.conf as sections, evaluated in file order (the example is in // lines below
+ * because the patterns contain the two characters that would end this comment). */
+//
+//   # deny rules win over every map rule
+//   [deny arn:aws:iam::111122223333:user/mallory]
+//
+//   # name: the role session name; groups: extra groups (local or eic-managed)
+//   [map arn:aws:sts::111122223333:assumed-role/Admins/*]
+//   name = {session}
+//   groups = sudo, eic-admins
+//
+//   [map arn:aws:iam::111122223333:user/*]
+//   name = {user}
+//
+/* (eic.conf has no trailing comments: a '#' after a value is part of the value.)
  *
  * Pattern: a glob over the whole ARN ('*' matches any run of characters including '/' and ':',
  * '?' one character; no other metacharacters). A principal is denied when any deny rule matches;
@@ -71,12 +76,22 @@ enum eic_map_status {
 };
 
 /* Map arn to a local name (name must hold EIC_LOGIN_NAME_MAX + 1 bytes). *rule is set to the
- * deciding rule (deny or map), or NULL. */
+ * deciding rule (deny or map), or NULL. The first map rule that matches and applies decides even
+ * when its name is refused (BAD_NAME: no later rule is tried). Besides eic_valid_login_name(), an
+ * all-digit name (taken for a UID by chown, id, find) and one that does not fit name_len are
+ * refused. Pure: the caller logs the outcome (eic_map_status_name(), rule->line). */
 enum eic_map_status eic_mapping_resolve(const struct eic_mapping *mapping, const char *arn, char *name,
                                         size_t name_len, const struct eic_rule **rule);
 const char *eic_map_status_name(enum eic_map_status status);
-/* '*' and '?' glob over the whole string. */
+/* '*' and '?' glob over the whole string. Returns 1 for a match, 0 otherwise (also for NULL). */
 int eic_glob_match(const char *pattern, const char *text);
+/* Added for the config parser (additive): checks of a rule's pattern (starts with "arn:", at most
+ * EIC_ARN_MAX bytes, printable without blanks, no '[' ']' '{' '}' '\\') and of a name template
+ * (known placeholders only, balanced braces, literal text of login-name characters, at least one
+ * placeholder, able to give a name of at most EIC_LOGIN_NAME_MAX characters). Return 0 or EINVAL
+ * with the reason in why (no file or line: the parser adds those). */
+int eic_glob_check(const char *pattern, char *why, size_t why_len);
+int eic_template_check(const char *tmpl, char *why, size_t why_len);
 void eic_mapping_free(struct eic_mapping *mapping);
 
 #endif

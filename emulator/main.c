@@ -316,6 +316,7 @@ int main(int argc, char **argv)
     opts.pki.region = world->region;
     opts.pki.domain = world->domain;
     if (opts.pki.state_dir == NULL) {
+        fprintf(stderr, "eic-emulator: out of memory\n");
         goto done;
     }
     ret = emu_pki_load(&opts.pki, &pki);

@@ -216,7 +216,6 @@ check "empty body -> SerializationException" send_expect 400 SerializationExcept
 check "unknown X-Amz-Target -> UnknownOperationException" send_expect 400 UnknownOperationException --target AWSEC2InstanceConnectService.SendSerialConsoleSSHPublicKey --user alice --key-file "$WORK/ed25519.pub"
 check "no X-Amz-Target -> UnknownOperationException" send_expect 400 UnknownOperationException --target "" --user alice --key-file "$WORK/ed25519.pub"
 json_get_404() {
-    local t
     curl -s -D "$WORK/h" -o "$WORK/b" "$EMU_URL/" || return 1
     grep -q '^HTTP/1.1 404' "$WORK/h" && grep -q '"__type":"UnknownOperationException"' "$WORK/b" &&
         grep -qi '^Content-Type: application/x-amz-json-1.1' "$WORK/h"

@@ -1,0 +1,1800 @@
+/* The account cache (eic_cache.h is the contract; docs/CACHE.md explains the choices).
+ *
+ * This file is linked into nss_eic, which glibc loads into every process that resolves a user:
+ * libc only, no global state, O_CLOEXEC on every descriptor, and nothing in the file is trusted
+ * before it is checked.
+ *
+ * ON-DISK FORMAT, version 1. Little-endian; every offset is from the start of the file; the
+ * sections follow each other in this order with no gaps (the reader requires the exact offsets
+ * below, so there is no room for overlapping or dangling sections):
+ *
+ *   header      96 bytes
+ *     0  magic "EICACHE\0"             8  u32 version (1)          12 u32 header size (96)
+ *     16 u64 checksum                  24 u64 file size            32 u64 generation
+ *     40 i64 written (Unix s)          48 u32 n_users              52 u32 user record size (104)
+ *     56 u32 users offset (96)         60 u32 uid index offset     64 u32 n_groups
+ *     68 u32 group record size (24)    72 u32 groups offset        76 u32 gid index offset
+ *     80 u32 n_members                 84 u32 members offset       88 u32 strings offset
+ *     92 u32 strings size (the rest of the file)
+ *   users       n_users x 104, sorted by name (strcmp), names unique:
+ *     0 u32 name  4 u32 principal  8 u32 gecos  12 u32 home  16 u32 shell   (string offsets)
+ *     20 u32 uid  24 u32 gid  28 u32 n_groups (<= 16)  32 i64 created  40 u32 groups[16]
+ *   uid index   n_users x u32 user positions, sorted by uid, uids unique; padded to 8 bytes
+ *   groups      n_groups x 24, sorted by name, names unique:
+ *     0 u32 name  4 u32 gid  8 u32 kind (1 private, 2 eic-managed)  12 u32 first member
+ *     16 u32 n_members  20 u32 reserved (0)
+ *   gid index   n_groups x u32 group positions, sorted by gid, gids unique
+ *   members     n_members x u32 user positions; a group's members are a contiguous run
+ *   strings     NUL-terminated strings; offset 0 is ""; the section ends with a NUL, so every
+ *               offset below its size names a string that ends inside the file
+ *
+ * The checksum covers the whole file except its own 8 bytes (bytes 0..15, then 24..end). It
+ * detects corruption (a torn copy, a flipped bit), not forgery: the file is root-owned.
+ * Local groups named by rules (e.g. "sudo") are not in the group table (files already serves
+ * them); their gids are in the users' groups[] so initgroups can add them. */
+#include "eic_cache.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eic_log.h"
+
+#define CACHE_MAGIC "EICACHE\0"
+#define CACHE_VERSION 1u
+#define HDR_SIZE 96u
+#define USER_REC 104u
+#define GROUP_REC 24u
+#define LOCK_FILE "accounts.lock"
+#define TEMP_TEMPLATE ".accounts.db.XXXXXX"
+/* A file this large is not one we wrote (100 000 accounts take about 30 MiB); refusing it keeps
+ * every offset within u32 and a corrupt size from mapping the disk. */
+#define CACHE_MAX_FILE (1024u * 1024u * 1024u)
+#define NAME_MAX_LEN 255u
+#define PRINCIPAL_MAX_LEN 2048u
+#define PATH_MAX_LEN 1024u
+
+enum group_kind {
+    GROUP_PRIVATE = 1, /* the user of the same name's primary group, gid == uid */
+    GROUP_MANAGED = 2, /* a rule group no local group provides */
+};
+
+/* Header field offsets. */
+enum {
+    H_MAGIC = 0, H_VERSION = 8, H_HDRSIZE = 12, H_CHECKSUM = 16, H_FILESIZE = 24, H_GENERATION = 32,
+    H_WRITTEN = 40, H_NUSERS = 48, H_USERREC = 52, H_USERS = 56, H_UIDIDX = 60, H_NGROUPS = 64,
+    H_GROUPREC = 68, H_GROUPS = 72, H_GIDIDX = 76, H_NMEMBERS = 80, H_MEMBERS = 84, H_STRINGS = 88,
+    H_STRSIZE = 92,
+};
+/* User and group record field offsets. */
+enum {
+    U_NAME = 0, U_PRINCIPAL = 4, U_GECOS = 8, U_HOME = 12, U_SHELL = 16, U_UID = 20, U_GID = 24,
+    U_NGROUPS = 28, U_CREATED = 32, U_GROUPS = 40,
+};
+enum { G_NAME = 0, G_GID = 4, G_KIND = 8, G_FIRST = 12, G_NMEMBERS = 16, G_RESERVED = 20 };
+
+struct eic_cache {
+    const unsigned char *map;
+    size_t size;
+    char *path;               /* for eic_cache_stale() */
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    uint64_t generation;
+    uint32_t n_users, n_groups, n_members, strings_size;
+    const unsigned char *users, *uid_index, *groups, *gid_index, *members;
+    const char *strings;
+};
+
+/* ---------- little-endian access (memcpy: no alignment assumption on a hostile file) ---------- */
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return le32toh(v);
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return le64toh(v);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    v = htole32(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    v = htole64(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+/* ---------- hashing ---------- */
+
+/* FNV-1a, 64 bit: the UID/GID hash. Its output is part of the on-host contract (the same name
+ * gets the same UID on every host), so it must never change. */
+static uint64_t fnv1a64(const void *data, size_t len, uint64_t h)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
+/* The file checksum. Byte-wise FNV-1a runs at about one byte per multiply latency, ~30 ms for a
+ * 100 000-account file, paid by every process that opens the cache; this uses four independent
+ * lanes of 64-bit words with a multiply-rotate-multiply round (as XXH64 does), which runs at
+ * several bytes per cycle, then folds the lanes and the tail and mixes the result so every input
+ * bit reaches every output bit. Corruption detection only, not a MAC. */
+#define CK_P1 0x9e3779b185ebca87ULL
+#define CK_P2 0xc2b2ae3d27d4eb4fULL
+#define CK_P3 0x165667b19e3779f9ULL
+
+static uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t ck_round(uint64_t acc, uint64_t w)
+{
+    acc += w * CK_P2;
+    acc = rotl64(acc, 31);
+    return acc * CK_P1;
+}
+
+struct checksum {
+    uint64_t lane[4];
+    uint64_t total;
+};
+
+static void checksum_init(struct checksum *ck)
+{
+    ck->lane[0] = CK_P1 + CK_P2;
+    ck->lane[1] = CK_P2;
+    ck->lane[2] = 0;
+    ck->lane[3] = 0 - CK_P1;
+    ck->total = 0;
+}
+
+/* Feeds len bytes; every call but the last must pass a multiple of 32 bytes. */
+static void checksum_update(struct checksum *ck, const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+    uint64_t tail = 0;
+
+    for (; i + 32 <= len; i += 32) {
+        ck->lane[0] = ck_round(ck->lane[0], get64(p + i));
+        ck->lane[1] = ck_round(ck->lane[1], get64(p + i + 8));
+        ck->lane[2] = ck_round(ck->lane[2], get64(p + i + 16));
+        ck->lane[3] = ck_round(ck->lane[3], get64(p + i + 24));
+    }
+    for (; i + 8 <= len; i += 8) {
+        ck->lane[0] = ck_round(ck->lane[0], get64(p + i));
+        ck->lane[0] = rotl64(ck->lane[0], 27) * CK_P3;
+    }
+    if (i < len) {
+        memcpy(&tail, p + i, len - i);
+        ck->lane[1] = ck_round(ck->lane[1], le64toh(tail) ^ ((uint64_t)(len - i) << 56));
+    }
+    ck->total += len;
+}
+
+static uint64_t checksum_final(const struct checksum *ck)
+{
+    uint64_t h = rotl64(ck->lane[0], 1) + rotl64(ck->lane[1], 7) + rotl64(ck->lane[2], 12) + rotl64(ck->lane[3], 18);
+
+    for (int i = 0; i < 4; i++) {
+        h = (h ^ ck_round(0, ck->lane[i])) * CK_P1 + CK_P3;
+    }
+    h ^= ck->total * CK_P2;
+    h ^= h >> 33;
+    h *= CK_P2;
+    h ^= h >> 29;
+    h *= CK_P3;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Bytes 0..15 (magic, version, header size) are fed as 16 bytes padded to 32 with zeros, so the
+ * bulk of the file (from byte 24) stays in 32-byte steps. */
+static uint64_t file_checksum(const unsigned char *file, size_t size)
+{
+    unsigned char first[32] = {0};
+    struct checksum ck;
+
+    memcpy(first, file, H_CHECKSUM);
+    checksum_init(&ck);
+    checksum_update(&ck, first, sizeof(first));
+    checksum_update(&ck, file + H_FILESIZE, size - H_FILESIZE);
+    return checksum_final(&ck);
+}
+
+/* ---------- reading ---------- */
+
+static const char *str_at(const struct eic_cache *c, uint32_t off)
+{
+    return c->strings + off; /* off < strings_size: checked at open for every stored offset */
+}
+
+static const unsigned char *user_rec(const struct eic_cache *c, uint32_t pos)
+{
+    return c->users + (size_t)pos * USER_REC;
+}
+
+static const unsigned char *group_rec(const struct eic_cache *c, uint32_t pos)
+{
+    return c->groups + (size_t)pos * GROUP_REC;
+}
+
+static bool valid_str(const struct eic_cache *c, uint32_t off)
+{
+    return off < c->strings_size;
+}
+
+/* Checks the header and every record of a mapped file; fills c's section pointers. On EBADMSG the
+ * reason is logged at debug level (the caller logs the failure itself). */
+static int cache_verify(struct eic_cache *c)
+{
+    const unsigned char *m = c->map;
+    uint64_t users_end, uidx_end, groups_off, groups_end, gidx_end, members_end;
+    uint32_t n_users, n_groups, n_members;
+    const char *why = NULL;
+    int ret = EBADMSG;
+
+    if (c->size < HDR_SIZE) {
+        why = "shorter than its header";
+        goto done;
+    }
+    if (memcmp(m + H_MAGIC, CACHE_MAGIC, 8) != 0) {
+        why = "bad magic";
+        goto done;
+    }
+    if (get32(m + H_VERSION) != CACHE_VERSION || get32(m + H_HDRSIZE) != HDR_SIZE ||
+        get32(m + H_USERREC) != USER_REC || get32(m + H_GROUPREC) != GROUP_REC) {
+        why = "unknown version or record sizes";
+        goto done;
+    }
+    if (get64(m + H_FILESIZE) != c->size) {
+        why = "size differs from the header (truncated?)";
+        goto done;
+    }
+    if (get64(m + H_CHECKSUM) != file_checksum(m, c->size)) {
+        why = "checksum mismatch";
+        goto done;
+    }
+
+    /* Sections: exact, contiguous, in order (u64 arithmetic: no overflow from u32 counts). */
+    n_users = get32(m + H_NUSERS);
+    n_groups = get32(m + H_NGROUPS);
+    n_members = get32(m + H_NMEMBERS);
+    users_end = HDR_SIZE + (uint64_t)n_users * USER_REC;
+    uidx_end = users_end + (uint64_t)n_users * 4;
+    groups_off = (uidx_end + 7) & ~(uint64_t)7;
+    groups_end = groups_off + (uint64_t)n_groups * GROUP_REC;
+    gidx_end = groups_end + (uint64_t)n_groups * 4;
+    members_end = gidx_end + (uint64_t)n_members * 4;
+    if (get32(m + H_USERS) != HDR_SIZE || get32(m + H_UIDIDX) != users_end || get32(m + H_GROUPS) != groups_off ||
+        get32(m + H_GIDIDX) != groups_end || get32(m + H_MEMBERS) != gidx_end ||
+        get32(m + H_STRINGS) != members_end || members_end >= c->size ||
+        get32(m + H_STRSIZE) != c->size - members_end) {
+        why = "section offsets out of bounds";
+        goto done;
+    }
+    c->generation = get64(m + H_GENERATION);
+    c->n_users = n_users;
+    c->n_groups = n_groups;
+    c->n_members = n_members;
+    c->users = m + HDR_SIZE;
+    c->uid_index = m + users_end;
+    c->groups = m + groups_off;
+    c->gid_index = m + groups_end;
+    c->members = m + gidx_end;
+    c->strings = (const char *)m + members_end;
+    c->strings_size = (uint32_t)(c->size - members_end);
+    if (c->strings[0] != '\0' || c->strings[c->strings_size - 1] != '\0') {
+        why = "string section not NUL-terminated";
+        goto done;
+    }
+
+    for (uint32_t i = 0; i < n_users; i++) {
+        const unsigned char *u = user_rec(c, i);
+
+        if (!valid_str(c, get32(u + U_NAME)) || !valid_str(c, get32(u + U_PRINCIPAL)) ||
+            !valid_str(c, get32(u + U_GECOS)) || !valid_str(c, get32(u + U_HOME)) ||
+            !valid_str(c, get32(u + U_SHELL)) || get32(u + U_NGROUPS) > EIC_CACHE_MAX_GROUPS_PER_USER ||
+            str_at(c, get32(u + U_NAME))[0] == '\0') {
+            why = "bad user record";
+            goto done;
+        }
+        /* Strictly sorted: binary search is correct and names are unique. */
+        if (i > 0 && strcmp(str_at(c, get32(user_rec(c, i - 1) + U_NAME)), str_at(c, get32(u + U_NAME))) >= 0) {
+            why = "users not sorted by name";
+            goto done;
+        }
+    }
+    for (uint32_t i = 0; i < n_users; i++) {
+        uint32_t pos = get32(c->uid_index + 4 * (size_t)i);
+
+        /* Strictly increasing uids also make the index a permutation (no position twice). */
+        if (pos >= n_users ||
+            (i > 0 && get32(user_rec(c, get32(c->uid_index + 4 * (size_t)(i - 1))) + U_UID) >=
+                          get32(user_rec(c, pos) + U_UID))) {
+            why = "bad uid index";
+            goto done;
+        }
+    }
+    for (uint32_t i = 0; i < n_groups; i++) {
+        const unsigned char *g = group_rec(c, i);
+        uint32_t kind = get32(g + G_KIND);
+
+        if (!valid_str(c, get32(g + G_NAME)) || str_at(c, get32(g + G_NAME))[0] == '\0' ||
+            (kind != GROUP_PRIVATE && kind != GROUP_MANAGED) ||
+            (uint64_t)get32(g + G_FIRST) + get32(g + G_NMEMBERS) > n_members) {
+            why = "bad group record";
+            goto done;
+        }
+        if (i > 0 && strcmp(str_at(c, get32(group_rec(c, i - 1) + G_NAME)), str_at(c, get32(g + G_NAME))) >= 0) {
+            why = "groups not sorted by name";
+            goto done;
+        }
+    }
+    for (uint32_t i = 0; i < n_groups; i++) {
+        uint32_t pos = get32(c->gid_index + 4 * (size_t)i);
+
+        if (pos >= n_groups ||
+            (i > 0 && get32(group_rec(c, get32(c->gid_index + 4 * (size_t)(i - 1))) + G_GID) >=
+                          get32(group_rec(c, pos) + G_GID))) {
+            why = "bad gid index";
+            goto done;
+        }
+    }
+    for (uint32_t i = 0; i < n_members; i++) {
+        if (get32(c->members + 4 * (size_t)i) >= n_users) {
+            why = "bad member";
+            goto done;
+        }
+    }
+    ret = 0;
+
+done:
+    if (why != NULL) {
+        eic_log(LOG_DEBUG, "account cache %s: %s", c->path ? c->path : "(new)", why);
+    }
+    return ret;
+}
+
+/* Maps and verifies an open descriptor (which it does not close). */
+static int cache_map_fd(int fd, const char *path, struct eic_cache **out)
+{
+    struct eic_cache *c = NULL;
+    struct stat st;
+    void *map;
+    int ret;
+
+    *out = NULL;
+    if (fstat(fd, &st) != 0) {
+        ret = errno;
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ret = EBADMSG;
+        goto done;
+    }
+    /* Only what root (or, for tests, we ourselves) wrote is believed: a file someone else could
+     * have written could name any uid. */
+    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        eic_log(LOG_DEBUG, "account cache %s: owned by uid %u or writable by others; ignored", path,
+                (unsigned)st.st_uid);
+        ret = EPERM;
+        goto done;
+    }
+    if (st.st_size < (off_t)HDR_SIZE || st.st_size > (off_t)CACHE_MAX_FILE) {
+        ret = EBADMSG; /* includes an empty file: a torn copy, never a valid empty cache */
+        goto done;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    c->path = strdup(path);
+    if (c->path == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    /* The file is never modified in place (every version is a new inode, renamed over the old),
+     * so a private read-only mapping sees one fixed version for as long as it lives. */
+    /* MAP_POPULATE: the checksum reads every page anyway; one batched fault beats thousands. */
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
+        ret = errno;
+        goto done;
+    }
+    c->map = map;
+    c->size = (size_t)st.st_size;
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
+    c->mtime = st.st_mtim;
+    ret = cache_verify(c);
+    if (ret != 0) {
+        goto done;
+    }
+    *out = c;
+    c = NULL;
+
+done:
+    eic_cache_close(c);
+    return ret;
+}
+
+static int join_path(char *buf, size_t len, const char *dir, const char *name)
+{
+    int n = snprintf(buf, len, "%s/%s", dir, name);
+
+    return (n < 0 || (size_t)n >= len) ? ENAMETOOLONG : 0;
+}
+
+int eic_cache_open(const char *dir, struct eic_cache **out)
+{
+    char path[PATH_MAX_LEN];
+    int fd = -1;
+    int ret;
+
+    *out = NULL;
+    ret = join_path(path, sizeof(path), dir, EIC_CACHE_FILE);
+    if (ret != 0) {
+        goto done;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0) {
+        ret = errno == ELOOP ? EBADMSG : errno; /* a symlink is not a file we wrote */
+        goto done;
+    }
+    ret = cache_map_fd(fd, path, out);
+
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ret;
+}
+
+void eic_cache_close(struct eic_cache *cache)
+{
+    if (cache == NULL) {
+        return;
+    }
+    if (cache->map != NULL) {
+        munmap((void *)cache->map, cache->size);
+    }
+    free(cache->path);
+    free(cache);
+}
+
+bool eic_cache_stale(const struct eic_cache *cache)
+{
+    struct stat st;
+
+    if (stat(cache->path, &st) != 0) {
+        return true;
+    }
+    /* Our mapping keeps the old inode alive, so a replaced file cannot reuse its number. */
+    return st.st_dev != cache->dev || st.st_ino != cache->ino || (size_t)st.st_size != cache->size ||
+           st.st_mtim.tv_sec != cache->mtime.tv_sec || st.st_mtim.tv_nsec != cache->mtime.tv_nsec;
+}
+
+uint64_t eic_cache_generation(const struct eic_cache *cache)
+{
+    return cache->generation;
+}
+
+static void fill_user(const struct eic_cache *c, uint32_t pos, struct eic_cached_user *out)
+{
+    const unsigned char *u = user_rec(c, pos);
+
+    memset(out, 0, sizeof(*out));
+    out->name = str_at(c, get32(u + U_NAME));
+    out->principal = str_at(c, get32(u + U_PRINCIPAL));
+    out->gecos = str_at(c, get32(u + U_GECOS));
+    out->home = str_at(c, get32(u + U_HOME));
+    out->shell = str_at(c, get32(u + U_SHELL));
+    out->uid = get32(u + U_UID);
+    out->gid = get32(u + U_GID);
+    out->created = (long long)get64(u + U_CREATED);
+    out->n_groups = get32(u + U_NGROUPS);
+    for (size_t i = 0; i < out->n_groups; i++) {
+        out->groups[i] = get32(u + U_GROUPS + 4 * i);
+    }
+}
+
+static void fill_group(const struct eic_cache *c, uint32_t pos, struct eic_cached_group *out)
+{
+    const unsigned char *g = group_rec(c, pos);
+
+    memset(out, 0, sizeof(*out));
+    out->name = str_at(c, get32(g + G_NAME));
+    out->gid = get32(g + G_GID);
+    out->n_members = get32(g + G_NMEMBERS);
+    out->first_member = get32(g + G_FIRST);
+}
+
+/* Binary search over n fixed-width records sorted by the name at name_field. */
+static int find_by_name(const struct eic_cache *c, const unsigned char *base, size_t rec, uint32_t n,
+                        const char *name, uint32_t *pos)
+{
+    uint32_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(name, str_at(c, get32(base + (size_t)mid * rec)));
+
+        if (cmp == 0) {
+            *pos = mid;
+            return 0;
+        }
+        if (cmp < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return ENOENT;
+}
+
+/* Binary search over an index of record positions sorted by the u32 id at id_field. */
+static int find_by_id(const unsigned char *index, const unsigned char *base, size_t rec, size_t id_field,
+                      uint32_t n, uint32_t id, uint32_t *pos)
+{
+    uint32_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint32_t p = get32(index + 4 * (size_t)mid);
+        uint32_t v = get32(base + (size_t)p * rec + id_field);
+
+        if (v == id) {
+            *pos = p;
+            return 0;
+        }
+        if (id < v) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return ENOENT;
+}
+
+int eic_cache_user_by_name(const struct eic_cache *cache, const char *name, struct eic_cached_user *out)
+{
+    uint32_t pos;
+    int ret = find_by_name(cache, cache->users + U_NAME, USER_REC, cache->n_users, name, &pos);
+
+    if (ret == 0) {
+        fill_user(cache, pos, out);
+    }
+    return ret;
+}
+
+int eic_cache_user_by_uid(const struct eic_cache *cache, uid_t uid, struct eic_cached_user *out)
+{
+    uint32_t pos;
+    int ret = find_by_id(cache->uid_index, cache->users, USER_REC, U_UID, cache->n_users, uid, &pos);
+
+    if (ret == 0) {
+        fill_user(cache, pos, out);
+    }
+    return ret;
+}
+
+int eic_cache_user_at(const struct eic_cache *cache, size_t index, struct eic_cached_user *out)
+{
+    if (index >= cache->n_users) {
+        return ENOENT;
+    }
+    fill_user(cache, (uint32_t)index, out);
+    return 0;
+}
+
+size_t eic_cache_n_users(const struct eic_cache *cache)
+{
+    return cache->n_users;
+}
+
+int eic_cache_group_by_name(const struct eic_cache *cache, const char *name, struct eic_cached_group *out)
+{
+    uint32_t pos;
+    int ret = find_by_name(cache, cache->groups + G_NAME, GROUP_REC, cache->n_groups, name, &pos);
+
+    if (ret == 0) {
+        fill_group(cache, pos, out);
+    }
+    return ret;
+}
+
+int eic_cache_group_by_gid(const struct eic_cache *cache, gid_t gid, struct eic_cached_group *out)
+{
+    uint32_t pos;
+    int ret = find_by_id(cache->gid_index, cache->groups, GROUP_REC, G_GID, cache->n_groups, gid, &pos);
+
+    if (ret == 0) {
+        fill_group(cache, pos, out);
+    }
+    return ret;
+}
+
+int eic_cache_group_at(const struct eic_cache *cache, size_t index, struct eic_cached_group *out)
+{
+    if (index >= cache->n_groups) {
+        return ENOENT;
+    }
+    fill_group(cache, (uint32_t)index, out);
+    return 0;
+}
+
+size_t eic_cache_n_groups(const struct eic_cache *cache)
+{
+    return cache->n_groups;
+}
+
+const char *eic_cache_group_member(const struct eic_cache *cache, const struct eic_cached_group *g, size_t i)
+{
+    /* g comes from the caller: checked again, it may be stale or from another handle. */
+    if (i >= g->n_members || g->first_member > cache->n_members || g->n_members > cache->n_members - g->first_member) {
+        return NULL;
+    }
+    return str_at(cache, get32(user_rec(cache, get32(cache->members + 4 * (g->first_member + i))) + U_NAME));
+}
+
+/* ---------- writing ---------- */
+
+/* The in-memory model the writer edits: the current file's accounts plus the new ones. Strings
+ * point into the old mapping (kept open until the new file is written) or into `owned`. */
+struct m_user {
+    const char *name, *principal, *gecos, *home, *shell;
+    uint32_t uid;
+    int64_t created;
+    uint32_t n_groups;
+    uint32_t groups[EIC_CACHE_MAX_GROUPS_PER_USER];
+};
+
+struct m_group {
+    const char *name;
+    uint32_t gid;
+    uint32_t kind;
+};
+
+/* Open-addressing string -> u32 map (load <= 1/2). */
+struct strmap {
+    const char **keys;
+    uint32_t *vals;
+    size_t cap, n;
+};
+
+/* Open-addressing set of u32 ids; slots hold id + 1 so that 0 means empty. */
+struct idset {
+    uint64_t *slots;
+    size_t cap, n;
+};
+
+struct writer {
+    const struct eic_cache_range *range;
+    struct m_user *users;
+    size_t n_users, cap_users;
+    struct m_group *groups;
+    size_t n_groups, cap_groups;
+    struct strmap user_by_name, group_by_name; /* -> index in users / groups */
+    struct strmap local_users, local_groups;   /* names in passwd / group; local_groups -> gid */
+    struct idset used;                         /* every id that may not be given out */
+    uint64_t used_in_range;
+    char **owned;
+    size_t n_owned, cap_owned;
+    bool changed;
+};
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    size_t ncap;
+    void *p;
+
+    if (need <= *cap) {
+        return 0;
+    }
+    ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / elem) {
+            return ENOMEM;
+        }
+        ncap *= 2;
+    }
+    p = realloc(*arr, ncap * elem);
+    if (p == NULL) {
+        return ENOMEM;
+    }
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+static uint64_t str_hash(const char *s)
+{
+    return fnv1a64(s, strlen(s), FNV_OFFSET);
+}
+
+static int strmap_rehash(struct strmap *m, size_t ncap)
+{
+    const char **keys = calloc(ncap, sizeof(*keys));
+    uint32_t *vals = calloc(ncap, sizeof(*vals));
+
+    if (keys == NULL || vals == NULL) {
+        free(keys);
+        free(vals);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i] != NULL) {
+            size_t j = str_hash(m->keys[i]) & (ncap - 1);
+
+            while (keys[j] != NULL) {
+                j = (j + 1) & (ncap - 1);
+            }
+            keys[j] = m->keys[i];
+            vals[j] = m->vals[i];
+        }
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = ncap;
+    return 0;
+}
+
+static const uint32_t *strmap_get(const struct strmap *m, const char *key)
+{
+    if (m->cap == 0) {
+        return NULL;
+    }
+    for (size_t j = str_hash(key) & (m->cap - 1); m->keys[j] != NULL; j = (j + 1) & (m->cap - 1)) {
+        if (strcmp(m->keys[j], key) == 0) {
+            return &m->vals[j];
+        }
+    }
+    return NULL;
+}
+
+/* key must outlive the map. An existing key keeps its first value. */
+static int strmap_put(struct strmap *m, const char *key, uint32_t val)
+{
+    size_t j;
+    int ret;
+
+    if (2 * (m->n + 1) > m->cap) {
+        ret = strmap_rehash(m, m->cap ? 2 * m->cap : 64);
+        if (ret != 0) {
+            return ret;
+        }
+    }
+    for (j = str_hash(key) & (m->cap - 1); m->keys[j] != NULL; j = (j + 1) & (m->cap - 1)) {
+        if (strcmp(m->keys[j], key) == 0) {
+            return 0;
+        }
+    }
+    m->keys[j] = key;
+    m->vals[j] = val;
+    m->n++;
+    return 0;
+}
+
+static void strmap_free(struct strmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+}
+
+static size_t id_slot(uint32_t id, size_t cap)
+{
+    return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
+}
+
+static bool idset_has(const struct idset *s, uint32_t id)
+{
+    if (s->cap == 0) {
+        return false;
+    }
+    for (size_t j = id_slot(id, s->cap); s->slots[j] != 0; j = (j + 1) & (s->cap - 1)) {
+        if (s->slots[j] == (uint64_t)id + 1) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* *added: whether id was new. */
+static int idset_add(struct idset *s, uint32_t id, bool *added)
+{
+    size_t j;
+
+    *added = false;
+    if (2 * (s->n + 1) > s->cap) {
+        size_t ncap = s->cap ? 2 * s->cap : 256;
+        uint64_t *slots = calloc(ncap, sizeof(*slots));
+
+        if (slots == NULL) {
+            return ENOMEM;
+        }
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->slots[i] != 0) {
+                size_t k = id_slot((uint32_t)(s->slots[i] - 1), ncap);
+
+                while (slots[k] != 0) {
+                    k = (k + 1) & (ncap - 1);
+                }
+                slots[k] = s->slots[i];
+            }
+        }
+        free(s->slots);
+        s->slots = slots;
+        s->cap = ncap;
+    }
+    for (j = id_slot(id, s->cap); s->slots[j] != 0; j = (j + 1) & (s->cap - 1)) {
+        if (s->slots[j] == (uint64_t)id + 1) {
+            return 0;
+        }
+    }
+    s->slots[j] = (uint64_t)id + 1;
+    s->n++;
+    *added = true;
+    return 0;
+}
+
+static int mark_used(struct writer *w, uint32_t id)
+{
+    bool added;
+    int ret = idset_add(&w->used, id, &added);
+
+    if (ret == 0 && added && id >= w->range->min && id <= w->range->max) {
+        w->used_in_range++;
+    }
+    return ret;
+}
+
+static char *own(struct writer *w, char *s)
+{
+    if (s == NULL || grow((void **)&w->owned, &w->cap_owned, w->n_owned + 1, sizeof(*w->owned)) != 0) {
+        free(s);
+        return NULL;
+    }
+    w->owned[w->n_owned++] = s;
+    return s;
+}
+
+static char *own_printf(struct writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *own_printf(struct writer *w, const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : own(w, s);
+}
+
+/* Names served through NSS: the POSIX portable filename characters, not starting with '-' (and
+ * so never ':', ',', '/', blanks or newlines, which would break passwd/group lines), not all
+ * digits (chown would read them as ids). The mapping checks login names more precisely; this is
+ * the cache protecting its own format. */
+static bool valid_name(const char *s)
+{
+    size_t len = strlen(s);
+    bool digits_only = true;
+
+    if (len == 0 || len > NAME_MAX_LEN || s[0] == '-') {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '_' || ch == '-')) {
+            return false;
+        }
+        if (ch < '0' || ch > '9') {
+            digits_only = false;
+        }
+    }
+    return !digits_only;
+}
+
+/* A field that becomes part of a passwd line (home, shell): printable, no ':'. */
+static bool valid_field(const char *s, size_t max)
+{
+    size_t len = strlen(s);
+
+    if (len > max) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == ':') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reads /etc/passwd (or the override) directly: names (for EEXIST) and ids (never given out). */
+static int load_passwd(struct writer *w, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    size_t len = 4096;
+    struct passwd pw, *res;
+    int ret;
+
+    if (f == NULL) {
+        ret = errno;
+        eic_log(LOG_ERR, "account cache: cannot read %s: %s", path, strerror(ret));
+        ret = EIO; /* without it no name or id can be shown to be free */
+        goto done;
+    }
+    buf = malloc(len);
+    if (buf == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    for (;;) {
+        ret = fgetpwent_r(f, &pw, buf, len, &res);
+        if (ret == ERANGE && len < 1024 * 1024) {
+            /* glibc rewinds to the start of the entry on ERANGE. */
+            char *nbuf = realloc(buf, len * 2);
+
+            if (nbuf == NULL) {
+                ret = ENOMEM;
+                goto done;
+            }
+            buf = nbuf;
+            len *= 2;
+            continue;
+        }
+        if (ret == ENOENT) {
+            ret = 0;
+            break;
+        }
+        if (ret != 0) {
+            eic_log(LOG_ERR, "account cache: error reading %s: %s", path, strerror(ret));
+            ret = EIO;
+            goto done;
+        }
+        char *name = own(w, strdup(pw.pw_name));
+
+        if (name == NULL) {
+            ret = ENOMEM;
+            goto done;
+        }
+        ret = strmap_put(&w->local_users, name, 0);
+        if (ret == 0) {
+            ret = mark_used(w, pw.pw_uid);
+        }
+        if (ret == 0) {
+            ret = mark_used(w, pw.pw_gid);
+        }
+        if (ret != 0) {
+            goto done;
+        }
+    }
+
+done:
+    free(buf);
+    if (f != NULL) {
+        fclose(f);
+    }
+    return ret;
+}
+
+static int load_group(struct writer *w, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    size_t len = 4096;
+    struct group gr, *res;
+    int ret;
+
+    if (f == NULL) {
+        ret = errno;
+        eic_log(LOG_ERR, "account cache: cannot read %s: %s", path, strerror(ret));
+        ret = EIO;
+        goto done;
+    }
+    buf = malloc(len);
+    if (buf == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    for (;;) {
+        ret = fgetgrent_r(f, &gr, buf, len, &res);
+        if (ret == ERANGE && len < 16 * 1024 * 1024) {
+            char *nbuf = realloc(buf, len * 2);
+
+            if (nbuf == NULL) {
+                ret = ENOMEM;
+                goto done;
+            }
+            buf = nbuf;
+            len *= 2;
+            continue;
+        }
+        if (ret == ENOENT) {
+            ret = 0;
+            break;
+        }
+        if (ret != 0) {
+            eic_log(LOG_ERR, "account cache: error reading %s: %s", path, strerror(ret));
+            ret = EIO;
+            goto done;
+        }
+        char *name = own(w, strdup(gr.gr_name));
+
+        if (name == NULL) {
+            ret = ENOMEM;
+            goto done;
+        }
+        ret = strmap_put(&w->local_groups, name, gr.gr_gid);
+        if (ret == 0) {
+            ret = mark_used(w, gr.gr_gid);
+        }
+        if (ret != 0) {
+            goto done;
+        }
+    }
+
+done:
+    free(buf);
+    if (f != NULL) {
+        fclose(f);
+    }
+    return ret;
+}
+
+static int model_add_group(struct writer *w, const char *name, uint32_t gid, uint32_t kind)
+{
+    int ret = grow((void **)&w->groups, &w->cap_groups, w->n_groups + 1, sizeof(*w->groups));
+
+    if (ret == 0) {
+        ret = strmap_put(&w->group_by_name, name, (uint32_t)w->n_groups);
+    }
+    if (ret == 0) {
+        ret = mark_used(w, gid);
+    }
+    if (ret != 0) {
+        return ret;
+    }
+    w->groups[w->n_groups++] = (struct m_group){.name = name, .gid = gid, .kind = kind};
+    return 0;
+}
+
+/* The current file's accounts into the model (strings stay in old's mapping). */
+static int load_model(struct writer *w, const struct eic_cache *old)
+{
+    int ret = 0;
+
+    for (uint32_t i = 0; i < old->n_users && ret == 0; i++) {
+        struct eic_cached_user u;
+        struct m_user *m;
+
+        fill_user(old, i, &u);
+        ret = grow((void **)&w->users, &w->cap_users, w->n_users + 1, sizeof(*w->users));
+        if (ret == 0) {
+            ret = strmap_put(&w->user_by_name, u.name, (uint32_t)w->n_users);
+        }
+        if (ret == 0) {
+            ret = mark_used(w, u.uid);
+        }
+        if (ret != 0) {
+            break;
+        }
+        m = &w->users[w->n_users++];
+        *m = (struct m_user){.name = u.name, .principal = u.principal, .gecos = u.gecos, .home = u.home,
+                             .shell = u.shell, .uid = u.uid, .created = u.created, .n_groups = (uint32_t)u.n_groups};
+        for (size_t k = 0; k < u.n_groups; k++) {
+            m->groups[k] = u.groups[k];
+        }
+    }
+    for (uint32_t i = 0; i < old->n_groups && ret == 0; i++) {
+        const unsigned char *g = group_rec(old, i);
+
+        ret = model_add_group(w, str_at(old, get32(g + G_NAME)), get32(g + G_GID), get32(g + G_KIND));
+    }
+    return ret;
+}
+
+/* A free id: hash of key into [min, max], then the next free one (wrapping). Deterministic for
+ * a given set of used ids. what/name are for the log line. */
+static int alloc_id(struct writer *w, const char *key, const char *what, const char *name, uint32_t *out)
+{
+    uint64_t span = (uint64_t)w->range->max - w->range->min + 1;
+    uint64_t start = fnv1a64(key, strlen(key), FNV_OFFSET) % span;
+
+    if (w->used_in_range >= span) {
+        eic_log(LOG_ERR, "account cache: no free id left in %u-%u for %s %s", (unsigned)w->range->min,
+                (unsigned)w->range->max, what, name);
+        return ENOSPC;
+    }
+    /* used_in_range < span, so a free id exists and is found within used_in_range + 1 steps. */
+    for (uint64_t i = 0; i < span; i++) {
+        uint32_t id = (uint32_t)(w->range->min + (start + i) % span);
+
+        if (!idset_has(&w->used, id)) {
+            if (i > 0) {
+                eic_log(LOG_NOTICE, "account cache: id %u (hash of %s %s) is taken; %s gets %u after %llu probes",
+                        (unsigned)(w->range->min + start), what, name, name, (unsigned)id, (unsigned long long)i);
+            }
+            *out = id;
+            return 0;
+        }
+    }
+    return ENOSPC; /* not reached */
+}
+
+/* The gid of a rule group: local (from the group file), an existing eic group, or a new managed one. */
+static int resolve_group(struct writer *w, const char *name, uint32_t *gid)
+{
+    const uint32_t *v;
+    char *key, *copy;
+    int ret;
+
+    if (!valid_name(name)) {
+        eic_log(LOG_WARNING, "account cache: refusing group name '%s' (not a portable name)", name);
+        return EINVAL;
+    }
+    v = strmap_get(&w->local_groups, name);
+    if (v != NULL) {
+        *gid = *v;
+        return 0;
+    }
+    v = strmap_get(&w->group_by_name, name);
+    if (v != NULL) {
+        *gid = w->groups[*v].gid;
+        return 0;
+    }
+    if (strmap_get(&w->local_users, name) != NULL) {
+        /* It would look like that local user's private group without being it. */
+        eic_log(LOG_WARNING, "account cache: rule group %s is a local user name without a local group; refused", name);
+        return EINVAL;
+    }
+    key = own_printf(w, "group:%s", name);
+    copy = own(w, strdup(name));
+    if (key == NULL || copy == NULL) {
+        return ENOMEM;
+    }
+    ret = alloc_id(w, key, "group", name, gid);
+    if (ret == 0) {
+        ret = model_add_group(w, copy, *gid, GROUP_MANAGED);
+    }
+    if (ret == 0) {
+        w->changed = true;
+        eic_log(LOG_INFO, "account cache: new eic group %s, gid %u", name, (unsigned)*gid);
+    }
+    return ret;
+}
+
+/* "IAM user/alice (111122223333)" from arn:PART:SERVICE::ACCOUNT:RESOURCE; the ARN itself when it
+ * has another shape. ':' becomes '_' (the field goes into a passwd line). */
+static char *make_gecos(struct writer *w, const char *arn)
+{
+    const char *f[6] = {arn};
+    char *s;
+    int n = 1;
+
+    for (const char *p = arn; *p != '\0' && n < 6; p++) {
+        if (*p == ':') {
+            f[n++] = p + 1;
+        }
+    }
+    if (n == 6 && f[5] - f[4] == 13) {
+        s = own_printf(w, "IAM %s (%.12s)", f[5], f[4]);
+    } else {
+        s = own(w, strdup(arn));
+    }
+    for (char *p = s; p != NULL && *p != '\0'; p++) {
+        if (*p == ':' || (unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '_';
+        }
+    }
+    return s;
+}
+
+static bool same_groups(const struct m_user *u, const uint32_t *gids, uint32_t n)
+{
+    if (u->n_groups != n) {
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (u->groups[i] != gids[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int add_one(struct writer *w, const struct eic_cache_new_user *req, uid_t *uid_out)
+{
+    const char *home_base = req->home_base ? req->home_base : "/home";
+    const char *shell = req->shell ? req->shell : "/bin/bash";
+    uint32_t gids[EIC_CACHE_MAX_GROUPS_PER_USER];
+    uint32_t n_gids = 0;
+    const uint32_t *existing;
+    struct m_user *u;
+    char *home;
+    int ret = EINVAL;
+
+    if (req->name == NULL || !valid_name(req->name)) {
+        eic_log(LOG_WARNING, "account cache: refusing user name '%s' (not a portable name)",
+                req->name ? req->name : "(null)");
+        goto done;
+    }
+    if (req->principal == NULL || strlen(req->principal) > PRINCIPAL_MAX_LEN || !valid_field(shell, PATH_MAX_LEN) ||
+        !valid_field(home_base, PATH_MAX_LEN) || home_base[0] != '/' ||
+        req->n_group_names > EIC_CACHE_MAX_GROUPS_PER_USER || (req->n_group_names > 0 && req->group_names == NULL)) {
+        eic_log(LOG_WARNING, "account cache: refusing user %s: bad principal, home, shell or group list", req->name);
+        goto done;
+    }
+    if (strmap_get(&w->local_users, req->name) != NULL || strmap_get(&w->local_groups, req->name) != NULL) {
+        eic_log(LOG_WARNING, "account cache: %s is a local %s name; not shadowing it", req->name,
+                strmap_get(&w->local_users, req->name) ? "user" : "group");
+        ret = EEXIST;
+        goto done;
+    }
+    existing = strmap_get(&w->user_by_name, req->name);
+    if (existing == NULL && strmap_get(&w->group_by_name, req->name) != NULL) {
+        /* An eic-managed rule group already has this name; a private group would duplicate it. */
+        eic_log(LOG_WARNING, "account cache: %s is already an eic group name; not creating a user", req->name);
+        ret = EEXIST;
+        goto done;
+    }
+    ret = 0;
+    for (size_t i = 0; i < req->n_group_names; i++) {
+        uint32_t gid;
+        bool dup = false;
+
+        if (req->group_names[i] == NULL) {
+            ret = EINVAL;
+            goto done;
+        }
+        if (strcmp(req->group_names[i], req->name) == 0) {
+            continue; /* the private group is the primary group already */
+        }
+        ret = resolve_group(w, req->group_names[i], &gid);
+        if (ret != 0) {
+            goto done;
+        }
+        for (uint32_t k = 0; k < n_gids; k++) {
+            dup = dup || gids[k] == gid;
+        }
+        if (!dup) {
+            gids[n_gids++] = gid;
+        }
+    }
+
+    if (existing != NULL) {
+        u = &w->users[*existing];
+        if (strcmp(u->principal, req->principal) != 0 || !same_groups(u, gids, n_gids) || strcmp(u->shell, shell) != 0) {
+            if (strcmp(u->principal, req->principal) != 0) {
+                eic_log(LOG_NOTICE, "account cache: %s (uid %u) now maps from %s (was %s)", u->name,
+                        (unsigned)u->uid, req->principal, u->principal);
+                u->principal = own(w, strdup(req->principal));
+                u->gecos = make_gecos(w, req->principal);
+            }
+            u->shell = own(w, strdup(shell));
+            if (u->principal == NULL || u->gecos == NULL || u->shell == NULL) {
+                ret = ENOMEM;
+                goto done;
+            }
+            u->n_groups = n_gids;
+            memcpy(u->groups, gids, sizeof(gids[0]) * n_gids);
+            w->changed = true;
+        }
+        *uid_out = u->uid;
+        ret = 0;
+        goto done;
+    }
+
+    ret = grow((void **)&w->users, &w->cap_users, w->n_users + 1, sizeof(*w->users));
+    if (ret != 0) {
+        goto done;
+    }
+    u = &w->users[w->n_users];
+    *u = (struct m_user){.created = (int64_t)time(NULL), .n_groups = n_gids};
+    memcpy(u->groups, gids, sizeof(gids[0]) * n_gids);
+    u->name = own(w, strdup(req->name));
+    u->principal = own(w, strdup(req->principal));
+    u->gecos = make_gecos(w, req->principal);
+    u->shell = own(w, strdup(shell));
+    /* "/" as the base gives "/name", not "//name". */
+    home = own_printf(w, "%s%s%s", home_base, home_base[strlen(home_base) - 1] == '/' ? "" : "/", req->name);
+    u->home = home;
+    if (u->name == NULL || u->principal == NULL || u->gecos == NULL || u->shell == NULL || u->home == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    ret = alloc_id(w, u->name, "user", u->name, &u->uid);
+    if (ret != 0) {
+        goto done;
+    }
+    ret = strmap_put(&w->user_by_name, u->name, (uint32_t)w->n_users);
+    if (ret != 0) {
+        goto done;
+    }
+    w->n_users++;
+    ret = model_add_group(w, u->name, u->uid, GROUP_PRIVATE);
+    if (ret != 0) {
+        goto done;
+    }
+    w->changed = true;
+    eic_log(LOG_INFO, "account cache: new user %s, uid %u, for %s", u->name, (unsigned)u->uid, u->principal);
+    *uid_out = u->uid;
+
+done:
+    return ret;
+}
+
+static int cmp_user_ptr(const void *a, const void *b)
+{
+    return strcmp((*(const struct m_user *const *)a)->name, (*(const struct m_user *const *)b)->name);
+}
+
+static int cmp_group_ptr(const void *a, const void *b)
+{
+    return strcmp((*(const struct m_group *const *)a)->name, (*(const struct m_group *const *)b)->name);
+}
+
+struct id_pos {
+    uint32_t id, pos;
+};
+
+static int cmp_id_pos(const void *a, const void *b)
+{
+    const struct id_pos *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Serializes the model into a new buffer (layout at the top of this file). */
+static int serialize(const struct writer *w, uint64_t generation, unsigned char **out, size_t *out_len)
+{
+    const struct m_user **users = NULL;
+    const struct m_group **groups = NULL;
+    struct id_pos *ids = NULL, *gid_sorted = NULL;
+    uint32_t *n_mem = NULL, *first = NULL, *fill = NULL;
+    unsigned char *buf = NULL;
+    uint64_t n_members = 0, strings = 1, users_end, groups_off, groups_end, gidx_end, members_end, size;
+    uint64_t str_pos;
+    size_t nu = w->n_users, ng = w->n_groups;
+    int ret = ENOMEM;
+
+    *out = NULL;
+    if (nu > UINT32_MAX / USER_REC || ng > UINT32_MAX / GROUP_REC) {
+        ret = EFBIG;
+        goto done;
+    }
+    users = malloc((nu + 1) * sizeof(*users));
+    groups = malloc((ng + 1) * sizeof(*groups));
+    ids = malloc((nu + ng + 1) * sizeof(*ids));
+    gid_sorted = malloc((ng + 1) * sizeof(*gid_sorted));
+    n_mem = calloc(ng + 1, sizeof(*n_mem));
+    first = calloc(ng + 1, sizeof(*first));
+    fill = calloc(ng + 1, sizeof(*fill));
+    if (users == NULL || groups == NULL || ids == NULL || gid_sorted == NULL || n_mem == NULL || first == NULL ||
+        fill == NULL) {
+        goto done;
+    }
+    for (size_t i = 0; i < nu; i++) {
+        users[i] = &w->users[i];
+    }
+    for (size_t i = 0; i < ng; i++) {
+        groups[i] = &w->groups[i];
+    }
+    qsort(users, nu, sizeof(*users), cmp_user_ptr);
+    qsort(groups, ng, sizeof(*groups), cmp_group_ptr);
+    for (size_t i = 0; i < ng; i++) {
+        gid_sorted[i] = (struct id_pos){.id = groups[i]->gid, .pos = (uint32_t)i};
+    }
+    qsort(gid_sorted, ng, sizeof(*gid_sorted), cmp_id_pos);
+
+    /* Members: a user belongs to every table group whose gid is in its groups[] (local gids are
+     * not in the table and have no member list here). Counted, then filled in user name order. */
+    for (size_t i = 0; i < nu; i++) {
+        for (uint32_t k = 0; k < users[i]->n_groups; k++) {
+            struct id_pos key = {.id = users[i]->groups[k]};
+            struct id_pos *hit = bsearch(&key, gid_sorted, ng, sizeof(*gid_sorted), cmp_id_pos);
+
+            if (hit != NULL) {
+                n_mem[hit->pos]++;
+                n_members++;
+            }
+        }
+    }
+    if (n_members > UINT32_MAX / 4) {
+        ret = EFBIG;
+        goto done;
+    }
+    for (size_t g = 0, acc = 0; g < ng; g++) {
+        first[g] = (uint32_t)acc;
+        acc += n_mem[g];
+    }
+    for (size_t i = 0; i < nu; i++) {
+        strings += strlen(users[i]->name) + strlen(users[i]->principal) + strlen(users[i]->gecos) +
+                   strlen(users[i]->home) + strlen(users[i]->shell) + 5;
+    }
+    for (size_t g = 0; g < ng; g++) {
+        strings += strlen(groups[g]->name) + 1;
+    }
+    users_end = HDR_SIZE + (uint64_t)nu * USER_REC;
+    groups_off = (users_end + 4 * (uint64_t)nu + 7) & ~(uint64_t)7;
+    groups_end = groups_off + (uint64_t)ng * GROUP_REC;
+    gidx_end = groups_end + 4 * (uint64_t)ng;
+    members_end = gidx_end + 4 * n_members;
+    size = members_end + strings;
+    if (size > CACHE_MAX_FILE) {
+        ret = EFBIG;
+        goto done;
+    }
+    buf = calloc(1, (size_t)size);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    str_pos = members_end + 1; /* offset 0 of the string section is "" */
+#define PUT_STR(field_ptr, s)                                                                                      \
+    do {                                                                                                           \
+        size_t l_ = strlen(s) + 1;                                                                                 \
+        put32((field_ptr), (uint32_t)(str_pos - members_end));                                                     \
+        memcpy(buf + str_pos, (s), l_);                                                                            \
+        str_pos += l_;                                                                                             \
+    } while (0)
+
+    for (size_t i = 0; i < nu; i++) {
+        unsigned char *r = buf + HDR_SIZE + i * USER_REC;
+        const struct m_user *u = users[i];
+
+        PUT_STR(r + U_NAME, u->name);
+        PUT_STR(r + U_PRINCIPAL, u->principal);
+        PUT_STR(r + U_GECOS, u->gecos);
+        PUT_STR(r + U_HOME, u->home);
+        PUT_STR(r + U_SHELL, u->shell);
+        put32(r + U_UID, u->uid);
+        put32(r + U_GID, u->uid); /* the private group */
+        put32(r + U_NGROUPS, u->n_groups);
+        put64(r + U_CREATED, (uint64_t)u->created);
+        for (uint32_t k = 0; k < u->n_groups; k++) {
+            put32(r + U_GROUPS + 4 * k, u->groups[k]);
+        }
+        ids[i] = (struct id_pos){.id = u->uid, .pos = (uint32_t)i};
+
+        for (uint32_t k = 0; k < u->n_groups; k++) {
+            struct id_pos key = {.id = u->groups[k]};
+            struct id_pos *hit = bsearch(&key, gid_sorted, ng, sizeof(*gid_sorted), cmp_id_pos);
+
+            if (hit != NULL) {
+                uint32_t slot = first[hit->pos] + fill[hit->pos]++;
+
+                put32(buf + gidx_end + 4 * (uint64_t)slot, (uint32_t)i);
+            }
+        }
+    }
+    qsort(ids, nu, sizeof(*ids), cmp_id_pos);
+    for (size_t i = 0; i < nu; i++) {
+        put32(buf + users_end + 4 * i, ids[i].pos);
+    }
+    for (size_t g = 0; g < ng; g++) {
+        unsigned char *r = buf + groups_off + g * GROUP_REC;
+
+        PUT_STR(r + G_NAME, groups[g]->name);
+        put32(r + G_GID, groups[g]->gid);
+        put32(r + G_KIND, groups[g]->kind);
+        put32(r + G_FIRST, first[g]);
+        put32(r + G_NMEMBERS, n_mem[g]);
+    }
+#undef PUT_STR
+    for (size_t g = 0; g < ng; g++) {
+        put32(buf + groups_end + 4 * g, gid_sorted[g].pos);
+    }
+
+    memcpy(buf + H_MAGIC, CACHE_MAGIC, 8);
+    put32(buf + H_VERSION, CACHE_VERSION);
+    put32(buf + H_HDRSIZE, HDR_SIZE);
+    put64(buf + H_FILESIZE, size);
+    put64(buf + H_GENERATION, generation);
+    put64(buf + H_WRITTEN, (uint64_t)time(NULL));
+    put32(buf + H_NUSERS, (uint32_t)nu);
+    put32(buf + H_USERREC, USER_REC);
+    put32(buf + H_USERS, HDR_SIZE);
+    put32(buf + H_UIDIDX, (uint32_t)users_end);
+    put32(buf + H_NGROUPS, (uint32_t)ng);
+    put32(buf + H_GROUPREC, GROUP_REC);
+    put32(buf + H_GROUPS, (uint32_t)groups_off);
+    put32(buf + H_GIDIDX, (uint32_t)groups_end);
+    put32(buf + H_NMEMBERS, (uint32_t)n_members);
+    put32(buf + H_MEMBERS, (uint32_t)gidx_end);
+    put32(buf + H_STRINGS, (uint32_t)members_end);
+    put32(buf + H_STRSIZE, (uint32_t)(size - members_end));
+    put64(buf + H_CHECKSUM, file_checksum(buf, (size_t)size));
+    *out = buf;
+    *out_len = (size_t)size;
+    buf = NULL;
+    ret = 0;
+
+done:
+    free(users);
+    free(groups);
+    free(ids);
+    free(gid_sorted);
+    free(n_mem);
+    free(first);
+    free(fill);
+    free(buf);
+    return ret;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Writes buf as the new dir/accounts.db: temp file, fsync, rename, fsync of the directory. */
+static int replace_file(const char *dir, int dirfd, const unsigned char *buf, size_t len)
+{
+    char tmp[PATH_MAX_LEN], final[PATH_MAX_LEN];
+    int fd = -1;
+    int ret;
+
+    ret = join_path(tmp, sizeof(tmp), dir, TEMP_TEMPLATE);
+    if (ret == 0) {
+        ret = join_path(final, sizeof(final), dir, EIC_CACHE_FILE);
+    }
+    if (ret != 0) {
+        goto done;
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        ret = errno;
+        tmp[0] = '\0';
+        goto done;
+    }
+    if (fchmod(fd, 0644) != 0 || (ret = write_all(fd, buf, len)) != 0 || fsync(fd) != 0) {
+        ret = ret ? ret : errno;
+        goto done;
+    }
+    ret = close(fd) == 0 ? 0 : errno;
+    fd = -1;
+    if (ret != 0) {
+        goto done;
+    }
+    if (rename(tmp, final) != 0) {
+        ret = errno;
+        goto done;
+    }
+    tmp[0] = '\0';
+    /* The rename is durable only once the directory is. */
+    if (fsync(dirfd) != 0) {
+        ret = errno;
+    }
+
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (tmp[0] != '\0' && ret != 0) {
+        unlink(tmp);
+    }
+    if (ret != 0) {
+        eic_log(LOG_ERR, "account cache: cannot write %s/%s: %s", dir, EIC_CACHE_FILE, strerror(ret));
+    }
+    return ret;
+}
+
+/* The directory: created 0755 if missing; must be ours (root's when we are root) and not
+ * writable by group or others, or anyone could swap the file under us. */
+static int open_dir(const char *dir, int *out)
+{
+    struct stat st;
+    int fd;
+
+    *out = -1;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        int err = errno;
+
+        eic_log(LOG_ERR, "account cache: cannot create %s: %s", dir, strerror(err));
+        return err == EACCES || err == EPERM ? EACCES : EIO;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        int err = errno;
+
+        eic_log(LOG_ERR, "account cache: cannot open %s: %s", dir, strerror(err));
+        return err == EACCES || err == EPERM ? EACCES : EIO;
+    }
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        eic_log(LOG_ERR, "account cache: %s must be owned by uid %u and not group/world-writable; not writing",
+                dir, (unsigned)geteuid());
+        close(fd);
+        return EACCES;
+    }
+    *out = fd;
+    return 0;
+}
+
+static void writer_free(struct writer *w)
+{
+    for (size_t i = 0; i < w->n_owned; i++) {
+        free(w->owned[i]);
+    }
+    free(w->owned);
+    free(w->users);
+    free(w->groups);
+    strmap_free(&w->user_by_name);
+    strmap_free(&w->group_by_name);
+    strmap_free(&w->local_users);
+    strmap_free(&w->local_groups);
+    free(w->used.slots);
+}
+
+int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *users,
+                        size_t n, uid_t *uids)
+{
+    struct writer w = {.range = range};
+    struct eic_cache *old = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    uid_t *tmp_uids = NULL;
+    int dirfd = -1, lockfd = -1, fd;
+    int ret = EINVAL;
+
+    if (dir == NULL || range == NULL || (users == NULL && n > 0) || range->min > range->max ||
+        range->min == 0 || range->max == UINT32_MAX) {
+        eic_log(LOG_ERR, "account cache: invalid arguments (id range %u-%u)", range ? (unsigned)range->min : 0,
+                range ? (unsigned)range->max : 0);
+        goto done;
+    }
+    tmp_uids = calloc(n + 1, sizeof(*tmp_uids));
+    if (tmp_uids == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    ret = open_dir(dir, &dirfd);
+    if (ret != 0) {
+        goto done;
+    }
+    lockfd = openat(dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX) != 0) {
+        eic_log(LOG_ERR, "account cache: cannot lock %s/%s: %s", dir, LOCK_FILE, strerror(errno));
+        ret = EACCES;
+        goto done;
+    }
+
+    /* Under the lock: the current version is the one we extend (another writer may have just
+     * replaced it). A corrupt file is not replaced by a fresh one: that would forget which UIDs
+     * were given out and could hand one to someone else. It is left for the administrator. */
+    fd = openat(dirfd, EIC_CACHE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd >= 0) {
+        char path[PATH_MAX_LEN];
+
+        ret = join_path(path, sizeof(path), dir, EIC_CACHE_FILE);
+        if (ret == 0) {
+            ret = cache_map_fd(fd, path, &old);
+        }
+        close(fd);
+    } else {
+        ret = errno;
+    }
+    if (ret != 0 && ret != ENOENT) {
+        eic_log(LOG_ERR, "account cache: %s/%s is unreadable or corrupt (%s); not adding accounts until it is "
+                "repaired or removed", dir, EIC_CACHE_FILE, strerror(ret));
+        ret = EIO;
+        goto done;
+    }
+
+    /* Reserved ids are never given out, whatever the range says: root, nobody, (uid_t)-1 in 16 bit. */
+    ret = mark_used(&w, 0);
+    if (ret == 0) {
+        ret = mark_used(&w, 65534);
+    }
+    if (ret == 0) {
+        ret = mark_used(&w, 65535);
+    }
+    if (ret == 0) {
+        ret = load_passwd(&w, range->passwd_file ? range->passwd_file : "/etc/passwd");
+    }
+    if (ret == 0) {
+        ret = load_group(&w, range->group_file ? range->group_file : "/etc/group");
+    }
+    if (ret == 0 && old != NULL) {
+        ret = load_model(&w, old);
+    }
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        ret = add_one(&w, &users[i], &tmp_uids[i]);
+    }
+    if (ret != 0) {
+        goto done;
+    }
+    if (w.changed) {
+        struct eic_cache check = {.path = NULL};
+
+        ret = serialize(&w, old ? old->generation + 1 : 1, &buf, &len);
+        if (ret != 0) {
+            goto done;
+        }
+        /* Read back what we are about to publish with the reader's own checks. */
+        check.map = buf;
+        check.size = len;
+        if (cache_verify(&check) != 0) {
+            eic_log(LOG_ERR, "account cache: internal error: the new version fails verification; not writing");
+            ret = EIO;
+            goto done;
+        }
+        ret = replace_file(dir, dirfd, buf, len);
+        if (ret != 0) {
+            ret = EIO; /* ENOSPC is reserved for "id range full" */
+            goto done;
+        }
+    }
+    if (uids != NULL) {
+        memcpy(uids, tmp_uids, n * sizeof(*uids));
+    }
+
+done:
+    free(buf);
+    eic_cache_close(old); /* after serialize: the model's strings point into it */
+    writer_free(&w);
+    free(tmp_uids);
+    if (lockfd >= 0) {
+        close(lockfd); /* releases the lock */
+    }
+    if (dirfd >= 0) {
+        close(dirfd);
+    }
+    return ret;
+}
+
+int eic_cache_add_user(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *user,
+                       uid_t *uid)
+{
+    return eic_cache_add_users(dir, range, user, 1, uid);
+}
