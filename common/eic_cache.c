@@ -35,6 +35,7 @@
 #include "eic_cache.h"
 
 #include <endian.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -1661,6 +1662,30 @@ static int open_dir(const char *dir, int *out)
     return 0;
 }
 
+/* Under the lock no other writer has a temp file open, so any left are from a writer that died
+ * between mkostemp and rename: removed so they do not accumulate. Best effort. */
+static void remove_stale_temps(int dirfd)
+{
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (d == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, ".accounts.db.", 13) == 0 && strlen(e->d_name) == strlen(TEMP_TEMPLATE)) {
+            if (unlinkat(dirfd, e->d_name, 0) == 0) {
+                eic_log(LOG_NOTICE, "account cache: removed %s left by an interrupted writer", e->d_name);
+            }
+        }
+    }
+    closedir(d);
+}
+
 static void writer_free(struct writer *w)
 {
     for (size_t i = 0; i < w->n_owned; i++) {
@@ -1708,6 +1733,8 @@ int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, co
         ret = EACCES;
         goto done;
     }
+
+    remove_stale_temps(dirfd);
 
     /* Under the lock: the current version is the one we extend (another writer may have just
      * replaced it). A corrupt file is not replaced by a fresh one: that would forget which UIDs

@@ -144,13 +144,16 @@ static int load_settings(const char *path, struct nss_view *view)
     char err[512];
     int ret;
 
-    eic_config_defaults(&cfg);
     ret = config_trusted(path);
-    if (ret == 0) {
+    if (ret == 0 || ret == ENOENT) {
+        /* Fills cfg whatever it returns (the defaults for a missing file). */
         ret = eic_config_load(path, &cfg, err, sizeof(err));
-    } else if (ret == EPERM) {
-        snprintf(err, sizeof(err), "%s must be a regular file owned by root and writable by root only", path);
-        ret = EINVAL;
+    } else {
+        eic_config_defaults(&cfg);
+        if (ret == EPERM) {
+            snprintf(err, sizeof(err), "%s must be a regular file owned by root and writable by root only", path);
+            ret = EINVAL;
+        }
     }
     if (ret != 0 && ret != ENOENT) {
         eic_log(LOG_ERR, "nss_eic: %s; eic serves no accounts until it is fixed",

@@ -97,21 +97,21 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
     uid_t uid = 0;
     int ret;
 
-    /* The deadline starts now and bounds everything below: NSS never waits longer. */
-    eic_config_defaults(&cfg);
     if (err != NULL && err_len > 0) {
         err[0] = '\0';
     }
-    if (name == NULL || !eic_valid_login_name(name)) {
-        ret = ENOENT;
-        goto done;
-    }
+    /* Fills cfg whatever it returns (the defaults for a missing file). */
     ret = eic_config_load(config_path, &cfg, cfg_err, sizeof(cfg_err));
     if (ret != 0 && ret != ENOENT) {
         set_err(err, err_len, "%s", ret == EINVAL ? cfg_err : strerror(ret));
         ret = EINVAL;
         goto done;
     }
+    if (name == NULL || !eic_valid_login_name(name)) {
+        ret = ENOENT;
+        goto done;
+    }
+    /* The deadline starts now and bounds everything below: NSS never waits longer. */
     deadline = eic_monotonic_ms() + (uint64_t)cfg.imds_timeout_ms;
     /* This library keeps its own copy of the logger: open it on the configured destination. */
     eic_log_open("nss_eic", cfg.log_file, 0);

@@ -21,6 +21,9 @@
 
 #include "eic_cache.h"
 #include "eic_log.h"
+/* White box: the implementation is compiled in (instead of taken from libeic_common.a) so the
+ * structural tests can forge files with a valid checksum and reach the checks behind it. */
+#include "eic_cache.c"
 
 #define ARN(name) "arn:aws:iam::111122223333:user/" name
 
@@ -240,6 +243,18 @@ static void test_file_modes(void **state)
     snprintf(path, sizeof(path), "%s/accounts.lock", fx->dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void test_stale_temp_removed(void **state)
+{
+    struct fx *fx = *state;
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/.accounts.db.AbC123", fx->dir); /* a writer died here */
+    write_file(path, "partial", 7);
+    assert_int_equal(add(fx, fx->dir, "alice", NULL, 0, NULL), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_true(log_contains(fx, "interrupted writer"));
 }
 
 static void test_stable_uid_across_dirs(void **state)
@@ -595,6 +610,120 @@ static void test_corrupt_blocks_writer(void **state)
     free(data);
 }
 
+/* Re-seal a forged file so that only the structural checks stand between it and the reader. */
+static void reseal(unsigned char *d, size_t len)
+{
+    put64(d + H_CHECKSUM, file_checksum(d, len));
+}
+
+static int open_forged(const struct fx *fx, const unsigned char *d, size_t len)
+{
+    struct eic_cache *c = NULL;
+    int ret;
+
+    put_sample(fx, d, len);
+    ret = eic_cache_open(fx->dir2, &c);
+    if (ret == 0) {
+        /* Whatever got through must be safe to use in every way. */
+        struct eic_cached_user u;
+        struct eic_cached_group g;
+
+        for (size_t i = 0; i < eic_cache_n_users(c); i++) {
+            assert_int_equal(eic_cache_user_at(c, i, &u), 0);
+            assert_int_equal(eic_cache_user_by_name(c, u.name, &u), 0);
+            assert_int_equal(eic_cache_user_by_uid(c, u.uid, &u), 0);
+            (void)strlen(u.principal);
+            (void)strlen(u.gecos);
+            (void)strlen(u.home);
+            (void)strlen(u.shell);
+        }
+        for (size_t i = 0; i < eic_cache_n_groups(c); i++) {
+            assert_int_equal(eic_cache_group_at(c, i, &g), 0);
+            assert_int_equal(eic_cache_group_by_gid(c, g.gid, &g), 0);
+            for (size_t k = 0; k < g.n_members; k++) {
+                assert_non_null(eic_cache_group_member(c, &g, k));
+            }
+        }
+        eic_cache_close(c);
+    } else {
+        assert_null(c);
+    }
+    return ret;
+}
+
+static void test_structure_checked(void **state)
+{
+    struct fx *fx = *state;
+    size_t len;
+    unsigned char *orig = build_sample(fx, &len);
+    unsigned char *d = malloc(len);
+    uint32_t n_users = get32(orig + H_NUSERS), n_groups = get32(orig + H_NGROUPS);
+    uint32_t users = get32(orig + H_USERS), uidx = get32(orig + H_UIDIDX), groups = get32(orig + H_GROUPS);
+    uint32_t members = get32(orig + H_MEMBERS), strsize = get32(orig + H_STRSIZE);
+    size_t accepted = 0;
+    unsigned int seed = 12345;
+
+    assert_non_null(d);
+    assert_true(n_users == 6 && n_groups > 6 && get32(orig + H_NMEMBERS) > 0);
+#define FORGE(stmt)                                                                                                \
+    do {                                                                                                           \
+        memcpy(d, orig, len);                                                                                      \
+        stmt;                                                                                                      \
+        reseal(d, len);                                                                                            \
+        assert_int_equal(open_forged(fx, d, len), EBADMSG);                                                        \
+    } while (0)
+
+    /* Every header count and offset, pushed off by one and to the extremes. */
+    for (uint32_t f = H_NUSERS; f <= H_STRSIZE; f += 4) {
+        if (f == H_USERREC || f == H_GROUPREC) {
+            continue; /* checked against constants */
+        }
+        FORGE(put32(d + f, get32(orig + f) + 1));
+        FORGE(put32(d + f, get32(orig + f) - 1));
+        FORGE(put32(d + f, UINT32_MAX));
+    }
+    FORGE(put64(d + H_FILESIZE, len + 1));
+    FORGE(put32(d + H_USERREC, USER_REC + 4));
+    /* Records. */
+    FORGE(put32(d + users + U_NAME, strsize));                 /* string offset past the end */
+    FORGE(put32(d + users + 2 * USER_REC + U_SHELL, UINT32_MAX));
+    FORGE(put32(d + users + U_NAME, 0));                       /* empty name */
+    FORGE(put32(d + users + U_NGROUPS, 17));
+    FORGE(put32(d + users + USER_REC + U_NAME, get32(orig + users + U_NAME))); /* duplicate name */
+    FORGE(put32(d + uidx, get32(orig + uidx + 4)));            /* a position twice */
+    FORGE(put32(d + uidx, n_users));
+    FORGE(put32(d + users + get32(orig + uidx) * USER_REC + U_UID, UINT32_MAX)); /* unsorted uids */
+    FORGE(put32(d + groups + G_KIND, 3));
+    FORGE(put32(d + groups + G_FIRST, get32(orig + H_NMEMBERS)));
+    FORGE(put32(d + groups + G_NMEMBERS, UINT32_MAX));
+    FORGE(put32(d + groups + G_NAME, strsize + 100));
+    FORGE(put32(d + get32(orig + H_GIDIDX), n_groups));
+    FORGE(put32(d + members, n_users));
+    FORGE(d[len - 1] = 'x');                                   /* last string unterminated */
+    FORGE(d[get32(orig + H_STRINGS)] = 'x');                   /* offset 0 is not "" */
+#undef FORGE
+
+    /* Random forgeries: 1 to 4 bytes changed anywhere after the checksum, then resealed. The reader
+     * either refuses the file or serves something every accessor handles safely. */
+    for (int iter = 0; iter < 4000; iter++) {
+        int n = 1 + (int)(rand_r(&seed) % 4);
+
+        memcpy(d, orig, len);
+        for (int k = 0; k < n; k++) {
+            size_t pos = H_FILESIZE + (size_t)rand_r(&seed) % (len - H_FILESIZE);
+
+            d[pos] = (unsigned char)rand_r(&seed);
+        }
+        reseal(d, len);
+        if (open_forged(fx, d, len) == 0) {
+            accepted++;
+        }
+    }
+    print_message("# forged: 4000 random resealed files, %zu accepted (harmless changes) and used\n", accepted);
+    free(d);
+    free(orig);
+}
+
 static void test_stale(void **state)
 {
     struct fx *fx = *state;
@@ -806,6 +935,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_and_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_temp_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stable_uid_across_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_names_refused, setup, teardown),
@@ -818,6 +948,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_magic_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_blocks_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_structure_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_100k, setup, teardown),

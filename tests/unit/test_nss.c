@@ -181,6 +181,17 @@ static int setup(void **state)
         fprintf(stderr, "dlopen %s: %s\n", NSS_EIC_MODULE, dlerror());
         return -1;
     }
+    SYM(getpwnam_r, "_nss_eic_getpwnam_r");
+    SYM(getpwuid_r, "_nss_eic_getpwuid_r");
+    SYM(setpwent, "_nss_eic_setpwent");
+    SYM(getpwent_r, "_nss_eic_getpwent_r");
+    SYM(endpwent, "_nss_eic_endpwent");
+    SYM(getgrnam_r, "_nss_eic_getgrnam_r");
+    SYM(getgrgid_r, "_nss_eic_getgrgid_r");
+    SYM(setgrent, "_nss_eic_setgrent");
+    SYM(getgrent_r, "_nss_eic_getgrent_r");
+    SYM(endgrent, "_nss_eic_endgrent");
+    SYM(initgroups_dyn, "_nss_eic_initgroups_dyn");
     return 0;
 }
 
