@@ -123,8 +123,11 @@ int main(int argc, char **argv)
     int ret;
     int status = EXIT_FAILURE;
 
-    eic_config_defaults(&cfg);
-    eic_log_open("eic-authorized-keys", NULL, 0);
+    /* Zeroed, not defaulted: eic_config_load() fills in the defaults, and eic_config_free() must be
+     * safe on every path. Until the configuration says where to log, errors go to syslog and to
+     * stderr (sshd discards the latter; a person running the command by hand sees them). */
+    memset(&cfg, 0, sizeof(cfg));
+    eic_log_open("eic-authorized-keys", NULL, 1);
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         switch (opt) {
         case 'c':
@@ -158,9 +161,7 @@ int main(int argc, char **argv)
         eic_log(LOG_ERR, "%s", ret == EINVAL ? err : strerror(ret));
         goto done;
     }
-    if (cfg.log_file != NULL) {
-        eic_log_open("eic-authorized-keys", cfg.log_file, 0);
-    }
+    eic_log_open("eic-authorized-keys", cfg.log_file, 0);
     eic_log_set_level(cfg.log_level);
 
     /* Checked before any I/O: the name goes into an IMDS path and into log lines. */

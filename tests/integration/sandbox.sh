@@ -29,11 +29,23 @@ sandbox_setup() {
     touch "$AKC_LOG"
     chown nobody "$AKC_LOG"
     mount -t tmpfs -o mode=0755 tmpfs /home
+    mount -t tmpfs -o mode=0755 tmpfs /run
     # Writable overlays: whatever the tests change in /etc or the library directory stays in this
     # namespace and in $SANDBOX, never on the host.
     sandbox_overlay /etc etc
     sandbox_overlay "/usr/lib/$(gcc -print-multiarch)" lib
     mkdir -p /etc/eic "$SANDBOX/emulator" /run/sshd
+}
+
+# nss_eic installed where glibc looks for it, and named in nsswitch.conf for passwd and group.
+sandbox_install_nss() {
+    local libdir
+    libdir="/usr/lib/$(gcc -print-multiarch)"
+    install -m 0644 "$EIC_BUILD/nss_eic/libnss_eic.so.2" "$libdir/libnss_eic.so.2"
+    install -d -m 0755 "$libdir/eic"
+    install -m 0644 "$EIC_BUILD/nss_eic/libeic_resolver.so" "$libdir/eic/libeic_resolver.so"
+    sed -i -E 's/^(passwd|group):.*/\1: files eic/' /etc/nsswitch.conf
+    install -d -m 0755 /srv/eic/cache
 }
 
 sandbox_overlay() { # sandbox_overlay DIR NAME
@@ -74,14 +86,23 @@ sandbox_start_imds() {
     return 1
 }
 
-sandbox_start_sshd() {
-    cat >/etc/eic/eic.conf <<CONF
+# /etc/eic/eic.conf for the sandbox; the optional argument is appended (keys, then rule sections).
+sandbox_write_config() {
+    {
+        cat <<CONF
 ca_file = /srv/eic/ca.pem
 log_file = $AKC_LOG
 deadline_ms = 3000
 imds_timeout_ms = 1000
+cache_dir = /srv/eic/cache
 CONF
+        printf '%s\n' "${1:-}"
+    } >/etc/eic/eic.conf
     chmod 0644 /etc/eic/eic.conf
+}
+
+sandbox_start_sshd() {
+    [ -f /etc/eic/eic.conf ] || sandbox_write_config
     ssh-keygen -q -t ed25519 -N '' -f "$SANDBOX/hostkey"
     cat >"$SANDBOX/sshd_config" <<CONF
 ListenAddress 127.0.0.1

@@ -705,7 +705,7 @@ static void test_corrupt_cache(void **state)
 
 /* 16 threads look users up while the cache is replaced (new accounts added) under them. */
 #define N_THREADS 16
-static volatile int threads_stop;
+static int threads_stop;
 
 static void *lookup_thread(void *arg)
 {
@@ -718,7 +718,7 @@ static void *lookup_thread(void *arg)
     int err;
     long bad = 0;
 
-    for (unsigned long iter = 0; !threads_stop || iter < 200; iter++) {
+    for (unsigned long iter = 0; !__atomic_load_n(&threads_stop, __ATOMIC_ACQUIRE) || iter < 200; iter++) {
         enum nss_status st;
 
         i = (size_t)rand_r(&seed) % N_USERS;
@@ -750,7 +750,7 @@ static void test_threads_while_cache_replaced(void **state)
     if (geteuid() != 0) {
         skip(); /* eic_cache_add_user writes root-owned files */
     }
-    threads_stop = 0;
+    __atomic_store_n(&threads_stop, 0, __ATOMIC_RELEASE);
     for (size_t i = 0; i < N_THREADS; i++) {
         assert_int_equal(pthread_create(&threads[i], NULL, lookup_thread, (void *)(uintptr_t)(i + 1)), 0);
     }
@@ -758,7 +758,7 @@ static void test_threads_while_cache_replaced(void **state)
         snprintf(name, sizeof(name), "thread%02d", i);
         assert_int_equal(add_user(name, NULL, 0, &uid), 0);
     }
-    threads_stop = 1;
+    __atomic_store_n(&threads_stop, 1, __ATOMIC_RELEASE);
     for (size_t i = 0; i < N_THREADS; i++) {
         assert_int_equal(pthread_join(threads[i], &bad), 0);
         total += (long)bad;

@@ -1,0 +1,96 @@
+#!/bin/bash
+# eic-authorized-keys against the emulator on loopback (no namespace): output, exit status, log
+# lines and valgrind for valid and invalid cases, unsafe configurations, and IMDS trouble.
+source "$(dirname "$0")/lib.sh"
+AKC="$EIC_BUILD/authorized_keys/eic-authorized-keys"
+USER_NAME=$(id -un)
+ssh-keygen -q -t ed25519 -N '' -C akc-test -f "$WORK/key"
+FP=$(ssh-keygen -lf "$WORK/key.pub" | awk '{print $2}')
+
+write_config() { # write_config FILE [EXTRA]
+    printf 'imds_endpoint = %s\nca_file = %s\nlog_file = %s\ndeadline_ms = 2000\n%s\n' \
+        "$EMU_URL" "$EMU_STATE/ca.pem" "$WORK/akc.log" "${2:-}" >"$1"
+    chmod 0644 "$1"
+}
+push() {
+    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK "$EIC_CLIENT" send-ssh-public-key \
+        --endpoint-url "$EMU_URL" --region $REGION --instance-id $INSTANCE --instance-os-user "$USER_NAME" \
+        --ssh-public-key "file://$WORK/key.pub" >/dev/null
+}
+akc() { "$AKC" -c "$WORK/eic.conf" "$@"; }
+log_has() { grep -q "$1" "$WORK/akc.log"; }
+VALGRIND=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
+
+start_emulator good || exit 1
+write_config "$WORK/eic.conf"
+push
+
+prints_key() {
+    out=$(akc "$USER_NAME" "$FP") || return 1
+    [ "$out" = "$(awk '{print $1, $2}' "$WORK/key.pub")" ] &&
+        log_has "Providing ssh key from EC2 Instance Connect with fingerprint: $FP, request-id: .*, for IAM principal: arn:aws:iam::111122223333:user/alice"
+}
+check "a pushed key is printed and logged" prints_key
+check "without a fingerprint the key is printed too" bash -c "[ -n \"\$('$AKC' -c '$WORK/eic.conf' '$USER_NAME')\" ]"
+check "another fingerprint prints nothing, exit 0" bash -c "out=\$('$AKC' -c '$WORK/eic.conf' '$USER_NAME' SHA256:AAAA) && [ -z \"\$out\" ]"
+check "valgrind: valid case, no errors or leaks" "${VALGRIND[@]}" "$AKC" -c "$WORK/eic.conf" "$USER_NAME" "$FP"
+check "a user with no keys: nothing, exit 0" bash -c "out=\$('$AKC' -c '$WORK/eic.conf' daemon '') && [ -z \"\$out\" ]"
+check "a user that does not exist: nothing, exit 0" bash -c "out=\$('$AKC' -c '$WORK/eic.conf' no-such-user-x '') && [ -z \"\$out\" ]"
+
+# Invalid: tampered records. Nothing printed, the reason logged, valgrind clean.
+stop_emulator
+start_emulator tampered --tamper-records || exit 1
+write_config "$WORK/eic.conf"
+push
+tampered() {
+    : >"$WORK/akc.log"
+    out=$(akc "$USER_NAME" "$FP") || return 1
+    [ -z "$out" ] && log_has "bad-signature"
+}
+check "a tampered record prints nothing and logs bad-signature" tampered
+check "valgrind: invalid case, no errors or leaks" "${VALGRIND[@]}" "$AKC" -c "$WORK/eic.conf" "$USER_NAME" "$FP"
+
+# Unsafe or bad configurations: refuse to run (exit 1), say why.
+refuses() { # refuses LOG_PATTERN: the AKC exits 1, prints nothing, logs the pattern
+    local out rc
+    out=$("$AKC" -c "$WORK/bad.conf" "$USER_NAME" "$FP" 2>"$WORK/stderr.log"); rc=$?
+    cat "$WORK/stderr.log"
+    [ $rc -eq 1 ] && [ -z "$out" ] && grep -q "$1" "$WORK/stderr.log"
+}
+write_config "$WORK/bad.conf"
+chmod 0664 "$WORK/bad.conf"
+check "a group-writable config is refused" refuses "writable by root only"
+chmod 0644 "$WORK/bad.conf"
+chown nobody "$WORK/bad.conf"
+check "a config owned by another user is refused" refuses "owned by root"
+chown root "$WORK/bad.conf"
+write_config "$WORK/bad.conf" "imds_timout_ms = 5"
+check "a config with an unknown key is refused with file:line" refuses "bad.conf:5: unknown key 'imds_timout_ms'"
+
+# Usage.
+check "no user: usage, exit 2" bash -c "'$AKC' >/dev/null 2>&1; [ \$? -eq 2 ]"
+check "too many arguments: usage, exit 2" bash -c "'$AKC' a b c >/dev/null 2>&1; [ \$? -eq 2 ]"
+
+# IMDS trouble: exit 1 within the deadline, nothing printed.
+bounded_failure() { # bounded_failure MAX_MS: exit 1, no output, within MAX_MS
+    local start ms out rc
+    start=$(date +%s%N)
+    out=$(akc "$USER_NAME" "$FP"); rc=$?
+    ms=$((($(date +%s%N) - start) / 1000000))
+    echo "exit $rc after $ms ms, output '$out'"
+    [ $rc -eq 1 ] && [ -z "$out" ] && [ $ms -lt "$1" ]
+}
+stop_emulator
+write_config "$WORK/eic.conf"
+check "IMDS not listening: exit 1 quickly" bounded_failure 1000
+for fault in hang oversize truncate status:500; do
+    start_emulator "fault-${fault%%:*}" --fault "/latest/meta-data/managed-ssh-keys/active-keys/*=$fault" || exit 1
+    write_config "$WORK/eic.conf"
+    push
+    check "IMDS active-keys fault $fault: exit 1 within the deadline" bounded_failure 2600
+    stop_emulator
+done
+start_emulator token-hang --fault "/latest/api/token=hang" || exit 1
+write_config "$WORK/eic.conf"
+check "IMDS token request hanging: exit 1 within the deadline" bounded_failure 2600
+finish
