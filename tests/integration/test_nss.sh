@@ -51,7 +51,7 @@ mkdir -p "$CACHE"
 touch "$LOG"
 chmod 0644 "$LOG"
 
-write_conf() { # write_conf ENDPOINT
+write_conf() { # write_conf ENDPOINT [EXTRA-RULES]
     cat >"$CONF.tmp" <<EOF
 imds_endpoint = $1
 imds_timeout_ms = 1000
@@ -64,6 +64,8 @@ negative_cache_ttl = 30
 [map arn:aws:iam::111122223333:user/*]
 name = {user}
 groups = eic-admins
+
+${2:-}
 
 [map arn:aws:sts::111122223333:assumed-role/Admins/*]
 name = {session}
@@ -83,10 +85,10 @@ nss_getent_nobody() {
 imds_requests_for() { grep -c "active-keys/$1/" "$MAIN_STATE/emulator.log"; }
 ms_now() { date +%s%3N; }
 
-push_key() { # push_key OS_USER: a fresh ed25519 key pushed as alice
+push_key() { # push_key OS_USER [ACCESS_KEY SECRET_KEY]: a fresh ed25519 key pushed (as alice by default)
     rm -f "$WORK/key" "$WORK/key.pub"
     ssh-keygen -q -t ed25519 -N '' -f "$WORK/key" >/dev/null
-    env -i PATH="$PATH" HOME="$WORK" AWS_ACCESS_KEY_ID="$ALICE_AK" AWS_SECRET_ACCESS_KEY="$ALICE_SK" \
+    env -i PATH="$PATH" HOME="$WORK" AWS_ACCESS_KEY_ID="${2:-$ALICE_AK}" AWS_SECRET_ACCESS_KEY="${3:-$ALICE_SK}" \
         "$EIC_CLIENT" send-ssh-public-key --instance-id "$INSTANCE" --instance-os-user "$1" \
         --ssh-public-key "file://$WORK/key.pub" --availability-zone "$ZONE" --endpoint-url "$MAIN_URL"
 }
@@ -134,6 +136,17 @@ check "push a key for mallory (as alice)" push_key mallory
 check "getent passwd mallory: not found (alice's #Caller maps to alice)" \
     bash -c "LD_LIBRARY_PATH='$NSS_DIR' getent -s eic passwd mallory; [ \$? -eq 2 ]"
 check "... IMDS was asked once" bash -c "[ \"\$(grep -c 'active-keys/mallory/' '$MAIN_STATE/emulator.log')\" -ge 1 ]"
+
+# A deny rule wins over the map rule that would apply.
+write_conf "$MAIN_URL" "[deny arn:aws:sts::111122223333:assumed-role/Admins/bob]"
+check "push a key for bob (as bob, an assumed role)" push_key bob "$BOB_AK" "$BOB_SK"
+check "getent passwd bob: not found while a deny rule matches bob's role session" \
+    bash -c "LD_LIBRARY_PATH='$NSS_DIR' getent -s eic passwd bob; [ \$? -eq 2 ] && grep -q 'assumed-role/Admins/bob: not mapped (denied' '$LOG'"
+write_conf "$MAIN_URL"
+# Without the deny rule (and once the remembered miss is gone) the role session maps to bob.
+rm -f "$WORK/run/miss/bob"
+check "without it, bob's role session maps to the account bob" \
+    bash -c "LD_LIBRARY_PATH='$NSS_DIR' getent -s eic passwd bob | grep -q '^bob:\\*:[0-9]*:[0-9]*:.*:/home/bob:/bin/bash\$'"
 
 # ---- negative cache ----
 neg_cache() {
