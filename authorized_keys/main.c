@@ -127,7 +127,7 @@ int main(int argc, char **argv)
      * safe on every path. Until the configuration says where to log, errors go to syslog and to
      * stderr (sshd discards the latter; a person running the command by hand sees them). */
     memset(&cfg, 0, sizeof(cfg));
-    eic_log_open("eic-authorized-keys", NULL, 1);
+    eic_log_open("eic-authorized-keys", NULL, EIC_LOG_STDERR);
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         switch (opt) {
         case 'c':

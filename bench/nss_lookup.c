@@ -126,7 +126,7 @@ static int lookup(const char *module, const char *service, const char *name, lon
 
 int main(int argc, char **argv)
 {
-    eic_log_open("nss_lookup", NULL, 1); /* errors to stderr */
+    eic_log_open("nss_lookup", NULL, EIC_LOG_STDERR); /* errors to stderr */
     eic_log_set_level(LOG_WARNING);
     if (argc == 4 && strcmp(argv[1], "populate") == 0) {
         return populate(argv[2], strtoul(argv[3], NULL, 10));

@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     }
     /* Diagnostics (--debug) go to stderr only: a file of /dev/null keeps them out of syslog,
      * which is for the instance side. */
-    eic_log_open("eic", "/dev/null", 1);
+    eic_log_open("eic", "/dev/null", EIC_LOG_STDERR);
     eic_log_set_level(LOG_WARNING);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "eic: cannot initialise libcurl\n");

@@ -16,6 +16,8 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_ident[64] = "eic";
 static int log_fd = -1;
 static int log_to_stderr;
+/* Until a program says otherwise (eic_log_open without EIC_LOG_IN_HOST), assume we are a guest. */
+static int log_in_host = 1;
 static int log_syslog_open;
 static int log_max_priority = LOG_INFO;
 
@@ -38,7 +40,7 @@ static const char *priority_name(int priority)
     }
 }
 
-int eic_log_open(const char *ident, const char *log_file, int also_stderr)
+int eic_log_open(const char *ident, const char *log_file, int flags)
 {
     int ret = 0;
 
@@ -48,17 +50,13 @@ int eic_log_open(const char *ident, const char *log_file, int also_stderr)
         log_fd = -1;
     }
     snprintf(log_ident, sizeof(log_ident), "%s", ident ? ident : "eic");
-    log_to_stderr = also_stderr;
+    log_to_stderr = (flags & EIC_LOG_STDERR) != 0;
+    log_in_host = (flags & EIC_LOG_IN_HOST) != 0;
     if (log_file != NULL && log_file[0] != '\0') {
         log_fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
         if (log_fd < 0) {
             ret = errno;
         }
-    }
-    if (log_fd < 0 && !log_syslog_open) {
-        /* LOG_NDELAY is avoided: the socket is opened at the first message only. */
-        openlog(log_ident, LOG_PID, LOG_AUTHPRIV);
-        log_syslog_open = 1;
     }
     pthread_mutex_unlock(&log_lock);
     return ret;
@@ -115,8 +113,11 @@ void eic_log(int priority, const char *fmt, ...)
             (void)!write(STDERR_FILENO, line, (size_t)n);
         }
     }
-    if (log_fd < 0) {
+    if (log_fd < 0 && log_in_host) {
+        syslog(LOG_AUTHPRIV | priority, "%s: %s", log_ident, msg);
+    } else if (log_fd < 0) {
         if (!log_syslog_open) {
+            /* No LOG_NDELAY: the socket is opened at the first message only. */
             openlog(log_ident, LOG_PID, LOG_AUTHPRIV);
             log_syslog_open = 1;
         }

@@ -286,7 +286,7 @@ int main(int argc, char **argv)
     }
     /* With a log file the file gets everything; otherwise stderr (no syslog daemon is
      * needed to see what the emulator did). */
-    ret = eic_log_open("eic-emulator", opts.log_file, opts.log_file == NULL);
+    ret = eic_log_open("eic-emulator", opts.log_file, opts.log_file == NULL ? EIC_LOG_STDERR : 0);
     if (ret != 0) {
         fprintf(stderr, "eic-emulator: --log-file %s: %s\n", opts.log_file, strerror(ret));
         status = EXIT_USAGE;

@@ -165,7 +165,7 @@ static int load_settings(const char *path, struct nss_view *view)
     if (cfg.log_file != NULL && (log_file_open == NULL || strcmp(log_file_open, cfg.log_file) != 0)) {
         free(log_file_open);
         log_file_open = strdup(cfg.log_file);
-        eic_log_open("nss_eic", cfg.log_file, 0);
+        eic_log_open("nss_eic", cfg.log_file, EIC_LOG_IN_HOST);
     }
     eic_log_set_level(cfg.log_level);
     view->set.cache_dir = strdup(cfg.cache_dir != NULL ? cfg.cache_dir : EIC_CACHE_DEFAULT_DIR);

@@ -114,7 +114,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
     /* The deadline starts now and bounds everything below: NSS never waits longer. */
     deadline = eic_monotonic_ms() + (uint64_t)cfg.imds_timeout_ms;
     /* This library keeps its own copy of the logger: open it on the configured destination. */
-    eic_log_open("nss_eic", cfg.log_file, 0);
+    eic_log_open("nss_eic", cfg.log_file, EIC_LOG_IN_HOST);
     eic_log_set_level(cfg.log_level);
 
     ret = eic_signer_load_anchors(cfg.ca_file, cfg.ca_path, &anchors);
