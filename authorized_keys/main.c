@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eic_cache.h"
+#include "eic_accounts.h"
 #include "eic_config.h"
 #include "eic_imds.h"
 #include "eic_keys.h"
@@ -35,57 +35,21 @@ static void usage(void)
     fprintf(stderr, "usage: eic-authorized-keys [-c CONFIG] USER [FINGERPRINT]\n");
 }
 
-/* The configuration decides which keys may log in: it must be root's alone. A missing file
- * means the built-in defaults, which are safe. */
-static int check_config_owner(const char *path)
-{
-    struct stat st;
-
-    if (stat(path, &st) != 0) {
-        return errno == ENOENT ? 0 : errno;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        eic_log(LOG_ERR, "%s must be a regular file owned by root and writable by root only; refusing to run",
-                path);
-        return EPERM;
-    }
-    return 0;
-}
-
-/* Is user an IAM-mapped account (served by nss_eic from the account cache) rather than a local
- * one? Only then must every record's #Caller map to it. A cache that cannot be read counts as
- * "not mapped" only when the account is local: the uid must match the cached entry. */
-static bool is_mapped_account(const struct eic_config *cfg, const struct passwd *pw)
-{
-    struct eic_cache *cache = NULL;
-    struct eic_cached_user cached;
-    bool mapped = false;
-
-    if (eic_cache_open(cfg->cache_dir, &cache) == 0 && eic_cache_user_by_name(cache, pw->pw_name, &cached) == 0) {
-        mapped = cached.uid == pw->pw_uid;
-    }
-    eic_cache_close(cache);
-    return mapped;
-}
-
 /* For an IAM-mapped account: the record's principal must map, through the rules as they are now,
  * to exactly this account — bob's push for os-user alice never logs in as alice. */
 static bool caller_maps_to(const struct eic_config *cfg, const char *user, const struct eic_record_verdict *v)
 {
-    char name[EIC_LOGIN_NAME_MAX + 1];
     const struct eic_rule *rule = NULL;
-    enum eic_map_status status;
+    const char *why = NULL;
 
     if (v->caller == NULL) {
         eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: the record names no #Caller", v->fingerprint,
                 user);
         return false;
     }
-    status = eic_mapping_resolve(&cfg->mapping, v->caller, name, sizeof(name), &rule);
-    if (status != EIC_MAP_OK || strcmp(name, user) != 0) {
+    if (!eic_principal_maps_to(&cfg->mapping, v->caller, user, &why, &rule)) {
         eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: principal %s %s (rule at line %u)",
-                v->fingerprint, user, v->caller,
-                status == EIC_MAP_OK ? "maps to another account" : eic_map_status_name(status), rule ? rule->line : 0);
+                v->fingerprint, user, v->caller, why, rule ? rule->line : 0);
         return false;
     }
     return true;
@@ -153,7 +117,7 @@ int main(int argc, char **argv)
         fingerprint = argv[optind + 1];
     }
 
-    if (check_config_owner(config_path) != 0) {
+    if (eic_config_check_owner(config_path) != 0) {
         goto done;
     }
     ret = eic_config_load(config_path, &cfg, err, sizeof(err));
@@ -181,7 +145,7 @@ int main(int argc, char **argv)
         status = EXIT_SUCCESS;
         goto done;
     }
-    mapped = is_mapped_account(&cfg, pw);
+    mapped = eic_is_mapped_account(cfg.cache_dir, pw);
 
     ret = eic_signer_load_anchors(cfg.ca_file, cfg.ca_path, &anchors);
     if (ret != 0) {

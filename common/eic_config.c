@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "eic_metadata.h"
+#include "eic_log.h"
 
 #define EIC_CONFIG_LINE_MAX 4096 /* bytes per line, not counting the '\n' */
 #define KEY_NAME_MAX 64          /* longer keys are refused before they are ever echoed */
@@ -927,4 +928,19 @@ done:
     }
     free(text);
     return ret;
+}
+
+int eic_config_check_owner(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        return errno == ENOENT ? 0 : errno;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        eic_log(LOG_ERR, "%s must be a regular file owned by root and writable by root only; refusing to use it",
+                path);
+        return EPERM;
+    }
+    return 0;
 }

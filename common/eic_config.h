@@ -57,4 +57,9 @@ void eic_config_free(struct eic_config *cfg);
  * not in eic_imds.c, so that code reading the config never links libcurl. */
 int eic_config_check_endpoint(const char *endpoint);
 
+/* The configuration decides who may log in: before it is trusted, the file must be root's alone
+ * (a regular file owned by root, not group- or world-writable). Returns 0 (also when the file does
+ * not exist: the built-in defaults are safe), EPERM (logged with the reason), or another errno. */
+int eic_config_check_owner(const char *path);
+
 #endif

@@ -1,0 +1,27 @@
+/* Which accounts eic manages. Shared by eic-authorized-keys and pam_eic so that both decide
+ * "IAM-mapped or local" the same way, in one place. */
+#ifndef EIC_ACCOUNTS_H
+#define EIC_ACCOUNTS_H
+
+#include <pwd.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "eic_mapping.h"
+
+/* Is pw (as getpwnam returned it) an IAM-mapped account, served by nss_eic from the account cache
+ * in cache_dir, rather than a local one? It is when the cache holds its name with the same UID: a
+ * local account of the same name (which nss_files answers first) has another UID, and a cache that
+ * cannot be read makes nothing "mapped" (a mapped account then does not resolve either).
+ * Returns 0 when mapped, with the cached principal ARN copied into principal when that is not
+ * NULL; ENOENT when not mapped; ERANGE when the principal does not fit principal_len. */
+int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *principal, size_t principal_len);
+bool eic_is_mapped_account(const char *cache_dir, const struct passwd *pw);
+
+/* Does arn map, through the rules as they are now, to exactly user? For an IAM-mapped account this
+ * is asked at every use (a rule changed to deny, or a principal now mapping to another name, ends
+ * the account's access). When not, *why gets a short reason for a log line (the status name from
+ * eic_map_status_name(), or "maps to another account") and *rule the deciding rule or NULL. */
+bool eic_principal_maps_to(const struct eic_mapping *mapping, const char *arn, const char *user, const char **why,
+                           const struct eic_rule **rule);
+#endif

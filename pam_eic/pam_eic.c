@@ -1,0 +1,472 @@
+/* pam_eic.so: the PAM side of eic (docs/PAM.md). Entry points only; the work is in pam_args.c
+ * (module arguments), pam_audit.c (audit records), pam_home.c (home directories) and
+ * pam_watchdog.c (max_session).
+ *
+ *   account  IAM-mapped accounts: the mapping rules as they are now must still give this account
+ *            to its principal (revocation); local accounts: PAM_IGNORE.
+ *   session  audit record, environment, home directory, eic_only, max_session; close: audit
+ *            record with the duration, watchdog stopped.
+ *
+ * Every path that is not a decided success returns a failure code; PAM_IGNORE is returned only
+ * for what eic does not manage. Internals use errno values; PAM codes are made here. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAM_SM_ACCOUNT
+#define PAM_SM_SESSION
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "eic_accounts.h"
+#include "eic_config.h"
+#include "eic_imds.h"
+#include "eic_keys.h"
+#include "eic_log.h"
+#include "eic_mapping.h"
+#include "eic_metadata.h"
+#include "eic_signer.h"
+#include "eic_sshkey.h"
+#include "eic_time.h"
+#include "pam_args.h"
+#include "pam_audit.h"
+#include "pam_home.h"
+#include "pam_watchdog.h"
+
+#define PAM_EIC_EXPORT __attribute__((visibility("default")))
+#define SESSION_DATA "pam_eic_session"
+#define MAX_AUTH_KEYS 8
+
+/* What every hook starts from. */
+struct ctx {
+    struct pam_eic_args args;
+    struct eic_config cfg;
+    bool cfg_ok;          /* the configuration was read (or is absent: defaults) and is trusted */
+    const char *user;
+    struct passwd pw;
+    char *pw_buf;
+};
+
+/* Copy src into dst[len], cut at len - 1 bytes (every caller's value is bounded already). */
+static void set_str(char *dst, size_t len, const char *src)
+{
+    size_t n = strnlen(src, len - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Arguments, configuration, logging. Returns PAM_SUCCESS or the code to return at once. */
+static int begin(struct ctx *c, int argc, const char **argv)
+{
+    char err[512];
+    char cfg_err[512];
+    int args_ret;
+    int ret;
+
+    memset(c, 0, sizeof(*c));
+    args_ret = pam_eic_args_parse(argc, argv, &c->args, err, sizeof(err));
+    /* Read even when the arguments are bad, to know where the complaint should be logged. */
+    cfg_err[0] = '\0';
+    ret = eic_config_check_owner(c->args.config);
+    if (ret == 0) {
+        ret = eic_config_load(c->args.config, &c->cfg, cfg_err, sizeof(cfg_err));
+    } else {
+        eic_config_defaults(&c->cfg);
+    }
+    c->cfg_ok = ret == 0 || ret == ENOENT;
+    eic_log_open("pam_eic", c->cfg_ok ? c->cfg.log_file : NULL, EIC_LOG_IN_HOST);
+    eic_log_set_level(c->args.debug ? LOG_DEBUG : (c->cfg_ok ? c->cfg.log_level : LOG_INFO));
+    if (!c->cfg_ok && ret != EPERM) {
+        eic_log(LOG_ERR, "cannot use %s: %s", c->args.config, cfg_err[0] != '\0' ? cfg_err : strerror(ret));
+    }
+    if (args_ret != 0) {
+        eic_log(LOG_ERR, "%s; refusing", err);
+        return PAM_SERVICE_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
+static void end(struct ctx *c)
+{
+    free(c->pw_buf);
+    eic_config_free(&c->cfg);
+    eic_log_close();
+}
+
+/* The user and their passwd entry (getpwnam_r: PAM hosts may be threaded). Returns PAM_SUCCESS,
+ * PAM_USER_UNKNOWN or another failure. */
+static int get_user(pam_handle_t *pamh, struct ctx *c)
+{
+    struct passwd *res = NULL;
+    long size = sysconf(_SC_GETPW_R_SIZE_MAX);
+    size_t len = size > 0 ? (size_t)size : 4096;
+    int ret;
+
+    if (pam_get_user(pamh, &c->user, NULL) != PAM_SUCCESS || c->user == NULL || c->user[0] == '\0') {
+        eic_log(LOG_ERR, "cannot get the user name");
+        return PAM_USER_UNKNOWN;
+    }
+    for (;;) {
+        free(c->pw_buf);
+        c->pw_buf = malloc(len);
+        if (c->pw_buf == NULL) {
+            return PAM_BUF_ERR;
+        }
+        ret = getpwnam_r(c->user, &c->pw, c->pw_buf, len, &res);
+        if (ret != ERANGE || len >= (1u << 20)) {
+            break;
+        }
+        len *= 2;
+    }
+    if (res == NULL) {
+        eic_log(LOG_NOTICE, "no account %s (%s)", c->user, ret != 0 ? strerror(ret) : "not found");
+        return PAM_USER_UNKNOWN;
+    }
+    return PAM_SUCCESS;
+}
+
+/* Do the rules as they are now still give this account to principal? Logs the refusal. */
+static bool still_allowed(const struct ctx *c, const char *principal)
+{
+    const struct eic_rule *rule = NULL;
+    const char *why = NULL;
+
+    if (eic_principal_maps_to(&c->cfg.mapping, principal, c->user, &why, &rule)) {
+        return true;
+    }
+    if (rule != NULL) {
+        eic_log(LOG_WARNING, "IAM-mapped account %s refused: principal %s %s by the %s rule at %s:%u", c->user,
+                principal, why, rule->kind == EIC_RULE_DENY ? "deny" : "map", c->args.config, rule->line);
+    } else {
+        eic_log(LOG_WARNING, "IAM-mapped account %s refused: principal %s %s (%s)", c->user, principal, why,
+                c->args.config);
+    }
+    return false;
+}
+
+PAM_EIC_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    char principal[EIC_ARN_MAX + 1];
+    struct ctx c;
+    int ret;
+
+    (void)flags;
+    ret = begin(&c, argc, argv);
+    if (ret != PAM_SUCCESS) {
+        goto done;
+    }
+    ret = get_user(pamh, &c);
+    if (ret != PAM_SUCCESS) {
+        goto done;
+    }
+    /* With an unusable configuration the cache directory is the default one: an account found
+     * there is still known to be IAM-mapped, and is refused (fail closed). */
+    if (eic_account_mapped(c.cfg.cache_dir, &c.pw, principal, sizeof(principal)) != 0) {
+        eic_log(LOG_DEBUG, "%s is not an IAM-mapped account; ignored", c.user);
+        ret = PAM_IGNORE;
+        goto done;
+    }
+    if (!c.cfg_ok) {
+        eic_log(LOG_ERR, "IAM-mapped account %s refused: the configuration %s cannot be used", c.user,
+                c.args.config);
+        ret = PAM_PERM_DENIED;
+        goto done;
+    }
+    if (!still_allowed(&c, principal)) {
+        ret = PAM_PERM_DENIED;
+        goto done;
+    }
+    eic_log(LOG_DEBUG, "IAM-mapped account %s allowed for %s", c.user, principal);
+    ret = PAM_SUCCESS;
+done:
+    end(&c);
+    return ret;
+}
+
+/* SSH_AUTH_INFO_0 (set by sshd from session open on): one line per completed authentication
+ * method, "publickey TYPE BASE64" for keys. Fills fps with the SHA256 fingerprints of the keys
+ * (at most MAX_AUTH_KEYS). Lines of other methods are skipped; a key line that does not parse is
+ * logged and counts as an unknown key (""), so eic_only can refuse it. */
+static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max)
+{
+    const char *info = pam_getenv(pamh, "SSH_AUTH_INFO_0");
+    size_t n = 0;
+
+    if (info == NULL) {
+        return 0;
+    }
+    while (*info != '\0' && n < max) {
+        size_t len = strcspn(info, "\n");
+
+        if (len > 10 && strncmp(info, "publickey ", 10) == 0) {
+            struct eic_sshkey key;
+
+            memset(&key, 0, sizeof(key));
+            fps[n][0] = '\0';
+            if (eic_sshkey_parse_openssh(info + 10, len - 10, &key) != 0 ||
+                eic_sshkey_fingerprint(&key, fps[n]) != 0) {
+                eic_log(LOG_NOTICE, "SSH_AUTH_INFO_0 holds a public key eic cannot read");
+                fps[n][0] = '\0';
+            }
+            eic_sshkey_free(&key);
+            n++;
+        }
+        info += len;
+        if (*info == '\n') {
+            info++;
+        }
+    }
+    return n;
+}
+
+/* Which of the keys the user logged in with are valid pushed keys of the user? Re-fetches the
+ * user's records from IMDS (one deadline: imds_timeout_ms). accepted[i] is set for fps[i]; the
+ * first accepted record's #Caller and #Request go into s. For an IAM-mapped account the #Caller
+ * must also map to the account, as eic-authorized-keys requires. Returns 0 or an IMDS/trust error
+ * (logged). */
+static int match_pushed_keys(const struct ctx *c, bool mapped, char fps[][64], size_t n_fps, bool *accepted,
+                             struct pam_eic_session *s)
+{
+    struct eic_imds_options opts;
+    struct eic_imds *imds = NULL;
+    struct eic_keys_request req;
+    struct eic_record_verdict *v = NULL;
+    size_t n_v = 0;
+    X509_STORE *anchors = NULL;
+    int ret;
+
+    ret = eic_signer_load_anchors(c->cfg.ca_file, c->cfg.ca_path, &anchors);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "cannot load trust anchors (ca_file %s, ca_path %s)", c->cfg.ca_file ? c->cfg.ca_file : "-",
+                c->cfg.ca_path ? c->cfg.ca_path : "-");
+        goto done;
+    }
+    memset(&opts, 0, sizeof(opts));
+    opts.endpoint = c->cfg.imds_endpoint;
+    opts.request_timeout_ms = c->cfg.imds_timeout_ms;
+    opts.token_ttl = c->cfg.imds_token_ttl;
+    opts.max_response = (size_t)c->cfg.imds_max_response;
+    ret = eic_imds_new(&opts, &imds);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "cannot set up the IMDS client: %s", strerror(ret));
+        goto done;
+    }
+    req.user = c->user;
+    /* One key (the usual case): only its record is verified. */
+    req.fingerprint = n_fps == 1 ? fps[0] : NULL;
+    req.anchors = anchors;
+    req.now = (long long)time(NULL);
+    req.deadline_ms = eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms;
+    ret = eic_keys_fetch_verified(imds, &req, &v, &n_v);
+    if (ret != 0) {
+        goto done;
+    }
+    for (size_t i = 0; i < n_fps; i++) {
+        for (size_t j = 0; j < n_v && !accepted[i]; j++) {
+            const struct eic_rule *rule = NULL;
+            const char *why = NULL;
+
+            if (v[j].status != EIC_RECORD_ACCEPTED || fps[i][0] == '\0' || strcmp(v[j].fingerprint, fps[i]) != 0) {
+                continue;
+            }
+            if (mapped && (v[j].caller == NULL || !eic_principal_maps_to(&c->cfg.mapping, v[j].caller, c->user,
+                                                                         &why, &rule))) {
+                eic_log(LOG_WARNING, "pushed key %s for IAM-mapped account %s not counted: its principal %s %s",
+                        fps[i], c->user, v[j].caller ? v[j].caller : "(none)", v[j].caller ? why : "");
+                continue;
+            }
+            accepted[i] = true;
+            if (!s->eic_key) {
+                s->eic_key = true;
+                set_str(s->fingerprint, sizeof(s->fingerprint), fps[i]);
+                set_str(s->principal, sizeof(s->principal), v[j].caller ? v[j].caller : "");
+                set_str(s->request_id, sizeof(s->request_id), v[j].request_id ? v[j].request_id : "");
+            }
+        }
+    }
+    ret = 0;
+done:
+    eic_keyrecords_free(v, n_v);
+    eic_imds_free(imds);
+    X509_STORE_free(anchors);
+    return ret;
+}
+
+static void free_session(pam_handle_t *pamh, void *data, int error_status)
+{
+    (void)pamh;
+    (void)error_status;
+    free(data); /* never stops the watchdog: pam_end runs in processes that do not own the session */
+}
+
+static int put_env(pam_handle_t *pamh, const char *name, const char *value)
+{
+    char *kv = NULL;
+    int ret;
+
+    if (asprintf(&kv, "%s=%s", name, value) < 0) {
+        return PAM_BUF_ERR;
+    }
+    ret = pam_putenv(pamh, kv);
+    free(kv);
+    return ret;
+}
+
+static void copy_item(pam_handle_t *pamh, int item, char *out, size_t len)
+{
+    const void *v = NULL;
+
+    out[0] = '\0';
+    if (pam_get_item(pamh, item, &v) == PAM_SUCCESS && v != NULL) {
+        snprintf(out, len, "%s", (const char *)v);
+    }
+}
+
+PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    char fps[MAX_AUTH_KEYS][64];
+    bool accepted[MAX_AUTH_KEYS] = {false};
+    char cached_principal[EIC_ARN_MAX + 1] = "";
+    struct pam_eic_session *s = NULL;
+    size_t n_fps;
+    bool mapped, eic_only, all_accepted;
+    struct ctx c;
+    int ret;
+
+    (void)flags;
+    ret = begin(&c, argc, argv);
+    if (ret != PAM_SUCCESS) {
+        goto done;
+    }
+    ret = get_user(pamh, &c);
+    if (ret != PAM_SUCCESS) {
+        goto done;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        ret = PAM_BUF_ERR;
+        goto done;
+    }
+    set_str(s->user, sizeof(s->user), c.user);
+    s->uid = c.pw.pw_uid;
+    s->pid = getpid();
+    s->opened = (long long)time(NULL);
+    set_str(s->audit_log, sizeof(s->audit_log), c.args.audit_log);
+    copy_item(pamh, PAM_RHOST, s->rhost, sizeof(s->rhost));
+    copy_item(pamh, PAM_SERVICE, s->service, sizeof(s->service));
+
+    mapped = eic_account_mapped(c.cfg.cache_dir, &c.pw, cached_principal, sizeof(cached_principal)) == 0;
+    eic_only = pam_eic_args_is_eic_only(&c.args, c.user);
+    if ((mapped || eic_only) && !c.cfg_ok) {
+        eic_log(LOG_ERR, "session of %s refused: the configuration %s cannot be used", c.user, c.args.config);
+        ret = PAM_PERM_DENIED;
+        goto done;
+    }
+    /* The account step checks this too; a stack without it must not skip revocation. */
+    if (mapped && !still_allowed(&c, cached_principal)) {
+        ret = PAM_PERM_DENIED;
+        goto done;
+    }
+
+    n_fps = auth_info_keys(pamh, fps, MAX_AUTH_KEYS);
+    if (n_fps > 0) {
+        set_str(s->fingerprint, sizeof(s->fingerprint), fps[0]);
+    }
+    if (n_fps > 0 && c.cfg_ok && eic_valid_login_name(c.user)) {
+        if (match_pushed_keys(&c, mapped, fps, n_fps, accepted, s) != 0 && eic_only) {
+            eic_log(LOG_WARNING, "session of %s refused: eic_only user and its pushed keys cannot be checked",
+                    c.user);
+            ret = PAM_PERM_DENIED;
+            goto done;
+        }
+    }
+    /* eic_only: every key this login used must be a valid pushed key, so a stale authorized_keys
+     * line (or a key left behind by an earlier push) opens nothing. */
+    all_accepted = n_fps > 0;
+    for (size_t i = 0; i < n_fps; i++) {
+        all_accepted = all_accepted && accepted[i];
+    }
+    if (eic_only && !all_accepted) {
+        eic_log(LOG_WARNING, "session of %s refused: eic_only user and the login key %s is not a valid pushed key",
+                c.user, n_fps > 0 ? fps[0] : "(none: no public key authentication)");
+        ret = PAM_PERM_DENIED;
+        goto done;
+    }
+    if (mapped && !s->eic_key) {
+        set_str(s->principal, sizeof(s->principal), cached_principal);
+        snprintf(s->request_id, sizeof(s->request_id), "-");
+    }
+    s->managed = mapped || eic_only || s->eic_key;
+
+    if (mapped) {
+        ret = pam_eic_home_ensure(c.pw.pw_dir, c.args.skel, c.pw.pw_uid, c.pw.pw_gid, c.args.home_mode);
+        if (ret != 0) {
+            ret = PAM_SESSION_ERR;
+            goto done;
+        }
+    }
+    if (pam_eic_audit_write(s, "session_open", -1) != 0 && s->managed) {
+        /* No audit trail, no EIC session. A local login is not held hostage to the audit disk. */
+        ret = PAM_SESSION_ERR;
+        goto done;
+    }
+    if (s->principal[0] != '\0' && (ret = put_env(pamh, "EIC_PRINCIPAL", s->principal)) != PAM_SUCCESS) {
+        goto done;
+    }
+    if (s->request_id[0] != '\0' && strcmp(s->request_id, "-") != 0 &&
+        (ret = put_env(pamh, "EIC_REQUEST_ID", s->request_id)) != PAM_SUCCESS) {
+        goto done;
+    }
+    if (c.args.max_session > 0 && s->managed) {
+        if (pam_eic_watchdog_start(s, c.args.max_session, c.cfg.log_file) != 0) {
+            ret = PAM_SESSION_ERR;
+            goto done;
+        }
+    }
+    ret = pam_set_data(pamh, SESSION_DATA, s, free_session);
+    if (ret != PAM_SUCCESS) {
+        pam_eic_watchdog_stop(s);
+        goto done;
+    }
+    ret = s->managed ? PAM_SUCCESS : PAM_IGNORE;
+    s = NULL; /* owned by the handle now */
+done:
+    free(s);
+    end(&c);
+    return ret;
+}
+
+PAM_EIC_EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    const void *data = NULL;
+    const struct pam_eic_session *s;
+    struct ctx c;
+    int ret;
+
+    (void)flags;
+    ret = begin(&c, argc, argv);
+    if (ret != PAM_SUCCESS) {
+        goto done;
+    }
+    if (pam_get_data(pamh, SESSION_DATA, &data) != PAM_SUCCESS || data == NULL) {
+        eic_log(LOG_DEBUG, "no session opened by pam_eic in this process; nothing to close");
+        ret = PAM_IGNORE;
+        goto done;
+    }
+    s = data;
+    pam_eic_watchdog_stop(s);
+    if (pam_eic_audit_write(s, "session_close", (long long)time(NULL) - s->opened) != 0 && s->managed) {
+        ret = PAM_SESSION_ERR;
+        goto done;
+    }
+    ret = s->managed ? PAM_SUCCESS : PAM_IGNORE;
+done:
+    end(&c);
+    return ret;
+}
