@@ -14,56 +14,11 @@
 
 #include <openssl/crypto.h>
 
+#include "eic_util.h"
+
 #define INI_MAX_SIZE (1024 * 1024) /* far above any real ~/.aws file */
 
 /* ---- INI files ---- */
-
-static int read_small_file(const char *path, char **text, size_t *len)
-{
-    struct stat st;
-    char *buf = NULL;
-    size_t got = 0;
-    int fd;
-    int ret = 0;
-
-    *text = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        return errno;
-    }
-    if (fstat(fd, &st) != 0) {
-        ret = errno;
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > INI_MAX_SIZE) {
-        ret = EFBIG;
-        goto done;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        ret = ENOMEM;
-        goto done;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break; /* the file shrank: use what was there */
-        }
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *text = buf;
-    *len = got;
-    buf = NULL;
-done:
-    free(buf);
-    close(fd);
-    return ret;
-}
 
 static void trim(const char **s, size_t *len)
 {
@@ -115,7 +70,7 @@ int eic_ini_get(const char *path, const char *profile, int config_style, const c
     int ret;
 
     *value = NULL;
-    ret = read_small_file(path, &text, &text_len);
+    ret = eic_read_file(path, 0, INI_MAX_SIZE, &text, &text_len);
     if (ret != 0) {
         return ret;
     }

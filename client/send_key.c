@@ -16,6 +16,7 @@
 #include "credentials.h"
 #include "eic.h"
 #include "eic_log.h"
+#include "eic_util.h"
 
 #define CMD "send-ssh-public-key"
 #define SERVICE "ec2-instance-connect"
@@ -67,11 +68,8 @@ static void help(FILE *out)
 static int load_key(const char *arg, char **key, char *err, size_t err_len)
 {
     const char *path = NULL;
-    struct stat st;
-    char *buf = NULL;
-    size_t got = 0;
-    int fd = -1;
-    int ret = 0;
+    size_t len = 0;
+    int ret;
 
     *key = NULL;
     if (strncmp(arg, "file://", 7) == 0) {
@@ -83,51 +81,17 @@ static int load_key(const char *arg, char **key, char *err, size_t err_len)
         *key = strdup(arg);
         return *key ? 0 : ENOMEM;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        ret = errno;
-        snprintf(err, err_len, "Unable to load paramfile %s: %s", arg, strerror(ret));
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > MAX_KEY_FILE) {
-        ret = EFBIG;
+    ret = eic_read_file(path, 0, MAX_KEY_FILE, key, &len);
+    if (ret == EINVAL || ret == EFBIG) {
         snprintf(err, err_len, "Unable to load paramfile %s: not a regular file of at most %d bytes", arg,
                  MAX_KEY_FILE);
-        goto done;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        ret = ENOMEM;
-        goto done;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            ret = errno;
-            snprintf(err, err_len, "Unable to load paramfile %s: %s", arg, strerror(ret));
-            goto done;
-        }
-        if (n == 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    if (strlen(buf) != got) {
-        ret = EINVAL;
+    } else if (ret != 0) {
+        snprintf(err, err_len, "Unable to load paramfile %s: %s", arg, strerror(ret));
+    } else if (strlen(*key) != len) {
         snprintf(err, err_len, "Unable to load paramfile %s: the file holds a NUL byte", arg);
-        goto done;
-    }
-    *key = buf;
-    buf = NULL;
-done:
-    free(buf);
-    if (fd >= 0) {
-        close(fd);
+        free(*key);
+        *key = NULL;
+        ret = EINVAL;
     }
     return ret;
 }

@@ -36,8 +36,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "eic_metadata.h"
 #include "eic_log.h"
+#include "eic_metadata.h"
+#include "eic_util.h"
 
 #define EIC_CONFIG_LINE_MAX 4096 /* bytes per line, not counting the '\n' */
 #define KEY_NAME_MAX 64          /* longer keys are refused before they are ever echoed */
@@ -95,19 +96,6 @@ static bool is_blank(char c)
 
 /* ---- messages ------------------------------------------------------------------------- */
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || err_len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* "name:line: reason"; returns EINVAL so callers can `return fail(...)`. */
 static int fail(struct parse_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -120,7 +108,7 @@ static int fail(struct parse_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    set_err(ctx->err, ctx->err_len, "%s:%zu: %s", ctx->name, ctx->lineno, reason);
+    eic_set_err(ctx->err, ctx->err_len, "%s:%zu: %s", ctx->name, ctx->lineno, reason);
     return EINVAL;
 }
 
@@ -137,7 +125,7 @@ static void set_file_err(char *err, size_t err_len, const char *path, int errnum
 {
     char buf[128];
 
-    set_err(err, err_len, "%s: %s", path, strerror_r(errnum, buf, sizeof(buf)));
+    eic_set_err(err, err_len, "%s: %s", path, strerror_r(errnum, buf, sizeof(buf)));
 }
 
 /* ---- setters -------------------------------------------------------------------------- */
@@ -151,7 +139,7 @@ static int set_long(const struct config_key *key, void *obj, const char *value, 
 
     for (const char *p = value; *p != '\0'; p++) {
         if (*p < '0' || *p > '9') {
-            set_err(why, why_len, "'%s' must be a decimal integer in %ld..%ld, not '%.*s%s'", key->name,
+            eic_set_err(why, why_len, "'%s' must be a decimal integer in %ld..%ld, not '%.*s%s'", key->name,
                     key->min, key->max, VALUE_ECHO_MAX, value, ellipsis(value));
             return EINVAL;
         }
@@ -159,7 +147,7 @@ static int set_long(const struct config_key *key, void *obj, const char *value, 
     errno = 0;
     v = strtol(value, &end, 10);
     if (errno != 0 || end == value || *end != '\0' || v < key->min || v > key->max) {
-        set_err(why, why_len, "'%s' must be in %ld..%ld, not '%.*s%s'", key->name, key->min, key->max,
+        eic_set_err(why, why_len, "'%s' must be in %ld..%ld, not '%.*s%s'", key->name, key->min, key->max,
                 VALUE_ECHO_MAX, value, ellipsis(value));
         return EINVAL;
     }
@@ -182,7 +170,7 @@ static int replace_string(char **slot, const char *value)
 static int set_endpoint(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
 {
     if (eic_config_check_endpoint(value) != 0) {
-        set_err(why, why_len, "'%s' must be http://IPV4[:PORT] or http://[IPV6][:PORT] (no host name, no path), "
+        eic_set_err(why, why_len, "'%s' must be http://IPV4[:PORT] or http://[IPV6][:PORT] (no host name, no path), "
                 "not '%.*s%s'", key->name, VALUE_ECHO_MAX, value, ellipsis(value));
         return EINVAL;
     }
@@ -195,7 +183,7 @@ static int set_endpoint(const struct config_key *key, void *obj, const char *val
 static int set_abs_path(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
 {
     if (value[0] != '/') {
-        set_err(why, why_len, "'%s' must be an absolute path, not '%.*s%s'", key->name, VALUE_ECHO_MAX, value,
+        eic_set_err(why, why_len, "'%s' must be an absolute path, not '%.*s%s'", key->name, VALUE_ECHO_MAX, value,
                 ellipsis(value));
         return EINVAL;
     }
@@ -217,7 +205,7 @@ static int set_log_level(const struct config_key *key, void *obj, const char *va
             return 0;
         }
     }
-    set_err(why, why_len, "'%s' must be one of debug, info, notice, warning, error, not '%.*s%s'", key->name,
+    eic_set_err(why, why_len, "'%s' must be one of debug, info, notice, warning, error, not '%.*s%s'", key->name,
             VALUE_ECHO_MAX, value, ellipsis(value));
     return EINVAL;
 }
@@ -244,7 +232,7 @@ static int set_id(const struct config_key *key, void *obj, const char *value, ch
     return 0;
 
 bad:
-    set_err(why, why_len, "'%s' must be a decimal integer in %lu..%lu, not '%.*s%s'", key->name, EIC_ID_MIN,
+    eic_set_err(why, why_len, "'%s' must be a decimal integer in %lu..%lu, not '%.*s%s'", key->name, EIC_ID_MIN,
             EIC_ID_MAX, VALUE_ECHO_MAX, value, ellipsis(value));
     return EINVAL;
 }
@@ -254,7 +242,7 @@ bad:
 static int set_passwd_path(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
 {
     if (strchr(value, ':') != NULL) {
-        set_err(why, why_len, "'%s' may not contain ':' (it goes into passwd entries)", key->name);
+        eic_set_err(why, why_len, "'%s' may not contain ':' (it goes into passwd entries)", key->name);
         return EINVAL;
     }
     return set_abs_path(key, obj, value, why, why_len);
@@ -266,7 +254,7 @@ static int set_home_base(const struct config_key *key, void *obj, const char *va
     size_t len = strlen(value);
 
     if (len > 1 && value[len - 1] == '/') {
-        set_err(why, why_len, "'%s' must not end with '/'", key->name);
+        eic_set_err(why, why_len, "'%s' must not end with '/'", key->name);
         return EINVAL;
     }
     return set_passwd_path(key, obj, value, why, why_len);
@@ -309,12 +297,12 @@ static int set_groups(const struct config_key *key, void *obj, const char *value
             len--;
         }
         if (len == 0) {
-            set_err(why, why_len, "empty group name in 'groups'");
+            eic_set_err(why, why_len, "empty group name in 'groups'");
             ret = EINVAL;
             goto done;
         }
         if (n == EIC_MAX_RULE_GROUPS) {
-            set_err(why, why_len, "more than %d groups in 'groups'", EIC_MAX_RULE_GROUPS);
+            eic_set_err(why, why_len, "more than %d groups in 'groups'", EIC_MAX_RULE_GROUPS);
             ret = EINVAL;
             goto done;
         }
@@ -326,7 +314,7 @@ static int set_groups(const struct config_key *key, void *obj, const char *value
         groups[n++] = name;
         /* All digits: chgrp and friends would take it for a GID. */
         if (!eic_valid_login_name(name) || strspn(name, "0123456789") == len) {
-            set_err(why, why_len, "invalid group name '%.*s%s' in 'groups' (1..%d of A-Z, a-z, 0-9, '.', '_', "
+            eic_set_err(why, why_len, "invalid group name '%.*s%s' in 'groups' (1..%d of A-Z, a-z, 0-9, '.', '_', "
                     "'-', not starting with '-' or '.', not all digits)", VALUE_ECHO_MAX, name, ellipsis(name),
                     EIC_LOGIN_NAME_MAX);
             ret = EINVAL;
@@ -334,7 +322,7 @@ static int set_groups(const struct config_key *key, void *obj, const char *value
         }
         for (size_t i = 0; i + 1 < n; i++) {
             if (strcmp(groups[i], name) == 0) {
-                set_err(why, why_len, "group '%s' listed twice in 'groups'", name);
+                eic_set_err(why, why_len, "group '%s' listed twice in 'groups'", name);
                 ret = EINVAL;
                 goto done;
             }
@@ -405,7 +393,7 @@ static int map_end(struct eic_config *cfg, void *obj, char *why, size_t why_len)
 
     (void)cfg;
     if (rule->name_template == NULL) {
-        set_err(why, why_len, "'[map ...]' section without a 'name' (the login name template)");
+        eic_set_err(why, why_len, "'[map ...]' section without a 'name' (the login name template)");
         return EINVAL;
     }
     return 0;
@@ -776,13 +764,13 @@ int eic_config_parse(const char *name, const char *text, size_t len, struct eic_
     size_t pos = 0;
     int ret;
 
-    set_err(err, err_len, "%s", "");
+    eic_set_err(err, err_len, "%s", "");
     ret = eic_config_defaults(cfg);
     if (ret != 0) {
         return ret;
     }
     if (len > EIC_CONFIG_MAX_SIZE) {
-        set_err(err, err_len, "%s: larger than %d bytes", name, EIC_CONFIG_MAX_SIZE);
+        eic_set_err(err, err_len, "%s: larger than %d bytes", name, EIC_CONFIG_MAX_SIZE);
         return EMSGSIZE;
     }
     ret = eic_config_defaults(&scratch);
@@ -881,7 +869,7 @@ int eic_config_load(const char *path, struct eic_config *cfg, char *err, size_t 
     if (path == NULL) {
         path = EIC_CONFIG_DEFAULT_PATH;
     }
-    set_err(err, err_len, "%s", "");
+    eic_set_err(err, err_len, "%s", "");
     ret = eic_config_defaults(cfg);
     if (ret != 0) {
         goto done;
@@ -905,12 +893,12 @@ int eic_config_load(const char *path, struct eic_config *cfg, char *err, size_t 
     }
     if (!S_ISREG(st.st_mode)) {
         ret = EINVAL;
-        set_err(err, err_len, "%s: not a regular file", path);
+        eic_set_err(err, err_len, "%s: not a regular file", path);
         goto done;
     }
     if (st.st_size > EIC_CONFIG_MAX_SIZE) {
         ret = EMSGSIZE;
-        set_err(err, err_len, "%s: larger than %d bytes", path, EIC_CONFIG_MAX_SIZE);
+        eic_set_err(err, err_len, "%s: larger than %d bytes", path, EIC_CONFIG_MAX_SIZE);
         goto done;
     }
     ret = read_all(fd, &text, &len);

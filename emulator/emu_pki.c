@@ -31,6 +31,7 @@
 
 #include "eic_codec.h"
 #include "eic_log.h"
+#include "eic_util.h"
 
 /* RSA 2048 for every key, the root included: the brief allows 2048 or 3072, and tests start
  * dozens of emulators with fresh state directories, where 3072-bit generation would cost
@@ -80,65 +81,6 @@ static int join_path(char *out, size_t out_len, const char *dir, const char *nam
 }
 
 /* Read a whole (small) file. ENOENT when it does not exist, EFBIG beyond EMU_MAX_PEM_FILE. */
-static int read_small_file(const char *path, char **data, size_t *len)
-{
-    struct stat st = {0};
-    char *buf = NULL;
-    size_t got = 0;
-    int fd;
-    int ret;
-
-    *data = NULL;
-    *len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-    if (fd < 0) {
-        return errno;
-    }
-    if (fstat(fd, &st) != 0) {
-        ret = errno;
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ret = EINVAL;
-        goto done;
-    }
-    if (st.st_size > EMU_MAX_PEM_FILE) {
-        ret = EFBIG;
-        goto done;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        ret = ENOMEM;
-        goto done;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            ret = errno;
-            goto done;
-        }
-        if (n == 0) {
-            break; /* shrank under us: what we have is checked by the PEM parser */
-        }
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *data = buf;
-    *len = got;
-    buf = NULL;
-    ret = 0;
-done:
-    if (buf != NULL) {
-        OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
-        free(buf);
-    }
-    close(fd);
-    return ret;
-}
 
 static int fsync_dir(const char *dir)
 {
@@ -277,7 +219,7 @@ static int read_pair(const char *dir, struct pair *pair)
         if (ret != 0) {
             goto done;
         }
-        ret = read_small_file(path, &data, &len);
+        ret = eic_read_file(path, O_NOFOLLOW, EMU_MAX_PEM_FILE, &data, &len);
         if (ret == ENOENT) {
             eic_log(LOG_NOTICE, "emulator PKI: %s is missing; the %s will be issued", path, pair->what);
             goto done;

@@ -12,6 +12,7 @@
 
 #include "eic_buf.h"
 #include "eic_json.h"
+#include "eic_util.h"
 
 /* The default world, in the world-file format (see emu_world.h). The credentials are public
  * demo values: they are printed at start-up so that tests and people can use them. */
@@ -43,19 +44,6 @@ static const char *const valid_domains[] = {
     "amazonaws.com", "amazonaws.com.cn", "c2s.ic.gov", "sc2s.sgov.gov",
 };
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || err_len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* POSIX ERE full match; the patterns here are fixed, so a compile failure is a bug and
  * counts as "no match" (fail closed). */
@@ -104,7 +92,7 @@ static int check_keys(const char *name, const char *path, json_object *obj, cons
             }
         }
         if (!known) {
-            set_err(err, err_len, "%s: unknown key \"%s%s%s\"", name, path, path[0] ? "." : "", key);
+            eic_set_err(err, err_len, "%s: unknown key \"%s%s%s\"", name, path, path[0] ? "." : "", key);
             return EINVAL;
         }
     }
@@ -120,13 +108,13 @@ static int get_string(const char *name, const char *path, json_object *obj, cons
     *out = NULL;
     if (!json_object_object_get_ex(obj, key, &member)) {
         if (required) {
-            set_err(err, err_len, "%s: missing key \"%s.%s\"", name, path, key);
+            eic_set_err(err, err_len, "%s: missing key \"%s.%s\"", name, path, key);
             return EINVAL;
         }
         return 0;
     }
     if (!json_object_is_type(member, json_type_string)) {
-        set_err(err, err_len, "%s: \"%s.%s\" must be a string", name, path, key);
+        eic_set_err(err, err_len, "%s: \"%s.%s\" must be a string", name, path, key);
         return EINVAL;
     }
     *out = strdup(json_object_get_string(member));
@@ -144,7 +132,7 @@ static int parse_instance(const char *name, json_object *inst, struct emu_world 
     int ret;
 
     if (!json_object_is_type(inst, json_type_object)) {
-        set_err(err, err_len, "%s: \"instance\" must be an object", name);
+        eic_set_err(err, err_len, "%s: \"instance\" must be an object", name);
         return EINVAL;
     }
     ret = check_keys(name, "instance", inst, keys, err, err_len);
@@ -166,12 +154,12 @@ static int parse_instance(const char *name, json_object *inst, struct emu_world 
     /* The same rules eic applies to what IMDS serves (DESIGN.md section 2): a world the
      * instance side would refuse is a mistake in the world file. */
     if (!world_re_match("^i-[0-9a-f]{8,32}$", w->instance_id)) {
-        set_err(err, err_len, "%s: \"instance.id\": \"%.64s\" is not an instance id (^i-[0-9a-f]{8,32}$)", name,
+        eic_set_err(err, err_len, "%s: \"instance.id\": \"%.64s\" is not an instance id (^i-[0-9a-f]{8,32}$)", name,
                 w->instance_id);
         return EINVAL;
     }
     if (!world_re_match("^([a-z]+-){2,3}[0-9][a-z]$", w->availability_zone)) {
-        set_err(err, err_len,
+        eic_set_err(err, err_len,
                 "%s: \"instance.availability_zone\": \"%.64s\" is not an availability zone "
                 "(^([a-z]+-){2,3}[0-9][a-z]$)",
                 name, w->availability_zone);
@@ -194,21 +182,21 @@ static int parse_instance(const char *name, json_object *inst, struct emu_world 
         }
     }
     if (!domain_ok) {
-        set_err(err, err_len,
+        eic_set_err(err, err_len,
                 "%s: \"instance.domain\": \"%.64s\" is not one of amazonaws.com, amazonaws.com.cn, c2s.ic.gov, "
                 "sc2s.sgov.gov",
                 name, w->domain);
         return EINVAL;
     }
     if (!world_re_match("^[0-9]{12}$", w->account_id)) {
-        set_err(err, err_len, "%s: \"instance.account_id\": \"%.64s\" is not a 12-digit account id", name,
+        eic_set_err(err, err_len, "%s: \"instance.account_id\": \"%.64s\" is not a 12-digit account id", name,
                 w->account_id);
         return EINVAL;
     }
     w->imdsv2_required = true;
     if (json_object_object_get_ex(inst, "imdsv2_required", &member)) {
         if (!json_object_is_type(member, json_type_boolean)) {
-            set_err(err, err_len, "%s: \"instance.imdsv2_required\" must be true or false", name);
+            eic_set_err(err, err_len, "%s: \"instance.imdsv2_required\" must be true or false", name);
             return EINVAL;
         }
         w->imdsv2_required = json_object_get_boolean(member);
@@ -223,12 +211,12 @@ static int parse_principals(const char *name, json_object *arr, struct emu_world
     int ret = 0;
 
     if (!json_object_is_type(arr, json_type_array)) {
-        set_err(err, err_len, "%s: \"principals\" must be an array", name);
+        eic_set_err(err, err_len, "%s: \"principals\" must be an array", name);
         return EINVAL;
     }
     n = json_object_array_length(arr);
     if (n < 1 || n > EMU_WORLD_MAX_PRINCIPALS) {
-        set_err(err, err_len, "%s: \"principals\" must hold 1 to %d entries", name, EMU_WORLD_MAX_PRINCIPALS);
+        eic_set_err(err, err_len, "%s: \"principals\" must hold 1 to %d entries", name, EMU_WORLD_MAX_PRINCIPALS);
         return EINVAL;
     }
     w->principals = calloc(n, sizeof(*w->principals));
@@ -243,7 +231,7 @@ static int parse_principals(const char *name, json_object *arr, struct emu_world
         w->n_principals = i + 1; /* so that emu_world_free releases what was filled */
         snprintf(path, sizeof(path), "principals[%zu]", i);
         if (!json_object_is_type(p, json_type_object)) {
-            set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
+            eic_set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
             return EINVAL;
         }
         ret = check_keys(name, path, p, keys, err, err_len);
@@ -263,29 +251,29 @@ static int parse_principals(const char *name, json_object *arr, struct emu_world
             return ret;
         }
         if (!is_token(pr->arn, 1, 2048) || !world_re_match("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^ ]+$", pr->arn)) {
-            set_err(err, err_len, "%s: \"%s.arn\": \"%.80s\" is not an IAM or STS principal ARN", name, path,
+            eic_set_err(err, err_len, "%s: \"%s.arn\": \"%.80s\" is not an IAM or STS principal ARN", name, path,
                     pr->arn);
             return EINVAL;
         }
         if (!world_re_match("^[A-Z0-9]{16,128}$", pr->access_key_id)) {
-            set_err(err, err_len, "%s: \"%s.access_key_id\": \"%.80s\" is not an access key id ([A-Z0-9]{16,128})",
+            eic_set_err(err, err_len, "%s: \"%s.access_key_id\": \"%.80s\" is not an access key id ([A-Z0-9]{16,128})",
                     name, path, pr->access_key_id);
             return EINVAL;
         }
         /* The secret's value is never echoed, not even in an error message. */
         if (!is_token(pr->secret_access_key, 1, 256)) {
-            set_err(err, err_len, "%s: \"%s.secret_access_key\" must be 1 to 256 printable characters without "
+            eic_set_err(err, err_len, "%s: \"%s.secret_access_key\" must be 1 to 256 printable characters without "
                     "spaces", name, path);
             return EINVAL;
         }
         if (pr->session_token != NULL && !is_token(pr->session_token, 1, 4096)) {
-            set_err(err, err_len, "%s: \"%s.session_token\" must be 1 to 4096 printable characters without spaces",
+            eic_set_err(err, err_len, "%s: \"%s.session_token\" must be 1 to 4096 printable characters without spaces",
                     name, path);
             return EINVAL;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(w->principals[j].access_key_id, pr->access_key_id) == 0) {
-                set_err(err, err_len, "%s: \"%s.access_key_id\": %s is already used by principals[%zu]", name, path,
+                eic_set_err(err, err_len, "%s: \"%s.access_key_id\": %s is already used by principals[%zu]", name, path,
                         pr->access_key_id, j);
                 return EINVAL;
             }
@@ -301,12 +289,12 @@ static int parse_policy(const char *name, json_object *arr, struct emu_world *w,
     int ret = 0;
 
     if (!json_object_is_type(arr, json_type_array)) {
-        set_err(err, err_len, "%s: \"policy\" must be an array", name);
+        eic_set_err(err, err_len, "%s: \"policy\" must be an array", name);
         return EINVAL;
     }
     n = json_object_array_length(arr);
     if (n > EMU_WORLD_MAX_POLICY) {
-        set_err(err, err_len, "%s: \"policy\" holds more than %d rules", name, EMU_WORLD_MAX_POLICY);
+        eic_set_err(err, err_len, "%s: \"policy\" holds more than %d rules", name, EMU_WORLD_MAX_POLICY);
         return EINVAL;
     }
     if (n == 0) {
@@ -325,7 +313,7 @@ static int parse_policy(const char *name, json_object *arr, struct emu_world *w,
         w->n_policy = i + 1;
         snprintf(path, sizeof(path), "policy[%zu]", i);
         if (!json_object_is_type(r, json_type_object)) {
-            set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
+            eic_set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
             return EINVAL;
         }
         ret = check_keys(name, path, r, keys, err, err_len);
@@ -349,7 +337,7 @@ static int parse_policy(const char *name, json_object *arr, struct emu_world *w,
             bad = "os_user";
         }
         if (bad != NULL) {
-            set_err(err, err_len, "%s: \"%s.%s\" must be a non-empty glob of printable characters without spaces",
+            eic_set_err(err, err_len, "%s: \"%s.%s\" must be a non-empty glob of printable characters without spaces",
                     name, path, bad);
             return EINVAL;
         }
@@ -389,12 +377,12 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
     *out = NULL;
     ret = eic_json_parse(text, len, EMU_WORLD_MAX_SIZE, &root);
     if (ret == EBADMSG) {
-        set_err(err, err_len, "%s: not valid JSON", name);
+        eic_set_err(err, err_len, "%s: not valid JSON", name);
         ret = EINVAL;
         goto done;
     }
     if (ret == EMSGSIZE) {
-        set_err(err, err_len, "%s: larger than %d bytes", name, EMU_WORLD_MAX_SIZE);
+        eic_set_err(err, err_len, "%s: larger than %d bytes", name, EMU_WORLD_MAX_SIZE);
         ret = EINVAL;
         goto done;
     }
@@ -402,7 +390,7 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
         goto done;
     }
     if (!json_object_is_type(root, json_type_object)) {
-        set_err(err, err_len, "%s: the world must be a JSON object", name);
+        eic_set_err(err, err_len, "%s: the world must be a JSON object", name);
         ret = EINVAL;
         goto done;
     }
@@ -421,7 +409,7 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
         goto done;
     }
     if (!json_object_object_get_ex(root, "instance", &member)) {
-        set_err(err, err_len, "%s: missing key \"instance\"", name);
+        eic_set_err(err, err_len, "%s: missing key \"instance\"", name);
         ret = EINVAL;
         goto done;
     }
@@ -434,13 +422,13 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
         int64_t v;
 
         if (!json_object_is_type(member, json_type_int)) {
-            set_err(err, err_len, "%s: \"key_lifetime\" must be an integer (seconds)", name);
+            eic_set_err(err, err_len, "%s: \"key_lifetime\" must be an integer (seconds)", name);
             ret = EINVAL;
             goto done;
         }
         v = json_object_get_int64(member);
         if (v < EMU_KEY_LIFETIME_MIN || v > EMU_KEY_LIFETIME_MAX) {
-            set_err(err, err_len, "%s: \"key_lifetime\": %lld is outside %d..%d", name, (long long)v,
+            eic_set_err(err, err_len, "%s: \"key_lifetime\": %lld is outside %d..%d", name, (long long)v,
                     EMU_KEY_LIFETIME_MIN, EMU_KEY_LIFETIME_MAX);
             ret = EINVAL;
             goto done;
@@ -448,7 +436,7 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
         w->key_lifetime = (long)v;
     }
     if (!json_object_object_get_ex(root, "principals", &member)) {
-        set_err(err, err_len, "%s: missing key \"principals\"", name);
+        eic_set_err(err, err_len, "%s: missing key \"principals\"", name);
         ret = EINVAL;
         goto done;
     }
@@ -468,7 +456,7 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
     w = NULL;
 done:
     if (ret == ENOMEM) {
-        set_err(err, err_len, "%s: out of memory", name);
+        eic_set_err(err, err_len, "%s: out of memory", name);
     }
     emu_world_free(w);
     json_object_put(root);
@@ -501,12 +489,12 @@ int emu_world_load(const char *path, struct emu_world **out, char *err, size_t e
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         ret = errno;
-        set_err(err, err_len, "%s: %s", path, strerror(ret));
+        eic_set_err(err, err_len, "%s: %s", path, strerror(ret));
         goto done;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ret = EINVAL;
-        set_err(err, err_len, "%s: not a regular file", path);
+        eic_set_err(err, err_len, "%s: not a regular file", path);
         goto done;
     }
     for (;;) {
@@ -516,7 +504,7 @@ int emu_world_load(const char *path, struct emu_world **out, char *err, size_t e
         }
         if (n < 0) {
             ret = errno;
-            set_err(err, err_len, "%s: %s", path, strerror(ret));
+            eic_set_err(err, err_len, "%s: %s", path, strerror(ret));
             goto done;
         }
         if (n == 0) {
@@ -524,7 +512,7 @@ int emu_world_load(const char *path, struct emu_world **out, char *err, size_t e
         }
         ret = eic_buf_append(&text, chunk, (size_t)n);
         if (ret == EMSGSIZE) {
-            set_err(err, err_len, "%s: larger than %d bytes", path, EMU_WORLD_MAX_SIZE);
+            eic_set_err(err, err_len, "%s: larger than %d bytes", path, EMU_WORLD_MAX_SIZE);
             goto done;
         }
         if (ret != 0) {

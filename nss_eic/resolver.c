@@ -21,6 +21,7 @@
 #include "eic_metadata.h"
 #include "eic_signer.h"
 #include "eic_time.h"
+#include "eic_util.h"
 
 /* The one exported function (resolver.map). Returns 0 (the account is in the cache now), ENOENT
  * (no valid record maps to name), EEXIST (name is a local account), EINVAL (bad configuration),
@@ -29,19 +30,6 @@
 __attribute__((visibility("default"))) int eic_resolver_lookup(const char *config_path, const char *name,
                                                                char *err, size_t err_len);
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || err_len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* The first accepted record whose #Caller maps to exactly name (deny rules win); NULL if none. */
 static const struct eic_record_verdict *pick_record(const struct eic_config *cfg, const char *name,
@@ -61,9 +49,13 @@ static const struct eic_record_verdict *pick_record(const struct eic_config *cfg
         rule = NULL;
         st = eic_mapping_resolve(&cfg->mapping, v->caller, mapped, sizeof(mapped), &rule);
         if (st != EIC_MAP_OK) {
-            eic_log(LOG_INFO, "nss_eic: key %s pushed for %s by %s: not mapped (%s%s%u)", v->fingerprint, name,
-                    v->caller, eic_map_status_name(st), rule != NULL ? ", rule at line " : "",
-                    rule != NULL ? rule->line : 0u);
+            if (rule != NULL) {
+                eic_log(LOG_INFO, "nss_eic: key %s pushed for %s by %s: not mapped (%s, rule at line %u)",
+                        v->fingerprint, name, v->caller, eic_map_status_name(st), rule->line);
+            } else {
+                eic_log(LOG_INFO, "nss_eic: key %s pushed for %s by %s: not mapped (%s)", v->fingerprint, name,
+                        v->caller, eic_map_status_name(st));
+            }
             continue;
         }
         if (strcmp(mapped, name) != 0) {
@@ -103,7 +95,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
     /* Fills cfg whatever it returns (the defaults for a missing file). */
     ret = eic_config_load(config_path, &cfg, cfg_err, sizeof(cfg_err));
     if (ret != 0 && ret != ENOENT) {
-        set_err(err, err_len, "%s", ret == EINVAL ? cfg_err : strerror(ret));
+        eic_set_err(err, err_len, "%s", ret == EINVAL ? cfg_err : strerror(ret));
         ret = EINVAL;
         goto done;
     }
@@ -119,7 +111,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
 
     ret = eic_signer_load_anchors(cfg.ca_file, cfg.ca_path, &anchors);
     if (ret != 0) {
-        set_err(err, err_len, "cannot load trust anchors (ca_file %s, ca_path %s)", cfg.ca_file ? cfg.ca_file : "-",
+        eic_set_err(err, err_len, "cannot load trust anchors (ca_file %s, ca_path %s)", cfg.ca_file ? cfg.ca_file : "-",
                 cfg.ca_path ? cfg.ca_path : "-");
         ret = EACCES;
         goto done;
@@ -130,7 +122,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
     imds_opts.max_response = (size_t)cfg.imds_max_response;
     ret = eic_imds_new(&imds_opts, &imds);
     if (ret != 0) {
-        set_err(err, err_len, "cannot set up the IMDS client: %s", strerror(ret));
+        eic_set_err(err, err_len, "cannot set up the IMDS client: %s", strerror(ret));
         goto done;
     }
     req.user = name;
@@ -140,7 +132,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
     req.deadline_ms = deadline;
     ret = eic_keys_fetch_verified(imds, &req, &verdicts, &n_verdicts);
     if (ret != 0) {
-        set_err(err, err_len, "%s", eic_imds_strerror(ret));
+        eic_set_err(err, err_len, "%s", eic_imds_strerror(ret));
         goto done;
     }
     chosen = pick_record(&cfg, name, verdicts, n_verdicts, &rule);
@@ -165,7 +157,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
         goto done;
     }
     if (ret != 0) {
-        set_err(err, err_len, "cannot add %s to the account cache: %s", name, strerror(ret));
+        eic_set_err(err, err_len, "cannot add %s to the account cache: %s", name, strerror(ret));
         goto done;
     }
     eic_log(LOG_INFO, "nss_eic: account %s (uid %lu) for IAM principal %s, request-id %s", name, (unsigned long)uid,

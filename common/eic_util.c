@@ -1,0 +1,84 @@
+#include "eic_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void eic_set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || err_len == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+int eic_read_file(const char *path, int extra_flags, size_t max, char **data, size_t *len)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t size = 0;
+    size_t got = 0;
+    int fd;
+    int ret;
+
+    *data = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | extra_flags);
+    if (fd < 0) {
+        return errno;
+    }
+    if (fstat(fd, &st) != 0) {
+        ret = errno;
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ret = EINVAL;
+        goto done;
+    }
+    if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
+        ret = EFBIG;
+        goto done;
+    }
+    size = (size_t)st.st_size;
+    buf = malloc(size + 1);
+    if (buf == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            ret = errno;
+            goto done;
+        }
+        if (n == 0) {
+            break; /* the file shrank: use what was there */
+        }
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
+    buf = NULL;
+    ret = 0;
+done:
+    if (buf != NULL) {
+        explicit_bzero(buf, size + 1);
+        free(buf);
+    }
+    close(fd);
+    return ret;
+}

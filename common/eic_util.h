@@ -1,0 +1,18 @@
+/* Small helpers every part needs once: error text for callers, and reading a whole small file.
+ * libc only (linked into nss_eic's light part too). */
+#ifndef EIC_UTIL_H
+#define EIC_UTIL_H
+
+#include <stddef.h>
+
+/* printf into err[0..err_len) (nothing when err is NULL or err_len is 0). */
+void eic_set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Read the whole regular file at path (opened O_RDONLY|O_CLOEXEC|O_NOCTTY|extra_flags, e.g.
+ * O_NOFOLLOW) into a malloc'd, NUL-terminated buffer. A file that shrinks while being read gives
+ * what was there. Returns 0; EINVAL when it is not a regular file; EFBIG when it is larger than
+ * max bytes; ENOMEM; or open/fstat/read's errno. On error *data is NULL and nothing leaks (the
+ * buffer is wiped: it may hold keys). */
+int eic_read_file(const char *path, int extra_flags, size_t max, char **data, size_t *len);
+
+#endif
