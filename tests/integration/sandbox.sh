@@ -37,6 +37,20 @@ sandbox_setup() {
     mkdir -p /etc/eic "$SANDBOX/emulator" /run/sshd
 }
 
+# pam_eic installed where Linux-PAM looks for it, and sshd run under the PAM service "sshd-eic"
+# (sshd's service name is the basename of its argv[0]: /srv/eic/sbin/sshd-eic -> /usr/sbin/sshd).
+# The stack is Debian's sshd stack with pam_eic added to account and session; ARGS go to both.
+sandbox_install_pam() { # sandbox_install_pam ARGS...
+    local libdir
+    libdir="/usr/lib/$(gcc -print-multiarch)"
+    install -m 0644 "$EIC_BUILD/pam_eic/pam_eic.so" "$libdir/security/pam_eic.so"
+    sed -e "/^@include common-account/a account required pam_eic.so $*" /etc/pam.d/sshd >/etc/pam.d/sshd-eic
+    echo "session required pam_eic.so $*" >>/etc/pam.d/sshd-eic
+    install -d -m 0755 /srv/eic/sbin
+    ln -sf /usr/sbin/sshd /srv/eic/sbin/sshd-eic
+    SANDBOX_SSHD=/srv/eic/sbin/sshd-eic
+}
+
 # nss_eic installed where glibc looks for it, and named in nsswitch.conf for passwd and group.
 sandbox_install_nss() {
     local libdir
@@ -118,8 +132,8 @@ AuthorizedKeysCommand /srv/eic/eic-authorized-keys %u %f
 AuthorizedKeysCommandUser nobody
 LogLevel VERBOSE
 CONF
-    /usr/sbin/sshd -t -f "$SANDBOX/sshd_config" || return 1
-    /usr/sbin/sshd -D -f "$SANDBOX/sshd_config" -E "$SANDBOX/sshd.log" &
+    "${SANDBOX_SSHD:-/usr/sbin/sshd}" -t -f "$SANDBOX/sshd_config" || return 1
+    "${SANDBOX_SSHD:-/usr/sbin/sshd}" -D -f "$SANDBOX/sshd_config" -E "$SANDBOX/sshd.log" &
     SANDBOX_PIDS="$SANDBOX_PIDS $!"
     for _ in $(seq 1 100); do
         (exec 3<>/dev/tcp/127.0.0.1/2222) 2>/dev/null && return 0
