@@ -20,7 +20,7 @@
 
 /* What one session's records say; kept with pam_set_data between open and close. */
 struct pam_eic_session {
-    char user[33];
+    char user[256];
     uid_t uid;
     char principal[EIC_ARN_MAX + 1];   /* "" when unknown */
     char request_id[128];              /* "" when unknown, "-" for a mapped account without a record */

@@ -11,6 +11,7 @@
  * for what eic does not manage. Internals use errno values; PAM codes are made here. */
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,26 @@ static void copy_item(pam_handle_t *pamh, int item, char *out, size_t len)
     }
 }
 
+/* sshd does not end a login whose pam_open_session failed: OpenSSH's do_pam_session() logs the
+ * error, restricts forwarding and goes on to run the user's shell or command. A refused session
+ * must not open anyway (an eic_only user with a stale authorized_keys key, a revoked account, no
+ * audit trail), so when the caller is sshd — it alone sets SSH_AUTH_INFO_0 — the module ends the
+ * calling process itself. sshd calls pam_open_session in the per-connection process right after
+ * authentication and before it forks anything for the user, so nothing of the user's has run yet;
+ * its death closes the connection. Other callers (su, login) honour the failure themselves. */
+static void end_refused_sshd_session(pam_handle_t *pamh, const char *user)
+{
+    if (pam_getenv(pamh, "SSH_AUTH_INFO_0") == NULL) {
+        return;
+    }
+    eic_log(LOG_WARNING, "session of %s refused; sshd would go on with it, so its process %ld is ended", user,
+            (long)getpid());
+    eic_log_close();
+    kill(getpid(), SIGTERM);
+    /* Still here: the host handles SIGTERM. It must not carry on with the session either. */
+    kill(getpid(), SIGKILL);
+}
+
 PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     char fps[MAX_AUTH_KEYS][64];
@@ -438,6 +459,9 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
     s = NULL; /* owned by the handle now */
 done:
     free(s);
+    if (ret != PAM_SUCCESS && ret != PAM_IGNORE) {
+        end_refused_sshd_session(pamh, c.user != NULL ? c.user : "(unknown)");
+    }
     end(&c);
     return ret;
 }
