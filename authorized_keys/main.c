@@ -20,12 +20,10 @@
 
 #include "eic_accounts.h"
 #include "eic_config.h"
-#include "eic_imds.h"
 #include "eic_keys.h"
 #include "eic_log.h"
 #include "eic_mapping.h"
 #include "eic_metadata.h"
-#include "eic_signer.h"
 #include "eic_time.h"
 
 #define EXIT_USAGE 2
@@ -72,12 +70,8 @@ int main(int argc, char **argv)
 {
     const char *config_path = EIC_CONFIG_DEFAULT_PATH;
     struct eic_config cfg;
-    struct eic_imds *imds = NULL;
-    struct eic_imds_options imds_opts;
-    struct eic_keys_request req;
     struct eic_record_verdict *verdicts = NULL;
     size_t n_verdicts = 0;
-    X509_STORE *anchors = NULL;
     char err[512];
     const char *user;
     const char *fingerprint = NULL;
@@ -147,28 +141,8 @@ int main(int argc, char **argv)
     }
     mapped = eic_is_mapped_account(cfg.cache_dir, pw);
 
-    ret = eic_signer_load_anchors(cfg.ca_file, cfg.ca_path, &anchors);
-    if (ret != 0) {
-        eic_log(LOG_ERR, "cannot load trust anchors (ca_file %s, ca_path %s)", cfg.ca_file ? cfg.ca_file : "-",
-                cfg.ca_path ? cfg.ca_path : "-");
-        goto done;
-    }
-    imds_opts.endpoint = cfg.imds_endpoint;
-    imds_opts.request_timeout_ms = cfg.imds_timeout_ms;
-    imds_opts.token_ttl = cfg.imds_token_ttl;
-    imds_opts.max_response = (size_t)cfg.imds_max_response;
-    ret = eic_imds_new(&imds_opts, &imds);
-    if (ret != 0) {
-        eic_log(LOG_ERR, "cannot set up the IMDS client: %s", strerror(ret));
-        goto done;
-    }
-
-    req.user = user;
-    req.fingerprint = fingerprint;
-    req.anchors = anchors;
-    req.now = (long long)time(NULL);
-    req.deadline_ms = eic_monotonic_ms() + (uint64_t)cfg.deadline_ms;
-    ret = eic_keys_fetch_verified(imds, &req, &verdicts, &n_verdicts);
+    ret = eic_keys_for_user(&cfg, user, fingerprint, eic_monotonic_ms() + (uint64_t)cfg.deadline_ms, &verdicts,
+                            &n_verdicts);
     if (ret != 0) {
         goto done;
     }
@@ -183,8 +157,6 @@ int main(int argc, char **argv)
     status = EXIT_SUCCESS;
 done:
     eic_keyrecords_free(verdicts, n_verdicts);
-    eic_imds_free(imds);
-    X509_STORE_free(anchors);
     eic_config_free(&cfg);
     eic_log_close();
     return status;

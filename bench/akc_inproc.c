@@ -9,10 +9,8 @@
 #include <time.h>
 
 #include "eic_config.h"
-#include "eic_imds.h"
 #include "eic_keys.h"
 #include "eic_log.h"
-#include "eic_signer.h"
 #include "eic_time.h"
 
 static double now_us(void)
@@ -35,11 +33,7 @@ static int cmp_double(const void *a, const void *b)
 static int one_run(const char *config_path, const char *user, const char *fingerprint)
 {
     struct eic_config cfg;
-    struct eic_imds_options opts;
-    struct eic_imds *imds = NULL;
-    struct eic_keys_request req;
     struct eic_record_verdict *v = NULL;
-    X509_STORE *anchors = NULL;
     size_t n = 0;
     char err[256];
     int accepted = -1;
@@ -48,22 +42,7 @@ static int one_run(const char *config_path, const char *user, const char *finger
         fprintf(stderr, "%s\n", err);
         goto done;
     }
-    if (eic_signer_load_anchors(cfg.ca_file, cfg.ca_path, &anchors) != 0) {
-        goto done;
-    }
-    opts.endpoint = cfg.imds_endpoint;
-    opts.request_timeout_ms = cfg.imds_timeout_ms;
-    opts.token_ttl = cfg.imds_token_ttl;
-    opts.max_response = (size_t)cfg.imds_max_response;
-    if (eic_imds_new(&opts, &imds) != 0) {
-        goto done;
-    }
-    req.user = user;
-    req.fingerprint = fingerprint;
-    req.anchors = anchors;
-    req.now = (long long)time(NULL);
-    req.deadline_ms = eic_monotonic_ms() + (uint64_t)cfg.deadline_ms;
-    if (eic_keys_fetch_verified(imds, &req, &v, &n) != 0) {
+    if (eic_keys_for_user(&cfg, user, fingerprint, eic_monotonic_ms() + (uint64_t)cfg.deadline_ms, &v, &n) != 0) {
         goto done;
     }
     accepted = 0;
@@ -72,8 +51,6 @@ static int one_run(const char *config_path, const char *user, const char *finger
     }
 done:
     eic_keyrecords_free(v, n);
-    eic_imds_free(imds);
-    X509_STORE_free(anchors);
     eic_config_free(&cfg);
     return accepted;
 }

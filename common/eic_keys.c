@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "eic_buf.h"
 #include "eic_codec.h"
@@ -256,5 +257,45 @@ done:
     eic_buf_free(&zone);
     eic_buf_free(&domain);
     eic_buf_free(&records);
+    return ret;
+}
+
+int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char *fingerprint, uint64_t deadline_ms,
+                      struct eic_record_verdict **verdicts, size_t *n_verdicts)
+{
+    struct eic_imds_options opts;
+    struct eic_keys_request req;
+    struct eic_imds *imds = NULL;
+    X509_STORE *anchors = NULL;
+    int ret;
+
+    *verdicts = NULL;
+    *n_verdicts = 0;
+    ret = eic_signer_load_anchors(cfg->ca_file, cfg->ca_path, &anchors);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "cannot load trust anchors (ca_file %s, ca_path %s)", cfg->ca_file ? cfg->ca_file : "-",
+                cfg->ca_path ? cfg->ca_path : "-");
+        ret = EACCES;
+        goto done;
+    }
+    memset(&opts, 0, sizeof(opts));
+    opts.endpoint = cfg->imds_endpoint;
+    opts.request_timeout_ms = cfg->imds_timeout_ms;
+    opts.token_ttl = cfg->imds_token_ttl;
+    opts.max_response = (size_t)cfg->imds_max_response;
+    ret = eic_imds_new(&opts, &imds);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "cannot set up the IMDS client: %s", strerror(ret));
+        goto done;
+    }
+    req.user = user;
+    req.fingerprint = fingerprint;
+    req.anchors = anchors;
+    req.now = (long long)time(NULL);
+    req.deadline_ms = deadline_ms;
+    ret = eic_keys_fetch_verified(imds, &req, verdicts, n_verdicts);
+done:
+    eic_imds_free(imds);
+    X509_STORE_free(anchors);
     return ret;
 }

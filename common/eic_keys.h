@@ -9,6 +9,7 @@
 
 #include <openssl/x509.h>
 
+#include "eic_config.h"
 #include "eic_imds.h"
 #include "eic_keyrecords.h"
 
@@ -28,5 +29,13 @@ struct eic_keys_request {
  * is not trusted, ENOMEM. Whatever the error, no verdict is returned. */
 int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request *req,
                             struct eic_record_verdict **verdicts, size_t *n_verdicts);
+
+/* The same from a loaded configuration, for every caller (eic-authorized-keys, nss_eic's resolver,
+ * pam_eic): the trust anchors (ca_file / ca_path), an IMDS client (imds_* keys), then
+ * eic_keys_fetch_verified for user at the current time, bounded by deadline_ms (monotonic).
+ * fingerprint may be NULL. Returns as eic_keys_fetch_verified; EACCES also when the trust anchors
+ * cannot be loaded (logged). */
+int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char *fingerprint, uint64_t deadline_ms,
+                      struct eic_record_verdict **verdicts, size_t *n_verdicts);
 
 #endif

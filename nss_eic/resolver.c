@@ -74,16 +74,12 @@ static const struct eic_record_verdict *pick_record(const struct eic_config *cfg
 int eic_resolver_lookup(const char *config_path, const char *name, char *err, size_t err_len)
 {
     struct eic_config cfg;
-    struct eic_imds *imds = NULL;
-    struct eic_imds_options imds_opts;
-    struct eic_keys_request req;
     struct eic_record_verdict *verdicts = NULL;
     size_t n_verdicts = 0;
     const struct eic_record_verdict *chosen;
     const struct eic_rule *rule = NULL;
     struct eic_cache_new_user nu;
     struct eic_cache_range range = {0};
-    X509_STORE *anchors = NULL;
     char cfg_err[512];
     uint64_t deadline;
     uid_t uid = 0;
@@ -109,28 +105,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
     eic_log_open("nss_eic", cfg.log_file, EIC_LOG_IN_HOST);
     eic_log_set_level(cfg.log_level);
 
-    ret = eic_signer_load_anchors(cfg.ca_file, cfg.ca_path, &anchors);
-    if (ret != 0) {
-        eic_set_err(err, err_len, "cannot load trust anchors (ca_file %s, ca_path %s)", cfg.ca_file ? cfg.ca_file : "-",
-                cfg.ca_path ? cfg.ca_path : "-");
-        ret = EACCES;
-        goto done;
-    }
-    imds_opts.endpoint = cfg.imds_endpoint;
-    imds_opts.request_timeout_ms = cfg.imds_timeout_ms;
-    imds_opts.token_ttl = cfg.imds_token_ttl;
-    imds_opts.max_response = (size_t)cfg.imds_max_response;
-    ret = eic_imds_new(&imds_opts, &imds);
-    if (ret != 0) {
-        eic_set_err(err, err_len, "cannot set up the IMDS client: %s", strerror(ret));
-        goto done;
-    }
-    req.user = name;
-    req.fingerprint = NULL;
-    req.anchors = anchors;
-    req.now = (long long)time(NULL);
-    req.deadline_ms = deadline;
-    ret = eic_keys_fetch_verified(imds, &req, &verdicts, &n_verdicts);
+    ret = eic_keys_for_user(&cfg, name, NULL, deadline, &verdicts, &n_verdicts);
     if (ret != 0) {
         eic_set_err(err, err_len, "%s", eic_imds_strerror(ret));
         goto done;
@@ -164,8 +139,6 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
             chosen->caller, chosen->request_id != NULL ? chosen->request_id : "-");
 done:
     eic_keyrecords_free(verdicts, n_verdicts);
-    eic_imds_free(imds);
-    X509_STORE_free(anchors);
     eic_config_free(&cfg);
     return ret;
 }

@@ -234,37 +234,13 @@ static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max)
 static int match_pushed_keys(const struct ctx *c, bool mapped, char fps[][64], size_t n_fps, bool *accepted,
                              struct pam_eic_session *s)
 {
-    struct eic_imds_options opts;
-    struct eic_imds *imds = NULL;
-    struct eic_keys_request req;
     struct eic_record_verdict *v = NULL;
     size_t n_v = 0;
-    X509_STORE *anchors = NULL;
     int ret;
 
-    ret = eic_signer_load_anchors(c->cfg.ca_file, c->cfg.ca_path, &anchors);
-    if (ret != 0) {
-        eic_log(LOG_ERR, "cannot load trust anchors (ca_file %s, ca_path %s)", c->cfg.ca_file ? c->cfg.ca_file : "-",
-                c->cfg.ca_path ? c->cfg.ca_path : "-");
-        goto done;
-    }
-    memset(&opts, 0, sizeof(opts));
-    opts.endpoint = c->cfg.imds_endpoint;
-    opts.request_timeout_ms = c->cfg.imds_timeout_ms;
-    opts.token_ttl = c->cfg.imds_token_ttl;
-    opts.max_response = (size_t)c->cfg.imds_max_response;
-    ret = eic_imds_new(&opts, &imds);
-    if (ret != 0) {
-        eic_log(LOG_ERR, "cannot set up the IMDS client: %s", strerror(ret));
-        goto done;
-    }
-    req.user = c->user;
     /* One key (the usual case): only its record is verified. */
-    req.fingerprint = n_fps == 1 ? fps[0] : NULL;
-    req.anchors = anchors;
-    req.now = (long long)time(NULL);
-    req.deadline_ms = eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms;
-    ret = eic_keys_fetch_verified(imds, &req, &v, &n_v);
+    ret = eic_keys_for_user(&c->cfg, c->user, n_fps == 1 ? fps[0] : NULL,
+                            eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms, &v, &n_v);
     if (ret != 0) {
         goto done;
     }
@@ -294,8 +270,6 @@ static int match_pushed_keys(const struct ctx *c, bool mapped, char fps[][64], s
     ret = 0;
 done:
     eic_keyrecords_free(v, n_v);
-    eic_imds_free(imds);
-    X509_STORE_free(anchors);
     return ret;
 }
 
