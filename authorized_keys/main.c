@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "eic_accounts.h"
@@ -46,8 +44,13 @@ static bool caller_maps_to(const struct eic_config *cfg, const char *user, const
         return false;
     }
     if (!eic_principal_maps_to(&cfg->mapping, v->caller, user, &why, &rule)) {
-        eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: principal %s %s (rule at line %u)",
-                v->fingerprint, user, v->caller, why, rule ? rule->line : 0);
+        if (rule != NULL) {
+            eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: principal %s %s (rule at line %u)",
+                    v->fingerprint, user, v->caller, why, rule->line);
+        } else {
+            eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: principal %s %s", v->fingerprint, user,
+                    v->caller, why);
+        }
         return false;
     }
     return true;
