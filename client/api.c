@@ -155,13 +155,11 @@ static int send_signed(const struct eic_api_call *call, const struct endpoint *e
     const struct eic_credentials *creds = call->credentials;
     char amz_date[EIC_SIGV4_AMZ_DATE_LEN + 1];
     struct eic_sigv4_header signed_headers[5] = {
-        {"Content-Type", API_CONTENT_TYPE},
+        {"Content-Type", call->content_type ? call->content_type : API_CONTENT_TYPE},
         {"Host", ep->host_header},
         {"X-Amz-Date", amz_date},
-        {"X-Amz-Target", call->target},
-        {"X-Amz-Security-Token", creds->session_token},
     };
-    size_t n_signed = creds->session_token ? 5 : 4;
+    size_t n_signed = 3;
     struct eic_sigv4_request req = {
         .method = "POST", .path = ep->path, .query = ep->query, .headers = signed_headers,
         .n_headers = n_signed, .body = call->body, .body_len = strlen(call->body),
@@ -178,6 +176,13 @@ static int send_signed(const struct eic_api_call *call, const struct endpoint *e
     };
     int ret;
 
+    if (call->target != NULL) {
+        signed_headers[n_signed++] = (struct eic_sigv4_header){"X-Amz-Target", call->target};
+    }
+    if (creds->session_token != NULL) {
+        signed_headers[n_signed++] = (struct eic_sigv4_header){"X-Amz-Security-Token", creds->session_token};
+    }
+    req.n_headers = n_signed;
     memset(resp, 0, sizeof(*resp));
     eic_sigv4_format_amz_date((long long)time(NULL), amz_date);
     ret = eic_sigv4_authorization(&req, &scope, creds->access_key_id, creds->secret_access_key, &authorization);
@@ -252,6 +257,24 @@ static const char *reason_phrase(long status)
     case 504: return "Gateway Timeout";
     default: return "HTTP error";
     }
+}
+
+/* raw_answer calls: the body as text; a 2xx status is success, the caller reads the rest. */
+static void interpret_raw(const struct eic_http_response *resp, struct eic_api_result *result)
+{
+    result->http_status = resp->status;
+    free(result->request_id);
+    result->request_id = resp->request_id ? strdup(resp->request_id) : NULL;
+    result->body = strndup(resp->body.data ? resp->body.data : "", resp->body.len);
+    if (resp->status >= 200 && resp->status < 300) {
+        result->outcome = EIC_API_OK;
+        return;
+    }
+    result->outcome = EIC_API_SERVICE_ERROR;
+    if (asprintf(&result->error_code, "%ld", resp->status) < 0) {
+        result->error_code = NULL;
+    }
+    result->error_message = strdup(reason_phrase(resp->status));
 }
 
 /* Turn one HTTP answer into result. */
@@ -363,7 +386,9 @@ void eic_api_invoke(const struct eic_api_call *call, struct eic_api_result *resu
         clear_result(result);
         result->retries = attempt - 1;
         http_ret = send_signed(call, &ep, (long)(left > 0 ? left : 1), &resp);
-        if (http_ret == 0) {
+        if (http_ret == 0 && call->raw_answer) {
+            interpret_raw(&resp, result);
+        } else if (http_ret == 0) {
             interpret(&resp, result);
         } else {
             result->outcome = EIC_API_FAILED;
@@ -410,6 +435,8 @@ void eic_api_result_free(struct eic_api_result *result)
     free(result->error_code);
     free(result->error_message);
     free(result->request_id);
+    free(result->body);
+    result->body = NULL;
     result->answer = NULL;
     result->error_code = NULL;
     result->error_message = NULL;

@@ -15,8 +15,12 @@ struct eic_api_call {
     const char *endpoint_url; /* NULL: https://<service>.<region>.amazonaws.com */
     const char *region;
     const char *service;      /* signing name and host prefix, e.g. "ec2-instance-connect" */
-    const char *target;       /* X-Amz-Target, e.g. "AWSEC2InstanceConnectService.SendSSHPublicKey" */
-    const char *body;         /* JSON text */
+    const char *target;       /* X-Amz-Target, e.g. "AWSEC2InstanceConnectService.SendSSHPublicKey";
+                               * NULL: none is sent (the Query protocol of EC2) */
+    const char *content_type; /* NULL: application/x-amz-json-1.1 */
+    bool raw_answer;          /* keep the answer body as text in result->body, whatever its status
+                               * and format (XML answers of the Query protocol: the caller parses) */
+    const char *body;         /* JSON text (or the form body with content_type) */
     const struct eic_credentials *credentials;
     long connect_timeout_ms;
     long read_timeout_ms;     /* per attempt */
@@ -38,6 +42,7 @@ struct eic_api_result {
     char *error_code;    /* e.g. "AuthException" */
     char *error_message;
     char *request_id;
+    char *body;          /* raw_answer calls: the answer body (NUL-terminated), or NULL */
     int retries;         /* attempts made after the first */
 };
 

@@ -20,6 +20,11 @@ struct eic_command {
 };
 
 int eic_cmd_send_ssh_public_key(int argc, char **argv);
+int eic_cmd_ssh(int argc, char **argv);
+
+/* The SendSSHPublicKey request body (malloc'd JSON; zone may be NULL), or NULL (no memory).
+ * send_key.c; also used by `eic ssh`. */
+char *eic_send_key_request_body(const char *instance_id, const char *os_user, const char *key, const char *zone);
 
 /* Print "eic: error: MSG" and the short usage, as the AWS CLI does for usage errors. Returns
  * EIC_EXIT_USAGE for the caller to exit with. */

@@ -13,6 +13,8 @@ static const struct eic_command commands[] = {
     {"send-ssh-public-key",
      "push an SSH public key to an instance for 60 seconds (as `aws ec2-instance-connect send-ssh-public-key`)",
      eic_cmd_send_ssh_public_key},
+    {"ssh", "log in with OpenSSH using a key pushed for this login (ephemeral unless --private-key-file)",
+     eic_cmd_ssh},
 };
 
 static void help(FILE *out)

@@ -114,7 +114,7 @@ static int parse_timeout(const char *name, const char *text, long dflt, long *ms
     return 0;
 }
 
-static char *request_body(const char *instance_id, const char *os_user, const char *key, const char *zone)
+char *eic_send_key_request_body(const char *instance_id, const char *os_user, const char *key, const char *zone)
 {
     json_object *obj = json_object_new_object();
     char *body = NULL;
@@ -248,7 +248,7 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
         goto done;
     }
     eic_log(LOG_DEBUG, "credentials from %s, access key %s, region %s", creds.source, creds.access_key_id, region);
-    body = request_body(instance_id, os_user, key, zone);
+    body = eic_send_key_request_body(instance_id, os_user, key, zone);
     if (body == NULL) {
         fprintf(stderr, "out of memory\n");
         status = EIC_EXIT_OTHER;

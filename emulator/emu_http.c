@@ -14,6 +14,7 @@
 #include "eic_log.h"
 #include "emu_fault.h"
 #include "emu_imds.h"
+#include "emu_ec2.h"
 #include "emu_push.h"
 
 #define MAX_HEADERS 128
@@ -324,6 +325,8 @@ static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *con
         ret = fault_status_reply(fault, url, &reply);
     } else if (emu_imds_path(url)) {
         ret = emu_imds_handle(srv, &req, &reply);
+    } else if (emu_ec2_request(&req)) {
+        ret = emu_ec2_handle(srv, &req, &reply); /* the Query protocol: a form body */
     } else {
         ret = emu_push_handle(srv, &req, &reply);
     }

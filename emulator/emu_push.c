@@ -150,8 +150,8 @@ static bool list_has(char *const *names, size_t n, const char *name)
 
 /* Verify the request's SigV4 signature. Returns 0 with *out set, EACCES with the reason in msg
  * (which never contains the expected signature or any secret), or ENOMEM. */
-static int verify_sigv4(struct emu_server *srv, const struct emu_request *req, const struct emu_principal **out,
-                        char *msg)
+int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req, const char *service,
+                          const struct emu_principal **out, char *msg)
 {
     static const char *const single[] = {"Authorization", "X-Amz-Date", "X-Amz-Security-Token"};
     const struct emu_world *w = srv->world;
@@ -196,8 +196,8 @@ static int verify_sigv4(struct emu_server *srv, const struct emu_request *req, c
         set_msg(msg, "The access key id %.128s does not exist in this world", auth.access_key_id);
         goto done;
     }
-    if (strcmp(auth.service, EMU_PUSH_SERVICE) != 0) {
-        set_msg(msg, "Credential should be scoped to correct service: '%s', not '%.64s'", EMU_PUSH_SERVICE,
+    if (strcmp(auth.service, service) != 0) {
+        set_msg(msg, "Credential should be scoped to correct service: '%s', not '%.64s'", service,
                 auth.service);
         goto done;
     }
@@ -534,7 +534,7 @@ int emu_push_handle(struct emu_server *srv, const struct emu_request *req, struc
         return emu_push_error(reply, 400, "UnknownOperationException",
                               "X-Amz-Target must be " EMU_PUSH_TARGET);
     }
-    ret = verify_sigv4(srv, req, &principal, msg);
+    ret = emu_push_verify_sigv4(srv, req, EMU_PUSH_SERVICE, &principal, msg);
     if (ret == EACCES) {
         eic_log(LOG_NOTICE, "push refused (AuthException) from %s: %s", req->remote ? req->remote : "?", msg);
         return emu_push_error(reply, 400, "AuthException", msg);

@@ -24,4 +24,11 @@ int emu_push_handle(struct emu_server *srv, const struct emu_request *req, struc
  * x-amzn-RequestId header. */
 int emu_push_error(struct emu_reply *reply, unsigned int status, const char *type, const char *message);
 
+/* Verify a request's SigV4 signature for the signing name service (also used by emu_ec2.c).
+ * Returns 0 with *out set, EACCES with the reason in msg (EMU_PUSH_MSG_LEN bytes; never a
+ * secret or the expected signature), or ENOMEM. */
+#define EMU_PUSH_MSG_LEN 512
+int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req, const char *service,
+                          const struct emu_principal **out, char *msg);
+
 #endif

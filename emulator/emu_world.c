@@ -1,5 +1,6 @@
 #include "emu_world.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -124,8 +125,10 @@ static int get_string(const char *name, const char *path, json_object *obj, cons
 static int parse_instance(const char *name, json_object *inst, struct emu_world *w, char *err, size_t err_len)
 {
     static const char *const keys[] = {
-        "id", "availability_zone", "domain", "account_id", "imdsv2_required", NULL,
+        "id", "availability_zone", "domain", "account_id", "imdsv2_required", "private_ip", "public_ip", "ipv6", NULL,
     };
+    struct in6_addr addr6;
+    struct in_addr addr4;
     json_object *member;
     bool domain_ok = false;
     size_t zlen;
@@ -200,6 +203,32 @@ static int parse_instance(const char *name, json_object *inst, struct emu_world 
             return EINVAL;
         }
         w->imdsv2_required = json_object_get_boolean(member);
+    }
+    /* The addresses DescribeInstances reports (emu_ec2.c). The private one defaults to
+     * loopback so that `eic ssh` reaches an sshd on 127.0.0.1 in the test sandbox. */
+    ret = get_string(name, "instance", inst, "private_ip", false, &w->private_ip, err, err_len);
+    if (ret == 0) {
+        ret = get_string(name, "instance", inst, "public_ip", false, &w->public_ip, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, "instance", inst, "ipv6", false, &w->ipv6, err, err_len);
+    }
+    if (ret == 0 && w->private_ip == NULL) {
+        w->private_ip = strdup("127.0.0.1");
+        ret = w->private_ip ? 0 : ENOMEM;
+    }
+    if (ret != 0) {
+        return ret;
+    }
+    if (inet_pton(AF_INET, w->private_ip, &addr4) != 1 ||
+        (w->public_ip != NULL && inet_pton(AF_INET, w->public_ip, &addr4) != 1)) {
+        eic_set_err(err, err_len, "%s: \"instance.%s\" is not an IPv4 address", name,
+                    inet_pton(AF_INET, w->private_ip, &addr4) != 1 ? "private_ip" : "public_ip");
+        return EINVAL;
+    }
+    if (w->ipv6 != NULL && inet_pton(AF_INET6, w->ipv6, &addr6) != 1) {
+        eic_set_err(err, err_len, "%s: \"instance.ipv6\" is not an IPv6 address", name);
+        return EINVAL;
     }
     return 0;
 }
@@ -555,6 +584,9 @@ void emu_world_free(struct emu_world *w)
     free(w->region);
     free(w->domain);
     free(w->account_id);
+    free(w->private_ip);
+    free(w->public_ip);
+    free(w->ipv6);
     free(w);
 }
 
@@ -590,6 +622,8 @@ void emu_world_print(const struct emu_world *w, FILE *out)
     fprintf(out, "domain:       %s\n", w->domain);
     fprintf(out, "account:      %s\n", w->account_id);
     fprintf(out, "imds:         %s\n", w->imdsv2_required ? "IMDSv2 required" : "IMDSv1 allowed");
+    fprintf(out, "addresses:    private %s, public %s, IPv6 %s (DescribeInstances)\n", w->private_ip,
+            w->public_ip ? w->public_ip : "none", w->ipv6 ? w->ipv6 : "none");
     fprintf(out, "key lifetime: %ld s\n", w->key_lifetime);
     for (size_t i = 0; i < w->n_principals; i++) {
         const struct emu_principal *p = &w->principals[i];

@@ -12,7 +12,10 @@
  *       "availability_zone": "us-east-1a",      required, ^([a-z]+-){2,3}[0-9][a-z]$
  *       "domain": "amazonaws.com",              optional (default amazonaws.com), one of the four
  *       "account_id": "111122223333",           required, 12 digits
- *       "imdsv2_required": true                 optional (default true)
+ *       "imdsv2_required": true,                optional (default true)
+ *       "private_ip": "127.0.0.1",              optional IPv4 (default 127.0.0.1), DescribeInstances
+ *       "public_ip": "203.0.113.5",             optional IPv4 (default none)
+ *       "ipv6": "2001:db8::5"                   optional IPv6 (default none)
  *     },
  *     "key_lifetime": 60,                       optional, seconds, 1..3600
  *     "principals": [                           required, 1..64 entries
@@ -59,6 +62,9 @@ struct emu_world {
     char *domain;
     char *account_id;
     bool imdsv2_required;
+    char *private_ip;        /* never NULL once parsed (default 127.0.0.1) */
+    char *public_ip;         /* NULL: none */
+    char *ipv6;              /* NULL: none */
     long key_lifetime;
     struct emu_principal *principals;
     size_t n_principals;
