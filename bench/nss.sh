@@ -13,6 +13,8 @@ fi
 TOP=$(pwd)
 FILES=/lib/$(gcc -print-multiarch)/libnss_files.so.2
 EIC=$TOP/nss_eic/libnss_eic.so.2
+dir=""
+trap '[ -n "$dir" ] && rm -rf "$dir"' EXIT
 printf '%-10s %16s %16s %8s\n' accounts "nss_files ns" "nss_eic ns" ratio
 for n in 10 100000; do
     dir=$(mktemp -d /tmp/eic-bench-nss.XXXXXX)
@@ -25,4 +27,5 @@ for n in 10 100000; do
     umount /etc/passwd
     printf '%-10s %16s %16s %8s\n' "$n" "$files_ns" "$eic_ns" "$(awk -v a="$eic_ns" -v b="$files_ns" 'BEGIN { printf "%.4f", a / b }')"
     rm -rf "$dir"
+    dir=""
 done
