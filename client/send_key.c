@@ -56,6 +56,7 @@ static void help(FILE *out)
             "  --ca-bundle FILE          CA certificates for https (also AWS_CA_BUNDLE)\n"
             "  --no-verify-ssl           do not verify the https certificate\n"
             "  --output json             the only output format\n"
+            "  --no-cli-pager            accepted for compatibility (eic never pages)\n"
             "  --debug                   log the canonical request and each attempt to stderr\n"
             "\n"
             "Prints the answer ({\"RequestId\": ..., \"Success\": true}) and exits 0. Exits 254 when the\n"
