@@ -2,8 +2,8 @@
 # The man pages in man/: each renders without a single warning through man(1) and groff, has the
 # sections a reader looks for, and lists exactly what the code accepts — the options of each
 # program's --help (eic and each of its commands, eic-emulator, eic-authorized-keys), pam_eic's
-# module arguments (pam_eic/pam_args.c), eic.conf's keys (common/eic_config.c) and the environment
-# variables the client and nss_eic read — so that a page cannot silently drift from the code.
+# module arguments (pam_eic/pam_args.c), eic.conf's keys (common/eic_config.c), the emulator's
+# world-file keys (emulator/emu_world.c) and the environment variables the client and nss_eic read — so that a page cannot silently drift from the code.
 source "$(dirname "$0")/lib.sh"
 
 MAN_DIR="$TOP/man"
@@ -166,6 +166,20 @@ config_keys_match() {
             grep -xE '[a-z_]+' | sort -u)"
 }
 check "eic.conf.5 KEYS and [map] keys are those of common/eic_config.c" config_keys_match
+
+# Every key the world-file parser accepts (the keys[] tables of emulator/emu_world.c) is named in
+# bold in the page's WORLD FILES section.
+world_keys_documented() {
+    local documented missing=""
+    documented=$(awk '/^\.SH WORLD FILES/ { on = 1; next } /^\.SH/ { on = 0 } on && /^\.(B|BR|RB) /' \
+        "$MAN_DIR/eic-emulator.1" | sed 's/\\-/-/g' | tr -d '"' | tr ' ' '\n' | sort -u)
+    for key in $(awk '/static const char \*const [a-z_]*keys\[\] = \{/ { on = 1 } on { print } on && /\};/ { on = 0 }' \
+        "$TOP/emulator/emu_world.c" | grep -oE '"[a-z_0-9]+"' | tr -d '"' | sort -u); do
+        grep -qx -- "$key" <<<"$documented" || missing="$missing $key"
+    done
+    [ -z "$missing" ] || { echo "world-file keys not in eic-emulator.1:$missing"; return 1; }
+}
+check "eic-emulator.1 WORLD FILES names every key of emulator/emu_world.c" world_keys_documented
 
 # environment_match PAGE SOURCES...: the variables named in the page's ENVIRONMENT tags are the
 # ones the sources read (getenv, secure_getenv, and the client's wrappers of them).
