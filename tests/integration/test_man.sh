@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 MAN_DIR="$TOP/man"
 PAGES=(eic.1 eic-emulator.1 eic.conf.5 eic-authorized-keys.8 nss_eic.8 pam_eic.8)
+ALIASES=(libnss_eic.8) # ".so manN/PAGE" pages
 
 # tags PAGE: one line per tag of a .TP/.TQ item, "SECTION<TAB>SUBSECTION<TAB>TEXT", the text with
 # the macro name, quotes and font escapes removed ("\-" read as "-").
@@ -85,10 +86,24 @@ see_also_resolves() {
     [ -z "$missing" ] || { echo "SEE ALSO names missing pages:$missing"; return 1; }
 }
 
+# render_alias PAGE: a ".so" page, rendered as man(1) finds it, from a man tree (the request is
+# relative to the tree's root), prints its target without a warning.
+render_alias() {
+    local tree="$WORK/tree" err
+    mkdir -p "$tree/man1" "$tree/man5" "$tree/man8"
+    for p in "$MAN_DIR"/*.[158]; do
+        cp "$p" "$tree/man${p##*.}/"
+    done
+    err=$(cd "$tree" && LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l "man${1##*.}/$1" 2>&1 \
+        >"$WORK/$1.txt")
+    [ -z "$err" ] || { echo "$err"; return 1; }
+    grep -q '^NAME' "$WORK/$1.txt" || { echo "no page rendered"; return 1; }
+}
+
 installed_by_automake() {
     local listed
     listed=$(sed -n 's/.*man\/\([^ \\]*\.[158]\).*/\1/p' "$MAN_DIR/Makemodule.am" | sort)
-    same "man pages in man/Makemodule.am" "$(printf '%s\n' "${PAGES[@]}" | sort)" "$listed" &&
+    same "man pages in man/Makemodule.am" "$(printf '%s\n' "${PAGES[@]}" "${ALIASES[@]}" | sort)" "$listed" &&
         same "pages in man/" "$(cd "$MAN_DIR" && ls -- *.[158] | sort)" "$listed"
 }
 
@@ -96,6 +111,9 @@ for page in "${PAGES[@]}"; do
     check "man --warnings renders $page without a warning" render_with_man "$page"
     check "groff -ww renders $page without a warning" render_with_groff "$page"
     check "$page links only to pages that exist" see_also_resolves "$page"
+done
+for page in "${ALIASES[@]}"; do
+    check "alias $page renders its page without a warning" render_alias "$page"
 done
 check "man/Makemodule.am installs every page in man/" installed_by_automake
 
