@@ -17,6 +17,7 @@ CASES=(
     "lintian reports no errors"
     "debootstrap makes a bookworm minbase root"
     "dpkg installs eic, eic-client and eic-emulator"
+    "FHS paths, eic.conf a conffile, no .la and no libnss_eic.so link"
     "the AuthorizedKeysCommand user eic: system user, no shell, no home"
     "the sshd drop-in is in place and sshd -T shows eic's AuthorizedKeysCommand"
     "nsswitch.conf: eic right after files on passwd and group"
@@ -99,7 +100,7 @@ in_root() { chroot "$ROOT" "${ROOT_ENV[@]}" "$@"; }
 # with the same command line, not through this function, so that $! is the daemon itself.
 in_net() { nsenter --net="/proc/$NETNS_PID/ns/net" chroot "$ROOT" "${ROOT_ENV[@]}" "$@"; }
 
-# --- 1-3: build (and lintian) while debootstrap makes the root.
+# --- Build (and lintian) while debootstrap makes the root.
 MIRROR=$(apt_mirror | head -n 1)
 echo "# mirror: ${MIRROR:-none found}"
 # Only what eic and the test need beyond minbase; debootstrap adds their dependencies.
@@ -119,6 +120,7 @@ lintian_clean() {
     lintian --fail-on error "$DEBS"/eic_*.changes >"$WORK/lintian.log" 2>&1
 }
 check "${CASES[1]}" lintian_clean
+FAILED_BEFORE_ROOT=$TAP_FAILED
 sed 's/^/# lintian: /' "$WORK/lintian.log"
 
 bootstrap_done() {
@@ -126,7 +128,7 @@ bootstrap_done() {
     [ -x "$ROOT/usr/sbin/sshd" ]
 }
 check "${CASES[2]}" bootstrap_done
-[ "$TAP_FAILED" -eq 0 ] || abort_from 3
+[ "$TAP_FAILED" -eq "$FAILED_BEFORE_ROOT" ] || abort_from 3
 
 # The root as a fresh machine: /proc, no daemon started by a maintainer script (sshd is started by
 # the test itself, in the network namespace), sshd's runtime directory.
@@ -152,9 +154,22 @@ system_state() {
         find etc -xdev -type f -exec sha256sum {} + | sort)
 }
 
-# --- 4-9: install.
+# --- Install.
 check "${CASES[3]}" in_root sh -c 'dpkg -i /tmp/debs/eic_*.deb /tmp/debs/eic-client_*.deb /tmp/debs/eic-emulator_*.deb'
-[ "$TAP_FAILED" -eq 0 ] || abort_from 4
+[ "$TAP_FAILED" -eq "$FAILED_BEFORE_ROOT" ] || abort_from 4
+
+fhs_paths() {
+    local ma p
+    ma=$(gcc -print-multiarch)
+    for p in /usr/libexec/eic/eic-authorized-keys "/usr/lib/$ma/libnss_eic.so.2" "/usr/lib/$ma/eic/libeic_resolver.so" \
+        "/usr/lib/$ma/security/pam_eic.so" /etc/eic/eic.conf /usr/share/pam-configs/eic /usr/lib/tmpfiles.d/eic.conf \
+        /usr/bin/eic /usr/bin/eic-emulator; do
+        [ -f "$ROOT$p" ] || { echo "missing: $p"; return 1; }
+    done
+    in_root dpkg-query -W -f '${Conffiles}\n' eic | grep -q '^ /etc/eic/eic.conf ' || return 1
+    ! in_root dpkg -L eic eic-client eic-emulator | grep -E '\.la$|libnss_eic\.so$'
+}
+check "${CASES[4]}" fhs_paths
 
 akc_user() {
     local line
@@ -163,7 +178,7 @@ akc_user() {
     IFS=: read -r _ _ uid _ _ home shell <<<"$line"
     [ "$uid" -lt 1000 ] && [ "$home" = /nonexistent ] && [ "$shell" = /usr/sbin/nologin ] && [ ! -e "$ROOT/nonexistent" ]
 }
-check "${CASES[4]}" akc_user
+check "${CASES[5]}" akc_user
 
 dropin_active() {
     cmp "$ROOT/etc/ssh/sshd_config.d/eic.conf" "$ROOT/usr/share/eic/sshd_config.d/eic.conf" || return 1
@@ -171,14 +186,14 @@ dropin_active() {
     grep -ix 'authorizedkeyscommand /usr/libexec/eic/eic-authorized-keys %u %f' "$WORK/sshd-T" &&
         grep -ix 'authorizedkeyscommanduser eic' "$WORK/sshd-T"
 }
-check "${CASES[5]}" dropin_active
+check "${CASES[6]}" dropin_active
 
 nsswitch_has_eic() {
     grep -E '^(passwd|group):' "$ROOT/etc/nsswitch.conf"
     [ "$(grep -cE '^(passwd|group):[[:space:]]+files eic( |$)' "$ROOT/etc/nsswitch.conf")" -eq 2 ]
 }
-check "${CASES[6]}" nsswitch_has_eic
-check "${CASES[7]}" grep -q pam_eic.so "$ROOT/etc/pam.d/common-account" "$ROOT/etc/pam.d/common-session"
+check "${CASES[7]}" nsswitch_has_eic
+check "${CASES[8]}" grep -q pam_eic.so "$ROOT/etc/pam.d/common-account" "$ROOT/etc/pam.d/common-session"
 
 postinst_idempotent() {
     system_state >"$WORK/state-1"
@@ -186,9 +201,9 @@ postinst_idempotent() {
     system_state >"$WORK/state-2"
     diff "$WORK/state-1" "$WORK/state-2"
 }
-check "${CASES[8]}" postinst_idempotent
+check "${CASES[9]}" postinst_idempotent
 
-# --- 10-11: logins. The emulator (from eic-emulator) and the root's sshd, with the configuration
+# --- Logins. The emulator (from eic-emulator) and the root's sshd, with the configuration
 # the package installed plus what the test needs: the emulator's CA as trust anchor, a log file
 # (there is no syslog daemon), a mapping rule for IAM users.
 unshare --net sleep infinity &
@@ -198,7 +213,7 @@ for _ in $(seq 1 100); do
     [ "$(readlink "/proc/$NETNS_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
     sleep 0.05
 done
-[ "$(readlink "/proc/$NETNS_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] || abort_from 9
+[ "$(readlink "/proc/$NETNS_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] || abort_from 10
 nsenter --net="/proc/$NETNS_PID/ns/net" ip link set lo up
 nsenter --net="/proc/$NETNS_PID/ns/net" ip addr add 169.254.169.254/32 dev lo
 
@@ -250,7 +265,7 @@ push() { # push OS_USER KEY
         --ssh-public-key "file:///root/$2.pub" >>"$WORK/push.log" 2>&1
 }
 
-start_emulator_in_root || abort_from 9
+start_emulator_in_root || abort_from 10
 # Outside /etc/eic, which purge must leave empty (and so remove).
 install -m 0644 "$ROOT/var/lib/eic-emulator/ca.pem" "$ROOT/usr/local/share/eic-test-ca.pem"
 in_root install -o eic -g eic -m 0644 /dev/null /var/log/eic-test.log
@@ -260,14 +275,14 @@ log_file = /var/log/eic-test.log
 [map arn:aws:iam::111122223333:user/*]
 name = {user}
 CONF
-start_sshd || abort_from 9
+start_sshd || abort_from 10
 
 pushed_key_logs_in() {
     push "$TUSER" key-eic || return 1
     [ "$(login "$TUSER" key-eic 'id -un')" = "$TUSER" ] &&
         grep -q "Providing ssh key from EC2 Instance Connect" "$ROOT/var/log/eic-test.log"
 }
-check "${CASES[9]}" pushed_key_logs_in
+check "${CASES[10]}" pushed_key_logs_in
 
 mapped_user_logs_in() {
     local out
@@ -280,38 +295,38 @@ mapped_user_logs_in() {
         echo "$out" | grep -qx home-exists &&
         grep -qE '"user": ?"alice"' "$ROOT/var/log/eic/audit.log"
 }
-check "${CASES[10]}" mapped_user_logs_in
+check "${CASES[11]}" mapped_user_logs_in
 
-# --- 12-16: remove, then purge.
+# --- Remove, then purge.
 in_root dpkg -r eic >"$WORK/remove.log" 2>&1 || cat "$WORK/remove.log"
 removed_cleanly() {
     ! grep -rl pam_eic "$ROOT/etc/pam.d" && [ ! -e "$ROOT/etc/ssh/sshd_config.d/eic.conf" ] &&
         ! grep -E '^(passwd|group|initgroups):.*[[:space:]]eic([[:space:]]|$)' "$ROOT/etc/nsswitch.conf" &&
-        [ ! -e "$ROOT/usr/lib/x86_64-linux-gnu/security/pam_eic.so" ]
+        [ ! -e "$ROOT/usr/lib/$(gcc -print-multiarch)/security/pam_eic.so" ]
 }
-check "${CASES[11]}" removed_cleanly
+check "${CASES[12]}" removed_cleanly
 local_key_logs_in() { [ "$(login "$TUSER" key-local 'id -un')" = "$TUSER" ]; }
-check "${CASES[12]}" local_key_logs_in
+check "${CASES[13]}" local_key_logs_in
 fresh_sshd_local_login() {
     stop_sshd || return 1
     start_sshd && local_key_logs_in
 }
-check "${CASES[13]}" fresh_sshd_local_login
+check "${CASES[14]}" fresh_sshd_local_login
 
 in_root dpkg -P eic >"$WORK/purge.log" 2>&1 || cat "$WORK/purge.log"
 auth_config_state >"$WORK/auth-after"
-check "${CASES[14]}" diff "$WORK/auth-before" "$WORK/auth-after"
+check "${CASES[15]}" diff "$WORK/auth-before" "$WORK/auth-after"
 purged() {
     local p
     for p in /etc/eic /var/lib/eic /var/log/eic /etc/ssh/sshd_config.d/eic.conf; do
         [ ! -e "$ROOT$p" ] || { echo "$p still exists"; return 1; }
     done
 }
-check "${CASES[15]}" purged
-check "${CASES[16]}" fresh_sshd_local_login
+check "${CASES[16]}" purged
+check "${CASES[17]}" fresh_sshd_local_login
 stop_sshd
 
-# --- 17: an administrator's own AuthorizedKeysCommand is never shadowed by eic's drop-in.
+# --- An administrator's own AuthorizedKeysCommand is never shadowed by eic's drop-in.
 other_akc_kept() {
     printf 'AuthorizedKeysCommand /usr/bin/true\nAuthorizedKeysCommandUser nobody\n' \
         >"$ROOT/etc/ssh/sshd_config.d/local-akc.conf"
@@ -320,7 +335,7 @@ other_akc_kept() {
     in_root /usr/sbin/sshd -T | grep -ix 'authorizedkeyscommand /usr/bin/true' || return 1
     in_root dpkg -P eic && rm "$ROOT/etc/ssh/sshd_config.d/local-akc.conf"
 }
-check "${CASES[17]}" other_akc_kept
+check "${CASES[18]}" other_akc_kept
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     for f in var/log/eic-test.log var/log/sshd-test.log; do
