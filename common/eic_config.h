@@ -10,7 +10,13 @@
 
 #include "eic_mapping.h"
 
+/* The configure-time sysconfdir (Makefile.am passes it; /etc for a /usr install), so that the
+ * compiled-in default is where `make install` puts the file. */
+#ifdef SYSCONFDIR
+#define EIC_CONFIG_DEFAULT_PATH SYSCONFDIR "/eic/eic.conf"
+#else
 #define EIC_CONFIG_DEFAULT_PATH "/etc/eic/eic.conf"
+#endif
 #define EIC_CONFIG_MAX_SIZE (256 * 1024)
 
 struct eic_config {
