@@ -69,8 +69,15 @@ akc_row() { # akc_row LINE
 }
 # load report: logins=N ms=T puts=P gets=G
 load_value() { tr ' ' '\n' <"$WORK/load" 2>/dev/null | sed -n "s/^$1=//p"; }
-LOAD_PASSED=$(grep -c '^ok ' "$WORK/load.tap" || true)
-LOAD_FAILED=$(grep -c '^not ok ' "$WORK/load.tap" || true)
+load_outcome() {
+    local failed
+    failed=$(load_value failed)
+    if [ "$failed" = 0 ] && ! grep -q '^not ok ' "$WORK/load.tap"; then
+        echo yes
+    else
+        echo "**no**: ${failed:-?} failed (see below)"
+    fi
+}
 
 {
     cat <<EOF
@@ -161,11 +168,26 @@ requests are counted from the emulator's request log.
 
 | logins | all succeeded | wall time of the burst | token PUTs per login | GETs per login |
 |---|---|---|---|---|
-| $(load_value logins) | $([ "$LOAD_FAILED" = 0 ] && [ "$LOAD_PASSED" -gt 0 ] && echo yes || echo "no ($LOAD_FAILED of $((LOAD_PASSED + LOAD_FAILED)) checks failed)") | $(awk -v ms="$(load_value ms)" 'BEGIN { printf "%.1f s", ms / 1000 }') | $(ratio "$(load_value puts)" "$(load_value logins)") | $(ratio "$(load_value gets)" "$(load_value logins)") |
+| $(load_value logins) | $(load_outcome) | $(awk -v ms="$(load_value ms)" 'BEGIN { printf "%.1f s", ms / 1000 }') | $(ratio "$(load_value puts)" "$(load_value logins)") | $(ratio "$(load_value gets)" "$(load_value logins)") |
 
 sshd runs the AuthorizedKeysCommand twice per login, each run a new process: each run fetches one
 IMDSv2 token and reuses it for its eight GETs (key records, instance id, zone, domain, signer
-chain, OCSP listing, two OCSP responses), hence two token PUTs and sixteen GETs per login.
+chain, OCSP listing, two OCSP responses), hence two token PUTs and sixteen GETs per login
+(fewer GETs when a run ends early). The token is reused within a run, not across runs: that would
+save one PUT of eighteen requests per run, on a connection the run opens anyway, and needs a
+token file shared by every run as the AuthorizedKeysCommandUser (a directory that user owns,
+which packaging would have to create, mode 0600, O_NOFOLLOW, atomic replace, never trusted past
+its TTL, a fresh token on any doubt). What would reduce IMDS traffic much more is what every run
+fetches identically — instance identity, signer chain, OCSP responses (six of the eight GETs) —
+which a shared cache of verified signer material could serve; not done.
+
+What a failure here means: the AuthorizedKeysCommand bounds every IMDS request by
+\`imds_timeout_ms\` (1 s) of wall-clock time. With hundreds of sshd and
+eic-authorized-keys processes runnable on two CPUs (and, when these figures were taken, other
+work on the machine), a process can wait for the CPU longer than that between sending a request
+and reading its answer; the request then times out, eic fails closed, and that login is refused
+("Permission denied"); the user can retry. The deadlines are security bounds and stay as
+shipped; the table says what happened in this run.
 EOF
 } >"$WORK/doc"
 if [ -n "$OUTPUT" ]; then

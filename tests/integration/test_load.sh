@@ -111,8 +111,10 @@ all_logged_in() {
         fi
     done
     echo "$bad of $N logins failed"
+    LOGIN_FAILURES=$bad
     [ "$bad" -eq 0 ]
 }
+LOGIN_FAILURES=$N
 check "${CASES[1]}" all_logged_in
 check "${CASES[2]}" bash -c "! grep -Ei 'drop connection|MaxStartups' '$SANDBOX/sshd.log'"
 
@@ -129,6 +131,6 @@ echo "# $N logins in $((end_ms - start_ms)) ms; IMDS requests: $PUTS token PUTs 
     "$GETS GETs ($(per_login "$GETS") per login)"
 # For bench/run-all.sh: the same figures, one line, machine-readable.
 if [ -n "${EIC_LOAD_REPORT:-}" ]; then
-    echo "logins=$N ms=$((end_ms - start_ms)) puts=$PUTS gets=$GETS" >"$EIC_LOAD_REPORT"
+    echo "logins=$N failed=$LOGIN_FAILURES ms=$((end_ms - start_ms)) puts=$PUTS gets=$GETS" >"$EIC_LOAD_REPORT"
 fi
 finish
