@@ -1,9 +1,9 @@
 /* Benchmark (not a test): getpwnam_r through an NSS module's entry point, the way glibc calls it.
  *
  *   nss_lookup populate DIR N        an eic cache of N accounts (e000000..) in DIR/cache, a passwd
- *                                     file of N local accounts (l000000..) in DIR/passwd, and
- *                                     DIR/eic.conf naming the cache
- *                                     and DIR/group with each local account's private group
+ *                                     file of N local accounts (l000000..) in DIR/passwd, a group
+ *                                     file of their private groups in DIR/group, and DIR/eic.conf
+ *                                     naming the cache
  *   nss_lookup compare OP ITER_A ITER_B MODULE_A SERVICE_A NAME_A UID_A MODULE_B SERVICE_B NAME_B UID_B
  *                                     dlopen both modules, call OP (getpwnam, getpwuid: the _r entry
  *                                     points; initgroups: _nss_*_initgroups_dyn) for each side's
