@@ -1,8 +1,10 @@
 #!/bin/bash
 # Benchmark (not a test): wall time of one eic-authorized-keys call against the emulator, as sshd
 # pays it (fork + exec + IMDSv2 token + fetches + full verification + print), median and
-# percentiles over N calls. The emulator listens on loopback; the AKC's config points there.
+# percentiles over N calls, side by side with the cost of starting a process. The emulator
+# listens on loopback; the AKC's config points there.
 # Usage: bench/akc.sh [N]   (default 200; build first with scripts/build)
+# Prints one line per figure: LABEL|MEDIAN_MS|P90_MS|MIN_MS|CALLS (bench/run-all.sh reads them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200}
@@ -33,23 +35,38 @@ AKC="$TOP/authorized_keys/eic-authorized-keys"
 out=$("$AKC" -c "$WORK/eic.conf" "$user" "$fp")
 [ -n "$out" ] || { echo "bench: the AKC printed no key; see $WORK/akc.log" >&2; cat "$WORK/akc.log" >&2; exit 1; }
 
-# Wall time of one call, taken with bash's $EPOCHREALTIME (no extra process in the window).
-measure() { # measure LABEL COMMAND...: N runs, prints median / p90 / min in ms
-    local label=$1 s e
-    shift
-    for _ in $(seq 1 "$N"); do
-        s=$EPOCHREALTIME
-        "$@" >/dev/null
-        e=$EPOCHREALTIME
-        echo $((${e/./} - ${s/./}))
-    done | sort -n >"$WORK/us.txt"
-    awk -v label="$label" -v n="$N" '{ v[NR] = $1 } END {
-        printf "%-44s median %7.3f ms  p90 %7.3f ms  min %7.3f ms  (%d calls)\n", label,
-            v[int((NR + 1) / 2)] / 1000, v[int((NR * 9 + 9) / 10)] / 1000, v[1] / 1000, n }' "$WORK/us.txt"
+# A program that does nothing, with and without libcurl linked in: what starting a process costs
+# here, and what libcurl's dependencies add to it (eic-authorized-keys links libcurl).
+echo 'int main(void) { return 0; }' >"$WORK/empty.c"
+gcc -O2 -o "$WORK/empty" "$WORK/empty.c"
+gcc -O2 -o "$WORK/empty-curl" "$WORK/empty.c" -Wl,--no-as-needed -lcurl
+
+# The four commands are timed in turn, N rounds, so that whatever else the machine does weighs on
+# all of them alike. Wall time of one call, taken with bash's $EPOCHREALTIME (no extra process in
+# the window), in microseconds, one file per command.
+LABELS=("eic-authorized-keys, key verified and printed" "eic-authorized-keys, no key for the user"
+    "empty program linked with libcurl" "empty program (process start floor)")
+run() { # run INDEX
+    case $1 in
+    0) "$AKC" -c "$WORK/eic.conf" "$user" "$fp" ;;
+    1) "$AKC" -c "$WORK/eic.conf" nobody "" ;;
+    2) "$WORK/empty-curl" ;;
+    3) "$WORK/empty" ;;
+    esac
 }
-measure "eic-authorized-keys, key verified and printed" "$AKC" -c "$WORK/eic.conf" "$user" "$fp"
-measure "eic-authorized-keys, no key for the user" "$AKC" -c "$WORK/eic.conf" nobody ""
-# The floor: what starting any program costs on this machine.
-measure "/bin/true (process start floor)" /bin/true
+for _ in $(seq 1 "$N"); do
+    for i in 0 1 2 3; do
+        s=$EPOCHREALTIME
+        run $i >/dev/null
+        e=$EPOCHREALTIME
+        echo $((${e/./} - ${s/./})) >>"$WORK/us.$i"
+    done
+done
+# One line per command: LABEL|MEDIAN_MS|P90_MS|MIN_MS|CALLS
+for i in 0 1 2 3; do
+    sort -n "$WORK/us.$i" | awk -v label="${LABELS[$i]}" '{ v[NR] = $1 } END {
+        printf "%s|%.1f|%.1f|%.1f|%d\n", label, v[int((NR + 1) / 2)] / 1000, v[int((NR * 9 + 9) / 10)] / 1000,
+            v[1] / 1000, NR }'
+done
 # eic's own work, without the process start.
 "$TOP/bench/akc_inproc" "$WORK/eic.conf" "$user" "$fp" "$N"

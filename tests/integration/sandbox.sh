@@ -8,6 +8,7 @@
 #   sandbox_add_user NAME UID     a local account (passwd/group/shadow copies, home on tmpfs)
 #   sandbox_start_imds [OPTS...]  (re)start the emulator at 169.254.169.254:80
 #   sandbox_start_sshd            the real /usr/sbin/sshd on 127.0.0.1:2222 with eic as its AKC
+#                                 (SANDBOX_SSHD_EXTRA: more sshd_config lines)
 #   sandbox_push USER PUBKEY      eic send-ssh-public-key with alice's credentials
 #   sandbox_login USER KEY [CMD]  OpenSSH with exactly that key
 #
@@ -131,6 +132,7 @@ AuthorizedKeysFile /srv/eic/keys/%u
 AuthorizedKeysCommand /srv/eic/eic-authorized-keys %u %f
 AuthorizedKeysCommandUser nobody
 LogLevel VERBOSE
+${SANDBOX_SSHD_EXTRA:-}
 CONF
     "${SANDBOX_SSHD:-/usr/sbin/sshd}" -t -f "$SANDBOX/sshd_config" || return 1
     "${SANDBOX_SSHD:-/usr/sbin/sshd}" -D -f "$SANDBOX/sshd_config" -E "$SANDBOX/sshd.log" &
