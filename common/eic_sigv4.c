@@ -363,6 +363,12 @@ static int append_canonical_headers(struct eic_buf *out, const struct eic_sigv4_
             ret = eic_buf_append_str(out, "\n");
         }
     }
+    if (ret == 0 && req->date_in_query) {
+        char *date = NULL;
+
+        have_date = eic_sigv4_query_get(req->query, "X-Amz-Date", &date) == 0 && date[0] != '\0';
+        free(date);
+    }
     if (ret == 0 && (!have_host || !have_date)) {
         /* Without them a signature could be replayed to another host or at another time. */
         ret = EINVAL;
@@ -940,7 +946,7 @@ int eic_sigv4_presign_query(const struct eic_sigv4_presign *p, const struct eic_
 {
     struct eic_sigv4_header host = {"host", p->host};
     struct eic_sigv4_request req = {.method = p->method, .path = p->path, .headers = &host, .n_headers = 1,
-                                    .body = "", .body_len = 0};
+                                    .body = "", .body_len = 0, .date_in_query = true};
     struct eic_buf q;
     char credential[512];
     char expires[24];
@@ -1115,4 +1121,44 @@ void eic_sigv4_presigned_free(struct eic_sigv4_presigned *p)
     }
     free(p->unsigned_query);
     memset(p, 0, sizeof(*p));
+}
+
+int eic_sigv4_query_get(const char *query, const char *name, char **value)
+{
+    size_t len = query != NULL ? strlen(query) : 0;
+    size_t name_len = strlen(name);
+    int ret = ENOENT;
+
+    *value = NULL;
+    for (size_t start = 0; start < len;) {
+        const char *amp = memchr(query + start, '&', len - start);
+        size_t stop = amp ? (size_t)(amp - query) : len;
+        const char *eq = memchr(query + start, '=', stop - start);
+        size_t key_end = eq ? (size_t)(eq - query) : stop;
+
+        if (key_end - start == name_len && memcmp(query + start, name, name_len) == 0) {
+            struct eic_buf v;
+
+            if (*value != NULL) {
+                ret = EBADMSG;
+                break;
+            }
+            eic_buf_init(&v, SIGV4_MAX_TEXT);
+            ret = eq ? query_decode(&v, eq + 1, stop - key_end - 1) : 0;
+            if (ret == 0) {
+                *value = v.data ? eic_buf_steal(&v) : strdup("");
+                ret = *value ? 0 : ENOMEM;
+            }
+            eic_buf_free(&v);
+            if (ret != 0) {
+                break;
+            }
+        }
+        start = stop + 1;
+    }
+    if (ret != 0) {
+        free(*value);
+        *value = NULL;
+    }
+    return ret;
 }

@@ -11,6 +11,7 @@
 #ifndef EIC_SIGV4_H
 #define EIC_SIGV4_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define EIC_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
@@ -29,6 +30,7 @@ struct eic_sigv4_request {
     size_t n_headers;
     const void *body;
     size_t body_len;
+    bool date_in_query;   /* presigned: X-Amz-Date is a (signed) query parameter, not a header */
 };
 
 struct eic_sigv4_scope {
@@ -109,5 +111,9 @@ struct eic_sigv4_presigned {
  * hex digits, expires not 1..604800) or ENOMEM. */
 int eic_sigv4_parse_presigned(const char *query, struct eic_sigv4_presigned *out);
 void eic_sigv4_presigned_free(struct eic_sigv4_presigned *p);
+
+/* The decoded value of the query parameter name (malloc'd). Returns 0, ENOENT (absent), EBADMSG
+ * (given twice, or a bad %-escape) or ENOMEM. */
+int eic_sigv4_query_get(const char *query, const char *name, char **value);
 
 #endif

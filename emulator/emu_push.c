@@ -280,6 +280,7 @@ static int verify_signature(struct emu_server *srv, const struct emu_request *re
     sreq.n_headers = n;
     sreq.body = req->body ? req->body : "";
     sreq.body_len = req->body_len;
+    sreq.date_in_query = in->expires > 0;
     scope.amz_date = in->amz_date;
     scope.region = auth->region;
     scope.service = auth->service;
