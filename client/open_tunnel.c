@@ -14,6 +14,7 @@
  * An answer other than 101 is the service refusing: its JSON error is printed the AWS CLI's way. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -473,6 +474,24 @@ done:
 
 /* ---- the command ---- */
 
+/* For eic ssh, which runs this as ssh's ProxyCommand and only sees ssh's status: "refused
+ * HTTP-STATUS" in a file of its private directory (never following a link there). */
+static void note_refusal(const char *path, int http_status)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    char line[32];
+    int n;
+
+    if (fd < 0) {
+        return;
+    }
+    n = snprintf(line, sizeof(line), "refused %d\n", http_status);
+    if (write(fd, line, (size_t)n) != n) {
+        eic_log(LOG_DEBUG, "cannot write %s", path);
+    }
+    close(fd);
+}
+
 static bool valid_endpoint_id(const char *s)
 {
     return strncmp(s, "eice-", 5) == 0 && strlen(s) >= 13 && strlen(s) <= 37 &&
@@ -521,6 +540,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
 {
     const char *instance_id = NULL, *endpoint_id = NULL, *dns_name = NULL, *private_ip = NULL, *port_arg = NULL;
     const char *duration_arg = NULL, *local_port = NULL, *region_arg = NULL, *endpoint = NULL, *profile = NULL;
+    const char *status_file = NULL;
     bool want_help = false, debug = false;
     const struct eic_opt opts[] = {
         {"instance-id", &instance_id, NULL},
@@ -535,6 +555,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
         {"profile", &profile, NULL},
         {"debug", NULL, &debug},
         {"help", NULL, &want_help},
+        {"status-file", &status_file, NULL}, /* eic ssh's: where a refusal is noted */
     };
     struct eic_credentials creds = {0};
     struct eic_instance_info info = {0};
@@ -725,6 +746,9 @@ int eic_cmd_open_tunnel(int argc, char **argv)
             fprintf(stderr, "(HTTP 403: access denied)\n");
         }
         status = hs.status >= 400 && hs.status < 500 ? EIC_EXIT_SERVICE : EIC_EXIT_OTHER;
+        if (status_file != NULL) {
+            note_refusal(status_file, hs.status);
+        }
         goto done;
     }
     eic_log(LOG_DEBUG, "tunnel open");

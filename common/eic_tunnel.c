@@ -64,7 +64,9 @@ struct tunnel {
     bool in_frame;
     uint64_t frame_done;
     struct eic_ws_sequence seq;
-    bool stream_eof, stream_broken, ws_eof;
+    bool stream_eof, stream_broken;
+    bool ws_eof;            /* nothing more can be read from the WebSocket connection */
+    bool ws_dead;           /* nothing more can be written to it */
     bool close_sent, close_received;
     long long close_sent_at;
     int end;                /* the return value once the close exchange is over */
@@ -296,12 +298,14 @@ static int step(struct tunnel *t, short ws_revents, short in_revents, short out_
     if (ret == 0) {
         ret = process_ws_input(t);
     }
-    if (ret == 0 && t->to_ws.len > 0 && !t->ws_eof && (ws_revents & (t->ws_write_want | POLLERR)) != 0) {
+    /* Written even after the peer's end of stream: a half-closed peer still gets the close. */
+    if (ret == 0 && t->to_ws.len > 0 && !t->ws_dead && (ws_revents & (t->ws_write_want | POLLERR | POLLHUP)) != 0) {
         n = ws_write(t, t->to_ws.data, t->to_ws.len);
         if (n > 0) {
             queue_consume(&t->to_ws, (size_t)n);
         } else if (n == 0 || !would_block()) {
-            t->ws_eof = true; /* nobody to write to: the connection is gone */
+            t->ws_dead = true; /* nobody to write to: the connection is gone */
+            t->ws_eof = true;
         }
     }
     if (ret == 0 && (in_revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !t->stream_eof && !t->close_sent) {
@@ -362,12 +366,12 @@ int eic_tunnel_run(const struct eic_tunnel_params *p, struct eic_tunnel_result *
         if (ret != 0) {
             break;
         }
-        if (t.close_sent && (t.close_received || t.ws_eof) && (t.to_ws.len == 0 || t.ws_eof) &&
+        if (t.close_sent && (t.close_received || t.ws_eof) && (t.to_ws.len == 0 || t.ws_dead) &&
             (t.to_stream.len == 0 || t.stream_broken)) {
             ret = t.end;
             break;
         }
-        if (t.ws_eof && !t.close_sent) {
+        if (t.ws_eof && !t.close_sent && (t.to_stream.len == 0 || t.stream_broken)) {
             result->reason = "the connection dropped without a close frame";
             ret = ECONNRESET;
             break;
@@ -393,7 +397,7 @@ int eic_tunnel_run(const struct eic_tunnel_params *p, struct eic_tunnel_result *
             t.to_ws.len < EIC_TUNNEL_QUEUE) {
             fds[nfds].events |= t.ws_read_want;
         }
-        if (!t.ws_eof && t.to_ws.len > 0) {
+        if (!t.ws_dead && t.to_ws.len > 0) {
             fds[nfds].events |= t.ws_write_want;
         }
         ws_i = (int)nfds++;
