@@ -413,10 +413,7 @@ static int proxy_command(const char *instance_id, const struct eic_endpoint *eic
     }
     self[n] = '\0';
     eic_buf_init(&cmd, 64 * 1024);
-    ret = eic_buf_append_str(&cmd, "ProxyCommand=");
-    if (ret == 0) {
-        ret = eic_proxy_word(&cmd, self);
-    }
+    ret = eic_proxy_word(&cmd, self);
     {
         const char *const words[] = {
             "open-tunnel", "--instance-id", instance_id, "--instance-connect-endpoint-id", eice->id,
@@ -446,9 +443,9 @@ static int proxy_command(const char *instance_id, const struct eic_endpoint *eic
     if (ret == 0) {
         ret = eic_buf_append_str(&cmd, " --remote-port %p");
     }
-    if (ret == 0) {
-        *out = eic_buf_steal(&cmd);
-        ret = *out ? 0 : ENOMEM;
+    if (ret == 0 && asprintf(out, "ProxyCommand=%s", cmd.data) < 0) {
+        *out = NULL;
+        ret = ENOMEM;
     }
     eic_buf_free(&cmd);
     return ret;

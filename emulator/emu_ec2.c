@@ -242,10 +242,11 @@ static int describe_instances(struct emu_server *srv, const struct param *p, siz
                              "                    <placement><availabilityZone>%s</availabilityZone>"
                              "<groupName></groupName><tenancy>default</tenancy></placement>\n"
                              "                    <subnetId>%s</subnetId>\n"
-                             "                    <vpcId>%s</vpcId>\n"
-                             "                    <privateIpAddress>%s</privateIpAddress>\n",
-                             hex, w->account_id, w->instance_id, hex, w->availability_zone, w->subnet_id, w->vpc_id,
-                             w->private_ip);
+                             "                    <vpcId>%s</vpcId>\n",
+                             hex, w->account_id, w->instance_id, hex, w->availability_zone, w->subnet_id, w->vpc_id);
+        if (ret == 0 && w->private_ip != NULL) {
+            ret = eic_buf_printf(&buf, "                    <privateIpAddress>%s</privateIpAddress>\n", w->private_ip);
+        }
         if (ret == 0 && w->public_ip != NULL) {
             ret = eic_buf_printf(&buf, "                    <ipAddress>%s</ipAddress>\n", w->public_ip);
         }
@@ -254,9 +255,12 @@ static int describe_instances(struct emu_server *srv, const struct param *p, siz
                                  "                    <networkInterfaceSet>\n"
                                  "                        <item>\n"
                                  "                            <networkInterfaceId>eni-%s</networkInterfaceId>\n"
-                                 "                            <status>in-use</status>\n"
-                                 "                            <privateIpAddress>%s</privateIpAddress>\n",
-                                 hex, w->private_ip);
+                                 "                            <status>in-use</status>\n",
+                                 hex);
+        }
+        if (ret == 0 && w->private_ip != NULL) {
+            ret = eic_buf_printf(&buf, "                            <privateIpAddress>%s</privateIpAddress>\n",
+                                 w->private_ip);
         }
         if (ret == 0 && w->public_ip != NULL) {
             ret = eic_buf_printf(&buf, "                            <association><publicIp>%s</publicIp></association>\n",

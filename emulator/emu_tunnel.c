@@ -96,7 +96,7 @@ static bool instance_address(const struct emu_world *w, const char *text, long p
     if (inet_pton(AF_INET, text, &a4) == 1) {
         /* An Instance Connect Endpoint reaches private IPv4 addresses (the API's parameter is
          * privateIpAddress); the IPv6 one counts too, as AWS allows it for dual-stack subnets. */
-        if (inet_pton(AF_INET, w->private_ip, &mine4) != 1 || a4.s_addr != mine4.s_addr) {
+        if (w->private_ip == NULL || inet_pton(AF_INET, w->private_ip, &mine4) != 1 || a4.s_addr != mine4.s_addr) {
             return false;
         }
         sin->sin_family = AF_INET;

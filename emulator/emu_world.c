@@ -145,7 +145,8 @@ static int get_string(const char *name, const char *path, json_object *obj, cons
     json_object *member;
 
     *out = NULL;
-    if (!json_object_object_get_ex(obj, key, &member)) {
+    /* An optional key given as null is as good as absent. */
+    if (!json_object_object_get_ex(obj, key, &member) || (!required && json_object_is_type(member, json_type_null))) {
         if (required) {
             eic_set_err(err, err_len, "%s: missing key \"%s.%s\"", name, path, key);
             return EINVAL;
@@ -169,7 +170,7 @@ static int parse_instance(const char *name, json_object *inst, struct emu_world 
     struct in6_addr addr6;
     struct in_addr addr4;
     json_object *member;
-    bool domain_ok = false;
+    bool domain_ok = false, no_private;
     size_t zlen;
     int ret;
 
@@ -245,24 +246,27 @@ static int parse_instance(const char *name, json_object *inst, struct emu_world 
     }
     /* The addresses DescribeInstances reports (emu_ec2.c). The private one defaults to
      * loopback so that `eic ssh` reaches an sshd on 127.0.0.1 in the test sandbox. */
-    ret = get_string(name, "instance", inst, "private_ip", false, &w->private_ip, err, err_len);
+    /* null: no private IPv4 address (an IPv6-only instance). */
+    no_private = json_object_object_get_ex(inst, "private_ip", &member) && json_object_is_type(member, json_type_null);
+    ret = no_private ? 0 : get_string(name, "instance", inst, "private_ip", false, &w->private_ip, err, err_len);
     if (ret == 0) {
         ret = get_string(name, "instance", inst, "public_ip", false, &w->public_ip, err, err_len);
     }
     if (ret == 0) {
         ret = get_string(name, "instance", inst, "ipv6", false, &w->ipv6, err, err_len);
     }
-    if (ret == 0 && w->private_ip == NULL) {
+    if (ret == 0 && w->private_ip == NULL && !no_private) {
         w->private_ip = strdup("127.0.0.1");
         ret = w->private_ip ? 0 : ENOMEM;
     }
     if (ret != 0) {
         return ret;
     }
-    if (inet_pton(AF_INET, w->private_ip, &addr4) != 1 ||
+    if ((w->private_ip != NULL && inet_pton(AF_INET, w->private_ip, &addr4) != 1) ||
         (w->public_ip != NULL && inet_pton(AF_INET, w->public_ip, &addr4) != 1)) {
         eic_set_err(err, err_len, "%s: \"instance.%s\" is not an IPv4 address", name,
-                    inet_pton(AF_INET, w->private_ip, &addr4) != 1 ? "private_ip" : "public_ip");
+                    w->private_ip != NULL && inet_pton(AF_INET, w->private_ip, &addr4) != 1 ? "private_ip"
+                                                                                             : "public_ip");
         return EINVAL;
     }
     if (w->ipv6 != NULL && inet_pton(AF_INET6, w->ipv6, &addr6) != 1) {
@@ -879,7 +883,8 @@ void emu_world_print(const struct emu_world *w, FILE *out)
     fprintf(out, "domain:       %s\n", w->domain);
     fprintf(out, "account:      %s\n", w->account_id);
     fprintf(out, "imds:         %s\n", w->imdsv2_required ? "IMDSv2 required" : "IMDSv1 allowed");
-    fprintf(out, "addresses:    private %s, public %s, IPv6 %s (DescribeInstances)\n", w->private_ip,
+    fprintf(out, "addresses:    private %s, public %s, IPv6 %s (DescribeInstances)\n",
+            w->private_ip ? w->private_ip : "none",
             w->public_ip ? w->public_ip : "none", w->ipv6 ? w->ipv6 : "none");
     fprintf(out, "network:      %s, %s\n", w->vpc_id, w->subnet_id);
     for (size_t i = 0; i < w->n_endpoints; i++) {

@@ -13,7 +13,7 @@
  *       "domain": "amazonaws.com",              optional (default amazonaws.com), one of the four
  *       "account_id": "111122223333",           required, 12 digits
  *       "imdsv2_required": true,                optional (default true)
- *       "private_ip": "127.0.0.1",              optional IPv4 (default 127.0.0.1), DescribeInstances
+ *       "private_ip": "127.0.0.1",              optional IPv4 (default 127.0.0.1; null: none), DescribeInstances
  *       "public_ip": "203.0.113.5",             optional IPv4 (default none)
  *       "ipv6": "2001:db8::5",                  optional IPv6 (default none)
  *       "vpc_id": "vpc-0e1c0de5e1c0de500",      optional (this default), ^vpc-[0-9a-f]{8,17}$
@@ -94,7 +94,7 @@ struct emu_world {
     char *domain;
     char *account_id;
     bool imdsv2_required;
-    char *private_ip;        /* never NULL once parsed (default 127.0.0.1) */
+    char *private_ip;        /* default 127.0.0.1; NULL: none ("private_ip": null, IPv6 only) */
     char *public_ip;         /* NULL: none */
     char *ipv6;              /* NULL: none */
     char *vpc_id;
