@@ -13,6 +13,7 @@
  *      WebSocket handshake (RFC 6455 section 4), then common/eic_tunnel.h relays stdin/stdout.
  * An answer other than 101 is the service refusing: its JSON error is printed the AWS CLI's way. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -52,6 +54,7 @@
 #define MAX_RESPONSE_HEAD (16 * 1024)
 #define MAX_ERROR_BODY (64 * 1024)
 #define MAX_DURATION 3600
+#define MAX_LOCAL_TUNNELS 64        /* --local-port: tunnels open at once */
 
 static void help(FILE *out)
 {
@@ -59,7 +62,7 @@ static void help(FILE *out)
             "usage: eic open-tunnel --instance-id ID [--instance-connect-endpoint-id EID]\n"
             "               [--instance-connect-endpoint-dns-name DNS] [--private-ip-address IP]\n"
             "               [--remote-port PORT] [--max-tunnel-duration SECONDS] [--region REGION]\n"
-            "               [--endpoint-url URL] [--profile PROFILE] [--debug]\n"
+            "               [--local-port PORT] [--endpoint-url URL] [--profile PROFILE] [--debug]\n"
             "\n"
             "Opens a tunnel to PORT (default 22) of the instance's private address through an EC2\n"
             "Instance Connect Endpoint and relays it to stdin/stdout, e.g. for OpenSSH:\n"
@@ -71,7 +74,8 @@ static void help(FILE *out)
             "                            this one URL (the emulator); default https://ec2.REGION.amazonaws.com\n"
             "                            and wss://DNS/openTunnel\n"
             "  --max-tunnel-duration N   close the tunnel after N seconds (1..%d)\n"
-            "  --local-port              not implemented: stdin/stdout only\n"
+            "  --local-port PORT         listen on 127.0.0.1:PORT instead, one tunnel per connection,\n"
+            "                            until interrupted\n"
             "\n"
             "Exit status: 0 after the tunnel closed normally, 2 on a usage error, 253 without\n"
             "credentials or region, 254 when a service refuses (e.g. AccessDeniedException for the\n"
@@ -518,6 +522,177 @@ static bool parse_long(const char *text, long min, long max, long *out)
     return errno == 0 && *end == '\0' && *out >= min && *out <= max;
 }
 
+/* Everything a tunnel needs once the endpoint is known; each tunnel is presigned anew. */
+struct tunnel_target {
+    bool tls;
+    const char *connect_host;
+    const char *connect_port;
+    const char *host_header;
+    const char *params;        /* the OpenTunnel parameters, encoded */
+    const char *region;
+    const struct eic_credentials *creds;
+    const char *ca_bundle;
+    const char *endpoint_id;
+    const char *status_file;   /* NULL, or where a refusal is noted (eic ssh) */
+};
+
+/* One tunnel between the byte stream in/out (stdin/stdout, or an accepted socket twice) and the
+ * endpoint. Returns the command's exit status. */
+static int run_tunnel(const struct tunnel_target *t, int in, int out)
+{
+    char amz_date[EIC_SIGV4_AMZ_DATE_LEN + 1];
+    struct eic_sigv4_scope scope = {amz_date, t->region, TUNNEL_SERVICE};
+    struct eic_sigv4_presign presign = {
+        .method = "GET", .host = t->host_header, .path = "/openTunnel", .query = t->params,
+        .expires = PRESIGN_EXPIRES, .access_key_id = t->creds->access_key_id,
+        .secret_access_key = t->creds->secret_access_key, .session_token = t->creds->session_token,
+    };
+    struct handshake hs = {0};
+    struct conn c = {.fd = -1};
+    char *query = NULL, *path_query = NULL;
+    char err[512] = "";
+    int status = EIC_EXIT_OTHER;
+    int ret;
+
+    eic_sigv4_format_amz_date((long long)time(NULL), amz_date);
+    ret = eic_sigv4_presign_query(&presign, &scope, &query);
+    if (ret != 0 || asprintf(&path_query, "/openTunnel?%s", query) < 0) {
+        path_query = NULL;
+        fprintf(stderr, "eic: cannot presign the tunnel request: %s\n", strerror(ret ? ret : ENOMEM));
+        goto done;
+    }
+    ret = tcp_connect(t->connect_host, t->connect_port, eic_tunnel_now_ms() + CONNECT_TIMEOUT_MS, &c.fd, err,
+                      sizeof(err));
+    if (ret == 0 && t->tls) {
+        ret = tls_start(&c, t->connect_host, t->ca_bundle, eic_tunnel_now_ms() + CONNECT_TIMEOUT_MS, err,
+                        sizeof(err));
+    }
+    if (ret == 0) {
+        ret = do_handshake(&c, t->host_header, path_query, &hs, err, sizeof(err));
+    }
+    if (ret != 0) {
+        fprintf(stderr, "eic: Instance Connect Endpoint %s: %s\n", t->endpoint_id, err);
+        goto done;
+    }
+    if (hs.status != 101) {
+        fprintf(stderr, "\nAn error occurred (%s) when calling the OpenTunnel operation: %s\n",
+                hs.error_type ? hs.error_type : "Unknown", hs.error_message ? hs.error_message : "(no message)");
+        status = hs.status >= 400 && hs.status < 500 ? EIC_EXIT_SERVICE : EIC_EXIT_OTHER;
+        if (t->status_file != NULL) {
+            note_refusal(t->status_file, hs.status);
+        }
+        goto done;
+    }
+    eic_log(LOG_DEBUG, "tunnel open");
+    {
+        struct eic_tunnel_params tp = {
+            .role = EIC_WS_CLIENT,
+            .stream_in = in,
+            .stream_out = out,
+            .ws = {.fd = c.fd},
+            .ws_early = hs.early,
+            .ws_early_len = hs.early_len,
+            .should_stop = signalled,
+        };
+        struct eic_tunnel_result tr;
+
+        if (c.ssl != NULL) {
+            tp.ws = (struct eic_ws_conn){.fd = c.fd, .ctx = &c, .read = tls_read, .write = tls_write,
+                                         .pending = tls_pending};
+        }
+        ret = eic_tunnel_run(&tp, &tr);
+        eic_log(LOG_DEBUG, "tunnel closed: %llu bytes sent, %llu received: %s", (unsigned long long)tr.bytes_sent,
+                (unsigned long long)tr.bytes_received, tr.reason);
+        status = ret == 0 || ret == ECANCELED || ret == ETIMEDOUT ? EIC_EXIT_OK : EIC_EXIT_OTHER;
+        if (status != EIC_EXIT_OK) {
+            fprintf(stderr, "eic: the tunnel ended: %s\n", tr.reason);
+        }
+    }
+done:
+    conn_close(&c);
+    handshake_free(&hs);
+    /* The presigned URL is a credential for 60 seconds. */
+    if (query != NULL) {
+        OPENSSL_cleanse(query, strlen(query));
+    }
+    if (path_query != NULL) {
+        OPENSSL_cleanse(path_query, strlen(path_query));
+    }
+    free(query);
+    free(path_query);
+    return status;
+}
+
+/* --local-port: listen on 127.0.0.1:port and open one tunnel per accepted connection, each in a
+ * child process, until SIGINT/SIGTERM/SIGHUP; then the children are told to close (SIGTERM) and
+ * waited for. Returns the exit status. */
+static int serve_local_port(const struct tunnel_target *t, unsigned int port)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    pid_t kids[MAX_LOCAL_TUNNELS];
+    size_t n_kids = 0;
+    int one = 1;
+
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 16) != 0) {
+        fprintf(stderr, "eic: cannot listen on 127.0.0.1:%u: %s\n", port, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return EIC_EXIT_OTHER;
+    }
+    fprintf(stderr, "Listening for connections on port %u.\n", port);
+    while (stop_signal == 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int conn;
+        pid_t pid;
+
+        /* Forget the children that ended. */
+        for (size_t i = 0; i < n_kids;) {
+            if (waitpid(kids[i], NULL, WNOHANG) == kids[i]) {
+                kids[i] = kids[--n_kids];
+            } else {
+                i++;
+            }
+        }
+        /* At the limit, connections wait in the backlog until a tunnel ends. */
+        if (n_kids == MAX_LOCAL_TUNNELS || poll(&p, 1, 250) <= 0) {
+            if (n_kids == MAX_LOCAL_TUNNELS) {
+                poll(NULL, 0, 250);
+            }
+            continue;
+        }
+        conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0) {
+            continue;
+        }
+        pid = fork();
+        if (pid == 0) {
+            close(fd);
+            _exit(run_tunnel(t, conn, conn));
+        }
+        if (pid > 0) {
+            kids[n_kids++] = pid;
+            eic_log(LOG_DEBUG, "connection to port %u: tunnel in process %ld", port, (long)pid);
+        } else {
+            fprintf(stderr, "eic: cannot start a tunnel: %s\n", strerror(errno));
+        }
+        close(conn);
+    }
+    close(fd);
+    /* Each open tunnel is closed with a close frame (SIGTERM: should_stop), then waited for. */
+    for (size_t i = 0; i < n_kids; i++) {
+        kill(kids[i], SIGTERM);
+    }
+    for (size_t i = 0; i < n_kids; i++) {
+        while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    return EIC_EXIT_OK;
+}
+
 static int service_error(const char *operation, const struct eic_api_result *r)
 {
     switch (r->outcome) {
@@ -563,17 +738,13 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     struct eic_api_result result = {0};
     struct eic_api_call call = {0};
     struct eic_api_endpoint ep = {0};
-    struct handshake hs = {0};
-    struct conn c = {.fd = -1};
-    struct eic_sigv4_presign presign = {0};
-    struct eic_sigv4_scope scope;
+    struct tunnel_target target;
     struct sigaction stop = {.sa_handler = on_stop_signal}, ign = {.sa_handler = SIG_IGN};
-    char amz_date[EIC_SIGV4_AMZ_DATE_LEN + 1];
-    char *region = NULL, *params = NULL, *query = NULL, *path_query = NULL, *host_header = NULL, *api_err = NULL;
+    char *region = NULL, *params = NULL, *host_header = NULL, *api_err = NULL;
     char *esc_ip = NULL;
     const char *connect_host, *connect_port;
     bool tls;
-    long port = 22, duration = 0;
+    long port = 22, duration = 0, listen_port = 0;
     unsigned char addr[sizeof(struct in6_addr)];
     char err[512] = "";
     int status;
@@ -590,9 +761,8 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     if (instance_id == NULL) {
         return eic_usage_error(CMD, "the following arguments are required: --instance-id");
     }
-    if (local_port != NULL) {
-        return eic_usage_error(CMD, "argument --local-port: not implemented yet (eic open-tunnel relays stdin and "
-                                    "stdout, e.g. as an OpenSSH ProxyCommand)");
+    if (local_port != NULL && !parse_long(local_port, 1, 65535, &listen_port)) {
+        return eic_usage_error(CMD, "argument --local-port: '%s' is not a port number (1..65535)", local_port);
     }
     if (port_arg != NULL && !parse_long(port_arg, 1, 65535, &port)) {
         return eic_usage_error(CMD, "argument --remote-port: '%s' is not a port number (1..65535)", port_arg);
@@ -638,6 +808,9 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     call.connect_timeout_ms = CONNECT_TIMEOUT_MS;
     call.read_timeout_ms = 60000;
     call.ca_bundle = getenv("AWS_CA_BUNDLE");
+    if (call.ca_bundle != NULL && call.ca_bundle[0] == '\0') {
+        call.ca_bundle = NULL; /* set but empty: the system's CAs, as botocore does */
+    }
 
     /* 1. What is missing. */
     if (private_ip == NULL || endpoint_id == NULL) {
@@ -710,89 +883,26 @@ int eic_cmd_open_tunnel(int argc, char **argv)
         status = EIC_EXIT_OTHER;
         goto done;
     }
-    eic_sigv4_format_amz_date((long long)time(NULL), amz_date);
-    scope = (struct eic_sigv4_scope){amz_date, region, TUNNEL_SERVICE};
-    presign = (struct eic_sigv4_presign){
-        .method = "GET", .host = host_header, .path = "/openTunnel", .query = params, .expires = PRESIGN_EXPIRES,
-        .access_key_id = creds.access_key_id, .secret_access_key = creds.secret_access_key,
-        .session_token = creds.session_token,
+    eic_log(LOG_DEBUG, "%s://%s/openTunnel?%s", tls ? "wss" : "ws", host_header, params);
+    target = (struct tunnel_target){
+        .tls = tls, .connect_host = connect_host, .connect_port = connect_port, .host_header = host_header,
+        .params = params, .region = region, .creds = &creds, .ca_bundle = call.ca_bundle,
+        .endpoint_id = endpoint_id, .status_file = status_file,
     };
-    ret = eic_sigv4_presign_query(&presign, &scope, &query);
-    if (ret != 0 || asprintf(&path_query, "/openTunnel?%s", query) < 0) {
-        path_query = NULL;
-        fprintf(stderr, "eic: cannot presign the tunnel request: %s\n", strerror(ret ? ret : ENOMEM));
-        status = EIC_EXIT_OTHER;
-        goto done;
-    }
-    eic_log(LOG_DEBUG, "%s://%s/openTunnel?%s (signature not shown)", tls ? "wss" : "ws", host_header, params);
 
-    /* 3. Connect, upgrade, relay. */
-    ret = tcp_connect(connect_host, connect_port, eic_tunnel_now_ms() + CONNECT_TIMEOUT_MS, &c.fd, err, sizeof(err));
-    if (ret == 0 && tls) {
-        ret = tls_start(&c, connect_host, call.ca_bundle, eic_tunnel_now_ms() + CONNECT_TIMEOUT_MS, err, sizeof(err));
-    }
-    if (ret == 0) {
-        ret = do_handshake(&c, host_header, path_query, &hs, err, sizeof(err));
-    }
-    if (ret != 0) {
-        fprintf(stderr, "eic: Instance Connect Endpoint %s: %s\n", endpoint_id, err);
-        status = EIC_EXIT_OTHER;
-        goto done;
-    }
-    if (hs.status != 101) {
-        fprintf(stderr, "\nAn error occurred (%s) when calling the OpenTunnel operation: %s\n",
-                hs.error_type ? hs.error_type : "Unknown", hs.error_message ? hs.error_message : "(no message)");
-        if (hs.status == 403 && (hs.error_type == NULL || strstr(hs.error_type, "AccessDenied") == NULL)) {
-            fprintf(stderr, "(HTTP 403: access denied)\n");
-        }
-        status = hs.status >= 400 && hs.status < 500 ? EIC_EXIT_SERVICE : EIC_EXIT_OTHER;
-        if (status_file != NULL) {
-            note_refusal(status_file, hs.status);
-        }
-        goto done;
-    }
-    eic_log(LOG_DEBUG, "tunnel open");
-    {
-        struct eic_tunnel_params tp = {
-            .role = EIC_WS_CLIENT,
-            .stream_in = STDIN_FILENO,
-            .stream_out = STDOUT_FILENO,
-            .ws = {.fd = c.fd},
-            .ws_early = hs.early,
-            .ws_early_len = hs.early_len,
-            .should_stop = signalled,
-        };
-        struct eic_tunnel_result tr;
-
-        if (c.ssl != NULL) {
-            tp.ws = (struct eic_ws_conn){.fd = c.fd, .ctx = &c, .read = tls_read, .write = tls_write,
-                                         .pending = tls_pending};
-        }
-        ret = eic_tunnel_run(&tp, &tr);
-        eic_log(LOG_DEBUG, "tunnel closed: %llu bytes sent, %llu received: %s", (unsigned long long)tr.bytes_sent,
-                (unsigned long long)tr.bytes_received, tr.reason);
-        status = ret == 0 || ret == ECANCELED || ret == ETIMEDOUT ? EIC_EXIT_OK : EIC_EXIT_OTHER;
-        if (status != EIC_EXIT_OK) {
-            fprintf(stderr, "eic: the tunnel ended: %s\n", tr.reason);
-        }
+    /* 3. Connect, upgrade, relay: stdin/stdout, or each connection to the local port. */
+    if (local_port == NULL) {
+        status = run_tunnel(&target, STDIN_FILENO, STDOUT_FILENO);
+    } else {
+        status = serve_local_port(&target, (unsigned int)listen_port);
     }
 done:
-    conn_close(&c);
-    handshake_free(&hs);
     eic_api_endpoint_free(&ep);
     eic_endpoint_list_free(&endpoints);
     eic_instance_info_free(&info);
     eic_api_result_free(&result);
     eic_credentials_free(&creds);
-    if (query != NULL) {
-        OPENSSL_cleanse(query, strlen(query));
-    }
-    if (path_query != NULL) {
-        OPENSSL_cleanse(path_query, strlen(path_query));
-    }
     curl_free(esc_ip);
-    free(query);
-    free(path_query);
     free(params);
     free(host_header);
     free(api_err);

@@ -147,6 +147,69 @@ eic_tunnel() {
     [ "$out" = "through eic" ]
 }
 check "eic open-tunnel: stdin to the instance and back to stdout" eic_tunnel
+# --local-port: one tunnel per accepted connection, two at once.
+local_port() {
+    local lport pid out
+    lport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 "$EIC_CLIENT" open-tunnel \
+        --instance-id $INSTANCE --endpoint-url "$EMU_URL" --region $REGION --remote-port "$PORT" \
+        --local-port "$lport" 2>"$WORK/local.err" &
+    pid=$!
+    for _ in $(seq 1 100); do grep -q "Listening for connections on port $lport" "$WORK/local.err" && break; sleep 0.1; done
+    out=$("$PY" -c '
+import socket, sys
+a = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+b = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+a.sendall(b"first "); b.sendall(b"second")
+print(a.recv(100).decode() + b.recv(100).decode())' "$lport")
+    kill -INT $pid
+    wait $pid || return 1
+    cat "$WORK/local.err"
+    echo "$out"
+    [ "$out" = "first second" ]
+}
+check "eic open-tunnel --local-port: one tunnel per connection, two at once" local_port
+
+# wss: TLS in front of the emulator (a test CA; the certificate names localhost only).
+make_certs() {
+    cd "$WORK" || return 1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=eic-test-ca -keyout ca.key -out ca.pem \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null &&
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout tls.key -out tls.csr 2>/dev/null &&
+        openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out tls.pem \
+            -extfile <(printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n') 2>/dev/null
+}
+if make_certs; then
+    "$PY" "$TUN" tls-proxy --cert "$WORK/tls.pem" --key "$WORK/tls.key" --upstream "${EMU_URL#http://}" \
+        >"$WORK/tls.port" &
+    EMU_PIDS="$EMU_PIDS $!"
+    for _ in $(seq 1 100); do [ -s "$WORK/tls.port" ] && break; sleep 0.05; done
+fi
+TLS_PORT=$(cat "$WORK/tls.port" 2>/dev/null)
+wss() { # wss HOST [CA-BUNDLE] [open-tunnel options]: "through wss" through the TLS front
+    local host=$1 ca=$2
+    shift 2
+    (printf 'through wss'; sleep 2) | AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK AWS_CA_BUNDLE=$ca \
+        timeout 30 "$EIC_CLIENT" open-tunnel --instance-id $INSTANCE --endpoint-url "https://$host:$TLS_PORT" \
+        --region $REGION --remote-port "$PORT" "$@"
+}
+wss_ok() {
+    local out
+    out=$(wss localhost "$WORK/ca.pem") || return 1
+    echo "$out"
+    [ "$out" = "through wss" ]
+}
+check "wss: eic open-tunnel over TLS (https endpoint, AWS_CA_BUNDLE), the APIs over HTTPS too" wss_ok
+# The tunnel alone (no API call: the endpoint and address are given): its own TLS checks.
+tunnel_only=(--instance-connect-endpoint-id eice-0e1c0de5e1c0de502 --private-ip-address 127.0.0.1)
+wss_untrusted() { wss localhost "" "${tunnel_only[@]}" 2>&1 | tee /dev/stderr | grep -q "TLS handshake with localhost failed"; }
+check "wss: a certificate from an untrusted CA is refused" wss_untrusted
+wss_wrong_name() {
+    wss 127.0.0.1 "$WORK/ca.pem" "${tunnel_only[@]}" 2>&1 | tee /dev/stderr |
+        grep -q "TLS handshake with 127.0.0.1 failed"
+}
+check "wss: a certificate for another name is refused (host name verified)" wss_wrong_name
+
 describe_endpoints() {
     local out
     out=$(AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 /root/.pyenv/shims/aws ec2 \
