@@ -478,7 +478,7 @@ int eic_cmd_ssh(int argc, char **argv)
     struct eic_endpoint_list endpoints = {0};
     const struct eic_endpoint *eice = NULL;
     char *proxy = NULL;
-    const char *ssh_argv[MAX_SSH_ARGS + 8];
+    const char *ssh_argv[MAX_SSH_ARGS + 10]; /* ssh, 2 -o pairs, -i KEY, destination, NULL */
     char *region = NULL, *public_key = NULL, *body = NULL, *destination = NULL;
     const char *key_path;
     char err[512] = "";
@@ -583,8 +583,8 @@ int eic_cmd_ssh(int argc, char **argv)
             status = EIC_EXIT_NO_ENDPOINT;
             goto done;
         }
-        eic_log(LOG_DEBUG, "step 2b: Instance Connect Endpoint %s (%s, %s)", eice->id, eice->subnet_id ? eice->subnet_id : "-",
-                eice->dns_name);
+        eic_log(LOG_DEBUG, "step 2b: Instance Connect Endpoint %s (%s, %s)", eice->id,
+                eice->subnet_id ? eice->subnet_id : "-", eice->dns_name);
         /* Its directory receives the refusal note of `eic open-tunnel`. */
         if (temp_dir_make(&tkey) != 0) {
             status = EIC_EXIT_OTHER;

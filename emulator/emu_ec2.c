@@ -442,7 +442,8 @@ static int describe_endpoints(struct emu_server *srv, const struct param *p, siz
         }
     }
     if (ret == 0) {
-        ret = eic_buf_append_str(&buf, "    </instanceConnectEndpointSet>\n</DescribeInstanceConnectEndpointsResponse>\n");
+        ret = eic_buf_append_str(&buf, "    </instanceConnectEndpointSet>\n"
+                                       "</DescribeInstanceConnectEndpointsResponse>\n");
     }
     if (ret == 0) {
         ret = emu_reply_set(reply, 200, XML_TYPE, buf.data, buf.len);

@@ -164,8 +164,8 @@ static int get_string(const char *name, const char *path, json_object *obj, cons
 static int parse_instance(const char *name, json_object *inst, struct emu_world *w, char *err, size_t err_len)
 {
     static const char *const keys[] = {
-        "id", "availability_zone", "domain", "account_id", "imdsv2_required", "private_ip", "public_ip", "ipv6", "vpc_id",
-        "subnet_id", NULL,
+        "id", "availability_zone", "domain", "account_id", "imdsv2_required", "private_ip", "public_ip", "ipv6",
+        "vpc_id", "subnet_id", NULL,
     };
     struct in6_addr addr6;
     struct in_addr addr4;
@@ -844,7 +844,8 @@ bool emu_world_allows(const struct emu_world *w, const char *principal_arn, cons
     for (size_t i = 0; i < w->n_policy; i++) {
         const struct emu_policy_rule *r = &w->policy[i];
 
-        if (r->action == EMU_ACTION_PUSH && fnmatch(r->principal, principal_arn, 0) == 0 && fnmatch(r->instance, instance_id, 0) == 0 &&
+        if (r->action == EMU_ACTION_PUSH && fnmatch(r->principal, principal_arn, 0) == 0 &&
+            fnmatch(r->instance, instance_id, 0) == 0 &&
             fnmatch(r->os_user, os_user, 0) == 0) {
             return true;
         }

@@ -365,7 +365,8 @@ static void test_presign_botocore(void **state)
     static const struct {
         const char *host, *query, *date, *region, *akid, *secret, *token, *expected;
     } cases[] = {
-        {"127.0.0.1:8169", "instanceConnectEndpointId=eice-0e1c0de5e1c0de502&remotePort=22&privateIpAddress=172.31.16.10",
+        {"127.0.0.1:8169",
+         "instanceConnectEndpointId=eice-0e1c0de5e1c0de502&remotePort=22&privateIpAddress=172.31.16.10",
          "20240102T030405Z", "us-east-1", "AKIAEICDEMOALICE0001", "eic-demo-secret-alice", NULL,
          "instanceConnectEndpointId=eice-0e1c0de5e1c0de502&remotePort=22&privateIpAddress=172.31.16.10"
          "&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEICDEMOALICE0001%2F20240102%2Fus-east-1%2F"
@@ -437,7 +438,8 @@ static void test_presign_parse_bad(void **state)
         snprintf(query, sizeof(query), "%s%s%s", base, i == 2 ? sig : "", bad_tails[i]);
         assert_int_equal(eic_sigv4_parse_presigned(query, &p), EBADMSG);
     }
-    snprintf(query, sizeof(query), "X-Amz-Algorithm=AWS4-HMAC-SHA1%s%s", base + strlen("X-Amz-Algorithm=AWS4-HMAC-SHA256"), sig);
+    snprintf(query, sizeof(query), "X-Amz-Algorithm=AWS4-HMAC-SHA1%s%s",
+             base + strlen("X-Amz-Algorithm=AWS4-HMAC-SHA256"), sig);
     assert_int_equal(eic_sigv4_parse_presigned(query, &p), EBADMSG);
     snprintf(query, sizeof(query), "%.*s0%s", (int)(strstr(base, "&X-Amz-SignedHeaders") - base), base,
              strstr(base, "&X-Amz-SignedHeaders"));
