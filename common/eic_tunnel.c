@@ -400,6 +400,9 @@ int eic_tunnel_run(const struct eic_tunnel_params *p, struct eic_tunnel_result *
         if (!t.ws_dead && t.to_ws.len > 0) {
             fds[nfds].events |= t.ws_write_want;
         }
+        if (fds[nfds].events == 0) {
+            fds[nfds].fd = -1; /* nothing wanted now: a POLLHUP of it must not wake every poll */
+        }
         ws_i = (int)nfds++;
         if (!t.stream_eof && !t.close_sent && t.to_ws.len < EIC_TUNNEL_QUEUE) {
             fds[nfds] = (struct pollfd){.fd = p->stream_in, .events = POLLIN};
