@@ -84,8 +84,13 @@ check "maxTunnelDuration=1 closes the tunnel: close 1000" gives "close 1000" -- 
 check "temporary credentials: the token is signed in the query" gives "recv tok" -- --akid ASIAEICDEMODAVE00004 \
     --secret eic-demo-secret-dave --token "dave-session-token/+=" --send tok --expect 3
 log_line() {
-    grep "tunnel closed: .* -> 127.0.0.1:$PORT through eice-0e1c0de5e1c0de502: 12 bytes to the instance, 12 bytes from it" \
-        "$EMU_STATE/emulator.log"
+    # The client may be gone before the emulator has logged its side's end: waited for, at most 20 s.
+    for _ in $(seq 1 100); do
+        grep "tunnel closed: .* -> 127.0.0.1:$PORT through eice-0e1c0de5e1c0de502: 12 bytes to the instance, 12 bytes from it" \
+            "$EMU_STATE/emulator.log" && return 0
+        sleep 0.2
+    done
+    return 1
 }
 check "the tunnel log line counts the bytes each way" log_line
 
