@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "eic_buf.h"
+
 struct step {
     enum eic_addr_kind kind;
     bool via_eice;
@@ -93,4 +95,20 @@ int eic_route_choose(enum eic_conn_type type, const struct eic_addresses *addrs,
         }
     }
     return ENOENT;
+}
+
+int eic_proxy_word(struct eic_buf *buf, const char *s)
+{
+    int ret = eic_buf_append_str(buf, buf->len ? " '" : "'");
+
+    for (; ret == 0 && *s != '\0'; s++) {
+        if (*s == '\'') {
+            ret = eic_buf_append_str(buf, "'\\''");
+        } else if (*s == '%') {
+            ret = eic_buf_append_str(buf, "%%");
+        } else {
+            ret = eic_buf_append(buf, s, 1);
+        }
+    }
+    return ret == 0 ? eic_buf_append_str(buf, "'") : ret;
 }

@@ -44,4 +44,10 @@ const char *eic_addr_kind_name(enum eic_addr_kind kind);
  * instance has none of the addresses type may use. */
 int eic_route_choose(enum eic_conn_type type, const struct eic_addresses *addrs, struct eic_route *out);
 
+/* Append s to buf as one word of an OpenSSH ProxyCommand: ssh expands %-tokens in it first (a
+ * literal '%' is written "%%"), then runs it with /bin/sh -c (the word is single-quoted, a "'"
+ * written '\''). Returns 0 or the eic_buf error. */
+struct eic_buf;
+int eic_proxy_word(struct eic_buf *buf, const char *s);
+
 #endif

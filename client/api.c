@@ -22,26 +22,20 @@
 #define API_BACKOFF_BASE_MS 1000   /* botocore's standard retry mode: base 1 s, exponential, jitter */
 #define API_BACKOFF_MAX_MS 20000
 
-/* The endpoint as it is sent and signed. */
-struct endpoint {
-    CURLU *url;
-    char *display;     /* the URL, for messages */
-    char *host_header; /* host[:port], port only when not the scheme's default (as botocore) */
-    char *path;
-    char *query;       /* NULL when none */
-};
-
-static void endpoint_free(struct endpoint *ep)
+void eic_api_endpoint_free(struct eic_api_endpoint *ep)
 {
     curl_url_cleanup(ep->url);
     free(ep->display);
+    curl_free(ep->scheme);
+    curl_free(ep->host);
+    curl_free(ep->port);
     free(ep->host_header);
     curl_free(ep->path);
     curl_free(ep->query);
     memset(ep, 0, sizeof(*ep));
 }
 
-static int endpoint_parse(const struct eic_api_call *call, struct endpoint *ep, char **err)
+int eic_api_endpoint_parse(const struct eic_api_call *call, struct eic_api_endpoint *ep, char **err)
 {
     char *scheme = NULL, *host = NULL, *port = NULL;
     int ret = EINVAL;
@@ -89,8 +83,10 @@ static int endpoint_parse(const struct eic_api_call *call, struct endpoint *ep, 
     for (char *p = host; *p; p++) {
         *p = (char)tolower((unsigned char)*p);
     }
-    if (curl_url_get(ep->url, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-        !((strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
+    if (curl_url_get(ep->url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        goto done;
+    }
+    if (!((strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
           (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0))) {
         ret = asprintf(&ep->host_header, "%s:%s", host, port) < 0 ? ENOMEM : 0;
     } else {
@@ -100,6 +96,10 @@ static int endpoint_parse(const struct eic_api_call *call, struct endpoint *ep, 
     if (ret == ENOMEM) {
         ep->host_header = NULL;
     }
+    ep->scheme = scheme;
+    ep->host = host;
+    ep->port = port;
+    scheme = host = port = NULL;
 done:
     if (ret == EINVAL && asprintf(err, "Invalid endpoint: %s", ep->display ? ep->display : "") < 0) {
         *err = NULL;
@@ -149,7 +149,7 @@ static void free_lines(char **lines, size_t n)
 }
 
 /* Sign the request for now and send it once. */
-static int send_signed(const struct eic_api_call *call, const struct endpoint *ep, long timeout_ms,
+static int send_signed(const struct eic_api_call *call, const struct eic_api_endpoint *ep, long timeout_ms,
                        struct eic_http_response *resp)
 {
     const struct eic_credentials *creds = call->credentials;
@@ -360,7 +360,7 @@ static void clear_result(struct eic_api_result *result)
 
 void eic_api_invoke(const struct eic_api_call *call, struct eic_api_result *result)
 {
-    struct endpoint ep;
+    struct eic_api_endpoint ep;
     int attempts = max_attempts();
     uint64_t deadline = eic_monotonic_ms() + (uint64_t)call->read_timeout_ms;
     unsigned int seed = (unsigned int)(eic_monotonic_ms() ^ (uint64_t)getpid());
@@ -368,13 +368,13 @@ void eic_api_invoke(const struct eic_api_call *call, struct eic_api_result *resu
 
     memset(result, 0, sizeof(*result));
     result->outcome = EIC_API_FAILED;
-    ret = endpoint_parse(call, &ep, &result->error_message);
+    ret = eic_api_endpoint_parse(call, &ep, &result->error_message);
     if (ret != 0) {
         result->outcome = ret == EINVAL ? EIC_API_BAD_ENDPOINT : EIC_API_FAILED;
         if (result->error_message == NULL) {
             result->error_message = strdup("out of memory");
         }
-        endpoint_free(&ep);
+        eic_api_endpoint_free(&ep);
         return;
     }
     for (int attempt = 1;; attempt++) {
@@ -426,7 +426,7 @@ void eic_api_invoke(const struct eic_api_call *call, struct eic_api_result *resu
     if (result->outcome != EIC_API_OK && result->error_message == NULL) {
         result->error_message = strdup("out of memory");
     }
-    endpoint_free(&ep);
+    eic_api_endpoint_free(&ep);
 }
 
 void eic_api_result_free(struct eic_api_result *result)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "credentials.h"
@@ -45,6 +46,23 @@ struct eic_api_result {
     char *body;          /* raw_answer calls: the answer body (NUL-terminated), or NULL */
     int retries;         /* attempts made after the first */
 };
+
+/* The endpoint as it is sent and signed. */
+struct eic_api_endpoint {
+    CURLU *url;
+    char *display;     /* the URL, for messages */
+    char *host_header; /* host[:port], port only when not the scheme's default (as botocore) */
+    char *path;
+    char *query;       /* NULL when none */
+    char *scheme;      /* "http" or "https" */
+    char *host;        /* lower case; IPv6 in brackets */
+    char *port;        /* the port to connect to (the scheme's default when the URL has none) */
+};
+
+/* call->endpoint_url, or https://<service>.<region>.amazonaws.com without one. Returns 0,
+ * EINVAL (*err says why; not http(s), no host) or ENOMEM. Free with eic_api_endpoint_free. */
+int eic_api_endpoint_parse(const struct eic_api_call *call, struct eic_api_endpoint *ep, char **err);
+void eic_api_endpoint_free(struct eic_api_endpoint *ep);
 
 /* Never fails without filling result (outcome EIC_API_FAILED with a message at worst). */
 void eic_api_invoke(const struct eic_api_call *call, struct eic_api_result *result);

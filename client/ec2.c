@@ -205,6 +205,8 @@ static int instance_text(const struct xml_path *path, const char *text, size_t l
     static const char *const pub[] = {"ipAddress", NULL};
     static const char *const zone[] = {"placement", "availabilityZone", NULL};
     static const char *const v6[] = {"ipv6Address", NULL};
+    static const char *const vpc[] = {"vpcId", NULL};
+    static const char *const subnet[] = {"subnetId", NULL};
     static const char *const eni_v6[] = {"networkInterfaceSet", "item", "ipv6AddressesSet", "item", "ipv6Address",
                                          NULL};
     struct instance_ctx *c = arg;
@@ -228,7 +230,23 @@ static int instance_text(const struct xml_path *path, const char *text, size_t l
     if (path_is(path, lvl, v6) || path_is(path, lvl, eni_v6)) {
         return keep(&c->cur.ipv6, text, len);
     }
+    if (path_is(path, lvl, vpc)) {
+        return keep(&c->cur.vpc_id, text, len);
+    }
+    if (path_is(path, lvl, subnet)) {
+        return keep(&c->cur.subnet_id, text, len);
+    }
     return 0;
+}
+
+/* An AWS resource id: prefix then at least 8 lower-case hex digits (at most 32). NULL is fine
+ * (absent). */
+static bool valid_id(const char *prefix, const char *text)
+{
+    size_t n = strlen(prefix);
+
+    return text == NULL || (strncmp(text, prefix, n) == 0 && strlen(text + n) >= 8 && strlen(text + n) <= 32 &&
+                            strspn(text + n, "0123456789abcdef") == strlen(text + n));
 }
 
 static int instance_close(const struct xml_path *path, void *arg)
@@ -274,7 +292,8 @@ int eic_ec2_parse_instance(const char *xml, size_t len, const char *instance_id,
         ret = ENOENT;
     }
     if (ret == 0 && (!valid_address(AF_INET, info->private_ipv4) || !valid_address(AF_INET, info->public_ipv4) ||
-                     !valid_address(AF_INET6, info->ipv6))) {
+                     !valid_address(AF_INET6, info->ipv6) || !valid_id("vpc-", info->vpc_id) ||
+                     !valid_id("subnet-", info->subnet_id))) {
         ret = EBADMSG;
     }
     if (ret == 0 && info->zone != NULL) {
@@ -370,13 +389,216 @@ void eic_instance_info_free(struct eic_instance_info *info)
     free(info->public_ipv4);
     free(info->ipv6);
     free(info->zone);
+    free(info->vpc_id);
+    free(info->subnet_id);
     memset(info, 0, sizeof(*info));
+}
+
+/* ---- DescribeInstanceConnectEndpoints ---- */
+
+struct endpoints_ctx {
+    struct eic_endpoint cur;
+    struct eic_endpoint_list *out;
+};
+
+static bool in_endpoint_item(const struct xml_path *path, size_t *lvl)
+{
+    /* <DescribeInstanceConnectEndpointsResponse><instanceConnectEndpointSet><item>... */
+    if (path->depth >= 3 && strcmp(path->names[1], "instanceConnectEndpointSet") == 0 &&
+        strcmp(path->names[2], "item") == 0) {
+        *lvl = 3;
+        return true;
+    }
+    return false;
+}
+
+static int endpoint_text(const struct xml_path *path, const char *text, size_t len, void *arg)
+{
+    static const char *const id[] = {"instanceConnectEndpointId", NULL};
+    static const char *const vpc[] = {"vpcId", NULL};
+    static const char *const subnet[] = {"subnetId", NULL};
+    static const char *const state[] = {"state", NULL};
+    static const char *const dns[] = {"dnsName", NULL};
+    struct endpoints_ctx *c = arg;
+    size_t lvl;
+
+    if (!in_endpoint_item(path, &lvl)) {
+        return 0;
+    }
+    if (path_is(path, lvl, id)) {
+        return keep(&c->cur.id, text, len);
+    }
+    if (path_is(path, lvl, vpc)) {
+        return keep(&c->cur.vpc_id, text, len);
+    }
+    if (path_is(path, lvl, subnet)) {
+        return keep(&c->cur.subnet_id, text, len);
+    }
+    if (path_is(path, lvl, state)) {
+        return keep(&c->cur.state, text, len);
+    }
+    if (path_is(path, lvl, dns)) {
+        return keep(&c->cur.dns_name, text, len);
+    }
+    return 0;
+}
+
+static void endpoint_free(struct eic_endpoint *e)
+{
+    free(e->id);
+    free(e->vpc_id);
+    free(e->subnet_id);
+    free(e->state);
+    free(e->dns_name);
+    memset(e, 0, sizeof(*e));
+}
+
+/* A DNS name as it may go into a URL and a Host header: [a-z0-9.-], no leading dot or dash. */
+static bool valid_dns_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    return n > 0 && n <= 253 && s[0] != '.' && s[0] != '-' && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n;
+}
+
+static int endpoint_close(const struct xml_path *path, void *arg)
+{
+    struct endpoints_ctx *c = arg;
+    size_t lvl;
+    struct eic_endpoint *e = &c->cur;
+
+    if (!in_endpoint_item(path, &lvl) || path->depth != lvl) {
+        return 0;
+    }
+    /* One endpoint item ends: all of it must be sound, or the answer is not used at all. */
+    if (e->id == NULL || e->vpc_id == NULL || e->state == NULL || !valid_id("eice-", e->id) ||
+        !valid_id("vpc-", e->vpc_id) || !valid_id("subnet-", e->subnet_id) ||
+        strspn(e->state, "abcdefghijklmnopqrstuvwxyz-") != strlen(e->state) ||
+        (e->dns_name != NULL && !valid_dns_name(e->dns_name))) {
+        endpoint_free(e);
+        return EBADMSG;
+    }
+    if (c->out->n == EIC_EC2_MAX_ENDPOINTS) {
+        endpoint_free(e); /* more than eic looks at: the first ones are kept */
+        return 0;
+    }
+    c->out->items[c->out->n++] = *e;
+    memset(e, 0, sizeof(*e));
+    return 0;
+}
+
+int eic_ec2_parse_endpoints(const char *xml, size_t len, struct eic_endpoint_list *list)
+{
+    struct endpoints_ctx c = {.out = list};
+    int ret;
+
+    memset(list, 0, sizeof(*list));
+    if (len < 20 || find(xml, xml + len, "<DescribeInstanceConnectEndpointsResponse") == NULL) {
+        return EBADMSG;
+    }
+    ret = xml_walk(xml, len, endpoint_text, endpoint_close, &c);
+    endpoint_free(&c.cur);
+    if (ret != 0) {
+        eic_endpoint_list_free(list);
+    }
+    return ret;
+}
+
+void eic_endpoint_list_free(struct eic_endpoint_list *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        endpoint_free(&list->items[i]);
+    }
+    list->n = 0;
+}
+
+const struct eic_endpoint *eic_endpoint_choose(const struct eic_endpoint_list *list, const char *vpc_id,
+                                               const char *subnet_id)
+{
+    const struct eic_endpoint *in_vpc = NULL;
+
+    for (size_t i = 0; i < list->n; i++) {
+        const struct eic_endpoint *e = &list->items[i];
+
+        if (strcmp(e->state, "create-complete") != 0 || e->dns_name == NULL || vpc_id == NULL ||
+            strcmp(e->vpc_id, vpc_id) != 0) {
+            continue;
+        }
+        if (subnet_id != NULL && e->subnet_id != NULL && strcmp(e->subnet_id, subnet_id) == 0) {
+            return e;
+        }
+        if (in_vpc == NULL) {
+            in_vpc = e;
+        }
+    }
+    return in_vpc;
+}
+
+/* A Query-protocol call whose XML answer the caller parses; errors are decoded here. */
+static void query_call(const struct eic_api_call *base, const char *body, struct eic_api_result *result)
+{
+    struct eic_api_call call = *base;
+
+    call.service = "ec2";
+    call.target = NULL;
+    call.content_type = FORM_TYPE;
+    call.raw_answer = true;
+    call.body = body;
+    eic_log(LOG_DEBUG, "EC2 Query: %s", body);
+    eic_api_invoke(&call, result);
+    if (result->outcome == EIC_API_SERVICE_ERROR && result->body != NULL) {
+        char *code = NULL, *message = NULL;
+
+        if (eic_ec2_parse_error(result->body, strlen(result->body), &code, &message) == 0) {
+            free(result->error_code);
+            free(result->error_message);
+            result->error_code = code;
+            result->error_message = message ? message : strdup("(no message)");
+        }
+    }
+}
+
+void eic_ec2_describe_endpoints(const struct eic_api_call *call, const char *endpoint_id, const char *vpc_id,
+                                struct eic_endpoint_list *list, struct eic_api_result *result)
+{
+    char *escaped = curl_easy_escape(NULL, endpoint_id ? endpoint_id : vpc_id ? vpc_id : "", 0);
+    char *body = NULL;
+    int ret;
+
+    memset(list, 0, sizeof(*list));
+    memset(result, 0, sizeof(*result));
+    if (escaped == NULL ||
+        asprintf(&body, "Action=DescribeInstanceConnectEndpoints&Version=" EC2_VERSION
+                        "&Filter.1.Name=state&Filter.1.Value.1=create-complete&%s=%s",
+                 endpoint_id ? "InstanceConnectEndpointId.1" : "Filter.2.Name=vpc-id&Filter.2.Value.1",
+                 escaped) < 0) {
+        body = NULL;
+        result->outcome = EIC_API_FAILED;
+        result->error_message = strdup("out of memory");
+        goto done;
+    }
+    query_call(call, body, result);
+    if (result->outcome == EIC_API_OK) {
+        ret = eic_ec2_parse_endpoints(result->body ? result->body : "", result->body ? strlen(result->body) : 0,
+                                      list);
+        if (ret != 0) {
+            result->outcome = EIC_API_FAILED;
+            result->error_message = strdup(ret == ENOMEM ? "out of memory"
+                                                         : "The DescribeInstanceConnectEndpoints answer is not the XML "
+                                                           "expected");
+        }
+    }
+    if (result->outcome != EIC_API_OK && result->error_message == NULL) {
+        result->error_message = strdup("out of memory");
+    }
+done:
+    curl_free(escaped);
+    free(body);
 }
 
 void eic_ec2_describe_instance(const struct eic_api_call *base, const char *instance_id,
                                struct eic_instance_info *info, struct eic_api_result *result)
 {
-    struct eic_api_call call = *base;
     char *escaped = curl_easy_escape(NULL, instance_id, 0);
     char *body = NULL;
     int ret;
@@ -390,23 +612,8 @@ void eic_ec2_describe_instance(const struct eic_api_call *base, const char *inst
         result->error_message = strdup("out of memory");
         goto done;
     }
-    call.service = "ec2";
-    call.target = NULL;
-    call.content_type = FORM_TYPE;
-    call.raw_answer = true;
-    call.body = body;
-    eic_log(LOG_DEBUG, "DescribeInstances: %s", body);
-    eic_api_invoke(&call, result);
-    if (result->outcome == EIC_API_SERVICE_ERROR && result->body != NULL) {
-        char *code = NULL, *message = NULL;
-
-        if (eic_ec2_parse_error(result->body, strlen(result->body), &code, &message) == 0) {
-            free(result->error_code);
-            free(result->error_message);
-            result->error_code = code;
-            result->error_message = message ? message : strdup("(no message)");
-        }
-    } else if (result->outcome == EIC_API_OK) {
+    query_call(base, body, result);
+    if (result->outcome == EIC_API_OK) {
         ret = eic_ec2_parse_instance(result->body ? result->body : "", result->body ? strlen(result->body) : 0,
                                      instance_id, info);
         if (ret == ENOENT) {

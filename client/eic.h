@@ -21,6 +21,7 @@ struct eic_command {
 
 int eic_cmd_send_ssh_public_key(int argc, char **argv);
 int eic_cmd_ssh(int argc, char **argv);
+int eic_cmd_open_tunnel(int argc, char **argv);
 
 /* The SendSSHPublicKey request body (malloc'd JSON; zone may be NULL), or NULL (no memory).
  * send_key.c; also used by `eic ssh`. */

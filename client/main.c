@@ -15,6 +15,8 @@ static const struct eic_command commands[] = {
      eic_cmd_send_ssh_public_key},
     {"ssh", "log in with OpenSSH using a key pushed for this login (ephemeral unless --private-key-file)",
      eic_cmd_ssh},
+    {"open-tunnel", "a tunnel to an instance's private address through an Instance Connect Endpoint (stdin/stdout)",
+     eic_cmd_open_tunnel},
 };
 
 static void help(FILE *out)

@@ -39,7 +39,8 @@
 
 /* Exit statuses of eic ssh besides those of eic.h; once OpenSSH has run, its own status. */
 #define EIC_EXIT_NO_ADDRESS 250 /* the instance has no address the connection type may use */
-#define EIC_EXIT_EICE 251       /* an Instance Connect Endpoint tunnel would be needed: not implemented */
+#define EIC_EXIT_NO_ENDPOINT 252 /* no Instance Connect Endpoint (create-complete) in the instance's VPC */
+#define EIC_EXIT_TUNNEL_REFUSED 249 /* the endpoint refused the tunnel (e.g. AccessDeniedException) */
 
 static void help(FILE *out)
 {
@@ -61,7 +62,7 @@ static void help(FILE *out)
             "                                      Connect Endpoint, else IPv6 (default)\n"
             "                              direct  public IPv4, else IPv6, else private IPv4, all direct\n"
             "                              eice    private IPv4 through an Instance Connect Endpoint\n"
-            "                            (Instance Connect Endpoint tunnels are not implemented yet)\n"
+            "                            (the tunnel: ssh's ProxyCommand runs `eic open-tunnel`)\n"
             "  --private-key-file PATH   use this private key (a path, not a file:// URI); its public\n"
             "                            half is derived with ssh-keygen -y\n"
             "  --region REGION           else AWS_REGION, AWS_DEFAULT_REGION, the profile's region\n"
@@ -76,10 +77,10 @@ static void help(FILE *out)
             "Exit status: ssh's own once it has run (ssh uses 255 for its errors); before that 2 on a\n"
             "usage error, 253 without credentials or region, 254 when a service refuses (AuthFailure,\n"
             "UnauthorizedOperation, AuthException, instance not found), %d when the instance has no\n"
-            "address the connection type may use, %d when an Instance Connect Endpoint would be\n"
-            "needed (not implemented yet), 255 for anything else (a service unreachable, ssh-keygen\n"
-            "or ssh not runnable).\n",
-            EIC_EXIT_NO_ADDRESS, EIC_EXIT_EICE);
+            "address the connection type may use, %d when there is no Instance Connect Endpoint in\n"
+            "the instance's VPC, %d when the endpoint refused the tunnel, 255 for anything else (a\n"
+            "service unreachable, ssh-keygen or ssh not runnable).\n",
+            EIC_EXIT_NO_ADDRESS, EIC_EXIT_NO_ENDPOINT, EIC_EXIT_TUNNEL_REFUSED);
 }
 
 /* Run argv[0] (an absolute path) with stdin from /dev/null; with out, its stdout (at most
@@ -167,12 +168,14 @@ fail:
     return -1;
 }
 
-/* The ephemeral key: a fresh 0700 directory under $TMPDIR (or /tmp) holding id_ed25519 and
- * id_ed25519.pub. */
+/* The private directory: a fresh 0700 directory under $TMPDIR (or /tmp) holding the ephemeral
+ * key (id_ed25519 and id_ed25519.pub) and, for a tunnel, the note `eic open-tunnel` leaves when
+ * the endpoint refuses (tunnel-status). */
 struct temp_key {
     char dir[PATH_MAX - 32]; /* room for "/id_ed25519.pub" in key and pub */
     char key[PATH_MAX];
     char pub[PATH_MAX];
+    char status[PATH_MAX];
     bool made;
 };
 
@@ -187,6 +190,9 @@ static void temp_key_remove(struct temp_key *k)
     if (unlink(k->pub) != 0 && errno != ENOENT) {
         fprintf(stderr, "eic: cannot remove %s: %s\n", k->pub, strerror(errno));
     }
+    if (unlink(k->status) != 0 && errno != ENOENT) {
+        fprintf(stderr, "eic: cannot remove %s: %s\n", k->status, strerror(errno));
+    }
     if (rmdir(k->dir) != 0) {
         fprintf(stderr, "eic: cannot remove %s: %s\n", k->dir, strerror(errno));
     } else {
@@ -195,10 +201,9 @@ static void temp_key_remove(struct temp_key *k)
     k->made = false;
 }
 
-static int temp_key_make(struct temp_key *k, char **public_key)
+static int temp_dir_make(struct temp_key *k)
 {
     const char *tmp = getenv("TMPDIR");
-    size_t len = 0;
     int ret;
 
     if (tmp == NULL || tmp[0] != '/') {
@@ -217,6 +222,18 @@ static int temp_key_make(struct temp_key *k, char **public_key)
     /* mkdtemp makes it 0700; a umask cannot widen that. */
     snprintf(k->key, sizeof(k->key), "%s/id_ed25519", k->dir);
     snprintf(k->pub, sizeof(k->pub), "%s/id_ed25519.pub", k->dir);
+    snprintf(k->status, sizeof(k->status), "%s/tunnel-status", k->dir);
+    return 0;
+}
+
+static int temp_key_make(struct temp_key *k, char **public_key)
+{
+    size_t len = 0;
+    int ret = k->made ? 0 : temp_dir_make(k);
+
+    if (ret != 0) {
+        return ret;
+    }
     {
         const char *const argv[] = {SSH_KEYGEN_PROGRAM, "-q", "-t", "ed25519", "-N", "", "-C", "eic-ephemeral",
                                     "-f", k->key, NULL};
@@ -379,6 +396,61 @@ done:
     return ret;
 }
 
+/* "ProxyCommand=<this program> open-tunnel ..." for the endpoint: every value goes through
+ * eic_proxy_word (ssh's %-expansion, then /bin/sh), the remote port is ssh's own %p. */
+static int proxy_command(const char *instance_id, const struct eic_endpoint *eice, const char *address,
+                         const char *region, const char *endpoint_url, const char *profile, const char *status_file,
+                         bool debug, char **out)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    struct eic_buf cmd;
+    int ret;
+
+    *out = NULL;
+    if (n <= 0 || (size_t)n >= sizeof(self) - 1) {
+        return n < 0 ? errno : ENAMETOOLONG;
+    }
+    self[n] = '\0';
+    eic_buf_init(&cmd, 64 * 1024);
+    ret = eic_proxy_word(&cmd, self);
+    {
+        const char *const words[] = {
+            "open-tunnel", "--instance-id", instance_id, "--instance-connect-endpoint-id", eice->id,
+            "--instance-connect-endpoint-dns-name", eice->dns_name, "--private-ip-address", address,
+            "--region", region, "--status-file", status_file,
+        };
+
+        for (size_t i = 0; ret == 0 && i < sizeof(words) / sizeof(words[0]); i++) {
+            ret = eic_proxy_word(&cmd, words[i]);
+        }
+    }
+    if (ret == 0 && endpoint_url != NULL) {
+        ret = eic_proxy_word(&cmd, "--endpoint-url");
+        if (ret == 0) {
+            ret = eic_proxy_word(&cmd, endpoint_url);
+        }
+    }
+    if (ret == 0 && profile != NULL) {
+        ret = eic_proxy_word(&cmd, "--profile");
+        if (ret == 0) {
+            ret = eic_proxy_word(&cmd, profile);
+        }
+    }
+    if (ret == 0 && debug) {
+        ret = eic_proxy_word(&cmd, "--debug");
+    }
+    if (ret == 0) {
+        ret = eic_buf_append_str(&cmd, " --remote-port %p");
+    }
+    if (ret == 0 && asprintf(out, "ProxyCommand=%s", cmd.data) < 0) {
+        *out = NULL;
+        ret = ENOMEM;
+    }
+    eic_buf_free(&cmd);
+    return ret;
+}
+
 int eic_cmd_ssh(int argc, char **argv)
 {
     const char *instance_id = NULL, *os_user = NULL, *conn_arg = NULL, *key_file = NULL, *region_arg = NULL;
@@ -403,7 +475,10 @@ int eic_cmd_ssh(int argc, char **argv)
     struct temp_key tkey = {0};
     struct eic_addresses addrs;
     struct eic_route route;
-    const char *ssh_argv[MAX_SSH_ARGS + 8];
+    struct eic_endpoint_list endpoints = {0};
+    const struct eic_endpoint *eice = NULL;
+    char *proxy = NULL;
+    const char *ssh_argv[MAX_SSH_ARGS + 10]; /* ssh, 2 -o pairs, -i KEY, destination, NULL */
     char *region = NULL, *public_key = NULL, *body = NULL, *destination = NULL;
     const char *key_path;
     char err[512] = "";
@@ -450,12 +525,6 @@ int eic_cmd_ssh(int argc, char **argv)
     if (debug) {
         eic_log_set_level(LOG_DEBUG);
     }
-    if (conn == EIC_CONN_EICE) {
-        fprintf(stderr, "eic: not implemented yet: Instance Connect Endpoint tunnels (--connection-type eice); "
-                        "use --connection-type direct to reach an address directly\n");
-        return EIC_EXIT_EICE;
-    }
-
     ret = eic_region_resolve(region_arg, profile, NULL, &region, err, sizeof(err));
     if (ret == 0) {
         ret = eic_credentials_resolve(profile, &creds, err, sizeof(err));
@@ -498,11 +567,36 @@ int eic_cmd_ssh(int argc, char **argv)
             eic_addr_kind_name(route.kind), route.address, route.via_eice ? " through an Instance Connect Endpoint"
                                                                            : " (direct)");
     if (route.via_eice) {
-        fprintf(stderr, "eic: instance %s has no public IPv4 address; reaching its private IPv4 address %s needs an "
-                        "Instance Connect Endpoint tunnel, which is not implemented yet (use --connection-type "
-                        "direct if the address is reachable from here)\n", instance_id, route.address);
-        status = EIC_EXIT_EICE;
-        goto done;
+        /* 2b. The endpoint, chosen as `eic open-tunnel` would; found here so that "none" is a
+         * clear error before a key is pushed, and handed to it so it needs no API call. */
+        eic_ec2_describe_endpoints(&call, NULL, info.vpc_id, &endpoints, &result);
+        status = service_error("DescribeInstanceConnectEndpoints", &result);
+        eic_api_result_free(&result);
+        if (status != EIC_EXIT_OK) {
+            goto done;
+        }
+        eice = info.vpc_id ? eic_endpoint_choose(&endpoints, info.vpc_id, info.subnet_id) : NULL;
+        if (eice == NULL) {
+            fprintf(stderr, "eic: there is no Instance Connect Endpoint in the VPC of instance %s (%s) in state "
+                            "create-complete: create one, or use --connection-type direct if %s is reachable from "
+                            "here\n", instance_id, info.vpc_id ? info.vpc_id : "VPC unknown", route.address);
+            status = EIC_EXIT_NO_ENDPOINT;
+            goto done;
+        }
+        eic_log(LOG_DEBUG, "step 2b: Instance Connect Endpoint %s (%s, %s)", eice->id,
+                eice->subnet_id ? eice->subnet_id : "-", eice->dns_name);
+        /* Its directory receives the refusal note of `eic open-tunnel`. */
+        if (temp_dir_make(&tkey) != 0) {
+            status = EIC_EXIT_OTHER;
+            goto done;
+        }
+        ret = proxy_command(instance_id, eice, route.address, region, endpoint, profile, tkey.status, debug,
+                            &proxy);
+        if (ret != 0) {
+            fprintf(stderr, "eic: cannot build the ProxyCommand: %s\n", strerror(ret));
+            status = EIC_EXIT_OTHER;
+            goto done;
+        }
     }
 
     /* 3. The key. */
@@ -555,6 +649,10 @@ int eic_cmd_ssh(int argc, char **argv)
         ssh_argv[n++] = SSH_PROGRAM;
         ssh_argv[n++] = "-o";
         ssh_argv[n++] = "IdentitiesOnly=yes";
+        if (proxy != NULL) {
+            ssh_argv[n++] = "-o";
+            ssh_argv[n++] = proxy;
+        }
         ssh_argv[n++] = "-i";
         ssh_argv[n++] = key_path;
         ssh_argv[n++] = destination;
@@ -573,6 +671,11 @@ int eic_cmd_ssh(int argc, char **argv)
         }
     }
     status = run_ssh((char *const *)ssh_argv);
+    if (proxy != NULL && status == 255 && access(tkey.status, F_OK) == 0) {
+        /* ssh only says that its ProxyCommand failed; eic open-tunnel printed the service's error. */
+        fprintf(stderr, "eic: the Instance Connect Endpoint %s refused the tunnel (see the error above)\n", eice->id);
+        status = EIC_EXIT_TUNNEL_REFUSED;
+    }
 done:
     temp_key_remove(&tkey);
     eic_api_result_free(&result);
@@ -582,5 +685,7 @@ done:
     free(public_key);
     free(body);
     free(destination);
+    free(proxy);
+    eic_endpoint_list_free(&endpoints);
     return status;
 }

@@ -363,6 +363,12 @@ static int append_canonical_headers(struct eic_buf *out, const struct eic_sigv4_
             ret = eic_buf_append_str(out, "\n");
         }
     }
+    if (ret == 0 && req->date_in_query) {
+        char *date = NULL;
+
+        have_date = eic_sigv4_query_get(req->query, "X-Amz-Date", &date) == 0 && date[0] != '\0';
+        free(date);
+    }
     if (ret == 0 && (!have_host || !have_date)) {
         /* Without them a signature could be replayed to another host or at another time. */
         ret = EINVAL;
@@ -925,4 +931,234 @@ int eic_sigv4_parse_amz_date(const char *value, long long *unix_time)
     }
     *unix_time = days_from_civil(year, month, day) * 86400LL + hour * 3600LL + min * 60LL + sec;
     return 0;
+}
+
+/* ---- Query-string signing ---- */
+
+static int append_param(struct eic_buf *out, const char *name, const char *value)
+{
+    int ret = eic_buf_printf(out, "%s%s=", out->len ? "&" : "", name);
+
+    return ret == 0 ? uri_encode(out, value, strlen(value), false) : ret;
+}
+
+int eic_sigv4_presign_query(const struct eic_sigv4_presign *p, const struct eic_sigv4_scope *scope, char **out)
+{
+    struct eic_sigv4_header host = {"host", p->host};
+    struct eic_sigv4_request req = {.method = p->method, .path = p->path, .headers = &host, .n_headers = 1,
+                                    .body = "", .body_len = 0, .date_in_query = true};
+    struct eic_buf q;
+    char credential[512];
+    char expires[24];
+    char signature[65];
+    int ret;
+
+    *out = NULL;
+    if (!access_key_ok(p->access_key_id) || p->expires < 1 || p->expires > 604800 || p->host == NULL ||
+        check_scope(scope) != 0 ||
+        (size_t)snprintf(credential, sizeof(credential), "%s/%.8s/%s/%s/aws4_request", p->access_key_id,
+                         scope->amz_date, scope->region, scope->service) >= sizeof(credential)) {
+        return EINVAL;
+    }
+    snprintf(expires, sizeof(expires), "%ld", p->expires);
+    eic_buf_init(&q, SIGV4_MAX_TEXT);
+    ret = p->query != NULL && p->query[0] != '\0' ? eic_buf_append_str(&q, p->query) : 0;
+    /* botocore's order: the operation's parameters, then these, then the signature. */
+    if (ret == 0) {
+        ret = append_param(&q, "X-Amz-Algorithm", EIC_SIGV4_ALGORITHM);
+    }
+    if (ret == 0) {
+        ret = append_param(&q, "X-Amz-Credential", credential);
+    }
+    if (ret == 0) {
+        ret = append_param(&q, "X-Amz-Date", scope->amz_date);
+    }
+    if (ret == 0) {
+        ret = append_param(&q, "X-Amz-Expires", expires);
+    }
+    if (ret == 0) {
+        ret = append_param(&q, "X-Amz-SignedHeaders", "host");
+    }
+    if (ret == 0 && p->session_token != NULL) {
+        ret = append_param(&q, "X-Amz-Security-Token", p->session_token);
+    }
+    if (ret == 0) {
+        req.query = q.data;
+        ret = eic_sigv4_signature(&req, scope, p->secret_access_key, signature);
+    }
+    if (ret == 0) {
+        ret = eic_buf_printf(&q, "&X-Amz-Signature=%s", signature);
+    }
+    if (ret == 0) {
+        *out = eic_buf_steal(&q);
+        ret = *out ? 0 : ENOMEM;
+    }
+    OPENSSL_cleanse(signature, sizeof(signature));
+    eic_buf_free(&q);
+    return ret;
+}
+
+enum presigned_param {
+    P_ALGORITHM, P_CREDENTIAL, P_DATE, P_EXPIRES, P_SIGNED_HEADERS, P_SIGNATURE, P_TOKEN, P_COUNT,
+};
+
+static const char *const presigned_names[P_COUNT] = {
+    "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature",
+    "X-Amz-Security-Token",
+};
+
+int eic_sigv4_parse_presigned(const char *query, struct eic_sigv4_presigned *out)
+{
+    char *values[P_COUNT] = {NULL};
+    struct eic_buf unsigned_q;
+    size_t len;
+    char *end;
+    int ret = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (query == NULL || (len = strlen(query)) > SIGV4_MAX_TEXT) {
+        return EBADMSG;
+    }
+    eic_buf_init(&unsigned_q, SIGV4_MAX_TEXT);
+    for (size_t start = 0; start < len && ret == 0;) {
+        const char *amp = memchr(query + start, '&', len - start);
+        size_t stop = amp ? (size_t)(amp - query) : len;
+        const char *eq = memchr(query + start, '=', stop - start);
+        size_t key_end = eq ? (size_t)(eq - query) : stop;
+        int which = -1;
+
+        for (int i = 0; i < P_COUNT; i++) {
+            if (key_end - start == strlen(presigned_names[i]) &&
+                memcmp(query + start, presigned_names[i], key_end - start) == 0) {
+                which = i;
+            }
+        }
+        if (which >= 0) {
+            struct eic_buf v;
+
+            if (values[which] != NULL || eq == NULL) {
+                ret = EBADMSG; /* which copy counts would be ambiguous */
+                break;
+            }
+            eic_buf_init(&v, 8192);
+            ret = query_decode(&v, eq + 1, stop - key_end - 1);
+            values[which] = ret == 0 ? eic_buf_steal(&v) : NULL;
+            eic_buf_free(&v);
+            if (ret == 0 && values[which] == NULL) {
+                values[which] = strdup("");
+                ret = values[which] ? 0 : ENOMEM;
+            }
+            if (ret == EMSGSIZE) {
+                ret = EBADMSG;
+            }
+        }
+        if (ret == 0 && which != P_SIGNATURE && stop > start) {
+            ret = eic_buf_printf(&unsigned_q, "%s%.*s", unsigned_q.len ? "&" : "", (int)(stop - start),
+                                 query + start);
+        }
+        start = stop + 1;
+    }
+    if (ret == 0 && values[P_SIGNATURE] == NULL) {
+        ret = ENOENT;
+    }
+    for (int i = 0; ret == 0 && i < P_COUNT; i++) {
+        if (values[i] == NULL && i != P_TOKEN) {
+            ret = EBADMSG;
+        }
+    }
+    if (ret == 0 && strcmp(values[P_ALGORITHM], EIC_SIGV4_ALGORITHM) != 0) {
+        ret = EBADMSG;
+    }
+    if (ret == 0) {
+        errno = 0;
+        out->expires = strtol(values[P_EXPIRES], &end, 10);
+        if (errno != 0 || end == values[P_EXPIRES] || *end != '\0' || !is_digit((unsigned char)values[P_EXPIRES][0]) ||
+            out->expires < 1 || out->expires > 604800) {
+            ret = EBADMSG;
+        }
+    }
+    if (ret == 0) {
+        out->auth.storage = values[P_CREDENTIAL];
+        values[P_CREDENTIAL] = NULL;
+        ret = parse_credential(out->auth.storage, &out->auth);
+    }
+    if (ret == 0) {
+        ret = check_signed_headers(values[P_SIGNED_HEADERS]);
+    }
+    if (ret == 0 && !(strlen(values[P_SIGNATURE]) == 64 && all_chars(values[P_SIGNATURE], is_lower_hex))) {
+        ret = EBADMSG;
+    }
+    if (ret == 0) {
+        out->auth.signed_headers = out->owned[0] = values[P_SIGNED_HEADERS];
+        out->auth.signature = out->owned[1] = values[P_SIGNATURE];
+        out->amz_date = out->owned[2] = values[P_DATE];
+        out->security_token = out->owned[3] = values[P_TOKEN];
+        values[P_SIGNED_HEADERS] = values[P_SIGNATURE] = values[P_DATE] = values[P_TOKEN] = NULL;
+        out->unsigned_query = eic_buf_steal(&unsigned_q);
+        if (out->unsigned_query == NULL) {
+            out->unsigned_query = strdup("");
+            ret = out->unsigned_query ? 0 : ENOMEM;
+        }
+    }
+    for (int i = 0; i < P_COUNT; i++) {
+        free(values[i]);
+    }
+    eic_buf_free(&unsigned_q);
+    if (ret != 0) {
+        eic_sigv4_presigned_free(out);
+    }
+    return ret;
+}
+
+void eic_sigv4_presigned_free(struct eic_sigv4_presigned *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    eic_sigv4_auth_free(&p->auth);
+    for (size_t i = 0; i < sizeof(p->owned) / sizeof(p->owned[0]); i++) {
+        free(p->owned[i]);
+    }
+    free(p->unsigned_query);
+    memset(p, 0, sizeof(*p));
+}
+
+int eic_sigv4_query_get(const char *query, const char *name, char **value)
+{
+    size_t len = query != NULL ? strlen(query) : 0;
+    size_t name_len = strlen(name);
+    int ret = ENOENT;
+
+    *value = NULL;
+    for (size_t start = 0; start < len;) {
+        const char *amp = memchr(query + start, '&', len - start);
+        size_t stop = amp ? (size_t)(amp - query) : len;
+        const char *eq = memchr(query + start, '=', stop - start);
+        size_t key_end = eq ? (size_t)(eq - query) : stop;
+
+        if (key_end - start == name_len && memcmp(query + start, name, name_len) == 0) {
+            struct eic_buf v;
+
+            if (*value != NULL) {
+                ret = EBADMSG;
+                break;
+            }
+            eic_buf_init(&v, SIGV4_MAX_TEXT);
+            ret = eq ? query_decode(&v, eq + 1, stop - key_end - 1) : 0;
+            if (ret == 0) {
+                *value = v.data ? eic_buf_steal(&v) : strdup("");
+                ret = *value ? 0 : ENOMEM;
+            }
+            eic_buf_free(&v);
+            if (ret != 0) {
+                break;
+            }
+        }
+        start = stop + 1;
+    }
+    if (ret != 0) {
+        free(*value);
+        *value = NULL;
+    }
+    return ret;
 }

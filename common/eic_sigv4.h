@@ -11,6 +11,7 @@
 #ifndef EIC_SIGV4_H
 #define EIC_SIGV4_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define EIC_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
@@ -29,6 +30,7 @@ struct eic_sigv4_request {
     size_t n_headers;
     const void *body;
     size_t body_len;
+    bool date_in_query;   /* presigned: X-Amz-Date is a (signed) query parameter, not a header */
 };
 
 struct eic_sigv4_scope {
@@ -72,5 +74,46 @@ void eic_sigv4_auth_free(struct eic_sigv4_auth *auth);
 void eic_sigv4_format_amz_date(long long unix_time, char out[EIC_SIGV4_AMZ_DATE_LEN + 1]);
 /* Parse an X-Amz-Date value; returns 0 and *unix_time, or EBADMSG. */
 int eic_sigv4_parse_amz_date(const char *value, long long *unix_time);
+
+/* ---- Query-string signing (presigned URLs), as botocore's SigV4QueryAuth ----
+ * The authentication parameters go into the query after the operation's own ones:
+ *   X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2FDATE%2FREGION%2FSERVICE%2Faws4_request
+ *   &X-Amz-Date=...&X-Amz-Expires=N&X-Amz-SignedHeaders=host[&X-Amz-Security-Token=...]
+ * and the canonical request is made over that query (X-Amz-Signature excluded), the host header
+ * only and the empty body's hash; then &X-Amz-Signature=<hex> is appended. */
+struct eic_sigv4_presign {
+    const char *method;            /* "GET" */
+    const char *host;              /* the Host header value: host[:port] */
+    const char *path;              /* as sent, e.g. "/openTunnel" */
+    const char *query;             /* the operation's parameters, already encoded, or NULL */
+    long expires;                  /* seconds, 1..604800 */
+    const char *access_key_id;
+    const char *secret_access_key;
+    const char *session_token;     /* NULL: none */
+};
+
+/* The full query string (malloc'd, without '?'). Returns 0, EINVAL or ENOMEM. */
+int eic_sigv4_presign_query(const struct eic_sigv4_presign *p, const struct eic_sigv4_scope *scope, char **out);
+
+/* The authentication parameters of a presigned request's query. */
+struct eic_sigv4_presigned {
+    struct eic_sigv4_auth auth;    /* access key, scope, signed headers and signature */
+    char *amz_date;
+    char *security_token;          /* NULL when absent */
+    long expires;
+    char *unsigned_query;          /* the query without X-Amz-Signature: what was signed */
+    char *owned[4];                /* storage of the decoded values */
+};
+
+/* Parse query's X-Amz-* parameters. Returns 0, ENOENT (no X-Amz-Signature: not presigned),
+ * EBADMSG (a parameter missing, repeated or malformed: algorithm other than AWS4-HMAC-SHA256,
+ * bad credential scope, signed headers not lower-case and sorted, signature not 64 lower-case
+ * hex digits, expires not 1..604800) or ENOMEM. */
+int eic_sigv4_parse_presigned(const char *query, struct eic_sigv4_presigned *out);
+void eic_sigv4_presigned_free(struct eic_sigv4_presigned *p);
+
+/* The decoded value of the query parameter name (malloc'd). Returns 0, ENOENT (absent), EBADMSG
+ * (given twice, or a bad %-escape) or ENOMEM. */
+int eic_sigv4_query_get(const char *query, const char *name, char **value);
 
 #endif

@@ -241,8 +241,12 @@ static int describe_instances(struct emu_server *srv, const struct param *p, siz
                              "                    <instanceType>t3.micro</instanceType>\n"
                              "                    <placement><availabilityZone>%s</availabilityZone>"
                              "<groupName></groupName><tenancy>default</tenancy></placement>\n"
-                             "                    <privateIpAddress>%s</privateIpAddress>\n",
-                             hex, w->account_id, w->instance_id, hex, w->availability_zone, w->private_ip);
+                             "                    <subnetId>%s</subnetId>\n"
+                             "                    <vpcId>%s</vpcId>\n",
+                             hex, w->account_id, w->instance_id, hex, w->availability_zone, w->subnet_id, w->vpc_id);
+        if (ret == 0 && w->private_ip != NULL) {
+            ret = eic_buf_printf(&buf, "                    <privateIpAddress>%s</privateIpAddress>\n", w->private_ip);
+        }
         if (ret == 0 && w->public_ip != NULL) {
             ret = eic_buf_printf(&buf, "                    <ipAddress>%s</ipAddress>\n", w->public_ip);
         }
@@ -251,9 +255,12 @@ static int describe_instances(struct emu_server *srv, const struct param *p, siz
                                  "                    <networkInterfaceSet>\n"
                                  "                        <item>\n"
                                  "                            <networkInterfaceId>eni-%s</networkInterfaceId>\n"
-                                 "                            <status>in-use</status>\n"
-                                 "                            <privateIpAddress>%s</privateIpAddress>\n",
-                                 hex, w->private_ip);
+                                 "                            <status>in-use</status>\n",
+                                 hex);
+        }
+        if (ret == 0 && w->private_ip != NULL) {
+            ret = eic_buf_printf(&buf, "                            <privateIpAddress>%s</privateIpAddress>\n",
+                                 w->private_ip);
         }
         if (ret == 0 && w->public_ip != NULL) {
             ret = eic_buf_printf(&buf, "                            <association><publicIp>%s</publicIp></association>\n",
@@ -280,6 +287,163 @@ static int describe_instances(struct emu_server *srv, const struct param *p, siz
     }
     if (ret == 0) {
         ret = eic_buf_append_str(&buf, "    </reservationSet>\n</DescribeInstancesResponse>\n");
+    }
+    if (ret == 0) {
+        ret = emu_reply_set(reply, 200, XML_TYPE, buf.data, buf.len);
+    }
+    eic_buf_free(&buf);
+    return ret;
+}
+
+#define MAX_FILTERS 16
+#define MAX_FILTER_VALUES 16
+
+/* Filter.N.Name with Filter.N.Value.M: does the value the endpoint has for name match one of the
+ * filter's values? (EC2: values of one filter are ORed, filters ANDed.) */
+static bool filter_matches(const struct param *p, size_t n, int index, const char *have)
+{
+    char name[48];
+
+    for (int m = 1; m <= MAX_FILTER_VALUES; m++) {
+        const char *v;
+
+        snprintf(name, sizeof(name), "Filter.%d.Value.%d", index, m);
+        v = param_get(p, n, name);
+        if (v == NULL) {
+            break;
+        }
+        if (strcmp(v, have) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *endpoint_attribute(const struct emu_endpoint *e, const char *filter)
+{
+    if (strcmp(filter, "state") == 0) {
+        return e->state;
+    }
+    if (strcmp(filter, "vpc-id") == 0) {
+        return e->vpc_id;
+    }
+    if (strcmp(filter, "subnet-id") == 0) {
+        return e->subnet_id;
+    }
+    if (strcmp(filter, "instance-connect-endpoint-id") == 0) {
+        return e->id;
+    }
+    return NULL;
+}
+
+static int append_endpoint(struct eic_buf *buf, const struct emu_world *w, const struct emu_endpoint *e)
+{
+    const char *hex = e->id + 5;
+
+    /* The fields of AWS's InstanceConnectEndpoint; every value here was validated when the world
+     * was read (ids, state, a DNS name), so none needs escaping. */
+    return eic_buf_printf(buf,
+                          "        <item>\n"
+                          "            <ownerId>%s</ownerId>\n"
+                          "            <instanceConnectEndpointId>%s</instanceConnectEndpointId>\n"
+                          "            <instanceConnectEndpointArn>arn:aws:ec2:%s:%s:instance-connect-endpoint/%s"
+                          "</instanceConnectEndpointArn>\n"
+                          "            <state>%s</state>\n"
+                          "            <stateMessage/>\n"
+                          "            <dnsName>%s</dnsName>\n"
+                          "            <networkInterfaceIdSet><item>eni-%s</item></networkInterfaceIdSet>\n"
+                          "            <vpcId>%s</vpcId>\n"
+                          "            <availabilityZone>%s</availabilityZone>\n"
+                          "            <createdAt>2024-01-01T00:00:00.000Z</createdAt>\n"
+                          "            <subnetId>%s</subnetId>\n"
+                          "            <preserveClientIp>false</preserveClientIp>\n"
+                          "            <securityGroupIdSet><item>sg-%s</item></securityGroupIdSet>\n"
+                          "            <tagSet/>\n"
+                          "        </item>\n",
+                          w->account_id, e->id, w->region, w->account_id, e->id, e->state, e->dns_name, hex,
+                          e->vpc_id, w->availability_zone, e->subnet_id, hex);
+}
+
+static int describe_endpoints(struct emu_server *srv, const struct param *p, size_t n, struct emu_reply *reply)
+{
+    static const char *const filters[] = {"state", "vpc-id", "subnet-id", "instance-connect-endpoint-id"};
+    const struct emu_world *w = srv->world;
+    const char *ids[MAX_IDS];
+    size_t n_ids = 0;
+    struct eic_buf buf;
+    char request_id[37];
+    char name[48];
+    char msg[256];
+    int ret;
+
+    for (int i = 1; i <= MAX_IDS; i++) {
+        snprintf(name, sizeof(name), "InstanceConnectEndpointId.%d", i);
+        ids[n_ids] = param_get(p, n, name);
+        if (ids[n_ids] == NULL) {
+            break;
+        }
+        if (strncmp(ids[n_ids], "eice-", 5) != 0 || strlen(ids[n_ids]) > 22 ||
+            strspn(ids[n_ids] + 5, "0123456789abcdef") != strlen(ids[n_ids] + 5)) {
+            snprintf(msg, sizeof(msg), "Invalid id: \"%.64s\"", ids[n_ids]);
+            return ec2_error(reply, 400, "InvalidInstanceConnectEndpointId.Malformed", msg);
+        }
+        if (emu_world_endpoint(w, ids[n_ids]) == NULL) {
+            snprintf(msg, sizeof(msg), "The instanceConnectEndpoint ID '%.64s' does not exist", ids[n_ids]);
+            return ec2_error(reply, 400, "InvalidInstanceConnectEndpointId.NotFound", msg);
+        }
+        n_ids++;
+    }
+    for (int f = 1; f <= MAX_FILTERS; f++) {
+        const char *filter;
+        bool known = false;
+
+        snprintf(name, sizeof(name), "Filter.%d.Name", f);
+        filter = param_get(p, n, name);
+        if (filter == NULL) {
+            break;
+        }
+        for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+            known = known || strcmp(filter, filters[i]) == 0;
+        }
+        if (!known) {
+            snprintf(msg, sizeof(msg), "The filter '%.64s' is invalid (the emulator knows state, vpc-id, subnet-id, "
+                                       "instance-connect-endpoint-id)", filter);
+            return ec2_error(reply, 400, "InvalidParameterValue", msg);
+        }
+    }
+    eic_buf_init(&buf, EMU_MAX_REPLY);
+    ret = emu_uuid4(request_id);
+    if (ret == 0) {
+        ret = eic_buf_printf(&buf,
+                             XML_HEAD "<DescribeInstanceConnectEndpointsResponse xmlns=\"http://ec2.amazonaws.com/doc/"
+                                      EMU_EC2_VERSION "/\">\n    <requestId>%s</requestId>\n"
+                                      "    <instanceConnectEndpointSet>\n",
+                             request_id);
+    }
+    for (size_t e = 0; ret == 0 && e < w->n_endpoints; e++) {
+        const struct emu_endpoint *ep = &w->endpoints[e];
+        bool wanted = n_ids == 0;
+
+        for (size_t i = 0; i < n_ids; i++) {
+            wanted = wanted || strcmp(ids[i], ep->id) == 0;
+        }
+        for (int f = 1; wanted && f <= MAX_FILTERS; f++) {
+            const char *filter;
+
+            snprintf(name, sizeof(name), "Filter.%d.Name", f);
+            filter = param_get(p, n, name);
+            if (filter == NULL) {
+                break;
+            }
+            wanted = filter_matches(p, n, f, endpoint_attribute(ep, filter));
+        }
+        if (wanted) {
+            ret = append_endpoint(&buf, w, ep);
+        }
+    }
+    if (ret == 0) {
+        ret = eic_buf_append_str(&buf, "    </instanceConnectEndpointSet>\n"
+                                       "</DescribeInstanceConnectEndpointsResponse>\n");
     }
     if (ret == 0) {
         ret = emu_reply_set(reply, 200, XML_TYPE, buf.data, buf.len);
@@ -319,9 +483,11 @@ int emu_ec2_handle(struct emu_server *srv, const struct emu_request *req, struct
     }
     action = param_get(params, n, "Action");
     version = param_get(params, n, "Version");
-    if (action == NULL || strcmp(action, "DescribeInstances") != 0) {
+    if (action == NULL ||
+        (strcmp(action, "DescribeInstances") != 0 && strcmp(action, "DescribeInstanceConnectEndpoints") != 0)) {
         snprintf(msg, sizeof(msg), "The action %.64s is not valid for this web service (the emulator has "
-                                   "DescribeInstances only)", action ? action : "(none)");
+                                   "DescribeInstances and DescribeInstanceConnectEndpoints)",
+                 action ? action : "(none)");
         ret = ec2_error(reply, 400, "InvalidAction", msg);
         goto done;
     }
@@ -329,8 +495,12 @@ int emu_ec2_handle(struct emu_server *srv, const struct emu_request *req, struct
         ret = ec2_error(reply, 400, "MissingParameter", "The request must contain the parameter Version");
         goto done;
     }
-    eic_log(LOG_INFO, "ec2: DescribeInstances by %s", principal->arn);
-    ret = describe_instances(srv, params, n, reply);
+    eic_log(LOG_INFO, "ec2: %s by %s", action, principal->arn);
+    if (strcmp(action, "DescribeInstances") == 0) {
+        ret = describe_instances(srv, params, n, reply);
+    } else {
+        ret = describe_endpoints(srv, params, n, reply);
+    }
 done:
     params_free(params, n);
     return ret;

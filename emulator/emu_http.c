@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -16,6 +17,7 @@
 #include "emu_imds.h"
 #include "emu_ec2.h"
 #include "emu_push.h"
+#include "emu_tunnel.h"
 
 #define MAX_HEADERS 128
 #define THREAD_STACK (1024 * 1024)
@@ -26,11 +28,22 @@ struct emu_http {
     size_t n_daemons;
 };
 
+/* An accepted OpenTunnel request between its check and the end of the tunnel. */
+struct tunnel_ctx {
+    struct emu_server *srv;
+    struct emu_tunnel_plan plan;
+    int tcp_fd;         /* the connection to the instance, made before answering 101 */
+    bool taken;         /* the upgrade handler ran (it closes tcp_fd) */
+    char remote[64];
+};
+
 /* Per-request state, from the first call of the access handler to the completion callback. */
 struct http_req {
     struct eic_buf body;
     int answered;       /* a response was queued early (413) */
     char remote[64];
+    struct tunnel_ctx *tunnel; /* freed with the request; everything of one connection runs in
+                                * its own thread, the upgrade handler before the completion */
 };
 
 int emu_listen_parse(const char *spec, struct emu_listen *out, char *err, size_t err_len)
@@ -286,6 +299,93 @@ static int fault_status_reply(const struct emu_fault *f, const char *path, struc
     return emu_push_error(reply, code, "ServiceException", "The service encountered an error (injected fault)");
 }
 
+/* After "101 Switching Protocols" went out: the connection is the tunnel's (this is the
+ * connection's own thread, so blocking here holds nothing else up). */
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct tunnel_ctx *t = cls;
+
+    (void)conn;
+    (void)con_cls;
+    t->taken = true;
+    emu_tunnel_relay(t->srv, &t->plan, t->tcp_fd, sock, extra_in, extra_in_size, t->remote);
+    t->tcp_fd = -1;
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static enum MHD_Result answer_tunnel(struct emu_server *srv, struct MHD_Connection *conn,
+                                     const struct emu_request *req, struct http_req *r)
+{
+    struct tunnel_ctx *t = calloc(1, sizeof(*t));
+    struct MHD_Response *resp = NULL;
+    struct emu_reply reply;
+    enum MHD_Result ok = MHD_NO;
+    bool go = false;
+    int ret = ENOMEM;
+
+    emu_reply_init(&reply);
+    if (t == NULL) {
+        goto done;
+    }
+    t->srv = srv;
+    t->tcp_fd = -1;
+    snprintf(t->remote, sizeof(t->remote), "%s", r->remote);
+    ret = emu_tunnel_check(srv, req, &reply, &t->plan, &go);
+    if (ret == 0 && go) {
+        t->tcp_fd = emu_tunnel_connect(&t->plan);
+        if (t->tcp_fd < 0) {
+            char msg[160];
+            int err = errno;
+
+            snprintf(msg, sizeof(msg), "Cannot connect to %s: %s", t->plan.target_text, strerror(err));
+            eic_log(LOG_NOTICE, "tunnel from %s: %s", r->remote, msg);
+            go = false;
+            ret = emu_push_error(&reply, err == ETIMEDOUT ? 504 : 502, "ServiceException", msg);
+        }
+    }
+    if (ret != 0) {
+        eic_log(LOG_ERR, "http: GET %s: internal error: %s", EMU_TUNNEL_PATH, strerror(ret));
+        emu_reply_free(&reply);
+        emu_reply_init(&reply);
+        if (emu_push_error(&reply, 500, "ServiceException", "Internal error") != 0) {
+            goto done;
+        }
+        go = false;
+    }
+    if (!go) {
+        eic_log(LOG_INFO, "http: %s %.16s %.256s -> %u", r->remote, req->method, req->path, reply.status);
+        ok = queue_reply(conn, MHD_create_response_from_buffer(reply.body.len, reply.body.data ? reply.body.data : "",
+                                                               MHD_RESPMEM_MUST_COPY),
+                         &reply);
+        goto done;
+    }
+    resp = MHD_create_response_for_upgrade(on_upgrade, t);
+    if (resp == NULL || MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket") != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "Upgrade") != MHD_YES ||
+        MHD_add_response_header(resp, "Sec-WebSocket-Accept", t->plan.accept) != MHD_YES) {
+        goto done;
+    }
+    eic_log(LOG_INFO, "http: %s %.16s %.256s -> 101", r->remote, req->method, req->path);
+    ok = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+    if (ok == MHD_YES) {
+        r->tunnel = t; /* the upgrade handler uses it; on_completed frees it */
+        t = NULL;
+    }
+done:
+    if (resp != NULL) {
+        MHD_destroy_response(resp);
+    }
+    if (t != NULL) {
+        if (t->tcp_fd >= 0) {
+            close(t->tcp_fd);
+        }
+        free(t);
+    }
+    emu_reply_free(&reply);
+    return ok;
+}
+
 static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *conn, const char *url,
                               const char *method, struct http_req *r)
 {
@@ -321,6 +421,10 @@ static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *con
     req.body_len = r->body.len;
     req.remote = r->remote;
 
+    if (fault == NULL && emu_tunnel_request(&req)) {
+        ok = answer_tunnel(srv, conn, &req, r);
+        goto done;
+    }
     if (fault != NULL && fault->kind == EMU_FAULT_STATUS) {
         ret = fault_status_reply(fault, url, &reply);
     } else if (emu_imds_path(url)) {
@@ -447,6 +551,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)toe;
     if (r != NULL) {
+        if (r->tunnel != NULL && !r->tunnel->taken && r->tunnel->tcp_fd >= 0) {
+            close(r->tunnel->tcp_fd); /* the 101 never went out */
+        }
+        free(r->tunnel);
         eic_buf_free(&r->body);
         free(r);
         *con_cls = NULL;
@@ -470,7 +578,7 @@ int emu_http_start(struct emu_server *srv, struct emu_listen *listens, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct emu_listen *l = &listens[i];
         unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-                             MHD_USE_POLL;
+                             MHD_USE_POLL | MHD_ALLOW_UPGRADE;
         const union MHD_DaemonInfo *info;
         struct MHD_Daemon *d;
 

@@ -148,14 +148,24 @@ static bool list_has(char *const *names, size_t n, const char *name)
     return false;
 }
 
-/* Verify the request's SigV4 signature. Returns 0 with *out set, EACCES with the reason in msg
- * (which never contains the expected signature or any secret), or ENOMEM. */
-int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req, const char *service,
-                          const struct emu_principal **out, char *msg)
+/* What a request says about its signature, from the Authorization header or from a
+ * presigned query. */
+struct sig_inputs {
+    const struct eic_sigv4_auth *auth;
+    const char *amz_date;
+    const char *token;        /* X-Amz-Security-Token as sent, or NULL */
+    const char *query;        /* the query as signed */
+    long expires;             /* presigned: seconds of validity from amz_date; 0: header form */
+};
+
+/* The checks and the signature recomputation shared by both forms. Returns 0 with *out set,
+ * EACCES with the reason in msg (which never contains the expected signature or any secret),
+ * or ENOMEM. */
+static int verify_signature(struct emu_server *srv, const struct emu_request *req, const char *service,
+                            const struct sig_inputs *in, const struct emu_principal **out, char *msg)
 {
-    static const char *const single[] = {"Authorization", "X-Amz-Date", "X-Amz-Security-Token"};
     const struct emu_world *w = srv->world;
-    struct eic_sigv4_auth auth = {0};
+    const struct eic_sigv4_auth *auth = in->auth;
     struct eic_sigv4_header headers[MAX_SIGNED_HEADERS];
     char *names[MAX_SIGNED_HEADERS];
     char *values[MAX_SIGNED_HEADERS];
@@ -163,9 +173,6 @@ int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req,
     char *list = NULL;
     char *save = NULL;
     const struct emu_principal *principal;
-    const char *authorization = emu_request_header(req, "Authorization");
-    const char *amz_date = emu_request_header(req, "X-Amz-Date");
-    const char *token = emu_request_header(req, "X-Amz-Security-Token");
     struct eic_sigv4_request sreq;
     struct eic_sigv4_scope scope;
     char expected[65];
@@ -175,38 +182,23 @@ int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req,
 
     *out = NULL;
     memset(values, 0, sizeof(values));
-    /* Which copy would count is ambiguous: a repeated authentication header is refused. */
-    for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
-        if (header_count(req, single[i]) > 1) {
-            set_msg(msg, "The %s header appears more than once", single[i]);
-            goto done;
-        }
-    }
-    if (authorization == NULL) {
-        set_msg(msg, "Missing Authorization header");
-        goto done;
-    }
-    if (eic_sigv4_parse_authorization(authorization, &auth) != 0) {
-        set_msg(msg, "Malformed Authorization header (expected AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/"
-                     "SERVICE/aws4_request, SignedHeaders=..., Signature=<64 hex digits>)");
-        goto done;
-    }
-    principal = emu_world_principal(w, auth.access_key_id);
+    memset(expected, 0, sizeof(expected));
+    principal = emu_world_principal(w, auth->access_key_id);
     if (principal == NULL) {
-        set_msg(msg, "The access key id %.128s does not exist in this world", auth.access_key_id);
+        set_msg(msg, "The access key id %.128s does not exist in this world", auth->access_key_id);
         goto done;
     }
-    if (strcmp(auth.service, service) != 0) {
+    if (strcmp(auth->service, service) != 0) {
         set_msg(msg, "Credential should be scoped to correct service: '%s', not '%.64s'", service,
-                auth.service);
+                auth->service);
         goto done;
     }
-    if (strcmp(auth.region, w->region) != 0) {
-        set_msg(msg, "Credential should be scoped to a valid region: '%s', not '%.64s'", w->region, auth.region);
+    if (strcmp(auth->region, w->region) != 0) {
+        set_msg(msg, "Credential should be scoped to a valid region: '%s', not '%.64s'", w->region, auth->region);
         goto done;
     }
 
-    list = strdup(auth.signed_headers);
+    list = strdup(auth->signed_headers);
     if (list == NULL) {
         ret = ENOMEM;
         goto done;
@@ -218,44 +210,57 @@ int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req,
         }
         names[n++] = name;
     }
-    if (!list_has(names, n, "host") || !list_has(names, n, "x-amz-date")) {
-        set_msg(msg, "SignedHeaders must include host and x-amz-date");
+    /* A presigned request carries its date in the (signed) query, not in a header. */
+    if (!list_has(names, n, "host") || (in->expires == 0 && !list_has(names, n, "x-amz-date"))) {
+        set_msg(msg, in->expires == 0 ? "SignedHeaders must include host and x-amz-date"
+                                      : "X-Amz-SignedHeaders must include host");
         goto done;
     }
     if (principal->session_token != NULL) {
-        if (!list_has(names, n, "x-amz-security-token") || token == NULL) {
+        /* In a presigned query the token is one of the signed parameters. */
+        if (in->token == NULL || (in->expires == 0 && !list_has(names, n, "x-amz-security-token"))) {
             set_msg(msg, "The access key %s belongs to temporary credentials: X-Amz-Security-Token must be sent "
                          "and signed", principal->access_key_id);
             goto done;
         }
-        if (!eic_str_equal_ct(token, principal->session_token)) {
+        if (!eic_str_equal_ct(in->token, principal->session_token)) {
             set_msg(msg, "The security token included in the request is invalid");
             goto done;
         }
-    } else if (token != NULL) {
+    } else if (in->token != NULL) {
         set_msg(msg, "The request carries X-Amz-Security-Token but the access key %s has no session token",
                 principal->access_key_id);
         goto done;
     }
 
-    if (amz_date == NULL) {
+    if (in->amz_date == NULL) {
         set_msg(msg, "Missing X-Amz-Date header");
         goto done;
     }
-    if (eic_sigv4_parse_amz_date(amz_date, &when) != 0) {
+    if (eic_sigv4_parse_amz_date(in->amz_date, &when) != 0) {
         set_msg(msg, "X-Amz-Date is not of the form YYYYMMDDTHHMMSSZ");
         goto done;
     }
-    if (strlen(auth.date) != 8 || strncmp(auth.date, amz_date, 8) != 0) {
-        set_msg(msg, "Credential date %.16s does not match the date of X-Amz-Date %.16s", auth.date, amz_date);
+    if (strlen(auth->date) != 8 || strncmp(auth->date, in->amz_date, 8) != 0) {
+        set_msg(msg, "Credential date %.16s does not match the date of X-Amz-Date %.16s", auth->date, in->amz_date);
         goto done;
     }
-    if (when < now - srv->max_skew || when > now + srv->max_skew) {
+    if (in->expires > 0) {
+        /* Valid from X-Amz-Date (a clock a little ahead is tolerated) for X-Amz-Expires seconds. */
+        if (when > now + srv->max_skew) {
+            set_msg(msg, "Request is not yet valid: X-Amz-Date %s is in the future", in->amz_date);
+            goto done;
+        }
+        if (now > when + in->expires) {
+            set_msg(msg, "Request has expired: signed at %s for %ld s", in->amz_date, in->expires);
+            goto done;
+        }
+    } else if (when < now - srv->max_skew || when > now + srv->max_skew) {
         char server_date[EIC_SIGV4_AMZ_DATE_LEN + 1];
 
         eic_sigv4_format_amz_date(now, server_date);
         set_msg(msg, "Signature expired or not yet valid: X-Amz-Date %s is more than %ld s away from the "
-                     "server time %s", amz_date, srv->max_skew, server_date);
+                     "server time %s", in->amz_date, srv->max_skew, server_date);
         goto done;
     }
 
@@ -270,14 +275,15 @@ int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req,
     }
     sreq.method = req->method;
     sreq.path = req->path;
-    sreq.query = req->query;
+    sreq.query = in->query;
     sreq.headers = headers;
     sreq.n_headers = n;
     sreq.body = req->body ? req->body : "";
     sreq.body_len = req->body_len;
-    scope.amz_date = amz_date;
-    scope.region = auth.region;
-    scope.service = auth.service;
+    sreq.date_in_query = in->expires > 0;
+    scope.amz_date = in->amz_date;
+    scope.region = auth->region;
+    scope.service = auth->service;
     ret = eic_sigv4_signature(&sreq, &scope, principal->secret_access_key, expected);
     if (ret != 0) {
         set_msg(msg, "The request could not be canonicalised");
@@ -285,7 +291,7 @@ int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req,
         goto done;
     }
     ret = EACCES;
-    if (strlen(auth.signature) != 64 || CRYPTO_memcmp(expected, auth.signature, 64) != 0) {
+    if (strlen(auth->signature) != 64 || CRYPTO_memcmp(expected, auth->signature, 64) != 0) {
         set_msg(msg, "The request signature we calculated does not match the signature you provided. Check "
                      "your AWS Secret Access Key and signing method.");
         goto done;
@@ -298,7 +304,75 @@ done:
         free(values[i]);
     }
     free(list);
+    return ret;
+}
+
+int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req, const char *service,
+                          const struct emu_principal **out, char *msg)
+{
+    static const char *const single[] = {"Authorization", "X-Amz-Date", "X-Amz-Security-Token"};
+    struct eic_sigv4_auth auth = {0};
+    const char *authorization = emu_request_header(req, "Authorization");
+    struct sig_inputs in = {.auth = &auth, .amz_date = emu_request_header(req, "X-Amz-Date"),
+                            .token = emu_request_header(req, "X-Amz-Security-Token"), .query = req->query};
+    int ret = EACCES;
+
+    *out = NULL;
+    /* Which copy would count is ambiguous: a repeated authentication header is refused. */
+    for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+        if (header_count(req, single[i]) > 1) {
+            set_msg(msg, "The %s header appears more than once", single[i]);
+            return EACCES;
+        }
+    }
+    if (authorization == NULL) {
+        set_msg(msg, "Missing Authorization header");
+        return EACCES;
+    }
+    if (eic_sigv4_parse_authorization(authorization, &auth) != 0) {
+        set_msg(msg, "Malformed Authorization header (expected AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/"
+                     "SERVICE/aws4_request, SignedHeaders=..., Signature=<64 hex digits>)");
+        return EACCES;
+    }
+    ret = verify_signature(srv, req, service, &in, out, msg);
     eic_sigv4_auth_free(&auth);
+    return ret;
+}
+
+int emu_push_verify_presigned(struct emu_server *srv, const struct emu_request *req, const char *service,
+                              long max_expires, const struct emu_principal **out, char *msg)
+{
+    struct eic_sigv4_presigned p;
+    struct sig_inputs in;
+    int ret;
+
+    *out = NULL;
+    if (emu_request_header(req, "Authorization") != NULL) {
+        set_msg(msg, "A presigned request must not carry an Authorization header");
+        return EACCES;
+    }
+    ret = eic_sigv4_parse_presigned(req->query, &p);
+    if (ret == ENOMEM) {
+        return ENOMEM;
+    }
+    if (ret == ENOENT) {
+        set_msg(msg, "The request is not presigned (no X-Amz-Signature in the query)");
+        return EACCES;
+    }
+    if (ret != 0) {
+        set_msg(msg, "Malformed presigned query (X-Amz-Algorithm=AWS4-HMAC-SHA256, X-Amz-Credential, X-Amz-Date, "
+                     "X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature, each once)");
+        return EACCES;
+    }
+    if (p.expires > max_expires) {
+        set_msg(msg, "X-Amz-Expires %ld is over the %ld s this operation allows", p.expires, max_expires);
+        ret = EACCES;
+    } else {
+        in = (struct sig_inputs){.auth = &p.auth, .amz_date = p.amz_date, .token = p.security_token,
+                                 .query = p.unsigned_query, .expires = p.expires};
+        ret = verify_signature(srv, req, service, &in, out, msg);
+    }
+    eic_sigv4_presigned_free(&p);
     return ret;
 }
 

@@ -31,4 +31,10 @@ int emu_push_error(struct emu_reply *reply, unsigned int status, const char *typ
 int emu_push_verify_sigv4(struct emu_server *srv, const struct emu_request *req, const char *service,
                           const struct emu_principal **out, char *msg);
 
+/* The same for a presigned request (SigV4 in the query: X-Amz-Algorithm, X-Amz-Credential,
+ * X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, X-Amz-Signature, optional
+ * X-Amz-Security-Token), valid from X-Amz-Date for X-Amz-Expires seconds, at most max_expires. */
+int emu_push_verify_presigned(struct emu_server *srv, const struct emu_request *req, const char *service,
+                              long max_expires, const struct emu_principal **out, char *msg);
+
 #endif

@@ -46,6 +46,16 @@ void emu_server_destroy(struct emu_server *srv)
     pthread_mutex_destroy(&srv->users_lock);
 }
 
+bool emu_server_stopping(struct emu_server *srv)
+{
+    bool stopping;
+
+    pthread_mutex_lock(&srv->stop_lock);
+    stopping = srv->stopping;
+    pthread_mutex_unlock(&srv->stop_lock);
+    return stopping;
+}
+
 void emu_server_stop(struct emu_server *srv)
 {
     pthread_mutex_lock(&srv->stop_lock);

@@ -75,6 +75,8 @@ int emu_server_init(struct emu_server *srv);
 void emu_server_destroy(struct emu_server *srv);
 /* Wake every request that is waiting (delay, hang) and make later waits return at once. */
 void emu_server_stop(struct emu_server *srv);
+/* Whether emu_server_stop was called. */
+bool emu_server_stopping(struct emu_server *srv);
 /* Sleep ms milliseconds, or less when the server stops. Returns false when it stopped. */
 bool emu_server_sleep(struct emu_server *srv, long ms);
 /* Sleep until the server stops. */

@@ -6,6 +6,7 @@
 #include <fnmatch.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,8 +25,14 @@ static const char default_world_json[] =
     "    \"availability_zone\": \"us-east-1a\",\n"
     "    \"domain\": \"amazonaws.com\",\n"
     "    \"account_id\": \"111122223333\",\n"
-    "    \"imdsv2_required\": true\n"
+    "    \"imdsv2_required\": true,\n"
+    "    \"vpc_id\": \"vpc-0e1c0de5e1c0de500\",\n"
+    "    \"subnet_id\": \"subnet-0e1c0de5e1c0de501\"\n"
     "  },\n"
+    "  \"instance_connect_endpoints\": [\n"
+    "    {\"id\": \"eice-0e1c0de5e1c0de502\", \"vpc_id\": \"vpc-0e1c0de5e1c0de500\",\n"
+    "     \"subnet_id\": \"subnet-0e1c0de5e1c0de501\", \"state\": \"create-complete\", \"remote_ports\": [22]}\n"
+    "  ],\n"
     "  \"key_lifetime\": 60,\n"
     "  \"principals\": [\n"
     "    {\"arn\": \"arn:aws:iam::111122223333:user/alice\",\n"
@@ -37,7 +44,11 @@ static const char default_world_json[] =
     "    {\"principal\": \"arn:aws:iam::111122223333:user/alice\", \"instance\": \"i-0123456789abcdef0\",\n"
     "     \"os_user\": \"*\"},\n"
     "    {\"principal\": \"arn:aws:sts::111122223333:assumed-role/Admins/bob\",\n"
-    "     \"instance\": \"i-0123456789abcdef0\", \"os_user\": \"*\"}\n"
+    "     \"instance\": \"i-0123456789abcdef0\", \"os_user\": \"*\"},\n"
+    "    {\"action\": \"OpenTunnel\", \"principal\": \"arn:aws:iam::111122223333:user/alice\",\n"
+    "     \"instance_connect_endpoint\": \"*\"},\n"
+    "    {\"action\": \"OpenTunnel\", \"principal\": \"arn:aws:sts::111122223333:assumed-role/Admins/bob\",\n"
+    "     \"instance_connect_endpoint\": \"*\"}\n"
     "  ]\n"
     "}\n";
 
@@ -100,6 +111,33 @@ static int check_keys(const char *name, const char *path, json_object *obj, cons
     return 0;
 }
 
+#define VPC_PATTERN "^vpc-[0-9a-f]{8,17}$"
+#define SUBNET_PATTERN "^subnet-[0-9a-f]{8,17}$"
+#define ENDPOINT_PATTERN "^eice-[0-9a-f]{8,17}$"
+#define DEFAULT_VPC "vpc-0e1c0de5e1c0de500"
+#define DEFAULT_SUBNET "subnet-0e1c0de5e1c0de501"
+#define DEFAULT_ENDPOINT "eice-0e1c0de5e1c0de502"
+
+static int get_string(const char *name, const char *path, json_object *obj, const char *key, bool required,
+                      char **out, char *err, size_t err_len);
+
+/* An AWS resource id member matching pattern; absent: a copy of default_value (NULL: required). */
+static int get_id(const char *name, const char *path, json_object *obj, const char *key, const char *pattern,
+                  const char *default_value, char **out, char *err, size_t err_len)
+{
+    int ret = get_string(name, path, obj, key, default_value == NULL, out, err, err_len);
+
+    if (ret == 0 && *out == NULL) {
+        *out = strdup(default_value);
+        return *out ? 0 : ENOMEM;
+    }
+    if (ret == 0 && !world_re_match(pattern, *out)) {
+        eic_set_err(err, err_len, "%s: \"%s.%s\": \"%.64s\" does not match %s", name, path, key, *out, pattern);
+        return EINVAL;
+    }
+    return ret;
+}
+
 /* A required (or optional, when *out may stay NULL) string member, copied. */
 static int get_string(const char *name, const char *path, json_object *obj, const char *key, bool required,
                       char **out, char *err, size_t err_len)
@@ -107,7 +145,8 @@ static int get_string(const char *name, const char *path, json_object *obj, cons
     json_object *member;
 
     *out = NULL;
-    if (!json_object_object_get_ex(obj, key, &member)) {
+    /* An optional key given as null is as good as absent. */
+    if (!json_object_object_get_ex(obj, key, &member) || (!required && json_object_is_type(member, json_type_null))) {
         if (required) {
             eic_set_err(err, err_len, "%s: missing key \"%s.%s\"", name, path, key);
             return EINVAL;
@@ -125,12 +164,13 @@ static int get_string(const char *name, const char *path, json_object *obj, cons
 static int parse_instance(const char *name, json_object *inst, struct emu_world *w, char *err, size_t err_len)
 {
     static const char *const keys[] = {
-        "id", "availability_zone", "domain", "account_id", "imdsv2_required", "private_ip", "public_ip", "ipv6", NULL,
+        "id", "availability_zone", "domain", "account_id", "imdsv2_required", "private_ip", "public_ip", "ipv6",
+        "vpc_id", "subnet_id", NULL,
     };
     struct in6_addr addr6;
     struct in_addr addr4;
     json_object *member;
-    bool domain_ok = false;
+    bool domain_ok = false, no_private;
     size_t zlen;
     int ret;
 
@@ -206,31 +246,181 @@ static int parse_instance(const char *name, json_object *inst, struct emu_world 
     }
     /* The addresses DescribeInstances reports (emu_ec2.c). The private one defaults to
      * loopback so that `eic ssh` reaches an sshd on 127.0.0.1 in the test sandbox. */
-    ret = get_string(name, "instance", inst, "private_ip", false, &w->private_ip, err, err_len);
+    /* null: no private IPv4 address (an IPv6-only instance). */
+    no_private = json_object_object_get_ex(inst, "private_ip", &member) && json_object_is_type(member, json_type_null);
+    ret = no_private ? 0 : get_string(name, "instance", inst, "private_ip", false, &w->private_ip, err, err_len);
     if (ret == 0) {
         ret = get_string(name, "instance", inst, "public_ip", false, &w->public_ip, err, err_len);
     }
     if (ret == 0) {
         ret = get_string(name, "instance", inst, "ipv6", false, &w->ipv6, err, err_len);
     }
-    if (ret == 0 && w->private_ip == NULL) {
+    if (ret == 0 && w->private_ip == NULL && !no_private) {
         w->private_ip = strdup("127.0.0.1");
         ret = w->private_ip ? 0 : ENOMEM;
     }
     if (ret != 0) {
         return ret;
     }
-    if (inet_pton(AF_INET, w->private_ip, &addr4) != 1 ||
+    if ((w->private_ip != NULL && inet_pton(AF_INET, w->private_ip, &addr4) != 1) ||
         (w->public_ip != NULL && inet_pton(AF_INET, w->public_ip, &addr4) != 1)) {
         eic_set_err(err, err_len, "%s: \"instance.%s\" is not an IPv4 address", name,
-                    inet_pton(AF_INET, w->private_ip, &addr4) != 1 ? "private_ip" : "public_ip");
+                    w->private_ip != NULL && inet_pton(AF_INET, w->private_ip, &addr4) != 1 ? "private_ip"
+                                                                                             : "public_ip");
         return EINVAL;
     }
     if (w->ipv6 != NULL && inet_pton(AF_INET6, w->ipv6, &addr6) != 1) {
         eic_set_err(err, err_len, "%s: \"instance.ipv6\" is not an IPv6 address", name);
         return EINVAL;
     }
+    ret = get_id(name, "instance", inst, "vpc_id", VPC_PATTERN, DEFAULT_VPC, &w->vpc_id, err, err_len);
+    if (ret == 0) {
+        ret = get_id(name, "instance", inst, "subnet_id", SUBNET_PATTERN, DEFAULT_SUBNET, &w->subnet_id, err,
+                     err_len);
+    }
+    return ret;
+}
+
+static const char *const endpoint_states[] = {
+    "create-in-progress", "create-complete", "create-failed", "delete-in-progress", "delete-complete",
+    "delete-failed", "update-in-progress", "update-complete", "update-failed", NULL,
+};
+
+/* A DNS name: labels of [a-z0-9-], dots between, at most 253 characters. */
+static bool dns_name_ok(const char *s)
+{
+    return strlen(s) <= 253 && world_re_match("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", s);
+}
+
+static int parse_ports(const char *name, const char *path, json_object *arr, struct emu_endpoint *e, char *err,
+                       size_t err_len)
+{
+    size_t n;
+
+    if (!json_object_is_type(arr, json_type_array) || (n = json_object_array_length(arr)) < 1 ||
+        n > EMU_WORLD_MAX_PORTS) {
+        eic_set_err(err, err_len, "%s: \"%s.remote_ports\" must be an array of 1 to %d ports", name, path,
+                    EMU_WORLD_MAX_PORTS);
+        return EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(arr, i);
+        int64_t port = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+
+        if (port < 1 || port > 65535) {
+            eic_set_err(err, err_len, "%s: \"%s.remote_ports[%zu]\" must be a port number 1..65535", name, path, i);
+            return EINVAL;
+        }
+        e->remote_ports[e->n_remote_ports++] = (unsigned int)port;
+    }
     return 0;
+}
+
+static int parse_endpoint(const char *name, const char *path, json_object *obj, const struct emu_world *w,
+                          struct emu_endpoint *e, char *err, size_t err_len)
+{
+    static const char *const keys[] = {"id", "vpc_id", "subnet_id", "state", "dns_name", "remote_ports", NULL};
+    json_object *member;
+    bool state_ok = false;
+    int ret;
+
+    if (!json_object_is_type(obj, json_type_object)) {
+        eic_set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
+        return EINVAL;
+    }
+    ret = check_keys(name, path, obj, keys, err, err_len);
+    if (ret == 0) {
+        ret = get_id(name, path, obj, "id", ENDPOINT_PATTERN, NULL, &e->id, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_id(name, path, obj, "vpc_id", VPC_PATTERN, w->vpc_id, &e->vpc_id, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_id(name, path, obj, "subnet_id", SUBNET_PATTERN, w->subnet_id, &e->subnet_id, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, obj, "state", false, &e->state, err, err_len);
+    }
+    if (ret == 0 && e->state == NULL) {
+        e->state = strdup("create-complete");
+        ret = e->state ? 0 : ENOMEM;
+    }
+    for (size_t i = 0; ret == 0 && endpoint_states[i] != NULL; i++) {
+        state_ok = state_ok || strcmp(e->state, endpoint_states[i]) == 0;
+    }
+    if (ret == 0 && !state_ok) {
+        eic_set_err(err, err_len, "%s: \"%s.state\": \"%.32s\" is not an Instance Connect Endpoint state", name,
+                    path, e->state);
+        return EINVAL;
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, obj, "dns_name", false, &e->dns_name, err, err_len);
+    }
+    if (ret == 0 && e->dns_name == NULL) {
+        /* The shape of AWS's names: <id>.<8 hex>.ec2-instance-connect-endpoint.<region>.amazonaws.com */
+        ret = asprintf(&e->dns_name, "%s.0e1c0de5.ec2-instance-connect-endpoint.%s.%s", e->id, w->region,
+                       w->domain) < 0 ? ENOMEM : 0;
+        if (ret != 0) {
+            e->dns_name = NULL;
+        }
+    }
+    if (ret == 0 && !dns_name_ok(e->dns_name)) {
+        eic_set_err(err, err_len, "%s: \"%s.dns_name\" is not a DNS name", name, path);
+        return EINVAL;
+    }
+    if (ret == 0 && json_object_object_get_ex(obj, "remote_ports", &member)) {
+        ret = parse_ports(name, path, member, e, err, err_len);
+    } else if (ret == 0) {
+        e->remote_ports[e->n_remote_ports++] = 22;
+    }
+    return ret;
+}
+
+static int parse_endpoints(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
+{
+    size_t n;
+    int ret = 0;
+
+    if (!json_object_is_type(arr, json_type_array) || (n = json_object_array_length(arr)) > EMU_WORLD_MAX_ENDPOINTS) {
+        eic_set_err(err, err_len, "%s: \"instance_connect_endpoints\" must be an array of at most %d endpoints",
+                    name, EMU_WORLD_MAX_ENDPOINTS);
+        return EINVAL;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    w->endpoints = calloc(n, sizeof(*w->endpoints));
+    if (w->endpoints == NULL) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        char path[48];
+
+        w->n_endpoints = i + 1;
+        snprintf(path, sizeof(path), "instance_connect_endpoints[%zu]", i);
+        ret = parse_endpoint(name, path, json_object_array_get_idx(arr, i), w, &w->endpoints[i], err, err_len);
+        for (size_t j = 0; ret == 0 && j < i; j++) {
+            if (strcmp(w->endpoints[j].id, w->endpoints[i].id) == 0) {
+                eic_set_err(err, err_len, "%s: \"%s.id\": %s is already used", name, path, w->endpoints[i].id);
+                ret = EINVAL;
+            }
+        }
+    }
+    return ret;
+}
+
+/* No "instance_connect_endpoints" key: one endpoint in the instance's subnet. */
+static int default_endpoints(const char *name, struct emu_world *w, char *err, size_t err_len)
+{
+    static const char text[] = "[{\"id\": \"" DEFAULT_ENDPOINT "\"}]";
+    json_object *arr = NULL;
+    int ret = eic_json_parse(text, sizeof(text) - 1, sizeof(text), &arr);
+
+    if (ret == 0) {
+        ret = parse_endpoints(name, arr, w, err, err_len);
+    }
+    json_object_put(arr);
+    return ret;
 }
 
 static int parse_principals(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
@@ -313,7 +503,8 @@ static int parse_principals(const char *name, json_object *arr, struct emu_world
 
 static int parse_policy(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
 {
-    static const char *const keys[] = {"principal", "instance", "os_user", NULL};
+    static const char *const push_keys[] = {"action", "principal", "instance", "os_user", NULL};
+    static const char *const tunnel_keys[] = {"action", "principal", "instance_connect_endpoint", NULL};
     size_t n;
     int ret = 0;
 
@@ -336,6 +527,7 @@ static int parse_policy(const char *name, json_object *arr, struct emu_world *w,
     for (size_t i = 0; i < n; i++) {
         json_object *r = json_object_array_get_idx(arr, i);
         struct emu_policy_rule *rule = &w->policy[i];
+        char *action = NULL;
         const char *bad = NULL;
         char path[32];
 
@@ -345,25 +537,43 @@ static int parse_policy(const char *name, json_object *arr, struct emu_world *w,
             eic_set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
             return EINVAL;
         }
-        ret = check_keys(name, path, r, keys, err, err_len);
+        ret = get_string(name, path, r, "action", false, &action, err, err_len);
+        if (ret != 0) {
+            return ret;
+        }
+        if (action == NULL || strcmp(action, "SendSSHPublicKey") == 0) {
+            rule->action = EMU_ACTION_PUSH;
+        } else if (strcmp(action, "OpenTunnel") == 0) {
+            rule->action = EMU_ACTION_OPEN_TUNNEL;
+        } else {
+            eic_set_err(err, err_len, "%s: \"%s.action\" must be \"SendSSHPublicKey\" or \"OpenTunnel\"", name, path);
+            free(action);
+            return EINVAL;
+        }
+        free(action);
+        ret = check_keys(name, path, r, rule->action == EMU_ACTION_PUSH ? push_keys : tunnel_keys, err, err_len);
         if (ret == 0) {
             ret = get_string(name, path, r, "principal", true, &rule->principal, err, err_len);
         }
-        if (ret == 0) {
+        if (ret == 0 && rule->action == EMU_ACTION_PUSH) {
             ret = get_string(name, path, r, "instance", true, &rule->instance, err, err_len);
-        }
-        if (ret == 0) {
-            ret = get_string(name, path, r, "os_user", true, &rule->os_user, err, err_len);
+            if (ret == 0) {
+                ret = get_string(name, path, r, "os_user", true, &rule->os_user, err, err_len);
+            }
+        } else if (ret == 0) {
+            ret = get_string(name, path, r, "instance_connect_endpoint", true, &rule->endpoint, err, err_len);
         }
         if (ret != 0) {
             return ret;
         }
         if (!is_token(rule->principal, 1, 2048)) {
             bad = "principal";
-        } else if (!is_token(rule->instance, 1, 64)) {
+        } else if (rule->instance != NULL && !is_token(rule->instance, 1, 64)) {
             bad = "instance";
-        } else if (!is_token(rule->os_user, 1, 64)) {
+        } else if (rule->os_user != NULL && !is_token(rule->os_user, 1, 64)) {
             bad = "os_user";
+        } else if (rule->endpoint != NULL && !is_token(rule->endpoint, 1, 64)) {
+            bad = "instance_connect_endpoint";
         }
         if (bad != NULL) {
             eic_set_err(err, err_len, "%s: \"%s.%s\" must be a non-empty glob of printable characters without spaces",
@@ -374,20 +584,28 @@ static int parse_policy(const char *name, json_object *arr, struct emu_world *w,
     return 0;
 }
 
-/* No "policy" key: each principal may push for any OS user of the world's instance (the
- * convenient default for test worlds); written out as rules so there is one code path. */
+/* No "policy" key: each principal may push for any OS user of the world's instance and open
+ * tunnels through any endpoint (the convenient default for test worlds); written out as rules
+ * so there is one code path. */
 static int default_policy(struct emu_world *w)
 {
-    w->policy = calloc(w->n_principals, sizeof(*w->policy));
+    w->policy = calloc(2 * w->n_principals, sizeof(*w->policy));
     if (w->policy == NULL) {
         return ENOMEM;
     }
     for (size_t i = 0; i < w->n_principals; i++) {
-        w->n_policy = i + 1;
-        w->policy[i].principal = strdup(w->principals[i].arn);
-        w->policy[i].instance = strdup(w->instance_id);
-        w->policy[i].os_user = strdup("*");
-        if (w->policy[i].principal == NULL || w->policy[i].instance == NULL || w->policy[i].os_user == NULL) {
+        struct emu_policy_rule *push = &w->policy[2 * i], *tunnel = &w->policy[2 * i + 1];
+
+        w->n_policy = 2 * i + 2;
+        push->action = EMU_ACTION_PUSH;
+        push->principal = strdup(w->principals[i].arn);
+        push->instance = strdup(w->instance_id);
+        push->os_user = strdup("*");
+        tunnel->action = EMU_ACTION_OPEN_TUNNEL;
+        tunnel->principal = strdup(w->principals[i].arn);
+        tunnel->endpoint = strdup("*");
+        if (push->principal == NULL || push->instance == NULL || push->os_user == NULL || tunnel->principal == NULL ||
+            tunnel->endpoint == NULL) {
             return ENOMEM;
         }
     }
@@ -397,7 +615,8 @@ static int default_policy(struct emu_world *w)
 int emu_world_parse(const char *name, const char *text, size_t len, struct emu_world **out, char *err,
                     size_t err_len)
 {
-    static const char *const keys[] = {"instance", "key_lifetime", "principals", "policy", NULL};
+    static const char *const keys[] = {"instance", "instance_connect_endpoints", "key_lifetime", "principals", "policy",
+                                       NULL};
     struct emu_world *w = NULL;
     json_object *root = NULL;
     json_object *member;
@@ -443,6 +662,14 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
         goto done;
     }
     ret = parse_instance(name, member, w, err, err_len);
+    if (ret != 0) {
+        goto done;
+    }
+    if (json_object_object_get_ex(root, "instance_connect_endpoints", &member)) {
+        ret = parse_endpoints(name, member, w, err, err_len);
+    } else {
+        ret = default_endpoints(name, w, err, err_len);
+    }
     if (ret != 0) {
         goto done;
     }
@@ -576,7 +803,18 @@ void emu_world_free(struct emu_world *w)
         free(w->policy[i].principal);
         free(w->policy[i].instance);
         free(w->policy[i].os_user);
+        free(w->policy[i].endpoint);
     }
+    for (size_t i = 0; i < w->n_endpoints; i++) {
+        free(w->endpoints[i].id);
+        free(w->endpoints[i].vpc_id);
+        free(w->endpoints[i].subnet_id);
+        free(w->endpoints[i].state);
+        free(w->endpoints[i].dns_name);
+    }
+    free(w->endpoints);
+    free(w->vpc_id);
+    free(w->subnet_id);
     free(w->policy);
     free(w->source);
     free(w->instance_id);
@@ -606,12 +844,36 @@ bool emu_world_allows(const struct emu_world *w, const char *principal_arn, cons
     for (size_t i = 0; i < w->n_policy; i++) {
         const struct emu_policy_rule *r = &w->policy[i];
 
-        if (fnmatch(r->principal, principal_arn, 0) == 0 && fnmatch(r->instance, instance_id, 0) == 0 &&
+        if (r->action == EMU_ACTION_PUSH && fnmatch(r->principal, principal_arn, 0) == 0 &&
+            fnmatch(r->instance, instance_id, 0) == 0 &&
             fnmatch(r->os_user, os_user, 0) == 0) {
             return true;
         }
     }
     return false;
+}
+
+bool emu_world_allows_tunnel(const struct emu_world *w, const char *principal_arn, const char *endpoint_id)
+{
+    for (size_t i = 0; i < w->n_policy; i++) {
+        const struct emu_policy_rule *r = &w->policy[i];
+
+        if (r->action == EMU_ACTION_OPEN_TUNNEL && fnmatch(r->principal, principal_arn, 0) == 0 &&
+            fnmatch(r->endpoint, endpoint_id, 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const struct emu_endpoint *emu_world_endpoint(const struct emu_world *w, const char *id)
+{
+    for (size_t i = 0; i < w->n_endpoints; i++) {
+        if (strcmp(w->endpoints[i].id, id) == 0) {
+            return &w->endpoints[i];
+        }
+    }
+    return NULL;
 }
 
 void emu_world_print(const struct emu_world *w, FILE *out)
@@ -622,8 +884,20 @@ void emu_world_print(const struct emu_world *w, FILE *out)
     fprintf(out, "domain:       %s\n", w->domain);
     fprintf(out, "account:      %s\n", w->account_id);
     fprintf(out, "imds:         %s\n", w->imdsv2_required ? "IMDSv2 required" : "IMDSv1 allowed");
-    fprintf(out, "addresses:    private %s, public %s, IPv6 %s (DescribeInstances)\n", w->private_ip,
+    fprintf(out, "addresses:    private %s, public %s, IPv6 %s (DescribeInstances)\n",
+            w->private_ip ? w->private_ip : "none",
             w->public_ip ? w->public_ip : "none", w->ipv6 ? w->ipv6 : "none");
+    fprintf(out, "network:      %s, %s\n", w->vpc_id, w->subnet_id);
+    for (size_t i = 0; i < w->n_endpoints; i++) {
+        const struct emu_endpoint *e = &w->endpoints[i];
+
+        fprintf(out, "endpoint:     %s (%s, %s, %s) %s, ports", e->id, e->state, e->vpc_id, e->subnet_id,
+                e->dns_name);
+        for (size_t j = 0; j < e->n_remote_ports; j++) {
+            fprintf(out, "%s%u", j ? "," : " ", e->remote_ports[j]);
+        }
+        fprintf(out, "\n");
+    }
     fprintf(out, "key lifetime: %ld s\n", w->key_lifetime);
     for (size_t i = 0; i < w->n_principals; i++) {
         const struct emu_principal *p = &w->principals[i];
@@ -637,10 +911,15 @@ void emu_world_print(const struct emu_world *w, FILE *out)
         }
     }
     if (w->n_policy == 0) {
-        fprintf(out, "policy:       (empty: nobody may push)\n");
+        fprintf(out, "policy:       (empty: nobody may push or open tunnels)\n");
     }
     for (size_t i = 0; i < w->n_policy; i++) {
-        fprintf(out, "policy:       %s may push to %s for os-user %s\n", w->policy[i].principal,
-                w->policy[i].instance, w->policy[i].os_user);
+        if (w->policy[i].action == EMU_ACTION_PUSH) {
+            fprintf(out, "policy:       %s may push to %s for os-user %s\n", w->policy[i].principal,
+                    w->policy[i].instance, w->policy[i].os_user);
+        } else {
+            fprintf(out, "policy:       %s may open tunnels through %s\n", w->policy[i].principal,
+                    w->policy[i].endpoint);
+        }
     }
 }

@@ -13,18 +13,30 @@
  *       "domain": "amazonaws.com",              optional (default amazonaws.com), one of the four
  *       "account_id": "111122223333",           required, 12 digits
  *       "imdsv2_required": true,                optional (default true)
- *       "private_ip": "127.0.0.1",              optional IPv4 (default 127.0.0.1), DescribeInstances
+ *       "private_ip": "127.0.0.1",              optional IPv4 (default 127.0.0.1; null: none), DescribeInstances
  *       "public_ip": "203.0.113.5",             optional IPv4 (default none)
- *       "ipv6": "2001:db8::5"                   optional IPv6 (default none)
+ *       "ipv6": "2001:db8::5",                  optional IPv6 (default none)
+ *       "vpc_id": "vpc-0e1c0de5e1c0de500",      optional (this default), ^vpc-[0-9a-f]{8,17}$
+ *       "subnet_id": "subnet-0e1c0de5e1c0de501" optional (this default), ^subnet-[0-9a-f]{8,17}$
  *     },
+ *     "instance_connect_endpoints": [           optional (absent: one endpoint in the instance's
+ *       {"id": "eice-...",                      subnet, create-complete, port 22; []: none)
+ *        "vpc_id": "vpc-...", "subnet_id": "subnet-...",
+ *        "state": "create-complete",            optional (default create-complete)
+ *        "dns_name": "...",                     optional (default <id>.<hash>.ec2-instance-connect-endpoint.<region>.amazonaws.com)
+ *        "remote_ports": [22]}                  optional (default [22]): ports OpenTunnel may reach
+ *     ],
  *     "key_lifetime": 60,                       optional, seconds, 1..3600
  *     "principals": [                           required, 1..64 entries
  *       {"arn": "...", "access_key_id": "AKIA...", "secret_access_key": "...",
  *        "session_token": "..."}                session_token optional
  *     ],
  *     "policy": [                               optional (absent: every principal may push for
- *       {"principal": "glob", "instance": "glob", "os_user": "glob"}   any user of the instance;
- *     ]                                         [] : nobody may push)
+ *       {"principal": "glob", "instance": "glob", "os_user": "glob"}   any user of the instance
+ *       {"action": "OpenTunnel", "principal": "glob", "instance_connect_endpoint": "glob"}
+ *     ]                                         and tunnel through every endpoint; []: nobody
+ *                                               may do either). "action" is "SendSSHPublicKey"
+ *                                               (default) or "OpenTunnel".
  *   }
  */
 #ifndef EMU_WORLD_H
@@ -47,10 +59,30 @@ struct emu_principal {
     char *session_token; /* NULL: long-term credentials */
 };
 
+enum emu_action {
+    EMU_ACTION_PUSH,        /* ec2-instance-connect:SendSSHPublicKey */
+    EMU_ACTION_OPEN_TUNNEL, /* ec2-instance-connect:OpenTunnel */
+};
+
 struct emu_policy_rule {
+    enum emu_action action;
     char *principal; /* fnmatch(3) globs, no FNM_PATHNAME: '*' also matches '/' */
-    char *instance;
-    char *os_user;
+    char *instance;  /* push rules */
+    char *os_user;   /* push rules */
+    char *endpoint;  /* OpenTunnel rules: the Instance Connect Endpoint id */
+};
+
+#define EMU_WORLD_MAX_ENDPOINTS 16
+#define EMU_WORLD_MAX_PORTS 16
+
+struct emu_endpoint {
+    char *id;
+    char *vpc_id;
+    char *subnet_id;
+    char *state;
+    char *dns_name;
+    unsigned int remote_ports[EMU_WORLD_MAX_PORTS];
+    size_t n_remote_ports;
 };
 
 struct emu_world {
@@ -62,9 +94,13 @@ struct emu_world {
     char *domain;
     char *account_id;
     bool imdsv2_required;
-    char *private_ip;        /* never NULL once parsed (default 127.0.0.1) */
+    char *private_ip;        /* default 127.0.0.1; NULL: none ("private_ip": null, IPv6 only) */
     char *public_ip;         /* NULL: none */
     char *ipv6;              /* NULL: none */
+    char *vpc_id;
+    char *subnet_id;
+    struct emu_endpoint *endpoints;
+    size_t n_endpoints;
     long key_lifetime;
     struct emu_principal *principals;
     size_t n_principals;
@@ -87,6 +123,10 @@ const struct emu_principal *emu_world_principal(const struct emu_world *world, c
 /* Whether the policy lets principal_arn push a key for os_user on instance_id. */
 bool emu_world_allows(const struct emu_world *world, const char *principal_arn, const char *instance_id,
                       const char *os_user);
+/* Whether the policy lets principal_arn open tunnels through the endpoint endpoint_id. */
+bool emu_world_allows_tunnel(const struct emu_world *world, const char *principal_arn, const char *endpoint_id);
+/* The endpoint called id, or NULL. */
+const struct emu_endpoint *emu_world_endpoint(const struct emu_world *world, const char *id);
 /* Human-readable description (secrets only for the embedded default world). */
 void emu_world_print(const struct emu_world *world, FILE *out);
 

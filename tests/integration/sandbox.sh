@@ -7,8 +7,9 @@
 #                                 installed under /srv/eic
 #   sandbox_add_user NAME UID     a local account (passwd/group/shadow copies, home on tmpfs)
 #   sandbox_start_imds [OPTS...]  (re)start the emulator at 169.254.169.254:80
-#   sandbox_start_sshd            the real /usr/sbin/sshd on 127.0.0.1:2222 with eic as its AKC
-#                                 (SANDBOX_SSHD_EXTRA: more sshd_config lines)
+#   sandbox_start_sshd            the real /usr/sbin/sshd on 127.0.0.1:2222 with eic as its AKC (and on
+#                                 the addresses in SANDBOX_SSHD_LISTEN, port 2222 too;
+#                                 SANDBOX_SSHD_EXTRA: more sshd_config lines)
 #   sandbox_push USER PUBKEY      eic send-ssh-public-key with alice's credentials
 #   sandbox_login USER KEY [CMD]  OpenSSH with exactly that key
 #
@@ -121,6 +122,7 @@ sandbox_start_sshd() {
     ssh-keygen -q -t ed25519 -N '' -f "$SANDBOX/hostkey"
     cat >"$SANDBOX/sshd_config" <<CONF
 ListenAddress 127.0.0.1
+$(for a in ${SANDBOX_SSHD_LISTEN:-}; do echo "ListenAddress $a"; done)
 Port 2222
 HostKey $SANDBOX/hostkey
 PidFile $SANDBOX/sshd.pid

@@ -1,5 +1,5 @@
 #!/bin/bash
-# eic ssh (issue #6, without Instance Connect Endpoint tunnels), end to end in the sandbox of
+# eic ssh (issue #6; the Instance Connect Endpoint tunnels themselves: test_e2e_eice.sh), end to end in the sandbox of
 # test_e2e_login.sh: the emulator at 169.254.169.254:80 serves DescribeInstances and the push API,
 # the real sshd on 127.0.0.1:2222 takes the pushed key through eic-authorized-keys, and eic ssh
 # runs the real OpenSSH client. Also the real AWS CLIs (v2 and v1) against the emulator's
@@ -18,8 +18,8 @@ CASES=(
     "the ephemeral key directory is gone after the login"
     "eic ssh --debug shows each step"
     "eic ssh with auto logs in through the public IPv4 address"
-    "eic ssh auto without a public address needs an endpoint: not implemented, status 251"
-    "eic ssh --connection-type eice: not implemented, status 251"
+    "eic ssh auto without a public address tunnels through the endpoint, which refuses port 2222: status 249"
+    "eic ssh --connection-type eice with a port the endpoint refuses: AccessDeniedException, status 249"
     "ssh failing (unknown user): ssh's status 255, key directory removed"
     "eic ssh --private-key-file logs in with that key"
     "eic ssh --private-key-file file://PATH is refused with an explanation (status 2)"
@@ -127,9 +127,13 @@ remote_status() {
     [ $? -eq 127 ] && no_key_dirs
 }
 check "${CASES[16]}" remote_status
-check "${CASES[7]}" expect_status 251 "not implemented yet" essh --instance-id $INSTANCE --os-user $TUSER
-check "${CASES[8]}" expect_status 251 "not implemented yet: Instance Connect Endpoint tunnels" \
-    essh --instance-id $INSTANCE --os-user $TUSER --connection-type eice
+# The default world's endpoint allows port 22 only; sshd listens on 2222.
+refused_port() {
+    expect_status 249 "refused the tunnel" essh --instance-id $INSTANCE --os-user $TUSER "$@" && no_key_dirs &&
+        grep -q "(AccessDeniedException) when calling the OpenTunnel operation: remotePort 2222 is not allowed" "$WORK/err"
+}
+check "${CASES[7]}" refused_port -- "${SSH_ARGS[@]}" true
+check "${CASES[8]}" refused_port --connection-type eice -- "${SSH_ARGS[@]}" true
 unknown_user() {
     expect_status 255 "" essh --instance-id $INSTANCE --os-user nosuchuser --connection-type direct \
         -- "${SSH_ARGS[@]}" true && no_key_dirs

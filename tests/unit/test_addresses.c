@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "addresses.h"
+#include "eic_buf.h"
 #include "ec2.h"
 
 #define PUB "203.0.113.5"
@@ -137,6 +138,7 @@ static const char aws_answer[] =
     "        </item></networkInterfaceSet>\n"
     "        <tagSet><item><key>Name</key><value>a &lt;web&gt; server</value></item></tagSet>\n"
     "        <privateIpAddress>10.0.0.5</privateIpAddress>\n"
+    "        <vpcId>vpc-0e1c0de5e1c0de500</vpcId><subnetId>subnet-0e1c0de5e1c0de501</subnetId>\n"
     "        <ipAddress>203.0.113.5</ipAddress>\n"
     "      </item>\n"
     "    </instancesSet></item></reservationSet>\n"
@@ -152,6 +154,8 @@ static void test_parse_instance(void **state)
     assert_string_equal(info.public_ipv4, "203.0.113.5");
     assert_string_equal(info.ipv6, "2001:db8::5");
     assert_string_equal(info.zone, "us-east-1a");
+    assert_string_equal(info.vpc_id, "vpc-0e1c0de5e1c0de500");
+    assert_string_equal(info.subnet_id, "subnet-0e1c0de5e1c0de501");
     eic_instance_info_free(&info);
 
     assert_int_equal(eic_ec2_parse_instance(aws_answer, strlen(aws_answer), "i-0aaaaaaaaaaaaaaaa", &info), 0);
@@ -222,6 +226,78 @@ static void test_parse_error(void **state)
     assert_int_equal(eic_ec2_parse_error("{\"__type\":\"x\"}", 14, &code, &message), ENOENT);
 }
 
+/* In the shape of a real DescribeInstanceConnectEndpoints answer: three endpoints, one in another
+ * VPC, one in the instance's VPC but another subnet, one in its subnet (listed last). */
+#define EICE_ITEM(ID, STATE, VPC, SUBNET) \
+    "<item><ownerId>111122223333</ownerId><instanceConnectEndpointId>" ID "</instanceConnectEndpointId>" \
+    "<instanceConnectEndpointArn>arn:aws:ec2:us-east-1:111122223333:instance-connect-endpoint/" ID \
+    "</instanceConnectEndpointArn><state>" STATE "</state><stateMessage/><dnsName>" ID \
+    ".1a2b3c4d.ec2-instance-connect-endpoint.us-east-1.amazonaws.com</dnsName><networkInterfaceIdSet><item>eni-1" \
+    "</item></networkInterfaceIdSet><vpcId>" VPC "</vpcId><availabilityZone>us-east-1a</availabilityZone>" \
+    "<subnetId>" SUBNET "</subnetId><securityGroupIdSet><item>sg-1</item></securityGroupIdSet><tagSet/></item>"
+static const char endpoints_answer[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<DescribeInstanceConnectEndpointsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
+    "<requestId>1</requestId><instanceConnectEndpointSet>"
+    EICE_ITEM("eice-0aaaaaaaaaaaaaaa1", "create-complete", "vpc-0bbbbbbbbbbbbbbb0", "subnet-0bbbbbbbbbbbbbbb1")
+    EICE_ITEM("eice-0aaaaaaaaaaaaaaa2", "create-complete", "vpc-0e1c0de5e1c0de500", "subnet-0e1c0de5e1c0de599")
+    EICE_ITEM("eice-0aaaaaaaaaaaaaaa3", "delete-in-progress", "vpc-0e1c0de5e1c0de500", "subnet-0e1c0de5e1c0de501")
+    EICE_ITEM("eice-0aaaaaaaaaaaaaaa4", "create-complete", "vpc-0e1c0de5e1c0de500", "subnet-0e1c0de5e1c0de501")
+    "</instanceConnectEndpointSet></DescribeInstanceConnectEndpointsResponse>";
+
+static void test_endpoints(void **state)
+{
+    static const char *const bad[] = {
+        "<DescribeInstanceConnectEndpointsResponse><instanceConnectEndpointSet>"
+        EICE_ITEM("eice-0aaaaaaaaaaaaaaa1", "create-complete", "vpc-x", "subnet-0bbbbbbbbbbbbbbb1")
+        "</instanceConnectEndpointSet></DescribeInstanceConnectEndpointsResponse>",
+        "<DescribeInstanceConnectEndpointsResponse><instanceConnectEndpointSet>"
+        EICE_ITEM("eice-0aaaaaaaaaaaaaaa1 -oProxyCommand=x", "create-complete", "vpc-0bbbbbbbbbbbbbbb0",
+                  "subnet-0bbbbbbbbbbbbbbb1")
+        "</instanceConnectEndpointSet></DescribeInstanceConnectEndpointsResponse>",
+        "<DescribeInstanceConnectEndpointsResponse><instanceConnectEndpointSet><item><instanceConnectEndpointId>"
+        "eice-0aaaaaaaaaaaaaaa1</instanceConnectEndpointId><state>create-complete</state><vpcId>vpc-0bbbbbbbbbbbbbbb0"
+        "</vpcId><dnsName>a b.example</dnsName></item></instanceConnectEndpointSet>"
+        "</DescribeInstanceConnectEndpointsResponse>",
+        "<DescribeInstancesResponse></DescribeInstancesResponse>",
+    };
+    struct eic_endpoint_list list;
+    const struct eic_endpoint *e;
+
+    (void)state;
+    assert_int_equal(eic_ec2_parse_endpoints(endpoints_answer, strlen(endpoints_answer), &list), 0);
+    assert_int_equal(list.n, 4);
+    assert_string_equal(list.items[1].subnet_id, "subnet-0e1c0de5e1c0de599");
+    assert_string_equal(list.items[3].dns_name,
+                        "eice-0aaaaaaaaaaaaaaa4.1a2b3c4d.ec2-instance-connect-endpoint.us-east-1.amazonaws.com");
+    /* The instance's subnet first, create-complete only; else the first in the VPC. */
+    e = eic_endpoint_choose(&list, "vpc-0e1c0de5e1c0de500", "subnet-0e1c0de5e1c0de501");
+    assert_non_null(e);
+    assert_string_equal(e->id, "eice-0aaaaaaaaaaaaaaa4");
+    e = eic_endpoint_choose(&list, "vpc-0e1c0de5e1c0de500", "subnet-0e1c0de5e1c0de5ff");
+    assert_string_equal(e->id, "eice-0aaaaaaaaaaaaaaa2");
+    assert_null(eic_endpoint_choose(&list, "vpc-0cccccccccccccccc", NULL));
+    assert_null(eic_endpoint_choose(&list, NULL, NULL));
+    eic_endpoint_list_free(&list);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(eic_ec2_parse_endpoints(bad[i], strlen(bad[i]), &list), EBADMSG);
+    }
+}
+
+static void test_proxy_word(void **state)
+{
+    struct eic_buf b;
+
+    (void)state;
+    eic_buf_init(&b, 4096);
+    assert_int_equal(eic_proxy_word(&b, "/usr/bin/eic"), 0);
+    assert_int_equal(eic_proxy_word(&b, "it's 100% $(x) `y`"), 0);
+    assert_int_equal(eic_proxy_word(&b, ""), 0);
+    /* ssh turns %% into %, then sh sees single-quoted words. */
+    assert_string_equal(b.data, "'/usr/bin/eic' 'it'\\''s 100%% $(x) `y`' ''");
+    eic_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +307,8 @@ int main(void)
         cmocka_unit_test(test_parse_instance),
         cmocka_unit_test(test_parse_instance_bad),
         cmocka_unit_test(test_parse_error),
+        cmocka_unit_test(test_endpoints),
+        cmocka_unit_test(test_proxy_word),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,6 +118,19 @@ static void test_world_default(void **state)
     assert_true(emu_world_allows(w, "arn:aws:sts::111122223333:assumed-role/Admins/bob", INSTANCE, "ec2-user"));
     assert_false(emu_world_allows(w, "arn:aws:iam::111122223333:user/alice", "i-0aaaaaaaaaaaaaaaa", "root"));
     assert_false(emu_world_allows(w, "arn:aws:iam::111122223333:user/mallory", INSTANCE, "root"));
+    /* One endpoint in the instance's subnet, port 22; both may open tunnels. */
+    assert_string_equal(w->vpc_id, "vpc-0e1c0de5e1c0de500");
+    assert_int_equal(w->n_endpoints, 1);
+    assert_non_null(emu_world_endpoint(w, "eice-0e1c0de5e1c0de502"));
+    assert_string_equal(w->endpoints[0].subnet_id, w->subnet_id);
+    assert_string_equal(w->endpoints[0].state, "create-complete");
+    assert_int_equal(w->endpoints[0].n_remote_ports, 1);
+    assert_int_equal(w->endpoints[0].remote_ports[0], 22);
+    assert_string_equal(w->endpoints[0].dns_name,
+                        "eice-0e1c0de5e1c0de502.0e1c0de5.ec2-instance-connect-endpoint.us-east-1.amazonaws.com");
+    assert_true(emu_world_allows_tunnel(w, "arn:aws:sts::111122223333:assumed-role/Admins/bob",
+                                        "eice-0e1c0de5e1c0de502"));
+    assert_false(emu_world_allows_tunnel(w, "arn:aws:iam::111122223333:user/mallory", "eice-0e1c0de5e1c0de502"));
     emu_world_free(w);
 }
 
@@ -136,11 +149,13 @@ static void test_world_policy_default_and_empty(void **state)
     assert_int_equal(emu_world_parse("t", no_policy, strlen(no_policy), &w, err, sizeof(err)), 0);
     assert_true(emu_world_allows(w, "arn:aws:iam::111122223333:user/x", INSTANCE, "anyone"));
     assert_false(emu_world_allows(w, "arn:aws:iam::111122223333:user/x", "i-0aaaaaaaaaaaaaaaa", "anyone"));
+    assert_true(emu_world_allows_tunnel(w, "arn:aws:iam::111122223333:user/x", "eice-0e1c0de5e1c0de502"));
     assert_false(w->is_default);
     emu_world_free(w);
     assert_int_equal(emu_world_parse("t", empty_policy, strlen(empty_policy), &w, err, sizeof(err)), 0);
     assert_int_equal(w->n_policy, 0);
     assert_false(emu_world_allows(w, "arn:aws:iam::111122223333:user/x", INSTANCE, "anyone"));
+    assert_false(emu_world_allows_tunnel(w, "arn:aws:iam::111122223333:user/x", "eice-0e1c0de5e1c0de502"));
     emu_world_free(w);
 }
 
@@ -176,6 +191,33 @@ static void test_world_errors_name_the_key(void **state)
         {"{" INST "," PRIN ",\"policy\":[{\"principal\":\"*\",\"instance\":\"*\",\"os_user\":\"\"}]}", "\"policy[0].os_user\""},
         {"{" INST "," PRIN ",\"policy\":[{\"principal\":\"a b\",\"instance\":\"*\",\"os_user\":\"*\"}]}",
          "\"policy[0].principal\""},
+        /* Instance Connect Endpoints and OpenTunnel rules. */
+        {"{" INST "," PRIN ",\"policy\":[{\"action\":\"Push\",\"principal\":\"*\"}]}", "\"policy[0].action\""},
+        {"{" INST "," PRIN ",\"policy\":[{\"action\":\"OpenTunnel\",\"principal\":\"*\",\"os_user\":\"*\"}]}",
+         "\"policy[0].os_user\""},
+        {"{" INST "," PRIN ",\"policy\":[{\"action\":\"OpenTunnel\",\"principal\":\"*\"}]}",
+         "\"policy[0].instance_connect_endpoint\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":{}}", "\"instance_connect_endpoints\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":[{\"id\":\"eice-1\"}]}",
+         "\"instance_connect_endpoints[0].id\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":[{\"vpc_id\":\"vpc-0123456789abcdef0\"}]}",
+         "\"instance_connect_endpoints[0].id\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":[{\"id\":\"eice-0123456789abcdef0\",\"state\":\"ready\"}]}",
+         "\"instance_connect_endpoints[0].state\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":[{\"id\":\"eice-0123456789abcdef0\",\"remote_ports\":[0]}]}",
+         "\"instance_connect_endpoints[0].remote_ports[0]\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":[{\"id\":\"eice-0123456789abcdef0\",\"remote_ports\":[]}]}",
+         "\"instance_connect_endpoints[0].remote_ports\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":[{\"id\":\"eice-0123456789abcdef0\",\"dns_name\":\"a b\"}]}",
+         "\"instance_connect_endpoints[0].dns_name\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":[{\"id\":\"eice-0123456789abcdef0\",\"port\":22}]}",
+         "\"instance_connect_endpoints[0].port\""},
+        {"{" INST "," PRIN ",\"instance_connect_endpoints\":[{\"id\":\"eice-0123456789abcdef0\"},"
+         "{\"id\":\"eice-0123456789abcdef0\"}]}",
+         "\"instance_connect_endpoints[1].id\""},
+        {"{\"instance\":{\"id\":\"i-0123456789abcdef0\",\"availability_zone\":\"us-east-1a\",\"account_id\":"
+         "\"111122223333\",\"vpc_id\":\"vpc-x\"}," PRIN "}",
+         "\"instance.vpc_id\""},
     };
     char err[512];
 

@@ -358,6 +358,108 @@ static void test_amz_date(void **state)
     assert_int_equal(eic_sigv4_parse_amz_date(out, &t), EBADMSG);
 }
 
+/* Presigned queries against botocore 1.29's SigV4QueryAuth (tests/integration/emu_tunnel.py
+ * presign; test_sigv4_botocore.sh compares with the installed botocore live). */
+static void test_presign_botocore(void **state)
+{
+    static const struct {
+        const char *host, *query, *date, *region, *akid, *secret, *token, *expected;
+    } cases[] = {
+        {"127.0.0.1:8169",
+         "instanceConnectEndpointId=eice-0e1c0de5e1c0de502&remotePort=22&privateIpAddress=172.31.16.10",
+         "20240102T030405Z", "us-east-1", "AKIAEICDEMOALICE0001", "eic-demo-secret-alice", NULL,
+         "instanceConnectEndpointId=eice-0e1c0de5e1c0de502&remotePort=22&privateIpAddress=172.31.16.10"
+         "&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEICDEMOALICE0001%2F20240102%2Fus-east-1%2F"
+         "ec2-instance-connect%2Faws4_request&X-Amz-Date=20240102T030405Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host"
+         "&X-Amz-Signature=757d73b4f39fee91fde1fb58f33c42b4cf2b5bed91912259d866db760a46a194"},
+        {"eice-0123456789abcdef0.1a2b3c4d.ec2-instance-connect-endpoint.eu-west-2.amazonaws.com",
+         "instanceConnectEndpointId=eice-0123456789abcdef0&remotePort=2222&privateIpAddress=2001%3Adb8%3A%3A5"
+         "&maxTunnelDuration=3600",
+         "20241231T235959Z", "eu-west-2", "ASIAEXAMPLEDAVE00002", "example/secret+dave", "tok/en+with=chars",
+         "instanceConnectEndpointId=eice-0123456789abcdef0&remotePort=2222&privateIpAddress=2001%3Adb8%3A%3A5"
+         "&maxTunnelDuration=3600&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLEDAVE00002%2F20241231"
+         "%2Feu-west-2%2Fec2-instance-connect%2Faws4_request&X-Amz-Date=20241231T235959Z&X-Amz-Expires=60"
+         "&X-Amz-SignedHeaders=host&X-Amz-Security-Token=tok%2Fen%2Bwith%3Dchars"
+         "&X-Amz-Signature=e2e7f1e8c4fcd4a4527da669adfce32e686f650b8af608c70129c4c965147c7c"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct eic_sigv4_presign p = {.method = "GET", .host = cases[i].host, .path = "/openTunnel",
+                                      .query = cases[i].query, .expires = 60, .access_key_id = cases[i].akid,
+                                      .secret_access_key = cases[i].secret, .session_token = cases[i].token};
+        struct eic_sigv4_scope scope = {cases[i].date, cases[i].region, "ec2-instance-connect"};
+        struct eic_sigv4_presigned parsed;
+        char *out = NULL;
+
+        assert_int_equal(eic_sigv4_presign_query(&p, &scope, &out), 0);
+        assert_string_equal(out, cases[i].expected);
+        /* What the emulator reads back from it. */
+        assert_int_equal(eic_sigv4_parse_presigned(out, &parsed), 0);
+        assert_string_equal(parsed.auth.access_key_id, cases[i].akid);
+        assert_string_equal(parsed.auth.region, cases[i].region);
+        assert_string_equal(parsed.auth.service, "ec2-instance-connect");
+        assert_string_equal(parsed.auth.signed_headers, "host");
+        assert_string_equal(parsed.amz_date, cases[i].date);
+        assert_int_equal(parsed.expires, 60);
+        if (cases[i].token != NULL) {
+            assert_string_equal(parsed.security_token, cases[i].token);
+        } else {
+            assert_null(parsed.security_token);
+        }
+        assert_null(strstr(parsed.unsigned_query, "X-Amz-Signature"));
+        assert_memory_equal(parsed.unsigned_query, out, strlen(parsed.unsigned_query));
+        eic_sigv4_presigned_free(&parsed);
+        free(out);
+    }
+}
+
+static void test_presign_parse_bad(void **state)
+{
+    static const char base[] = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20240102%2Fus-east-1"
+                               "%2Fec2-instance-connect%2Faws4_request&X-Amz-Date=20240102T030405Z&X-Amz-Expires=60"
+                               "&X-Amz-SignedHeaders=host";
+    static const char sig[] = "&X-Amz-Signature=757d73b4f39fee91fde1fb58f33c42b4cf2b5bed91912259d866db760a46a194";
+    static const char *const bad_tails[] = {
+        "&X-Amz-Signature=757D73B4F39FEE91FDE1FB58F33C42B4CF2B5BED91912259D866DB760A46A194", /* upper case */
+        "&X-Amz-Signature=757d", /* short */
+        "&X-Amz-Expires=60", /* repeated */
+    };
+    struct eic_sigv4_presigned p;
+    char query[1024];
+    char *value = NULL;
+
+    (void)state;
+    snprintf(query, sizeof(query), "%s%s", base, sig);
+    assert_int_equal(eic_sigv4_parse_presigned(query, &p), 0);
+    eic_sigv4_presigned_free(&p);
+    assert_int_equal(eic_sigv4_parse_presigned(base, &p), ENOENT); /* not presigned */
+    for (size_t i = 0; i < sizeof(bad_tails) / sizeof(bad_tails[0]); i++) {
+        snprintf(query, sizeof(query), "%s%s%s", base, i == 2 ? sig : "", bad_tails[i]);
+        assert_int_equal(eic_sigv4_parse_presigned(query, &p), EBADMSG);
+    }
+    snprintf(query, sizeof(query), "X-Amz-Algorithm=AWS4-HMAC-SHA1%s%s",
+             base + strlen("X-Amz-Algorithm=AWS4-HMAC-SHA256"), sig);
+    assert_int_equal(eic_sigv4_parse_presigned(query, &p), EBADMSG);
+    snprintf(query, sizeof(query), "%.*s0%s", (int)(strstr(base, "&X-Amz-SignedHeaders") - base), base,
+             strstr(base, "&X-Amz-SignedHeaders"));
+    strcat(query, sig); /* X-Amz-Expires=600 is fine for the parser (the emulator caps it) */
+    assert_int_equal(eic_sigv4_parse_presigned(query, &p), 0);
+    eic_sigv4_presigned_free(&p);
+    snprintf(query, sizeof(query), "%s&X-Amz-Expires=0%s", strstr(base, "&X-Amz-Credential") + 1, sig);
+    assert_int_equal(eic_sigv4_parse_presigned(query, &p), EBADMSG); /* no algorithm, expires 0 */
+
+    assert_int_equal(eic_sigv4_query_get("a=1&b=%2F&c", "b", &value), 0);
+    assert_string_equal(value, "/");
+    free(value);
+    assert_int_equal(eic_sigv4_query_get("a=1&b=%2F&c", "c", &value), 0);
+    assert_string_equal(value, "");
+    free(value);
+    assert_int_equal(eic_sigv4_query_get("a=1&a=2", "a", &value), EBADMSG);
+    assert_int_equal(eic_sigv4_query_get("a=%zz", "a", &value), EBADMSG);
+    assert_int_equal(eic_sigv4_query_get("ab=1", "a", &value), ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +471,8 @@ int main(void)
         cmocka_unit_test(test_parse_good),
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_amz_date),
+        cmocka_unit_test(test_presign_botocore),
+        cmocka_unit_test(test_presign_parse_bad),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
