@@ -8,7 +8,8 @@
 #   fm_run_row ID          one row: put IMDS in that state, then measure (variables FM_*, below)
 #
 # Every row measures the same things, through the real programs:
-#   local login    the local user's key login (authorized_keys file), FM_SAMPLES times: all must work
+#   local login    the local user's key login (authorized_keys file), FM_SAMPLES times: all must
+#                  work, and none may make eic ask IMDS (so IMDS trouble cannot slow them down)
 #   cached user    getent passwd alice: served from the account cache, never from IMDS
 #   NSS miss       getent passwd of a name in no cache (nss_eic's heavy path, as sshd's root monitor
 #                  would): must come back, not found, within imds_timeout_ms
@@ -77,7 +78,8 @@ fm_push_alice() {
 fm_setup() {
     sandbox_setup
     sandbox_install_nss
-    sandbox_install_pam
+    # pam_eic is told where this sshd reads authorized keys (AuthorizedKeysFile in sandbox.sh).
+    sandbox_install_pam "authorized_keys=/srv/eic/keys/%u"
     sandbox_add_user "$FM_LOCAL_USER" 61000
     sandbox_write_config "$FM_RULES"
     # The row's deadlines; no negative cache, so that every NSS miss of every row reaches IMDS.
@@ -135,7 +137,7 @@ fm_restore() {
 #   FM_EIC           "accepted" or "refused"; FM_EIC_MS its time (ms)
 #   FM_AKC_EXIT      the AuthorizedKeysCommand exit statuses sshd logged ("0" when it logged none)
 #   FM_CRASH         empty, or what crashed
-#   FM_LOG           the most telling line eic logged (without time stamp and pid)
+#   FM_LOG           the line eic logged about the EIC login (without time stamp and pid)
 #   FM_LOG_ALL       every line eic logged during the row (a file)
 fm_run_row() {
     local id=$1 state t times=() ok=0 i rc out log_mark sshd_mark miss_name
@@ -189,8 +191,10 @@ fm_run_row() {
 
     tail -c +$((log_mark + 1)) "$AKC_LOG" | sed -E 's/^[^ ]+ //; s/\[[0-9]+\]//' >"$WORK/row-$id.log"
     FM_LOG_ALL="$WORK/row-$id.log"
-    FM_LOG=$(grep -m1 -E ': (err|error|warning|crit|alert|emerg): ' "$FM_LOG_ALL" ||
-        grep -m1 'Providing ssh key' "$FM_LOG_ALL" || echo "(nothing logged)")
+    # The EIC login's own line first (the AuthorizedKeysCommand's), then nss_eic's.
+    FM_LOG=$(grep -m1 -E '^eic-authorized-keys: (error|warning): ' "$FM_LOG_ALL" ||
+        grep -m1 -E ': (error|warning): ' "$FM_LOG_ALL" || grep -m1 'Providing ssh key' "$FM_LOG_ALL" ||
+        echo "(nothing logged)")
     tail -c +$((sshd_mark + 1)) "$WORK/sshd.log" >"$WORK/row-$id.sshd"
     FM_AKC_EXIT=$(sed -n 's/.*AuthorizedKeysCommand .* failed, status \([0-9]*\).*/\1/p' "$WORK/row-$id.sshd" |
         sort -u | tr '\n' ' ')

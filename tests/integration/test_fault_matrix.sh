@@ -43,6 +43,9 @@ row_behaves() { # row_behaves ID
     local fail=0
     [ -z "$FM_CRASH" ] || { echo "FAIL crash: $FM_CRASH"; fail=1; }
     [ "$FM_LOCAL_OK" = "$FM_SAMPLES/$FM_SAMPLES" ] || { echo "FAIL local logins: $FM_LOCAL_OK"; fail=1; }
+    # A file-key login is not an EIC login: nothing of it may reach IMDS (pam_eic once asked, and
+    # every local login then waited for IMDS's timeout when it hung).
+    ! grep "active-keys/$FM_LOCAL_USER/" "$FM_LOG_ALL" || { echo "FAIL a local login asked IMDS"; fail=1; }
     [ "$FM_CACHED" = ok ] || { echo "FAIL cached user: $FM_CACHED"; fail=1; }
     [ "$FM_MISS" = "not found" ] || { echo "FAIL NSS miss: $FM_MISS"; fail=1; }
     [ "$FM_MISS_MS" -lt "$MISS_BOUND_MS" ] || { echo "FAIL NSS miss took ${FM_MISS_MS}ms"; fail=1; }
