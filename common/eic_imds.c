@@ -278,6 +278,9 @@ static int do_request(struct eic_imds *imds, bool token_put, const char *path, u
         curl_easy_getinfo(imds->curl, CURLINFO_RESPONSE_CODE, status);
     } else if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
         set_last_error(imds, token_put, "body over %zu bytes", cap);
+    } else if (ret == ETIMEDOUT && timeout < imds->request_timeout_ms) {
+        /* Cut short by the operation's deadline, not by imds_timeout_ms: say so, the numbers differ. */
+        set_last_error(imds, token_put, "%s; the operation's deadline was reached", imds->errbuf);
     } else {
         set_last_error(imds, token_put, "%s", imds->errbuf[0] != '\0' ? imds->errbuf : curl_easy_strerror(rc));
     }

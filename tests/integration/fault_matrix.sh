@@ -44,7 +44,7 @@ FM_ROWS=(
     "token-garbage|token PUT answers garbage|--fault /latest/api/token=garbage|refused|token"
 )
 
-FM_SAMPLES=${FM_SAMPLES:-3}
+FM_SAMPLES=${FM_SAMPLES:-2}
 FM_IMDS_TIMEOUT_MS=${FM_IMDS_TIMEOUT_MS:-500}
 FM_DEADLINE_MS=${FM_DEADLINE_MS:-1500}
 FM_LOCAL_USER=eiclocal
