@@ -50,8 +50,8 @@ cell() { printf '%s' "$*" | tr '|`' '/'"'"; }
 
 TABLE="$WORK/table.md"
 {
-    echo "| row | IMDS | local login (median of $FM_SAMPLES) | cached user | NSS miss | EIC login | AKC exit | crash | what eic logged |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| row | IMDS | local login (median of $FM_SAMPLES) | cached user | NSS miss | EIC login | AKC alone | AKC exit | crash | what eic logged |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$TABLE"
 # Two unmeasured logins first: the first connections to a new sshd pay one-time costs.
 sandbox_login "$FM_LOCAL_USER" "$WORK/key-local" true
@@ -62,12 +62,12 @@ for id in "${ROWS[@]}"; do
     [ -n "$baseline" ] || baseline=$FM_LOCAL_MS
     delta=$((FM_LOCAL_MS - baseline))
     [ "$delta" -ge 0 ] && delta="+$delta"
-    printf '%-17s local %s %5sms (%sms) | cached %s %3sms | miss %s %4sms | EIC %-8s %4sms | akc %s | crash %s\n    %s\n' \
+    printf '%-17s local %s %5sms (%sms) | cached %s %3sms | miss %s %4sms | EIC %-8s %4sms | akc %4sms exit %s | crash %s\n    %s\n' \
         "$id" "$FM_LOCAL_OK" "$FM_LOCAL_MS" "$delta" "$FM_CACHED" "$FM_CACHED_MS" "$FM_MISS" "$FM_MISS_MS" \
-        "$FM_EIC" "$FM_EIC_MS" "$FM_AKC_EXIT" "${FM_CRASH:-none}" "$FM_LOG"
+        "$FM_EIC" "$FM_EIC_MS" "$FM_AKC_MS" "$FM_AKC_EXIT" "${FM_CRASH:-none}" "$FM_LOG"
     echo "| $id | $(cell "$(fm_field "$id" 2)") | $FM_LOCAL_OK ok, $FM_LOCAL_MS ms ($delta) |" \
         "$(cell "$FM_CACHED"), $FM_CACHED_MS ms | $(cell "$FM_MISS"), $FM_MISS_MS ms | $FM_EIC, $FM_EIC_MS ms |" \
-        "$FM_AKC_EXIT | $(cell "${FM_CRASH:-none}") | \`$(cell "$FM_LOG")\` |" >>"$TABLE"
+        "$FM_AKC_MS ms | $FM_AKC_EXIT | $(cell "${FM_CRASH:-none}") | \`$(cell "$FM_LOG")\` |" >>"$TABLE"
 done
 
 if [ "$write_doc" -eq 1 ]; then

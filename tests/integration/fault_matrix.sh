@@ -13,7 +13,8 @@
 #   cached user    getent passwd alice: served from the account cache, never from IMDS
 #   NSS miss       getent passwd of a name in no cache (nss_eic's heavy path, as sshd's root monitor
 #                  would): must come back, not found, within imds_timeout_ms
-#   EIC login      alice with a key pushed for her: refused (fail closed) unless IMDS answers in time
+#   EIC login      alice with a key pushed for her: refused (fail closed) unless IMDS answers in time;
+#                  and one run of eic-authorized-keys on its own, timed against deadline_ms
 #   crashes        getent killed by a signal, sshd's listener gone, sshd logging a child killed by
 #                  a signal (the AuthorizedKeysCommand, a session)
 #   log line       what eic logged about IMDS for the row (the AKC, nss_eic and pam_eic share one log)
@@ -135,6 +136,7 @@ fm_restore() {
 #   FM_CACHED_MS     its time (ms)
 #   FM_MISS          "not found" or what getent said; FM_MISS_MS its time (ms)
 #   FM_EIC           "accepted" or "refused"; FM_EIC_MS its time (ms)
+#   FM_AKC_MS        one run of eic-authorized-keys for alice on its own (ms)
 #   FM_AKC_EXIT      the AuthorizedKeysCommand exit statuses sshd logged ("0" when it logged none)
 #   FM_CRASH         empty, or what crashed
 #   FM_LOG           the line eic logged about the EIC login (without time stamp and pid)
@@ -188,6 +190,14 @@ fm_run_row() {
     t=$(date +%s%N)
     if sandbox_login alice "$WORK/key-alice" true 2>>"$WORK/ssh.err"; then FM_EIC=accepted; else FM_EIC=refused; fi
     FM_EIC_MS=$(fm_ms "$t")
+
+    # The AuthorizedKeysCommand alone, as sshd runs it (user nobody, no fingerprint filter): its
+    # own time against deadline_ms, without ssh's.
+    t=$(date +%s%N)
+    setpriv --reuid=nobody --regid=nogroup --clear-groups /srv/eic/eic-authorized-keys alice '' >/dev/null 2>&1
+    rc=$?
+    FM_AKC_MS=$(fm_ms "$t")
+    [ "$rc" -ge 128 ] && FM_CRASH+="eic-authorized-keys: signal $((rc - 128)); "
 
     tail -c +$((log_mark + 1)) "$AKC_LOG" | sed -E 's/^[^ ]+ //; s/\[[0-9]+\]//' >"$WORK/row-$id.log"
     FM_LOG_ALL="$WORK/row-$id.log"

@@ -30,6 +30,7 @@ fi
 # Generous bounds (the machine may be loaded): an EIC login may take the AKC's deadline plus ssh's
 # own work; an NSS miss is bounded by imds_timeout_ms. A hang would take the 30 s ssh timeout.
 EIC_BOUND_MS=$((FM_DEADLINE_MS + 5000))
+AKC_BOUND_MS=$((FM_DEADLINE_MS + 2000))
 MISS_BOUND_MS=$((FM_IMDS_TIMEOUT_MS + 3000))
 
 row_behaves() { # row_behaves ID
@@ -38,7 +39,7 @@ row_behaves() { # row_behaves ID
     pattern=$(fm_pattern "$id")
     fm_run_row "$id"
     echo "local $FM_LOCAL_OK ${FM_LOCAL_MS}ms | cached $FM_CACHED ${FM_CACHED_MS}ms | miss $FM_MISS ${FM_MISS_MS}ms |" \
-        "EIC $FM_EIC ${FM_EIC_MS}ms | akc exit $FM_AKC_EXIT | crash '$FM_CRASH'"
+        "EIC $FM_EIC ${FM_EIC_MS}ms | akc ${FM_AKC_MS}ms exit $FM_AKC_EXIT | crash '$FM_CRASH'"
     echo "log: $FM_LOG"
     local fail=0
     [ -z "$FM_CRASH" ] || { echo "FAIL crash: $FM_CRASH"; fail=1; }
@@ -51,6 +52,7 @@ row_behaves() { # row_behaves ID
     [ "$FM_MISS_MS" -lt "$MISS_BOUND_MS" ] || { echo "FAIL NSS miss took ${FM_MISS_MS}ms"; fail=1; }
     [ "$FM_EIC" = "$want" ] || { echo "FAIL EIC login $FM_EIC, want $want"; fail=1; }
     [ "$FM_EIC_MS" -lt "$EIC_BOUND_MS" ] || { echo "FAIL EIC login took ${FM_EIC_MS}ms"; fail=1; }
+    [ "$FM_AKC_MS" -lt "$AKC_BOUND_MS" ] || { echo "FAIL eic-authorized-keys took ${FM_AKC_MS}ms"; fail=1; }
     grep -qE "$pattern" "$FM_LOG_ALL" || { echo "FAIL no log line matching '$pattern'"; fail=1; }
     if [ "$fail" -ne 0 ]; then
         echo "--- eic log"; cat "$FM_LOG_ALL"
