@@ -53,6 +53,7 @@ TABLE="$WORK/table.md"
     echo "| row | IMDS | local login (median of $FM_SAMPLES) | cached user | NSS miss | EIC login | AKC alone | AKC exit | crash | what eic logged |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$TABLE"
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 # Two unmeasured logins first: the first connections to a new sshd pay one-time costs.
 sandbox_login "$FM_LOCAL_USER" "$WORK/key-local" true
 sandbox_login "$FM_LOCAL_USER" "$WORK/key-local" true
@@ -72,7 +73,8 @@ done
 
 if [ "$write_doc" -eq 1 ]; then
     {
-        echo "Produced by \`bench/fault-matrix.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores;" \
+        echo "Produced by \`bench/fault-matrix.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, load average" \
+            "$load_before at the start and $(cut -d' ' -f1 /proc/loadavg) at the end;" \
             "imds_timeout_ms = $FM_IMDS_TIMEOUT_MS, deadline_ms = $FM_DEADLINE_MS; times in ms, wall clock" \
             "of the whole client command: ssh, getent)."
         echo
