@@ -106,6 +106,9 @@ static void line_fingerprint(const char *line, size_t len, char fp[64])
             return;
         }
         eic_sshkey_free(&key);
+        if (attempt == 0 && memmem(line, len, "cert-authority", 14) != NULL) {
+            return; /* the key there is a CA's: sshd accepts certificates it signed, not the key itself */
+        }
         for (; i < len && (quoted || (line[i] != ' ' && line[i] != '\t')); i++) {
             if (line[i] == '\\' && i + 1 < len) {
                 i++;

@@ -18,7 +18,7 @@
  * is listed in one of the files of args->authorized_keys for pw. Files are read as a regular file
  * of at most 1 MiB, owned by the user or root, not group/world-writable (what sshd's StrictModes
  * requires of the file itself), opened without following a final symlink; anything else counts
- * as "not listed", so the caller falls back to asking IMDS. */
+ * as "not listed", so the caller falls back to asking IMDS; so does a cert-authority line. */
 bool pam_eic_keys_in_authorized_keys(const struct pam_eic_args *args, const struct passwd *pw, char fps[][64],
                                      size_t n);
 

@@ -968,6 +968,16 @@ static void test_session_key_from_authorized_keys(void **state)
     log = read_all(log_path);
     assert_non_null(strstr(log + mark, "active-keys/eicuser/"));
     free(log);
+
+    /* A cert-authority line names a CA key: sshd does not accept that key itself from it. */
+    write_file(keys, 0644, "cert-authority %s", pub);
+    log = read_all(log_path);
+    mark = strlen(log);
+    free(log);
+    assert_int_equal(open_close("eicuser", args_with(cfg_noimds, args), info, NULL), PAM_IGNORE);
+    log = read_all(log_path);
+    assert_non_null(strstr(log + mark, "active-keys/eicuser/"));
+    free(log);
     free(pushed);
     free(pub);
 }
