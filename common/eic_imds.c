@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ struct eic_imds {
     unsigned long token_fetches; /* for eic_imds_stats() */
     unsigned long requests;
     char errbuf[CURL_ERROR_SIZE];
+    char last_error[CURL_ERROR_SIZE + 64]; /* eic_imds_last_error() */
 };
 
 /* Where the write callback puts a body, and whether it stopped at the cap. */
@@ -143,6 +145,22 @@ static bool token_valid(const char *token, size_t len)
     return true;
 }
 
+/* Remembers what went wrong for eic_imds_last_error(), naming the token PUT when it was that. */
+static void set_last_error(struct eic_imds *imds, bool token_put, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_last_error(struct eic_imds *imds, bool token_put, const char *fmt, ...)
+{
+    size_t used = 0;
+    va_list ap;
+
+    if (token_put) {
+        used = (size_t)snprintf(imds->last_error, sizeof(imds->last_error), "token PUT: ");
+    }
+    va_start(ap, fmt);
+    vsnprintf(imds->last_error + used, sizeof(imds->last_error) - used, fmt, ap);
+    va_end(ap);
+}
+
 /* Translate a finished transfer into an errno value (HTTP status aside). */
 static int map_curl_error(struct eic_imds *imds, CURLcode rc, const struct sink *sink)
 {
@@ -205,6 +223,7 @@ static int do_request(struct eic_imds *imds, bool token_put, const char *path, u
     left = eic_ms_left(deadline_ms);
     if (left == 0) {
         /* Not even 1 ms left: CURLOPT_TIMEOUT_MS 0 would mean "no timeout at all". */
+        set_last_error(imds, token_put, "the operation's deadline passed before this request");
         return ETIMEDOUT;
     }
     timeout = imds->request_timeout_ms;
@@ -257,6 +276,13 @@ static int do_request(struct eic_imds *imds, bool token_put, const char *path, u
     ret = map_curl_error(imds, rc, &sink);
     if (ret == 0) {
         curl_easy_getinfo(imds->curl, CURLINFO_RESPONSE_CODE, status);
+    } else if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
+        set_last_error(imds, token_put, "body over %zu bytes", cap);
+    } else if (ret == ETIMEDOUT && timeout < imds->request_timeout_ms) {
+        /* Cut short by the operation's deadline, not by imds_timeout_ms: say so, the numbers differ. */
+        set_last_error(imds, token_put, "%s; the operation's deadline was reached", imds->errbuf);
+    } else {
+        set_last_error(imds, token_put, "%s", imds->errbuf[0] != '\0' ? imds->errbuf : curl_easy_strerror(rc));
     }
 
 done:
@@ -289,17 +315,20 @@ static int fetch_token(struct eic_imds *imds, uint64_t deadline_ms)
     imds->token_fetches++;
     ret = do_request(imds, true, TOKEN_PATH, deadline_ms, &body, TOKEN_MAX + 1, &status);
     if (ret == EMSGSIZE) {
+        set_last_error(imds, true, "the answer is not a token (over %d bytes)", TOKEN_MAX);
         ret = EPROTO; /* a "token" of more than TOKEN_MAX bytes is not an answer we understand */
     }
     if (ret != 0) {
         goto done;
     }
-    if (status == 401 || status == 403) {
-        ret = EACCES;
+    if (status != 200) {
+        set_last_error(imds, true, "HTTP %ld", status);
+        /* 404 too is EPROTO: "no token service" must not read as "no such path" to callers. */
+        ret = status == 401 || status == 403 ? EACCES : EPROTO;
         goto done;
     }
-    if (status != 200 || !token_valid(body.data, body.len)) {
-        /* Including 404: "no token service" must not read as "no such path" to callers. */
+    if (!token_valid(body.data, body.len)) {
+        set_last_error(imds, true, "the answer is not a token (empty, too long, or not printable ASCII)");
         ret = EPROTO;
         goto done;
     }
@@ -401,7 +430,9 @@ int eic_imds_get(struct eic_imds *imds, const char *path, uint64_t deadline_ms, 
     int ret;
 
     eic_buf_reset(out);
+    imds->last_error[0] = '\0';
     if (check_path(path) != 0) {
+        snprintf(imds->last_error, sizeof(imds->last_error), "path refused");
         return EINVAL;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -422,6 +453,9 @@ int eic_imds_get(struct eic_imds *imds, const char *path, uint64_t deadline_ms, 
         /* The server no longer accepts a token we still thought valid (IMDS restarted, clock
          * differences, instance stopped and started): drop it and try once with a new one. */
         free_token(imds);
+    }
+    if (status != 200 && status != 404) {
+        set_last_error(imds, false, "HTTP %ld", status);
     }
     switch (status) {
     case 200:
@@ -447,6 +481,11 @@ done:
         eic_buf_reset(out);
     }
     return ret;
+}
+
+const char *eic_imds_last_error(const struct eic_imds *imds)
+{
+    return imds->last_error;
 }
 
 void eic_imds_stats(const struct eic_imds *imds, unsigned long *token_fetches, unsigned long *requests)

@@ -41,6 +41,11 @@ void eic_imds_free(struct eic_imds *imds);
 int eic_imds_get(struct eic_imds *imds, const char *path, uint64_t deadline_ms, struct eic_buf *out);
 /* Short, static description of an eic_imds_get() return value for log lines. */
 const char *eic_imds_strerror(int err);
+/* What the last failed eic_imds_get() met, for the log line next to eic_imds_strerror(): e.g.
+ * "token PUT: HTTP 403", "HTTP 503", "token PUT: the answer is not a token", or libcurl's own
+ * words ("Operation timed out after 500 milliseconds with 0 bytes received"). "" after a success.
+ * Valid until the next call on the handle. */
+const char *eic_imds_last_error(const struct eic_imds *imds);
 /* Counters since eic_imds_new(): token PUTs attempted and HTTP requests sent (token PUTs
  * included). For tests and debug logging, e.g. to show that a token was reused. */
 void eic_imds_stats(const struct eic_imds *imds, unsigned long *token_fetches, unsigned long *requests);

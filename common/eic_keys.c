@@ -25,7 +25,7 @@ static int fetch(struct eic_imds *imds, const char *path, uint64_t deadline, siz
     eic_buf_init(out, max);
     ret = eic_imds_get(imds, path, deadline, out);
     if (ret != 0 && ret != ENOENT) {
-        eic_log(LOG_ERR, "IMDS %s: %s", path, eic_imds_strerror(ret));
+        eic_log(LOG_ERR, "IMDS %s: %s (%s)", path, eic_imds_strerror(ret), eic_imds_last_error(imds));
     }
     return ret;
 }

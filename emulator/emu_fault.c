@@ -65,15 +65,25 @@ int emu_fault_parse(const char *spec, struct emu_fault *fault, char *err, size_t
             snprintf(err, err_len, "--fault '%s': status needs an HTTP code 100..599 (status:CODE)", spec);
             return EINVAL;
         }
-    } else if (KIND_IS("hang") || KIND_IS("truncate") || KIND_IS("oversize")) {
+    } else if (KIND_IS("oversize") || KIND_IS("oversize-chunked")) {
+        fault->kind = KIND_IS("oversize") ? EMU_FAULT_OVERSIZE : EMU_FAULT_OVERSIZE_CHUNKED;
+        fault->arg = EMU_OVERSIZE_BYTES;
+        if (arg != NULL && parse_long(arg, EMU_OVERSIZE_MIN, EMU_OVERSIZE_MAX, &fault->arg) != 0) {
+            snprintf(err, err_len, "--fault '%s': %.*s takes a size in bytes %ld..%ld (%.*s[:BYTES])", spec,
+                     (int)kind_len, kind, EMU_OVERSIZE_MIN, EMU_OVERSIZE_MAX, (int)kind_len, kind);
+            return EINVAL;
+        }
+    } else if (KIND_IS("hang") || KIND_IS("truncate") || KIND_IS("garbage")) {
         fault->kind = KIND_IS("hang") ? EMU_FAULT_HANG : KIND_IS("truncate") ? EMU_FAULT_TRUNCATE
-                                                                             : EMU_FAULT_OVERSIZE;
+                                                                             : EMU_FAULT_GARBAGE;
         if (arg != NULL) {
             snprintf(err, err_len, "--fault '%s': %.*s takes no argument", spec, (int)kind_len, kind);
             return EINVAL;
         }
     } else {
-        snprintf(err, err_len, "--fault '%s': unknown kind (delay:MS, status:CODE, hang, truncate, oversize)",
+        snprintf(err, err_len,
+                 "--fault '%s': unknown kind (delay:MS, status:CODE, hang, truncate, oversize[:BYTES], "
+                 "oversize-chunked[:BYTES], garbage)",
                  spec);
         return EINVAL;
     }
@@ -124,6 +134,10 @@ const char *emu_fault_kind_name(enum emu_fault_kind kind)
         return "truncate";
     case EMU_FAULT_OVERSIZE:
         return "oversize";
+    case EMU_FAULT_OVERSIZE_CHUNKED:
+        return "oversize-chunked";
+    case EMU_FAULT_GARBAGE:
+        return "garbage";
     }
     return "?";
 }

@@ -7,7 +7,9 @@
  *                       ThrottlingException (HTTP 400, as AWS answers it), 5xx a ServiceException
  *          hang         never answer (until the emulator stops)
  *          truncate     announce the full Content-Length of the normal answer, send half, close
- *          oversize     answer 200 with a 4 MiB body
+ *          oversize[:BYTES]          answer 200 with a BYTES body (default 4 MiB), Content-Length announced
+ *          oversize-chunked[:BYTES]  the same without Content-Length (chunked): the client must count
+ *          garbage      answer 200 with 4 KiB of binary noise (NULs, CR/LF, bytes >= 0x80)
  * Several faults may match one request: every matching delay is served in order, then the
  * first matching fault of another kind decides. */
 #ifndef EMU_FAULT_H
@@ -15,7 +17,10 @@
 
 #include <stddef.h>
 
-#define EMU_OVERSIZE_BYTES (4 * 1024 * 1024)
+#define EMU_OVERSIZE_BYTES (4 * 1024 * 1024)    /* oversize without an argument */
+#define EMU_OVERSIZE_MIN 1024L
+#define EMU_OVERSIZE_MAX (64L * 1024 * 1024)
+#define EMU_GARBAGE_BYTES 4096
 #define EMU_FAULT_MAX_DELAY_MS 600000L
 
 enum emu_fault_kind {
@@ -24,6 +29,8 @@ enum emu_fault_kind {
     EMU_FAULT_HANG,
     EMU_FAULT_TRUNCATE,
     EMU_FAULT_OVERSIZE,
+    EMU_FAULT_OVERSIZE_CHUNKED,
+    EMU_FAULT_GARBAGE,
 };
 
 struct emu_fault {
@@ -31,7 +38,7 @@ struct emu_fault {
     size_t path_len;   /* without the '*' of a prefix */
     int prefix;
     enum emu_fault_kind kind;
-    long arg;          /* milliseconds for delay, the status code for status */
+    long arg;          /* milliseconds for delay, the status code for status, bytes for oversize */
 };
 
 /* Parse one --fault argument into *fault (caller frees with emu_fault_clear). Returns 0 or

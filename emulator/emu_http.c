@@ -266,21 +266,36 @@ static struct MHD_Response *truncated_response(const struct emu_reply *reply)
     return resp;
 }
 
-/* oversize: a 4 MiB body generated on the fly (nothing that large is held in memory). */
+/* oversize: a body of fault->arg bytes generated on the fly (nothing that large is held in memory).
+ * cls is the fault; its size is read, never changed. */
 static ssize_t oversize_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
+    const struct emu_fault *fault = cls;
+    uint64_t total = (uint64_t)fault->arg;
     size_t n;
 
-    (void)cls;
-    if (pos >= EMU_OVERSIZE_BYTES) {
+    if (pos >= total) {
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
-    n = EMU_OVERSIZE_BYTES - (size_t)pos;
-    if (n > max) {
-        n = max;
-    }
+    n = total - pos < max ? (size_t)(total - pos) : max;
     memset(buf, 'A', n);
     return (ssize_t)n;
+}
+
+/* garbage: what a broken or hostile server might send with a 200: every byte value, NULs, CR/LF
+ * and bytes >= 0x80 among them, from a fixed-seed generator so that runs are repeatable. */
+static int garbage_reply(struct emu_reply *reply)
+{
+    unsigned char noise[EMU_GARBAGE_BYTES];
+    uint32_t x = 0x9e3779b9u;
+
+    for (size_t i = 0; i < sizeof(noise); i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise[i] = (unsigned char)x;
+    }
+    return emu_reply_set(reply, 200, "application/octet-stream", (const char *)noise, sizeof(noise));
 }
 
 static int fault_status_reply(const struct emu_fault *f, const char *path, struct emu_reply *reply)
@@ -427,6 +442,8 @@ static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *con
     }
     if (fault != NULL && fault->kind == EMU_FAULT_STATUS) {
         ret = fault_status_reply(fault, url, &reply);
+    } else if (fault != NULL && fault->kind == EMU_FAULT_GARBAGE) {
+        ret = garbage_reply(&reply);
     } else if (emu_imds_path(url)) {
         ret = emu_imds_handle(srv, &req, &reply);
     } else if (emu_ec2_request(&req)) {
@@ -450,9 +467,13 @@ static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *con
 
     if (fault != NULL && fault->kind == EMU_FAULT_TRUNCATE) {
         resp = truncated_response(&reply);
-    } else if (fault != NULL && fault->kind == EMU_FAULT_OVERSIZE) {
+    } else if (fault != NULL && (fault->kind == EMU_FAULT_OVERSIZE || fault->kind == EMU_FAULT_OVERSIZE_CHUNKED)) {
+        /* MHD_SIZE_UNKNOWN: no Content-Length, chunked encoding; the client learns the size only
+         * by counting, so a cap that trusts Content-Length alone would be passed. */
         reply.status = 200;
-        resp = MHD_create_response_from_callback(EMU_OVERSIZE_BYTES, 64 * 1024, oversize_reader, NULL, NULL);
+        resp = MHD_create_response_from_callback(fault->kind == EMU_FAULT_OVERSIZE ? (uint64_t)fault->arg
+                                                                                    : MHD_SIZE_UNKNOWN,
+                                                 64 * 1024, oversize_reader, (void *)fault, NULL);
     } else {
         resp = MHD_create_response_from_buffer(reply.body.len, reply.body.data ? reply.body.data : "",
                                                MHD_RESPMEM_MUST_COPY);

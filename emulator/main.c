@@ -59,7 +59,8 @@ static void usage(FILE *out)
             "  --state-dir    PKI state (default /var/lib/eic-emulator as root, else $HOME/.eic-emulator)\n"
             "  --imdsv1       GETs without a token are allowed (default: IMDSv2 required)\n"
             "  --fault        PATH is exact, or a prefix when it ends in '*'; KIND is delay:MS |\n"
-            "                 status:CODE | hang | truncate | oversize\n"
+            "                 status:CODE | hang | truncate | oversize[:BYTES] | oversize-chunked[:BYTES] |\n"
+            "                 garbage\n"
             "See docs/EMULATOR.md.\n");
 }
 
@@ -371,7 +372,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < opts.n_faults; i++) {
         printf("fault:        %s%s %s", opts.faults[i].path, opts.faults[i].prefix ? "*" : "",
                emu_fault_kind_name(opts.faults[i].kind));
-        if (opts.faults[i].kind == EMU_FAULT_DELAY || opts.faults[i].kind == EMU_FAULT_STATUS) {
+        if (opts.faults[i].kind == EMU_FAULT_DELAY || opts.faults[i].kind == EMU_FAULT_STATUS ||
+            opts.faults[i].kind == EMU_FAULT_OVERSIZE || opts.faults[i].kind == EMU_FAULT_OVERSIZE_CHUNKED) {
             printf(":%ld", opts.faults[i].arg);
         }
         printf("\n");

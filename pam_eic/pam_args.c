@@ -103,16 +103,51 @@ static int parse_eic_only(const char *list, struct pam_eic_args *args)
     return 0;
 }
 
+/* authorized_keys=: 1..PAM_EIC_MAX_AUTHORIZED_KEYS non-empty patterns of printable ASCII without
+ * blanks, no "." or ".." component, and only %u, %h and %% tokens (what pam_keyfile.c expands). */
+static bool valid_authorized_keys(const char *list)
+{
+    size_t n = 0;
+
+    for (const char *p = list;; p++) {
+        const char *end = p + strcspn(p, ",");
+        size_t len = (size_t)(end - p);
+        char path[PAM_EIC_PATH_MAX];
+
+        if (len == 0 || len >= sizeof(path) || ++n > PAM_EIC_MAX_AUTHORIZED_KEYS) {
+            return false;
+        }
+        for (const char *q = p; q < end; q++) {
+            if (*q == '%' && (q + 1 == end || strchr("uh%", q[1]) == NULL)) {
+                return false;
+            }
+            if (*q == '%') {
+                q++;
+            }
+        }
+        /* The same rules as any path argument, checked on it made absolute. */
+        snprintf(path, sizeof(path), "%s%.*s", *p == '/' ? "" : "/", (int)len, p);
+        if (!pam_eic_valid_path(path)) {
+            return false;
+        }
+        if (*end == '\0') {
+            return true;
+        }
+        p = end;
+    }
+}
+
 int pam_eic_args_parse(int argc, const char **argv, struct pam_eic_args *args, char *err, size_t err_len)
 {
     bool seen_config = false, seen_audit = false, seen_skel = false, seen_max = false, seen_only = false,
-         seen_mode = false;
+         seen_mode = false, seen_keys = false;
     int ret = 0;
 
     memset(args, 0, sizeof(*args));
     args->config = EIC_CONFIG_DEFAULT_PATH;
     args->audit_log = PAM_EIC_DEFAULT_AUDIT_LOG;
     args->skel = PAM_EIC_DEFAULT_SKEL;
+    args->authorized_keys = PAM_EIC_DEFAULT_AUTHORIZED_KEYS;
     args->home_mode = PAM_EIC_DEFAULT_HOME_MODE;
     err[0] = '\0';
 
@@ -156,6 +191,10 @@ int pam_eic_args_parse(int argc, const char **argv, struct pam_eic_args *args, c
         } else if (strncmp(a, "eic_only=", 9) == 0) {
             seen = &seen_only;
             ok = !seen_only && parse_eic_only(v, args) == 0;
+        } else if (strncmp(a, "authorized_keys=", 16) == 0) {
+            seen = &seen_keys;
+            ok = valid_authorized_keys(v);
+            args->authorized_keys = v;
         } else if (strncmp(a, "home_mode=", 10) == 0) {
             seen = &seen_mode;
             ok = parse_mode(v, &args->home_mode);

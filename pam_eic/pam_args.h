@@ -9,6 +9,10 @@
  *   home_mode=0NNN          mode of created home directories (default 0700; octal, no
  *                           setuid/setgid/sticky, not group- or world-writable)
  *   skel=/abs/path          what a new home directory is copied from (default /etc/skel)
+ *   authorized_keys=P[,P...] sshd's AuthorizedKeysFile, for telling file-key logins from EIC ones
+ *                           (default .ssh/authorized_keys,.ssh/authorized_keys2: sshd's default);
+ *                           each absolute or relative to the home directory; %u is the user name,
+ *                           %h the home directory, %% a '%'; at most 4
  *   debug                   log at debug level */
 #ifndef PAM_EIC_ARGS_H
 #define PAM_EIC_ARGS_H
@@ -23,6 +27,8 @@
 #define PAM_EIC_MAX_SESSION_LIMIT 31536000L /* one year */
 #define PAM_EIC_MAX_EIC_ONLY 32
 #define PAM_EIC_PATH_MAX 1024
+#define PAM_EIC_DEFAULT_AUTHORIZED_KEYS ".ssh/authorized_keys,.ssh/authorized_keys2"
+#define PAM_EIC_MAX_AUTHORIZED_KEYS 4
 
 struct pam_eic_args {
     /* Pointers into argv (PAM keeps the module arguments alive for the handle's lifetime) or
@@ -30,6 +36,7 @@ struct pam_eic_args {
     const char *config;
     const char *audit_log;
     const char *skel;
+    const char *authorized_keys;               /* comma-separated patterns, checked when parsed */
     long max_session;                          /* 0: no limit */
     char eic_only[PAM_EIC_MAX_EIC_ONLY][33];   /* login names (EIC_LOGIN_NAME_MAX + 1) */
     size_t n_eic_only;

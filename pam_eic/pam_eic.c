@@ -37,6 +37,7 @@
 #include "pam_args.h"
 #include "pam_audit.h"
 #include "pam_home.h"
+#include "pam_keyfile.h"
 #include "pam_watchdog.h"
 
 #define PAM_EIC_EXPORT __attribute__((visibility("default")))
@@ -373,7 +374,12 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
     if (n_fps > 0) {
         set_str(s->fingerprint, sizeof(s->fingerprint), fps[0]);
     }
-    if (n_fps > 0 && c.cfg_ok && eic_valid_login_name(c.user)) {
+    /* A local user's key from their own authorized_keys (sshd read it before the
+     * AuthorizedKeysCommand) is not an EIC login: IMDS is not asked, so such logins do not wait on
+     * it when it is slow or gone (pam_keyfile.h). Accounts eic manages are always checked. */
+    if (n_fps > 0 && !mapped && !eic_only && pam_eic_keys_in_authorized_keys(&c.args, &c.pw, fps, n_fps)) {
+        eic_log(LOG_DEBUG, "%s logged in with a key from authorized_keys; IMDS not asked", c.user);
+    } else if (n_fps > 0 && c.cfg_ok && eic_valid_login_name(c.user)) {
         if (match_pushed_keys(&c, mapped, fps, n_fps, accepted, s) != 0 && eic_only) {
             eic_log(LOG_WARNING, "session of %s refused: eic_only user and its pushed keys cannot be checked",
                     c.user);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # eic-emulator, fault injection: each --fault kind does what it says (delay measurable, status
 # codes and the push API's error shapes, hang without blocking other requests, truncate gives a
-# short read, oversize 4 MiB), prefix matching, bad --fault specs refused; the PKI/record faults
+# short read, oversize 4 MiB or a given size, with or without Content-Length, garbage), prefix
+# matching, bad --fault specs refused; the PKI/record faults
 # (--ocsp-fault, --wrong-signer-cn, --tamper-records) reach what IMDS serves.
 . "$(dirname "$0")/lib.sh"
 
@@ -26,6 +27,9 @@ start_emulator faults --imdsv1 \
     --fault "$MD/services/domain=hang" \
     --fault '/latest/dynamic/instance-identity/document=truncate' \
     --fault "$MSK/signer-cert/=oversize" \
+    --fault "$MSK/active-keys/big/=oversize:10485760" \
+    --fault "$MSK/active-keys/chunked/=oversize-chunked:2000000" \
+    --fault "$MSK/active-keys/noise/=garbage" \
     --fault "$MSK/signer-ocsp/*=status:500" \
     --fault '/latest/meta-data/delayed/*=delay:300' \
     --fault '/latest/meta-data/delayed/*=delay:300' \
@@ -117,6 +121,33 @@ oversize() {
     [ "$size" -eq 4194304 ] || { echo "downloaded $size bytes"; return 1; }
 }
 check "oversize: a 4 MiB body" oversize
+sized_oversize() {
+    local size
+    size=$(curl -sf -D "$WORK/big.h" -o /dev/null -w '%{size_download}' "$EMU_URL$MSK/active-keys/big/") || return 1
+    [ "$size" -eq 10485760 ] || { echo "downloaded $size bytes"; return 1; }
+    grep -qi '^Content-Length: 10485760' "$WORK/big.h" || { cat "$WORK/big.h"; return 1; }
+}
+check "oversize:10485760: a 10 MB body, Content-Length announced" sized_oversize
+chunked_oversize() {
+    local size
+    size=$(curl -sf -D "$WORK/chunked.h" -o /dev/null -w '%{size_download}' "$EMU_URL$MSK/active-keys/chunked/") ||
+        return 1
+    [ "$size" -eq 2000000 ] || { echo "downloaded $size bytes"; return 1; }
+    grep -qi '^Transfer-Encoding: chunked' "$WORK/chunked.h" || { cat "$WORK/chunked.h"; return 1; }
+    ! grep -qi '^Content-Length' "$WORK/chunked.h"
+}
+check "oversize-chunked: the body without Content-Length" chunked_oversize
+garbage() {
+    local a b
+    a=$(curl -sf "$EMU_URL$MSK/active-keys/noise/" | od -An -tx1 | tr -d ' \n') || return 1
+    b=$(curl -sf "$EMU_URL$MSK/active-keys/noise/" | od -An -tx1 | tr -d ' \n') || return 1
+    [ ${#a} -eq 8192 ] || { echo "${#a} hex digits, want 4096 bytes"; return 1; }
+    [ "$a" = "$b" ] || { echo "not repeatable"; return 1; }
+    # Binary noise: a NUL, a CR or LF and a byte >= 0x80 are all in it.
+    echo "$a" | fold -w2 | grep -qx 00 && echo "$a" | fold -w2 | grep -qE '^(0a|0d)$' &&
+        echo "$a" | fold -w2 | grep -qE '^[89a-f]'
+}
+check "garbage: 200 with 4 KiB of repeatable binary noise" garbage
 check "oversize applies to the exact path only (signer-cert without the slash is normal)" \
     test "$(curl -sf "$EMU_URL$MSK/signer-cert" | head -c 27)" = "-----BEGIN CERTIFICATE-----"
 
@@ -175,7 +206,8 @@ bad_fault() {
     grep -q -- '--fault' "$WORK/bad.out" || { cat "$WORK/bad.out"; return 1; }
 }
 for spec in nopath '=hang' 'x=hang' '/x' '/x=' '/x=delay' '/x=delay:' '/x=delay:-1' '/x=delay:600001' '/x=delay:1s' \
-    '/x=status' '/x=status:99' '/x=status:600' '/x=status:abc' '/x=frobnicate' '/x=hang:5' '/a*b=hang' '/x=truncate:1'; do
+    '/x=status' '/x=status:99' '/x=status:600' '/x=status:abc' '/x=frobnicate' '/x=hang:5' '/a*b=hang' '/x=truncate:1' \
+    '/x=oversize:1023' '/x=oversize:67108865' '/x=garbage:1'; do
     check "--fault '$spec' refused" bad_fault "$spec"
 done
 bad_options() {

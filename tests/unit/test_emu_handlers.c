@@ -253,12 +253,14 @@ static void test_fault_parse(void **state)
 {
     static const char *const good[] = {
         "/x=delay:0", "/x=delay:600000", "/=status:429", "/x=status:100", "/x=status:599", "/x=hang",
-        "/x=truncate", "/x=oversize", "/latest/*=hang", "/a=b=hang",
+        "/x=truncate", "/x=oversize", "/latest/*=hang", "/a=b=hang", "/x=oversize:1024", "/x=oversize:67108864",
+        "/x=oversize-chunked", "/x=oversize-chunked:10485760", "/x=garbage",
     };
     static const char *const bad[] = {
         "", "x=hang", "=hang", "/x", "/x=", "/x=delay", "/x=delay:", "/x=delay:-1", "/x=delay:600001",
         "/x=delay: 5", "/x=delay:5ms", "/x=status:99", "/x=status:600", "/x=status", "/x=hang:1",
-        "/x=oversize:2", "/x=nap", "/*x=hang", "/a*b=hang",
+        "/x=oversize:2", "/x=nap", "/*x=hang", "/a*b=hang", "/x=oversize:1023", "/x=oversize:67108865",
+        "/x=oversize:", "/x=oversize-chunked:1k", "/x=garbage:1", "/x=oversized",
     };
     struct emu_fault f;
     char err[256];

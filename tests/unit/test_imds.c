@@ -588,6 +588,8 @@ static void test_error_statuses(void **state)
         "/latest/meta-data/placement/availability-zone", "/latest/meta-data/services/domain",
         "/latest/meta-data/managed-ssh-keys/signer-cert/", INSTANCE_ID_PATH,
     };
+    /* what eic_imds_last_error() says, for the log line */
+    static const char *said[] = {"HTTP 500", "HTTP 503", "HTTP 429", "HTTP 302"};
     struct eic_imds *imds;
     struct eic_buf out;
     struct emu emu;
@@ -606,6 +608,7 @@ static void test_error_statuses(void **state)
         if (ret != EPROTO) {
             fail_msg("%s: %d (%s), expected EPROTO", paths[i], ret, eic_imds_strerror(ret));
         }
+        assert_string_equal(eic_imds_last_error(imds), said[i]);
         assert_int_equal(out.len, 0);
     }
     eic_imds_free(imds);
@@ -626,12 +629,22 @@ static void test_token_errors(void **state)
     eic_buf_init(&out, 4096);
     imds = client(emu.url, 1000, 60, 0);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), EPROTO);
+    assert_string_equal(eic_imds_last_error(imds), "token PUT: HTTP 404");
     eic_imds_free(imds);
     emu_stop(&emu);
 
     emu_start(&emu, "127.0.0.1:0", NULL, "--fault", "/latest/api/token=status:403", NULL);
     imds = client(emu.url, 1000, 60, 0);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), EACCES);
+    assert_string_equal(eic_imds_last_error(imds), "token PUT: HTTP 403");
+    eic_imds_free(imds);
+    emu_stop(&emu);
+
+    /* binary garbage is not a token: it never goes back into a header */
+    emu_start(&emu, "127.0.0.1:0", NULL, "--fault", "/latest/api/token=garbage", NULL);
+    imds = client(emu.url, 1000, 60, 0);
+    assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), EPROTO);
+    assert_non_null(strstr(eic_imds_last_error(imds), "token PUT: the answer is not a token"));
     eic_imds_free(imds);
     emu_stop(&emu);
 
@@ -653,12 +666,17 @@ static void test_oversize(void **state)
     uint64_t elapsed;
 
     (void)state;
-    emu_start(&emu, "127.0.0.1:0", NULL, "--fault", INSTANCE_ID_PATH "=oversize", NULL);
+    emu_start(&emu, "127.0.0.1:0", NULL, "--fault", INSTANCE_ID_PATH "=oversize", "--fault",
+              "/latest/meta-data/placement/region=oversize-chunked:10485760", NULL);
     eic_buf_init(&out, 64 * 1024 * 1024);
     eic_buf_init(&small, 16);
 
     imds = client(emu.url, 2000, 60, 1024 * 1024);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 3000, &out, &elapsed), EMSGSIZE);
+    assert_int_equal(out.len, 0);
+    assert_string_equal(eic_imds_last_error(imds), "body over 1048576 bytes");
+    /* Without Content-Length (chunked) the cap is enforced while counting. */
+    assert_int_equal(timed_get(imds, "/latest/meta-data/placement/region", 3000, &out, &elapsed), EMSGSIZE);
     assert_int_equal(out.len, 0);
     assert_string_equal(eic_imds_strerror(EMSGSIZE), "response larger than the size limit");
     /* The signer chain is a few KiB: over a 1 KiB handle cap, and over a 16-byte buffer. */

@@ -549,6 +549,13 @@ static const char *const bad_args[] = {
     "home_mode=0789",
     "max_session=5 max_session=6", /* twice */
     "config=/x config=/y",
+    "authorized_keys=",           /* empty */
+    "authorized_keys=a,,b",
+    "authorized_keys=a,",
+    "authorized_keys=/k/%x",      /* unknown token */
+    "authorized_keys=/k/%",
+    "authorized_keys=../k",       /* not clean */
+    "authorized_keys=a,b,c,d,e",  /* more than 4 */
 };
 
 static void test_bad_args_fail_closed(void **state)
@@ -592,6 +599,9 @@ static void test_good_args_accepted(void **state)
                                                                "home_mode=0750")),
                      PAM_IGNORE);
     assert_int_equal(account("alice", args_with(cfg_allow, "max_session=1 home_mode=0700 eic_only=x")), PAM_SUCCESS);
+    assert_int_equal(account("localuser", args_with(cfg_allow, "authorized_keys=/srv/keys/%u,.ssh/authorized_keys,"
+                                                               "%h/.ssh/k%%")),
+                     PAM_IGNORE);
     /* defaults: /etc/eic/eic.conf (absent here: built-in defaults, no rules) */
     assert_int_equal(account("localuser", ""), PAM_IGNORE);
 }
@@ -904,6 +914,72 @@ static void test_session_local_user_with_pushed_key(void **state)
     assert_false(jbool(rec, "eic_key"));
     assert_null(jstr(rec, "principal"));
     json_object_put(rec);
+}
+
+/* A key the user logged in with from their own authorized_keys (sshd reads those before the
+ * AuthorizedKeysCommand) is a local login: IMDS is not asked. Before, every local key login asked
+ * IMDS here, and waited for its timeout when IMDS hung. */
+static void test_session_key_from_authorized_keys(void **state)
+{
+    char info[4096], args[PATH_MAX + 64], keys[PATH_MAX], line[4096];
+    char *pub = NULL, *pushed = NULL, *log = NULL;
+    size_t mark;
+    json_object *rec;
+
+    NEED_ROOT();
+    snprintf(keys, sizeof(keys), "%s/keys-eicuser", top);
+    pub = read_all(key_other);
+    pushed = read_all(key_pushed);
+    /* a comment line, another key, then the login key after options with quoted blanks */
+    snprintf(line, sizeof(line), "# keys\n%sfrom=\"127.0.0.1\",command=\"echo a b\" %s", pushed, pub);
+    write_file(keys, 0644, "%s", line);
+    snprintf(args, sizeof(args), "authorized_keys=/nonexistent/%%u,%s/keys-%%u", top);
+    auth_info(key_other, info, sizeof(info));
+
+    /* IMDS unreachable (cfg_noimds): nothing is asked, nothing is logged about it. */
+    log = read_all(log_path);
+    mark = strlen(log);
+    free(log);
+    assert_int_equal(open_close("eicuser", args_with(cfg_noimds, args), info, NULL), PAM_IGNORE);
+    log = read_all(log_path);
+    if (strstr(log + mark, "active-keys/eicuser/") != NULL) {
+        fail_msg("IMDS was asked about a key from authorized_keys:\n%s", log + mark);
+    }
+    free(log);
+    rec = last_audit();
+    assert_false(jbool(rec, "eic_key"));
+    json_object_put(rec);
+
+    /* Not in the file (the default files do not exist here): IMDS is asked, and says what it says. */
+    log = read_all(log_path);
+    mark = strlen(log);
+    free(log);
+    assert_int_equal(open_close("eicuser", args_with(cfg_noimds, ""), info, NULL), PAM_IGNORE);
+    log = read_all(log_path);
+    assert_non_null(strstr(log + mark, "active-keys/eicuser/"));
+    free(log);
+
+    /* A file sshd's StrictModes would ignore (group-writable) is not believed either. */
+    assert_int_equal(chmod(keys, 0664), 0);
+    log = read_all(log_path);
+    mark = strlen(log);
+    free(log);
+    assert_int_equal(open_close("eicuser", args_with(cfg_noimds, args), info, NULL), PAM_IGNORE);
+    log = read_all(log_path);
+    assert_non_null(strstr(log + mark, "active-keys/eicuser/"));
+    free(log);
+
+    /* A cert-authority line names a CA key: sshd does not accept that key itself from it. */
+    write_file(keys, 0644, "cert-authority %s", pub);
+    log = read_all(log_path);
+    mark = strlen(log);
+    free(log);
+    assert_int_equal(open_close("eicuser", args_with(cfg_noimds, args), info, NULL), PAM_IGNORE);
+    log = read_all(log_path);
+    assert_non_null(strstr(log + mark, "active-keys/eicuser/"));
+    free(log);
+    free(pushed);
+    free(pub);
 }
 
 /* sshd goes on with a session whose pam_open_session failed, so with SSH_AUTH_INFO_0 set (sshd is
@@ -1231,6 +1307,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_session_local_ignored_but_audited),
         cmocka_unit_test(test_session_pushed_key_mapped),
         cmocka_unit_test(test_session_local_user_with_pushed_key),
+        cmocka_unit_test(test_session_key_from_authorized_keys),
         cmocka_unit_test(test_eic_only),
         cmocka_unit_test(test_sshd_refusal_ends_process),
         cmocka_unit_test(test_max_session_kills),
