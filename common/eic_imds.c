@@ -205,7 +205,7 @@ static int map_curl_error(struct eic_imds *imds, CURLcode rc, const struct sink 
 /* One HTTP request: PUT of the token (token_put) or GET of path with the cached token. On
  * return *status holds the HTTP status when the transfer completed (0 otherwise), and out holds
  * the body of a completed transfer. */
-static int do_request(struct eic_imds *imds, bool token_put, const char *path, uint64_t deadline_ms,
+static int request_once(struct eic_imds *imds, bool token_put, const char *path, uint64_t deadline_ms,
                       struct eic_buf *out, size_t cap, long *status)
 {
     struct curl_slist *headers = NULL;
@@ -296,6 +296,22 @@ done:
     curl_slist_free_all(headers);
     if (ret != 0) {
         eic_buf_reset(out);
+    }
+    return ret;
+}
+
+/* request_once, tried a second time when it ran into its own request timeout while the
+ * operation's deadline still leaves a whole request timeout. A login storm can starve the caller of
+ * CPU long enough for one request to miss its timeout although IMDS answered (seen with 200
+ * simultaneous logins on 2 cores); one more try then usually succeeds. A caller whose deadline is a
+ * single request timeout (nss_eic) never retries, and a hanging IMDS costs at most two timeouts. */
+static int do_request(struct eic_imds *imds, bool token_put, const char *path, uint64_t deadline_ms,
+                      struct eic_buf *out, size_t cap, long *status)
+{
+    int ret = request_once(imds, token_put, path, deadline_ms, out, cap, status);
+
+    if (ret == ETIMEDOUT && eic_ms_left(deadline_ms) >= (uint64_t)imds->request_timeout_ms) {
+        ret = request_once(imds, token_put, path, deadline_ms, out, cap, status);
     }
     return ret;
 }

@@ -7,7 +7,8 @@
  *   before it expires; a 401 on a GET drops it and fetches a new one once.
  * - Every operation takes one absolute deadline (CLOCK_MONOTONIC ms, see eic_time.h) that
  *   bounds everything it does, token included; each request is also bounded by the
- *   per-request timeout.
+ *   per-request timeout. A request that hits that timeout is tried once more when the deadline
+ *   still leaves a whole request timeout (never when the deadline is one timeout, as in NSS).
  * - Response bodies over the size cap are an error (EMSGSIZE), never truncated silently. */
 #ifndef EIC_IMDS_H
 #define EIC_IMDS_H
