@@ -177,6 +177,11 @@ static int load_settings(const char *path, struct nss_view *view)
     view->set.uid_max = (uid_t)cfg.uid_max;
     view->set.negative_cache_ttl = (long)cfg.negative_cache_ttl;
     view->set.imds_timeout_ms = cfg.imds_timeout_ms;
+    for (size_t i = 0; i < cfg.mapping.n_rules; i++) {
+        if (cfg.mapping.rules[i].kind == EIC_RULE_MAP) {
+            view->set.maps_accounts = true;
+        }
+    }
     view->config_ok = true;
     ret = 0;
 done:
@@ -592,8 +597,9 @@ int nss_user_by_name(const char *name, struct nss_view **view_out, struct eic_ca
     }
     /* A miss. Only root goes further (sshd's monitor resolves the user before authentication);
      * any other process never loads libcurl/OpenSSL, never waits on the network, and cannot make
-     * the host fetch for arbitrary names. */
-    if (ret != ENOENT || geteuid() != 0 || in_resolver > 0) {
+     * the host fetch for arbitrary names. Without a [map] rule no name can be an IAM account
+     * (the package enables the module before anyone writes rules): no IMDS either. */
+    if (ret != ENOENT || geteuid() != 0 || in_resolver > 0 || !view->set.maps_accounts) {
         ret = ENOENT;
         goto done;
     }

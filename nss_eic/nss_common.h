@@ -30,6 +30,7 @@ struct nss_settings {
     uid_t uid_max;
     long negative_cache_ttl; /* seconds */
     long imds_timeout_ms;
+    bool maps_accounts;      /* eic.conf has a [map] rule: a miss may be an IAM account */
 };
 
 /* One consistent, reference-counted view: the configuration and the cache version it selects.

@@ -166,6 +166,18 @@ non_root_never_asks() {
     [ $? -eq 2 ] && [ "$(imds_requests_for charlie)" = 0 ]
 }
 check "a non-root caller's miss never reaches IMDS" non_root_never_asks
+# No [map] rule (a deny rule alone maps nobody): no name can be an IAM account, so even root's
+# miss is answered at once, without IMDS.
+no_map_rule_never_asks() {
+    sed -n '1,/^\[/p' "$CONF" | sed '$d' >"$CONF.tmp"
+    printf '[deny arn:aws:iam::111122223333:user/*]\n' >>"$CONF.tmp"
+    mv "$CONF.tmp" "$CONF"
+    nss_getent passwd frank
+    local rc=$?
+    write_conf "$MAIN_URL"
+    [ $rc -eq 2 ] && [ "$(imds_requests_for frank)" = 0 ]
+}
+check "without a [map] rule a miss never reaches IMDS, even root's" no_map_rule_never_asks
 check "root is never served" bash -c "! LD_LIBRARY_PATH='$NSS_DIR' getent -s eic passwd root && \
     ! LD_LIBRARY_PATH='$NSS_DIR' getent -s eic passwd 0 && ! LD_LIBRARY_PATH='$NSS_DIR' getent -s eic group 0"
 

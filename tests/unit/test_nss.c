@@ -83,7 +83,8 @@ static void write_config(unsigned long uid_min, unsigned long uid_max, const cha
 
     snprintf(text, sizeof(text),
              "cache_dir = %s\nuid_min = %lu\nuid_max = %lu\nlog_file = %s\nnegative_cache_ttl = 30\n"
-             "imds_timeout_ms = 500\nhome_base = /home\nshell = /bin/bash\n%s",
+             "imds_timeout_ms = 500\nhome_base = /home\nshell = /bin/bash\n%s"
+             "[map arn:aws:iam::111122223333:user/*]\nname = {user}\n",
              cache_dir, uid_min, uid_max, log_path, extra);
     write_file(config, text);
 }
