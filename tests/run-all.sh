@@ -1,20 +1,95 @@
 #!/bin/bash
-# Run every unit test program (tests/unit/test_*) and integration script (tests/integration/test_*.sh),
-# count their TAP results, keep each one's full output in tests/out/, and end with the line
-# "N passed, N failed". A program that fails or dies without reporting a failed case counts as one
-# failure, so a crash can never pass. Optional arguments: name filters (substring match).
+# Run every unit test program (tests/unit/test_*) and integration script (tests/integration/test_*.sh)
+# in one of three suites, count their TAP results, keep each one's full output, and end with the
+# line "N passed, N failed". A program that fails or dies without reporting a failed case counts as
+# one failure, so a crash can never pass.
+#
+#   tests/run-all.sh [--suite normal|asan|valgrind] [FILTER...]
+#
+#   normal    the in-tree build (scripts/build); output in tests/out/
+#   asan      the ASan+UBSan build in build/asan/ (scripts/build-asan); output in tests/out/asan/
+#   valgrind  the in-tree build, our programs under valgrind memcheck; output in tests/out/valgrind/
+#
+# In the asan and valgrind suites every report (ASan, LSan, UBSan, memcheck) is written to a
+# directory of its own, EIC_TEST_REPORTS, whatever process it comes from (a program run by a test,
+# a daemon in the background, the AuthorizedKeysCommand run by sshd); after each program the runner
+# counts every non-empty report there as one more failure of that program and keeps it next to its log.
+# FILTERs select the programs whose name contains one of them. docs/TESTING.md describes the suites.
 set -u
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
-OUT="$TOP/tests/out"
-rm -rf "$OUT"
+
+SUITE=normal
+if [ "${1:-}" = --suite ]; then
+    SUITE=${2:-}
+    shift 2 || shift
+fi
+FILTERS=("$@")
+
+export EIC_TEST_SUITE=$SUITE EIC_TEST_WRAPPER="" EIC_TEST_HOST_WRAPPER=""
+case "$SUITE" in
+normal)
+    OUT="$TOP/tests/out"
+    export EIC_BUILD="$TOP"
+    ;;
+asan)
+    OUT="$TOP/tests/out/asan"
+    export EIC_BUILD="$TOP/build/asan"
+    ;;
+valgrind)
+    OUT="$TOP/tests/out/valgrind"
+    export EIC_BUILD="$TOP"
+    ;;
+*)
+    echo "usage: $0 [--suite normal|asan|valgrind] [FILTER...]" >&2
+    exit 2
+    ;;
+esac
+if [ ! -x "$EIC_BUILD/authorized_keys/eic-authorized-keys" ]; then
+    echo "not ok - $SUITE suite: $EIC_BUILD is not built (scripts/build, scripts/build-asan)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# Reports land here, from any user (the AKC runs as nobody), hence mode 1777.
+REPORTS=$(mktemp -d /tmp/eic-reports.XXXXXX)
+chmod 1777 "$REPORTS"
+trap 'rm -rf "$REPORTS"' EXIT
+export EIC_TEST_REPORTS="$REPORTS"
+
+if [ "$SUITE" = asan ]; then
+    # Our programs: everything on, leaks included. verify_asan_link_order=0: test_pam re-executes
+    # itself with nss_wrapper preloaded, which puts that library before the ASan runtime the program
+    # links; harmless, as nss_wrapper defines no allocator (ASan's malloc is still the one bound).
+    asan_common="halt_on_error=1:check_initialization_order=1:detect_stack_use_after_return=1:verify_asan_link_order=0"
+    export ASAN_OPTIONS="detect_leaks=1:$asan_common:log_path=$REPORTS/asan"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$REPORTS/ubsan"
+    # Hosts: programs that are not ours (getent, sshd, sudo, id) but load our modules. They need
+    # the ASan runtime preloaded (it must come before every other library), and their own memory
+    # is not ours to judge, so no leak check there: the modules' leaks are checked by the unit
+    # tests that load them (test_nss, test_pam) and by the valgrind suite.
+    EIC_TEST_PRELOAD=$(readlink -f "$(gcc -print-file-name=libasan.so)")
+    export EIC_TEST_PRELOAD
+    export EIC_TEST_HOST_ASAN_OPTIONS="detect_leaks=0:$asan_common:log_path=$REPORTS/asan-host"
+    # Wrappers are written into scripts run with a cleared environment (env -i, sshd's
+    # AuthorizedKeysCommand), so they carry the options themselves.
+    EIC_TEST_WRAPPER="$(command -v env) ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
+    EIC_TEST_HOST_WRAPPER="$(command -v env) LD_PRELOAD=$EIC_TEST_PRELOAD ASAN_OPTIONS=$EIC_TEST_HOST_ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
+elif [ "$SUITE" = valgrind ]; then
+    # --fair-sched=yes: with valgrind's default lock, threads that spin (test_nss's 16 readers)
+    # starve the others for minutes. Errors and definite leaks are failures; "possible" leaks are
+    # not (libcurl/OpenSSL keep interior pointers to their global state).
+    EIC_TEST_WRAPPER="$(command -v valgrind) -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+    EIC_TEST_WRAPPER+=" --show-leak-kinds=definite --fair-sched=yes --log-file=$REPORTS/valgrind.%p"
+    EIC_TEST_HOST_WRAPPER=$EIC_TEST_WRAPPER
+fi
+
 mkdir -p "$OUT"
+rm -rf "$OUT"/*.log "$OUT/reports"
 
 passed=0
 failed=0
 failed_names=()
-
-FILTERS=("$@")
 
 wanted() {
     [ ${#FILTERS[@]} -eq 0 ] && return 0
@@ -22,6 +97,25 @@ wanted() {
             case "$1" in *"$f"*) return 0 ;; esac
     done
     return 1
+}
+
+# Every non-empty report left by the program that just ran is one failure; valgrind leaves an empty
+# file behind for every clean process.
+count_reports() { # count_reports NAME LOG: prints how many reports it found, keeps them
+    local name=$1 log=$2 r n=0 keep="$OUT/reports/${1//\//_}"
+    for r in "$REPORTS"/*; do
+        [ -f "$r" ] || continue
+        if [ -s "$r" ]; then
+            n=$((n + 1))
+            mkdir -p "$keep"
+            mv "$r" "$keep/"
+            echo "not ok - $name: memory error report $keep/$(basename "$r")" >>"$log"
+            sed 's/^/# /' "$keep/$(basename "$r")" | head -n 40 >>"$log"
+        else
+            rm -f "$r"
+        fi
+    done
+    echo "$n"
 }
 
 run_one() {
@@ -40,6 +134,7 @@ run_one() {
         echo "not ok - $name exited with status $rc" >>"$log"
         f=1
     fi
+    f=$((f + $(count_reports "$name" "$log")))
     passed=$((passed + p))
     failed=$((failed + f))
     printf '%-40s %4d passed %4d failed  (%ds)\n' "$name" "$p" "$f" $((end - start))
@@ -49,12 +144,13 @@ run_one() {
     fi
 }
 
-for prog in tests/unit/test_*; do
+for prog in "$EIC_BUILD"/tests/unit/test_*; do
     [ -x "$prog" ] && [ -f "$prog" ] || continue
     case "$prog" in *.c | *.h | *.o) continue ;; esac
     name=unit/$(basename "$prog")
     wanted "$name" || continue
-    run_one "$name" "$prog"
+    # shellcheck disable=SC2086 # the wrapper is a command prefix
+    run_one "$name" $EIC_TEST_WRAPPER "$prog"
 done
 
 for script in tests/integration/test_*.sh; do
@@ -65,7 +161,7 @@ for script in tests/integration/test_*.sh; do
 done
 
 if [ ${#failed_names[@]} -gt 0 ]; then
-    echo "failed: ${failed_names[*]} (full output in tests/out/)"
+    echo "failed: ${failed_names[*]} (full output in ${OUT#"$TOP"/}/)"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

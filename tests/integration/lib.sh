@@ -1,13 +1,25 @@
 # Shared helpers for the integration tests (sourced). Each test script prints TAP:
 # "ok N - name" / "not ok N - name", then the plan "1..N" at the end.
 # Scripts run from any directory; EIC_BUILD (default: the source tree) holds the built programs.
+#
+# tests/run-all.sh --suite asan|valgrind sets EIC_TEST_SUITE and EIC_TEST_WRAPPER, the command prefix
+# that runs one of our programs checked (ASan options / valgrind); EMULATOR, EIC_CLIENT and EIC_AKC
+# are then small scripts that run the built program through it (scripts, because some tests run
+# them with a cleared environment). EIC_TEST_HOST_WRAPPER does the same for a program that is not
+# ours but loads our modules (getent with nss_eic). Both are empty in the normal suite.
 
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EIC_BUILD=${EIC_BUILD:-$TOP}
 EMULATOR="$EIC_BUILD/emulator/eic-emulator"
 EIC_CLIENT="$EIC_BUILD/client/eic"
+EIC_AKC="$EIC_BUILD/authorized_keys/eic-authorized-keys"
 TEST_DATA="$TOP/tests/data"
+EIC_TEST_SUITE=${EIC_TEST_SUITE:-normal}
+EIC_TEST_WRAPPER=${EIC_TEST_WRAPPER:-}
+EIC_TEST_HOST_WRAPPER=${EIC_TEST_HOST_WRAPPER:-}
+# MEMCHECK VALGRIND-OPTIONS... PROGRAM [ARGS...]: a test's own valgrind run (see the script).
+MEMCHECK="$TOP/tests/integration/memcheck"
 
 TAP_N=0
 TAP_FAILED=0
@@ -22,6 +34,19 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# write_wrapper PATH PROGRAM: PATH, a script that runs PROGRAM as this suite runs our programs.
+write_wrapper() {
+    printf '#!/bin/sh\nexec %s %s "$@"\n' "$EIC_TEST_WRAPPER" "$2" >"$1"
+    chmod 0755 "$1"
+}
+if [ -n "$EIC_TEST_WRAPPER" ]; then
+    mkdir -p "$WORK/bin"
+    write_wrapper "$WORK/bin/eic-emulator" "$EMULATOR"
+    write_wrapper "$WORK/bin/eic" "$EIC_CLIENT"
+    write_wrapper "$WORK/bin/eic-authorized-keys" "$EIC_AKC"
+    EMULATOR="$WORK/bin/eic-emulator" EIC_CLIENT="$WORK/bin/eic" EIC_AKC="$WORK/bin/eic-authorized-keys"
+fi
 
 ok() {
     TAP_N=$((TAP_N + 1))

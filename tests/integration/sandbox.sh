@@ -25,7 +25,13 @@ sandbox_setup() {
     ip addr add 169.254.169.254/32 dev lo
     mount -t tmpfs -o mode=0755 tmpfs /srv
     mkdir -p /srv/eic/keys /srv/eic/log
-    install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/eic-authorized-keys
+    if [ -n "$EIC_TEST_WRAPPER" ]; then
+        # sshd runs the AKC with an environment of its own: the wrapper carries the suite's options.
+        install -D -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/libexec/eic-authorized-keys
+        write_wrapper /srv/eic/eic-authorized-keys /srv/eic/libexec/eic-authorized-keys
+    else
+        install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/eic-authorized-keys
+    fi
     touch "$AKC_LOG"
     chown nobody "$AKC_LOG"
     mount -t tmpfs -o mode=0755 tmpfs /home
@@ -35,6 +41,20 @@ sandbox_setup() {
     sandbox_overlay /etc etc
     sandbox_overlay "/usr/lib/$(gcc -print-multiarch)" lib
     mkdir -p /etc/eic "$SANDBOX/emulator" /run/sshd
+    [ -z "${EIC_TEST_PRELOAD:-}" ] || sandbox_preload
+}
+
+# The ASan suite: nss_eic and pam_eic are instrumented, and any program in the sandbox may load them
+# (sshd, a session's id, the setuid sudo, getent). /etc/ld.so.preload (in the overlay) puts the
+# ASan runtime first in every one of them, setuid or not, whatever its environment; the host
+# options (no leak check: their memory is not ours) reach them through this shell's environment,
+# through pam_env for sessions (/etc/environment) and through sudo's env_keep.
+sandbox_preload() {
+    echo "$EIC_TEST_PRELOAD" >/etc/ld.so.preload
+    export ASAN_OPTIONS="$EIC_TEST_HOST_ASAN_OPTIONS"
+    printf 'ASAN_OPTIONS=%s\nUBSAN_OPTIONS=%s\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS" >>/etc/environment
+    echo 'Defaults env_keep += "ASAN_OPTIONS UBSAN_OPTIONS"' >/etc/sudoers.d/eic-test-asan
+    chmod 0440 /etc/sudoers.d/eic-test-asan
 }
 
 # pam_eic installed where Linux-PAM looks for it, and sshd run under the PAM service "sshd-eic"

@@ -2,7 +2,7 @@
 # eic-authorized-keys against the emulator on loopback (no namespace): output, exit status, log
 # lines and valgrind for valid and invalid cases, unsafe configurations, and IMDS trouble.
 source "$(dirname "$0")/lib.sh"
-AKC="$EIC_BUILD/authorized_keys/eic-authorized-keys"
+AKC="$EIC_AKC"
 USER_NAME=$(id -un)
 ssh-keygen -q -t ed25519 -N '' -C akc-test -f "$WORK/key"
 FP=$(ssh-keygen -lf "$WORK/key.pub" | awk '{print $2}')
@@ -19,7 +19,7 @@ push() {
 }
 akc() { "$AKC" -c "$WORK/eic.conf" "$@"; }
 log_has() { grep -q "$1" "$WORK/akc.log"; }
-VALGRIND=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
+VALGRIND=("$MEMCHECK" -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
 
 start_emulator good || exit 1
 write_config "$WORK/eic.conf"
@@ -33,7 +33,7 @@ prints_key() {
 check "a pushed key is printed and logged" prints_key
 check "without a fingerprint the key is printed too" bash -c "[ -n \"\$('$AKC' -c '$WORK/eic.conf' '$USER_NAME')\" ]"
 check "another fingerprint prints nothing, exit 0" bash -c "out=\$('$AKC' -c '$WORK/eic.conf' '$USER_NAME' SHA256:AAAA) && [ -z \"\$out\" ]"
-check "valgrind: valid case, no errors or leaks" "${VALGRIND[@]}" "$AKC" -c "$WORK/eic.conf" "$USER_NAME" "$FP"
+check "valgrind: valid case, no errors or leaks" "${VALGRIND[@]}" "$EIC_BUILD/authorized_keys/eic-authorized-keys" -c "$WORK/eic.conf" "$USER_NAME" "$FP"
 check "a user with no keys: nothing, exit 0" bash -c "out=\$('$AKC' -c '$WORK/eic.conf' daemon '') && [ -z \"\$out\" ]"
 check "a user that does not exist: nothing, exit 0" bash -c "out=\$('$AKC' -c '$WORK/eic.conf' no-such-user-x '') && [ -z \"\$out\" ]"
 
@@ -48,7 +48,7 @@ tampered() {
     [ -z "$out" ] && log_has "bad-signature"
 }
 check "a tampered record prints nothing and logs bad-signature" tampered
-check "valgrind: invalid case, no errors or leaks" "${VALGRIND[@]}" "$AKC" -c "$WORK/eic.conf" "$USER_NAME" "$FP"
+check "valgrind: invalid case, no errors or leaks" "${VALGRIND[@]}" "$EIC_BUILD/authorized_keys/eic-authorized-keys" -c "$WORK/eic.conf" "$USER_NAME" "$FP"
 
 # Unsafe or bad configurations: refuse to run (exit 1), say why.
 refuses() { # refuses LOG_PATTERN: the AKC exits 1, prints nothing, logs the pattern
