@@ -64,6 +64,8 @@ if [ "$SUITE" = asan ]; then
     asan_common="halt_on_error=1:check_initialization_order=1:detect_stack_use_after_return=1:verify_asan_link_order=0"
     export ASAN_OPTIONS="detect_leaks=1:$asan_common:log_path=$REPORTS/asan"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$REPORTS/ubsan"
+    # nss_wrapper (test_pam) dlopens libc with RTLD_DEEPBIND, which the ASan runtime refuses.
+    export NSS_WRAPPER_DISABLE_DEEPBIND=1
     # Hosts: programs that are not ours (getent, sshd, sudo, id) but load our modules. They need
     # the ASan runtime preloaded (it must come before every other library), and their own memory
     # is not ours to judge, so no leak check there: the modules' leaks are checked by the unit
@@ -83,6 +85,25 @@ elif [ "$SUITE" = valgrind ]; then
     EIC_TEST_WRAPPER+=" --show-leak-kinds=definite --fair-sched=yes --log-file=$REPORTS/valgrind.%p"
     EIC_TEST_HOST_WRAPPER=$EIC_TEST_WRAPPER
 fi
+
+# Left out of the valgrind suite, and why; they run in the normal and ASan suites. Listed in the
+# output, never dropped silently.
+VALGRIND_LEFT_OUT=(
+    "unit/test_emu_records: the emulator's RSA PKI issued again and again; over 15 minutes under memcheck"
+    "unit/test_imds: asserts deadlines of a few hundred ms, which memcheck's slowdown breaks; the IMDS client runs under valgrind in eic-authorized-keys (integration/test_akc, the end-to-end tests)"
+    "unit/test_pam: runs under valgrind in integration/test_pam, which sets up nss_wrapper first (the program's re-exec through /proc/self/exe would leave valgrind)"
+)
+left_out() { # left_out NAME: true (and says why) when NAME is not run in this suite
+    local entry
+    [ "$SUITE" = valgrind ] || return 1
+    for entry in "${VALGRIND_LEFT_OUT[@]}"; do
+        if [ "${entry%%:*}" = "$1" ]; then
+            printf '%-40s not run under valgrind:%s\n' "$1" "${entry#*:}"
+            return 0
+        fi
+    done
+    return 1
+}
 
 mkdir -p "$OUT"
 rm -rf "$OUT"/*.log "$OUT/reports"
@@ -149,6 +170,7 @@ for prog in "$EIC_BUILD"/tests/unit/test_*; do
     case "$prog" in *.c | *.h | *.o) continue ;; esac
     name=unit/$(basename "$prog")
     wanted "$name" || continue
+    left_out "$name" && continue
     # shellcheck disable=SC2086 # the wrapper is a command prefix
     run_one "$name" $EIC_TEST_WRAPPER "$prog"
 done
@@ -157,6 +179,7 @@ for script in tests/integration/test_*.sh; do
     [ -f "$script" ] || continue
     name=integration/$(basename "$script" .sh)
     wanted "$name" || continue
+    left_out "$name" && continue
     run_one "$name" bash "$script"
 done
 

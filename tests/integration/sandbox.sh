@@ -41,15 +41,16 @@ sandbox_setup() {
     sandbox_overlay /etc etc
     sandbox_overlay "/usr/lib/$(gcc -print-multiarch)" lib
     mkdir -p /etc/eic "$SANDBOX/emulator" /run/sshd
-    [ -z "${EIC_TEST_PRELOAD:-}" ] || sandbox_preload
 }
 
-# The ASan suite: nss_eic and pam_eic are instrumented, and any program in the sandbox may load them
-# (sshd, a session's id, the setuid sudo, getent). /etc/ld.so.preload (in the overlay) puts the
-# ASan runtime first in every one of them, setuid or not, whatever its environment; the host
-# options (no leak check: their memory is not ours) reach them through this shell's environment,
-# through pam_env for sessions (/etc/environment) and through sudo's env_keep.
+# The ASan suite, once nss_eic or pam_eic is installed: they are instrumented, and any program in
+# the sandbox may load them (sshd, a session's id, the setuid sudo, getent). /etc/ld.so.preload (in
+# the overlay) puts the ASan runtime first in every one of them, setuid or not, whatever its
+# environment; the host options (no leak check: their memory is not ours) reach them through this
+# shell's environment, through pam_env for sessions (/etc/environment) and through sudo's env_keep.
+# Not before: a program that one of ours executes (eic ssh runs ssh) would inherit our options.
 sandbox_preload() {
+    [ -n "${EIC_TEST_PRELOAD:-}" ] && [ ! -s /etc/ld.so.preload ] || return 0
     echo "$EIC_TEST_PRELOAD" >/etc/ld.so.preload
     export ASAN_OPTIONS="$EIC_TEST_HOST_ASAN_OPTIONS"
     printf 'ASAN_OPTIONS=%s\nUBSAN_OPTIONS=%s\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS" >>/etc/environment
@@ -66,6 +67,7 @@ sandbox_install_pam() { # sandbox_install_pam ARGS...
     install -m 0644 "$EIC_BUILD/pam_eic/pam_eic.so" "$libdir/security/pam_eic.so"
     sed -e "/^@include common-account/a account required pam_eic.so $*" /etc/pam.d/sshd >/etc/pam.d/sshd-eic
     echo "session required pam_eic.so $*" >>/etc/pam.d/sshd-eic
+    sandbox_preload
     install -d -m 0755 /srv/eic/sbin
     ln -sf /usr/sbin/sshd /srv/eic/sbin/sshd-eic
     SANDBOX_SSHD=/srv/eic/sbin/sshd-eic
@@ -79,6 +81,7 @@ sandbox_install_nss() {
     install -d -m 0755 "$libdir/eic"
     install -m 0644 "$EIC_BUILD/nss_eic/libeic_resolver.so" "$libdir/eic/libeic_resolver.so"
     sed -i -E 's/^(passwd|group):.*/\1: files eic/' /etc/nsswitch.conf
+    sandbox_preload
     install -d -m 0755 /srv/eic/cache
 }
 
