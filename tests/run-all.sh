@@ -92,6 +92,14 @@ VALGRIND_LEFT_OUT=(
     "unit/test_emu_records: the emulator's RSA PKI issued again and again; over 15 minutes under memcheck"
     "unit/test_imds: asserts deadlines of a few hundred ms, which memcheck's slowdown breaks; the IMDS client runs under valgrind in eic-authorized-keys (integration/test_akc, the end-to-end tests)"
     "unit/test_pam: runs under valgrind in integration/test_pam, which sets up nss_wrapper first (the program's re-exec through /proc/self/exe would leave valgrind)"
+    "integration/test_emulator_faults: only the emulator and the AWS CLI run there, and the emulator is not run under valgrind (tests/integration/lib.sh)"
+    "integration/test_emulator_imds: only the emulator, curl and the AWS CLI run there"
+    "integration/test_emulator_push: only the emulator and the AWS CLI run there"
+    "integration/test_emulator_robustness: only the emulator and Python clients run there"
+    "integration/test_record_openssl: only the emulator, the AWS CLI and openssl run there"
+    "integration/test_sigv4_botocore: the same vectors run under valgrind in unit/test_sigv4"
+    "integration/test_e2e_mapped: sshd with nss_eic cannot run under valgrind (it re-executes itself, its children are seccomp-sandboxed); the AKC as sshd runs it is under valgrind in test_e2e_login and test_eic_ssh, nss_eic in test_nss"
+    "integration/test_e2e_pam: sshd with pam_eic cannot run under valgrind (see test_e2e_mapped); pam_eic is under valgrind in test_pam"
 )
 left_out() { # left_out NAME: true (and says why) when NAME is not run in this suite
     local entry

@@ -31,26 +31,40 @@ cleanup() {
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
-    rm -rf "$WORK"
+    rm -rf "$WORK" ${EIC_TEST_BIN:+"$EIC_TEST_BIN"}
 }
 trap cleanup EXIT
 
-# write_wrapper PATH PROGRAM: PATH, a script that runs PROGRAM as this suite runs our programs.
+# The wrappers live in a directory of their own that everyone may read: sshd runs the AKC's as nobody.
+EIC_TEST_BIN=""
+if [ -n "$EIC_TEST_WRAPPER" ]; then
+    EIC_TEST_BIN=$(mktemp -d /tmp/eic-bin.XXXXXX)
+    chmod 0755 "$EIC_TEST_BIN"
+fi
+
+# write_wrapper PATH PROGRAM: PATH, a script that runs PROGRAM as this suite runs our programs, or as
+# built while check_timed's flag file exists (a file: sshd and `env -i` clear the environment).
 write_wrapper() {
-    printf '#!/bin/sh\nexec %s %s "$@"\n' "$EIC_TEST_WRAPPER" "$2" >"$1"
+    printf '#!/bin/sh\n[ -e %s/native ] && exec %s "$@"\nexec %s %s "$@"\n' \
+        "$EIC_TEST_BIN" "$2" "$EIC_TEST_WRAPPER" "$2" >"$1"
     chmod 0755 "$1"
 }
 if [ -n "$EIC_TEST_WRAPPER" ]; then
-    mkdir -p "$WORK/bin"
-    write_wrapper "$WORK/bin/eic" "$EIC_CLIENT"
-    write_wrapper "$WORK/bin/eic-authorized-keys" "$EIC_AKC"
-    EIC_CLIENT="$WORK/bin/eic" EIC_AKC="$WORK/bin/eic-authorized-keys"
+    write_wrapper "$EIC_TEST_BIN/eic" "$EIC_CLIENT"
+    write_wrapper "$EIC_TEST_BIN/eic-authorized-keys" "$EIC_AKC"
+    EIC_CLIENT="$EIC_TEST_BIN/eic" EIC_AKC="$EIC_TEST_BIN/eic-authorized-keys"
     # Not the emulator under valgrind: each start with a fresh state directory issues its RSA PKI,
     # which takes over ten minutes under memcheck. The ASan suite runs it instrumented everywhere.
     if [ "$EIC_TEST_SUITE" != valgrind ]; then
-        write_wrapper "$WORK/bin/eic-emulator" "$EMULATOR"
-        EMULATOR="$WORK/bin/eic-emulator"
+        write_wrapper "$EIC_TEST_BIN/eic-emulator" "$EMULATOR"
+        EMULATOR="$EIC_TEST_BIN/eic-emulator"
     fi
+    # The host prefix becomes a script too (a program that is not ours: the flag is honoured, the
+    # host runs unwrapped; what it loads is ours).
+    printf '#!/bin/sh\n[ -e %s/native ] && exec "$@"\nexec %s "$@"\n' "$EIC_TEST_BIN" "$EIC_TEST_HOST_WRAPPER" \
+        >"$EIC_TEST_BIN/host"
+    chmod 0755 "$EIC_TEST_BIN/host"
+    EIC_TEST_HOST_WRAPPER="$EIC_TEST_BIN/host"
 fi
 
 ok() {
@@ -75,6 +89,15 @@ check() {
         not_ok "$name"
         sed 's/^/# /' "$WORK/last.out" | tail -n 40
     fi
+}
+
+# check_timed NAME CMD...: a case that asserts wall-clock time (a deadline, "at once"). In the
+# valgrind suite our programs run in it as built: memcheck's slowdown would break any bound, and
+# the case measures time, not memory; it is checked against the same bounds in every suite.
+check_timed() {
+    [ "$EIC_TEST_SUITE" = valgrind ] && touch "$EIC_TEST_BIN/native"
+    check "$@"
+    rm -f "${EIC_TEST_BIN:-/nonexistent}/native"
 }
 
 # Print the plan and exit non-zero when a case failed.

@@ -82,15 +82,15 @@ bounded_failure() { # bounded_failure MAX_MS: exit 1, no output, within MAX_MS
 }
 stop_emulator
 write_config "$WORK/eic.conf"
-check "IMDS not listening: exit 1 quickly" bounded_failure 1000
+check_timed "IMDS not listening: exit 1 quickly" bounded_failure 1000
 for fault in hang oversize truncate status:500; do
     start_emulator "fault-${fault%%:*}" --fault "/latest/meta-data/managed-ssh-keys/active-keys/*=$fault" || exit 1
     write_config "$WORK/eic.conf"
     push
-    check "IMDS active-keys fault $fault: exit 1 within the deadline" bounded_failure 2600
+    check_timed "IMDS active-keys fault $fault: exit 1 within the deadline" bounded_failure 2600
     stop_emulator
 done
 start_emulator token-hang --fault "/latest/api/token=hang" || exit 1
 write_config "$WORK/eic.conf"
-check "IMDS token request hanging: exit 1 within the deadline" bounded_failure 2600
+check_timed "IMDS token request hanging: exit 1 within the deadline" bounded_failure 2600
 finish

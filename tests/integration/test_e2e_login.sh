@@ -103,7 +103,7 @@ hang_refused() {
     # sshd may run the AKC twice, each run bounded by deadline_ms = 3000.
     [ $ms -lt 7000 ]
 }
-check "${CASES[8]}" hang_refused
+check_timed "${CASES[8]}" hang_refused
 check "${CASES[9]}" sandbox_login $TUSER "$WORK/key-local"
 
 # 11: a hostile user name never reaches IMDS.

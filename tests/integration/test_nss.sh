@@ -201,17 +201,17 @@ imds_down_bounded() { # NAME: not found / unavailable within imds_timeout_ms + 2
     echo "status $rc after $((t1 - t0)) ms"
     [ "$rc" -eq 2 ] && [ $((t1 - t0)) -le 1200 ]
 }
-check "IMDS down (refused): an unknown name fails within the deadline" imds_down_bounded dora
+check_timed "IMDS down (refused): an unknown name fails within the deadline" imds_down_bounded dora
 
 # A hanging IMDS: the deadline, not the hang, decides.
 start_emulator hang --fault '/latest/*=hang' || not_ok "hanging emulator starts"
 write_conf "$EMU_URL"
-check "IMDS hanging: an unknown name fails within imds_timeout_ms + 200 ms" imds_down_bounded erin
+check_timed "IMDS hanging: an unknown name fails within imds_timeout_ms + 200 ms" imds_down_bounded erin
 check "... logged as an IMDS failure" grep -q "lookup of erin in IMDS failed" "$LOG"
-check "IMDS hanging: the second lookup is answered at once (remembered)" bash -c "
+check_timed "IMDS hanging: the second lookup is answered at once (remembered)" bash -c "
     t0=\$(date +%s%3N); LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd erin; rc=\$?; t1=\$(date +%s%3N)
     echo \"status \$rc after \$((t1 - t0)) ms\"; [ \$rc -eq 2 ] && [ \$((t1 - t0)) -lt 300 ]"
-check "IMDS hanging: the cached alice still resolves at once" bash -c "
+check_timed "IMDS hanging: the cached alice still resolves at once" bash -c "
     t0=\$(date +%s%3N); LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd alice | grep -q '^alice:'; t1=\$(date +%s%3N)
     [ \$((t1 - t0)) -lt 300 ]"
 check "local users are untouched (files)" getent passwd root
