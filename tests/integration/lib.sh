@@ -6,7 +6,8 @@
 # that runs one of our programs checked (ASan options / valgrind); EMULATOR, EIC_CLIENT and EIC_AKC
 # are then small scripts that run the built program through it (scripts, because some tests run
 # them with a cleared environment). EIC_TEST_HOST_WRAPPER does the same for a program that is not
-# ours but loads our modules (getent with nss_eic). Both are empty in the normal suite.
+# ours but loads our modules (getent with nss_eic). Both are empty in the normal suite. A case that
+# asserts wall-clock time is a check_timed (below). docs/TESTING.md describes the suites.
 
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
