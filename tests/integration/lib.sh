@@ -20,6 +20,11 @@ EIC_TEST_SUITE=${EIC_TEST_SUITE:-normal}
 EIC_TEST_WRAPPER=${EIC_TEST_WRAPPER:-}
 EIC_TEST_HOST_WRAPPER=${EIC_TEST_HOST_WRAPPER:-}
 # MEMCHECK VALGRIND-OPTIONS... PROGRAM [ARGS...]: a test's own valgrind run (see the script).
+# TIME_SCALE: the tests multiply the deadlines and IMDS timeouts of the configurations they write
+# by it: 1, and 10 in the valgrind suite, where our programs need seconds of CPU for what takes
+# milliseconds. Runs there check memory; the deadlines are asserted in the normal and ASan suites.
+TIME_SCALE=1
+[ "$EIC_TEST_SUITE" = valgrind ] && TIME_SCALE=10
 MEMCHECK="$TOP/tests/integration/memcheck"
 
 TAP_N=0

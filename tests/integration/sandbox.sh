@@ -17,11 +17,8 @@
 # no syslog daemon, so the AKC logs to a file.
 
 SANDBOX_LIFETIME=${SANDBOX_LIFETIME:-60}
-# deadline_ms of the sandbox's eic.conf: 3000. In the valgrind suite the AKC, run by sshd under
-# memcheck, needs several seconds of CPU for its work: there the runs check memory, not time, and
-# get 20000 (cases that measure the deadline measure it against this value).
-SANDBOX_DEADLINE_MS=3000
-[ "${EIC_TEST_SUITE:-normal}" = valgrind ] && SANDBOX_DEADLINE_MS=20000
+# deadline_ms of the sandbox's eic.conf (TIME_SCALE: lib.sh).
+SANDBOX_DEADLINE_MS=$((3000 * TIME_SCALE))
 SANDBOX_PIDS=""
 AKC_LOG=/srv/eic/log/akc.log
 
@@ -135,7 +132,7 @@ sandbox_write_config() {
 ca_file = /srv/eic/ca.pem
 log_file = $AKC_LOG
 deadline_ms = $SANDBOX_DEADLINE_MS
-imds_timeout_ms = 1000
+imds_timeout_ms = $((1000 * TIME_SCALE))
 cache_dir = /srv/eic/cache
 CONF
         printf '%s\n' "${1:-}"

@@ -57,7 +57,7 @@ chmod 0644 "$LOG"
 write_conf() { # write_conf ENDPOINT [EXTRA-RULES]
     cat >"$CONF.tmp" <<EOF
 imds_endpoint = $1
-imds_timeout_ms = 1000
+imds_timeout_ms = $((1000 * TIME_SCALE))
 ca_file = $MAIN_STATE/ca.pem
 cache_dir = $CACHE
 log_file = $LOG
@@ -199,7 +199,7 @@ imds_down_bounded() { # NAME: not found / unavailable within imds_timeout_ms + 2
     rc=$?
     t1=$(ms_now)
     echo "status $rc after $((t1 - t0)) ms"
-    [ "$rc" -eq 2 ] && [ $((t1 - t0)) -le 1200 ]
+    [ "$rc" -eq 2 ] && [ $((t1 - t0)) -le $((1000 * TIME_SCALE + 200)) ]
 }
 check_timed "IMDS down (refused): an unknown name fails within the deadline" imds_down_bounded dora
 
