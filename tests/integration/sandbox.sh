@@ -17,8 +17,9 @@
 # no syslog daemon, so the AKC logs to a file.
 
 SANDBOX_LIFETIME=${SANDBOX_LIFETIME:-60}
-# deadline_ms of the sandbox's eic.conf (TIME_SCALE: lib.sh).
-SANDBOX_DEADLINE_MS=$((3000 * TIME_SCALE))
+# deadline_ms of the sandbox's eic.conf (TIME_SCALE: lib.sh; scripts/demo does not source it).
+SANDBOX_TIME_SCALE=${TIME_SCALE:-1}
+SANDBOX_DEADLINE_MS=$((3000 * SANDBOX_TIME_SCALE))
 SANDBOX_PIDS=""
 AKC_LOG=/srv/eic/log/akc.log
 
@@ -27,7 +28,7 @@ sandbox_setup() {
     ip addr add 169.254.169.254/32 dev lo
     mount -t tmpfs -o mode=0755 tmpfs /srv
     mkdir -p /srv/eic/keys /srv/eic/log
-    if [ -n "$EIC_TEST_WRAPPER" ]; then
+    if [ -n "${EIC_TEST_WRAPPER:-}" ]; then
         # sshd runs the AKC with an environment of its own: the wrapper carries the suite's options.
         install -D -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/libexec/eic-authorized-keys
         write_wrapper /srv/eic/eic-authorized-keys /srv/eic/libexec/eic-authorized-keys
@@ -132,7 +133,7 @@ sandbox_write_config() {
 ca_file = /srv/eic/ca.pem
 log_file = $AKC_LOG
 deadline_ms = $SANDBOX_DEADLINE_MS
-imds_timeout_ms = $((1000 * TIME_SCALE))
+imds_timeout_ms = $((1000 * SANDBOX_TIME_SCALE))
 cache_dir = /srv/eic/cache
 CONF
         printf '%s\n' "${1:-}"
