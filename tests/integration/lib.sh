@@ -20,12 +20,12 @@ EIC_TEST_SUITE=${EIC_TEST_SUITE:-normal}
 EIC_TEST_WRAPPER=${EIC_TEST_WRAPPER:-}
 EIC_TEST_HOST_WRAPPER=${EIC_TEST_HOST_WRAPPER:-}
 # MEMCHECK VALGRIND-OPTIONS... PROGRAM [ARGS...]: a test's own valgrind run (see the script).
+MEMCHECK="$TOP/tests/integration/memcheck"
 # TIME_SCALE: the tests multiply the deadlines and IMDS timeouts of the configurations they write
 # by it: 1, and 10 in the valgrind suite, where our programs need seconds of CPU for what takes
 # milliseconds. Runs there check memory; the deadlines are asserted in the normal and ASan suites.
 TIME_SCALE=1
 [ "$EIC_TEST_SUITE" = valgrind ] && TIME_SCALE=10
-MEMCHECK="$TOP/tests/integration/memcheck"
 
 TAP_N=0
 TAP_FAILED=0
@@ -65,8 +65,7 @@ if [ -n "$EIC_TEST_WRAPPER" ]; then
         write_wrapper "$EIC_TEST_BIN/eic-emulator" "$EMULATOR"
         EMULATOR="$EIC_TEST_BIN/eic-emulator"
     fi
-    # The host prefix becomes a script too (a program that is not ours: the flag is honoured, the
-    # host runs unwrapped; what it loads is ours).
+    # The host prefix becomes a script too, honouring the same flag (the host then runs as it is).
     printf '#!/bin/sh\n[ -e %s/native ] && exec "$@"\nexec %s "$@"\n' "$EIC_TEST_BIN" "$EIC_TEST_HOST_WRAPPER" \
         >"$EIC_TEST_BIN/host"
     chmod 0755 "$EIC_TEST_BIN/host"
