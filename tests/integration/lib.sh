@@ -1,13 +1,31 @@
 # Shared helpers for the integration tests (sourced). Each test script prints TAP:
 # "ok N - name" / "not ok N - name", then the plan "1..N" at the end.
 # Scripts run from any directory; EIC_BUILD (default: the source tree) holds the built programs.
+#
+# tests/run-all.sh --suite asan|valgrind sets EIC_TEST_SUITE and EIC_TEST_WRAPPER, the command prefix
+# that runs one of our programs checked (ASan options / valgrind); EMULATOR, EIC_CLIENT and EIC_AKC
+# are then small scripts that run the built program through it (scripts, because some tests run
+# them with a cleared environment). EIC_TEST_HOST_WRAPPER does the same for a program that is not
+# ours but loads our modules (getent with nss_eic). Both are empty in the normal suite. A case that
+# asserts wall-clock time is a check_timed (below). docs/TESTING.md describes the suites.
 
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EIC_BUILD=${EIC_BUILD:-$TOP}
 EMULATOR="$EIC_BUILD/emulator/eic-emulator"
 EIC_CLIENT="$EIC_BUILD/client/eic"
+EIC_AKC="$EIC_BUILD/authorized_keys/eic-authorized-keys"
 TEST_DATA="$TOP/tests/data"
+EIC_TEST_SUITE=${EIC_TEST_SUITE:-normal}
+EIC_TEST_WRAPPER=${EIC_TEST_WRAPPER:-}
+EIC_TEST_HOST_WRAPPER=${EIC_TEST_HOST_WRAPPER:-}
+# MEMCHECK VALGRIND-OPTIONS... PROGRAM [ARGS...]: a test's own valgrind run (see the script).
+MEMCHECK="$TOP/tests/integration/memcheck"
+# TIME_SCALE: the tests multiply the deadlines and IMDS timeouts of the configurations they write
+# by it: 1, and 10 in the valgrind suite, where our programs need seconds of CPU for what takes
+# milliseconds. Runs there check memory; the deadlines are asserted in the normal and ASan suites.
+TIME_SCALE=1
+[ "$EIC_TEST_SUITE" = valgrind ] && TIME_SCALE=10
 
 TAP_N=0
 TAP_FAILED=0
@@ -19,9 +37,40 @@ cleanup() {
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
-    rm -rf "$WORK"
+    rm -rf "$WORK" ${EIC_TEST_BIN:+"$EIC_TEST_BIN"}
 }
 trap cleanup EXIT
+
+# The wrappers live in a directory of their own that everyone may read: sshd runs the AKC's as nobody.
+EIC_TEST_BIN=""
+if [ -n "$EIC_TEST_WRAPPER" ]; then
+    EIC_TEST_BIN=$(mktemp -d /tmp/eic-bin.XXXXXX)
+    chmod 0755 "$EIC_TEST_BIN"
+fi
+
+# write_wrapper PATH PROGRAM: PATH, a script that runs PROGRAM as this suite runs our programs, or as
+# built while check_timed's flag file exists (a file: sshd and `env -i` clear the environment).
+write_wrapper() {
+    printf '#!/bin/sh\n[ -e %s/native ] && exec %s "$@"\nexec %s %s "$@"\n' \
+        "$EIC_TEST_BIN" "$2" "$EIC_TEST_WRAPPER" "$2" >"$1"
+    chmod 0755 "$1"
+}
+if [ -n "$EIC_TEST_WRAPPER" ]; then
+    write_wrapper "$EIC_TEST_BIN/eic" "$EIC_CLIENT"
+    write_wrapper "$EIC_TEST_BIN/eic-authorized-keys" "$EIC_AKC"
+    EIC_CLIENT="$EIC_TEST_BIN/eic" EIC_AKC="$EIC_TEST_BIN/eic-authorized-keys"
+    # Not the emulator under valgrind: each start with a fresh state directory issues its RSA PKI,
+    # which takes over ten minutes under memcheck. The ASan suite runs it instrumented everywhere.
+    if [ "$EIC_TEST_SUITE" != valgrind ]; then
+        write_wrapper "$EIC_TEST_BIN/eic-emulator" "$EMULATOR"
+        EMULATOR="$EIC_TEST_BIN/eic-emulator"
+    fi
+    # The host prefix becomes a script too, honouring the same flag (the host then runs as it is).
+    printf '#!/bin/sh\n[ -e %s/native ] && exec "$@"\nexec %s "$@"\n' "$EIC_TEST_BIN" "$EIC_TEST_HOST_WRAPPER" \
+        >"$EIC_TEST_BIN/host"
+    chmod 0755 "$EIC_TEST_BIN/host"
+    EIC_TEST_HOST_WRAPPER="$EIC_TEST_BIN/host"
+fi
 
 ok() {
     TAP_N=$((TAP_N + 1))
@@ -45,6 +94,15 @@ check() {
         not_ok "$name"
         sed 's/^/# /' "$WORK/last.out" | tail -n 40
     fi
+}
+
+# check_timed NAME CMD...: a case that asserts wall-clock time (a deadline, "at once"). In the
+# valgrind suite our programs run in it as built: memcheck's slowdown would break any bound, and
+# the case measures time, not memory; it is checked against the same bounds in every suite.
+check_timed() {
+    [ "$EIC_TEST_SUITE" = valgrind ] && touch "$EIC_TEST_BIN/native"
+    check "$@"
+    rm -f "${EIC_TEST_BIN:-/nonexistent}/native"
 }
 
 # Print the plan and exit non-zero when a case failed.

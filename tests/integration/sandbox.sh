@@ -19,6 +19,9 @@
 # no syslog daemon, so the AKC logs to a file.
 
 SANDBOX_LIFETIME=${SANDBOX_LIFETIME:-60}
+# deadline_ms of the sandbox's eic.conf (TIME_SCALE: lib.sh; scripts/demo does not source it).
+SANDBOX_TIME_SCALE=${TIME_SCALE:-1}
+SANDBOX_DEADLINE_MS=$((3000 * SANDBOX_TIME_SCALE))
 SANDBOX_PIDS=""
 AKC_LOG=/srv/eic/log/akc.log
 
@@ -27,7 +30,13 @@ sandbox_setup() {
     ip addr add 169.254.169.254/32 dev lo
     mount -t tmpfs -o mode=0755 tmpfs /srv
     mkdir -p /srv/eic/keys /srv/eic/log
-    install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/eic-authorized-keys
+    if [ -n "${EIC_TEST_WRAPPER:-}" ]; then
+        # sshd runs the AKC with an environment of its own: the wrapper carries the suite's options.
+        install -D -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/libexec/eic-authorized-keys
+        write_wrapper /srv/eic/eic-authorized-keys /srv/eic/libexec/eic-authorized-keys
+    else
+        install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/eic-authorized-keys
+    fi
     touch "$AKC_LOG"
     chown nobody "$AKC_LOG"
     mount -t tmpfs -o mode=0755 tmpfs /home
@@ -39,6 +48,21 @@ sandbox_setup() {
     mkdir -p /etc/eic "$SANDBOX/emulator" /run/sshd
 }
 
+# The ASan suite, once nss_eic or pam_eic is installed: they are instrumented, and any program in
+# the sandbox may load them (sshd, a session's id, the setuid sudo, getent). /etc/ld.so.preload (in
+# the overlay) puts the ASan runtime first in every one of them, setuid or not, whatever its
+# environment; the host options (no leak check: their memory is not ours) reach them through this
+# shell's environment, through pam_env for sessions (/etc/environment) and through sudo's env_keep.
+# Not before: a program that one of ours executes (eic ssh runs ssh) would inherit our options.
+sandbox_preload() {
+    [ -n "${EIC_TEST_PRELOAD:-}" ] && [ ! -s /etc/ld.so.preload ] || return 0
+    echo "$EIC_TEST_PRELOAD" >/etc/ld.so.preload
+    export ASAN_OPTIONS="$EIC_TEST_HOST_ASAN_OPTIONS"
+    printf 'ASAN_OPTIONS=%s\nUBSAN_OPTIONS=%s\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS" >>/etc/environment
+    echo 'Defaults env_keep += "ASAN_OPTIONS UBSAN_OPTIONS"' >/etc/sudoers.d/eic-test-asan
+    chmod 0440 /etc/sudoers.d/eic-test-asan
+}
+
 # pam_eic installed where Linux-PAM looks for it, and sshd run under the PAM service "sshd-eic"
 # (sshd's service name is the basename of its argv[0]: /srv/eic/sbin/sshd-eic -> /usr/sbin/sshd).
 # The stack is Debian's sshd stack with pam_eic added to account and session; ARGS go to both.
@@ -48,6 +72,7 @@ sandbox_install_pam() { # sandbox_install_pam ARGS...
     install -m 0644 "$EIC_BUILD/pam_eic/pam_eic.so" "$libdir/security/pam_eic.so"
     sed -e "/^@include common-account/a account required pam_eic.so $*" /etc/pam.d/sshd >/etc/pam.d/sshd-eic
     echo "session required pam_eic.so $*" >>/etc/pam.d/sshd-eic
+    sandbox_preload
     install -d -m 0755 /srv/eic/sbin
     ln -sf /usr/sbin/sshd /srv/eic/sbin/sshd-eic
     SANDBOX_SSHD=/srv/eic/sbin/sshd-eic
@@ -61,6 +86,7 @@ sandbox_install_nss() {
     install -d -m 0755 "$libdir/eic"
     install -m 0644 "$EIC_BUILD/nss_eic/libeic_resolver.so" "$libdir/eic/libeic_resolver.so"
     sed -i -E 's/^(passwd|group):.*/\1: files eic/' /etc/nsswitch.conf
+    sandbox_preload
     install -d -m 0755 /srv/eic/cache
 }
 
@@ -108,8 +134,8 @@ sandbox_write_config() {
         cat <<CONF
 ca_file = /srv/eic/ca.pem
 log_file = $AKC_LOG
-deadline_ms = 3000
-imds_timeout_ms = 1000
+deadline_ms = $SANDBOX_DEADLINE_MS
+imds_timeout_ms = $((1000 * SANDBOX_TIME_SCALE))
 cache_dir = /srv/eic/cache
 CONF
         printf '%s\n' "${1:-}"

@@ -251,7 +251,7 @@ closed_port() {
     show
     [ "$RC" -eq 255 ] && grep -q "Could not connect to the endpoint URL" "$WORK/err" && [ $((t1 - t0)) -le 5 ]
 }
-check "nothing listening: exit 255 at once" closed_port
+check_timed "nothing listening: exit 255 at once" closed_port
 
 if start_emulator faults --fault '/=status:503'; then
     retried_503() {
@@ -271,7 +271,7 @@ if start_emulator hang --fault '/=hang'; then
         echo "took $((t1 - t0)) s"
         [ "$RC" -eq 255 ] && grep -q "Read timeout on endpoint URL" "$WORK/err" && [ $((t1 - t0)) -le 4 ]
     }
-    check "a hanging service: the deadline holds (exit 255)" hangs
+    check_timed "a hanging service: the deadline holds (exit 255)" hangs
 fi
 if start_emulator oversize --fault '/=oversize'; then
     too_big() {

@@ -113,7 +113,7 @@ bounded_session() {
     echo "session lasted $s s"
     [ $s -ge 4 ] && [ $s -le 12 ] && grep '"event":"session_expired"' "$AUDIT" | grep -q '"user":"bob"'
 }
-check "${CASES[7]}" bounded_session
+check_timed "${CASES[7]}" bounded_session
 
 # 9, 10: ec2-user is EIC-only.
 install -m 0644 "$WORK/key-local.pub" /srv/eic/keys/ec2-user

@@ -24,7 +24,7 @@ check "pam_eic.so has no undefined symbol left unresolved (ldd -r)" bash -c "! l
 valgrind_unit() {
     mkdir -p "$WORK/nss"
     LD_PRELOAD=$NSSW NSS_WRAPPER_PASSWD="$WORK/nss/passwd" NSS_WRAPPER_GROUP="$WORK/nss/group" \
-        CMOCKA_MESSAGE_OUTPUT=TAP valgrind -q --leak-check=full --error-exitcode=99 "$TEST_PAM" >"$WORK/vg.out" 2>&1
+        CMOCKA_MESSAGE_OUTPUT=TAP "$MEMCHECK" -q --leak-check=full --error-exitcode=99 "$TEST_PAM" >"$WORK/vg.out" 2>&1
     local rc=$?
     grep -v '^# bad argument' "$WORK/vg.out"
     [ $rc -eq 0 ] && ! grep -q '^not ok' "$WORK/vg.out" && grep -q '^ok 20 ' "$WORK/vg.out"
