@@ -286,6 +286,17 @@ static int fault_status_reply(const struct emu_fault *f, const char *path, struc
     return emu_push_error(reply, code, "ServiceException", "The service encountered an error (injected fault)");
 }
 
+int emu_http_dispatch(struct emu_server *srv, const struct emu_request *req, struct emu_reply *reply)
+{
+    if (emu_imds_path(req->path)) {
+        return emu_imds_handle(srv, req, reply);
+    }
+    if (emu_ec2_request(req)) {
+        return emu_ec2_handle(srv, req, reply); /* the Query protocol: a form body */
+    }
+    return emu_push_handle(srv, req, reply);
+}
+
 static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *conn, const char *url,
                               const char *method, struct http_req *r)
 {
@@ -323,12 +334,8 @@ static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *con
 
     if (fault != NULL && fault->kind == EMU_FAULT_STATUS) {
         ret = fault_status_reply(fault, url, &reply);
-    } else if (emu_imds_path(url)) {
-        ret = emu_imds_handle(srv, &req, &reply);
-    } else if (emu_ec2_request(&req)) {
-        ret = emu_ec2_handle(srv, &req, &reply); /* the Query protocol: a form body */
     } else {
-        ret = emu_push_handle(srv, &req, &reply);
+        ret = emu_http_dispatch(srv, &req, &reply);
     }
     if (ret != 0) {
         eic_log(LOG_ERR, "http: %.16s %.256s: internal error: %s", method, url, strerror(ret));
