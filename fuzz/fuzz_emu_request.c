@@ -6,7 +6,9 @@
  * An input without an Authorization header is signed here, over all of its headers (a Host and a
  * fixed X-Amz-Date are added when missing), with the default world's alice keys, so the fuzzer
  * reaches the body parsers; an input with one is judged as sent (the SigV4 checks). The server
- * judges every request at a fixed time; each input starts from an empty record store. */
+ * judges every request at a fixed time; each input starts from an empty record store. The IMDS
+ * token table (4096 slots, wiped on free: too costly per input) lives for the whole run; its
+ * tokens are random, so no input can depend on another's. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -33,6 +35,7 @@ static struct {
     char tmp[64];
     struct emu_world *world;
     struct emu_pki *pki;
+    struct emu_tokens *tokens;
 } fx;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -49,6 +52,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static void cleanup(void)
 {
     emu_push_cleanup();
+    emu_tokens_free(fx.tokens);
     emu_pki_free(fx.pki);
     emu_world_free(fx.world);
     nftw(fx.tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
@@ -70,6 +74,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     opts.domain = "amazonaws.com";
     FUZZ_CHECK(emu_world_default(&fx.world) == 0);
     FUZZ_CHECK(emu_pki_load(&opts, &fx.pki) == 0);
+    FUZZ_CHECK(emu_tokens_new(&fx.tokens) == 0);
     FUZZ_CHECK(emu_push_init() == 0);
     atexit(cleanup);
     return 0;
@@ -184,7 +189,6 @@ static void sign(struct parsed *p, const struct emu_request *req)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct emu_record_store *store = NULL;
-    struct emu_tokens *tokens = NULL;
     struct emu_server srv;
     struct emu_request req;
     struct emu_reply reply;
@@ -207,11 +211,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     FUZZ_CHECK(emu_server_init(&srv) == 0);
-    FUZZ_CHECK(emu_record_store_new(&store) == 0 && emu_tokens_new(&tokens) == 0);
+    FUZZ_CHECK(emu_record_store_new(&store) == 0);
     srv.world = fx.world;
     srv.pki = fx.pki;
     srv.store = store;
-    srv.tokens = tokens;
+    srv.tokens = fx.tokens;
     srv.fixed_now = FIXED_NOW;
     emu_reply_init(&reply);
     ret = emu_http_dispatch(&srv, &req, &reply);
@@ -219,7 +223,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(ret != 0 || (reply.status >= 200 && reply.status <= 599));
     emu_reply_free(&reply);
     emu_server_destroy(&srv);
-    emu_tokens_free(tokens);
     emu_record_store_free(store);
     free(p.authorization);
     free(p.text);
