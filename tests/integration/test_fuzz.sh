@@ -15,7 +15,7 @@ check "fuzz/build.sh builds every harness with clang" "$TOP/fuzz/build.sh"
 run_harness() {
     local h=$1
     cp -r "$TOP/fuzz/corpus/$h" "$WORK/corpus-$h" || return 1
-    "$FUZZ_BUILD_DIR/$h" -max_total_time="$SECONDS_EACH" -timeout=60 -print_final_stats=1 \
+    "$FUZZ_BUILD_DIR/$h" -max_total_time="$SECONDS_EACH" -timeout=120 -print_final_stats=1 \
         -artifact_prefix="$WORK/$h-" "$WORK/corpus-$h" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)'
     return "${PIPESTATUS[0]}"
 }
