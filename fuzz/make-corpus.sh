@@ -18,6 +18,7 @@ cp "$data"/config/*.conf "$data"/mapping/*.conf "$corpus/fuzz_config/"
 cp "$src/configs/eic.conf" "$corpus/fuzz_config/sample-eic.conf"
 
 # Account caches of 1, 3 and 12 accounts, written by eic_cache_add_user.
+# shellcheck disable=SC2046 # pkg-config's flags are words
 clang -fsanitize=address,undefined -D_GNU_SOURCE -I"$src/common" "$src/fuzz/make_cache_seed.c" "$out/libeic_fuzz.a" \
     $(pkg-config --libs libcurl json-c openssl) -lpthread -o "$out/make_cache_seed"
 for n in 1 3 12; do
