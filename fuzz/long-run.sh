@@ -23,9 +23,9 @@ run_one() {
     cp -r "fuzz/corpus/$h" "$out/long/corpus-$h"
     {
         echo "# started $(date -u +%FT%TZ), max $left s"
-        echo "# nice -n 10 $out/$h -runs=10000000 -max_total_time=$left -timeout=120 -print_final_stats=1 $out/long/corpus-$h"
+        echo "# nice -n 10 $out/$h -runs=10000000 -max_total_time=$left -timeout=120 -print_final_stats=1 -artifact_prefix=$out/long/$h- $out/long/corpus-$h"
         nice -n 10 "$out/$h" -runs=10000000 -max_total_time="$left" -timeout=120 -print_final_stats=1 \
-            "$out/long/corpus-$h" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)' || true
+            -artifact_prefix="$out/long/$h-" "$out/long/corpus-$h" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)' || true
         echo "# ended $(date -u +%FT%TZ)"
     } >"$out/long/$h.log" 2>&1
 }
