@@ -216,6 +216,12 @@ static void load_answers(const uint8_t *input, size_t size)
             continue;
         }
         s->status = strcmp(status, "RAW") == 0 ? 0 : atoi(status);
+        /* A 1xx answer on a kept-alive connection leaves the client waiting for the final one
+         * until its deadline (30 s an input): RAW inputs, closed after, cover informational
+         * answers. Other statuses outside 200..599 are not HTTP either. */
+        if (s->status != 0 && (s->status < 200 || s->status > 599)) {
+            continue;
+        }
         s->body = nl ? nl + 1 : parts[i].data + head_len;
         s->body_len = parts[i].len - (size_t)(s->body - parts[i].data);
         answers.n++;

@@ -66,7 +66,7 @@ def imds(records, ocsp="good", chain="chain-good", extra=b""):
                 (meta + "placement/availability-zone", 200, b"us-east-1a\n"),
                 (meta + "services/domain", 200, b"amazonaws.com"),
                 (keys + "signer-cert/", 200, read(verify, chain + ".pem"))]
-    entries = ocsp_set(ocsp)
+    entries = ocsp_set(ocsp) if ocsp else []
     sections.append((keys + "signer-ocsp/", 200, "\n".join(n for n, _ in entries).encode()))
     for n, der in entries:
         sections.append((keys + "signer-ocsp/" + n, 200, base64.b64encode(der)))
@@ -78,6 +78,9 @@ write("fuzz_imds", "three", imds(read(verify, "records", "three.txt")))
 write("fuzz_imds", "expired", imds(read(verify, "records", "expired.txt")))
 write("fuzz_imds", "revoked-signer", imds(read(verify, "records", "good.txt"), ocsp="revoked-signer"))
 write("fuzz_imds", "rogue-chain", imds(read(verify, "records", "good.txt"), chain="chain-rogue"))
+# Regression (found by fuzz_imds): an empty signer-ocsp/ listing made eic_keys.c do arithmetic on
+# a NULL buffer (UBSan).
+write("fuzz_imds", "empty-ocsp-listing", imds(read(verify, "records", "good.txt"), ocsp=None, extra=b"== /end 404\n"))
 write("fuzz_imds", "no-keys", b"== /latest/api/token 200\nAQAEAFixtureToken==\n")
 write("fuzz_imds", "token-401", b"== /latest/api/token 401\n\n")
 write("fuzz_imds", "raw-short-body",
