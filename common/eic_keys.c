@@ -96,7 +96,8 @@ static int fetch_signer(struct eic_imds *imds, uint64_t deadline, size_t max, st
         ret = 0;
         goto done;
     }
-    if (ret != 0) {
+    if (ret != 0 || listing.len == 0) {
+        /* An empty listing names no response (and its buffer may be NULL: no arithmetic on it). */
         goto done;
     }
     p = listing.data;

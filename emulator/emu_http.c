@@ -401,6 +401,17 @@ done:
     return ok;
 }
 
+int emu_http_dispatch(struct emu_server *srv, const struct emu_request *req, struct emu_reply *reply)
+{
+    if (emu_imds_path(req->path)) {
+        return emu_imds_handle(srv, req, reply);
+    }
+    if (emu_ec2_request(req)) {
+        return emu_ec2_handle(srv, req, reply); /* the Query protocol: a form body */
+    }
+    return emu_push_handle(srv, req, reply);
+}
+
 static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *conn, const char *url,
                               const char *method, struct http_req *r)
 {
@@ -444,12 +455,8 @@ static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *con
         ret = fault_status_reply(fault, url, &reply);
     } else if (fault != NULL && fault->kind == EMU_FAULT_GARBAGE) {
         ret = garbage_reply(&reply);
-    } else if (emu_imds_path(url)) {
-        ret = emu_imds_handle(srv, &req, &reply);
-    } else if (emu_ec2_request(&req)) {
-        ret = emu_ec2_handle(srv, &req, &reply); /* the Query protocol: a form body */
     } else {
-        ret = emu_push_handle(srv, &req, &reply);
+        ret = emu_http_dispatch(srv, &req, &reply);
     }
     if (ret != 0) {
         eic_log(LOG_ERR, "http: %.16s %.256s: internal error: %s", method, url, strerror(ret));

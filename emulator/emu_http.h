@@ -24,6 +24,10 @@ struct emu_listen {
  * free one). Returns 0 or EINVAL with a reason in err. */
 int emu_listen_parse(const char *spec, struct emu_listen *out, char *err, size_t err_len);
 
+/* Hand one request to the IMDS, EC2 or push API handler by its path and shape (no fault
+ * injection: that is the transport's). Returns as the handlers do. Also the fuzzer's entry. */
+int emu_http_dispatch(struct emu_server *srv, const struct emu_request *req, struct emu_reply *reply);
+
 struct emu_http;
 
 /* Start listening on every address (ports of 0 are replaced by the bound ones). Returns 0 or

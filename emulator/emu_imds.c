@@ -263,7 +263,7 @@ static int active_keys(struct emu_server *srv, const char *rest, struct emu_repl
     user[len] = '\0';
     reply->status = 200;
     reply->content_type = "text/plain";
-    ret = emu_record_store_render(srv->store, user, (long long)time(NULL), &reply->body);
+    ret = emu_record_store_render(srv->store, user, emu_server_now(srv), &reply->body);
     if (ret == ENOENT) {
         return text_reply(reply, 404, "Not Found");
     }
@@ -348,7 +348,7 @@ int emu_imds_handle(struct emu_server *srv, const struct emu_request *req, struc
     if (is_dir(path, MSK "/active-keys")) {
         reply->status = 200;
         reply->content_type = "text/plain";
-        return emu_server_list_users(srv, (long long)time(NULL), &reply->body);
+        return emu_server_list_users(srv, emu_server_now(srv), &reply->body);
     }
     if (strncmp(path, ACTIVE_KEYS, strlen(ACTIVE_KEYS)) == 0) {
         return active_keys(srv, path + strlen(ACTIVE_KEYS), reply);

@@ -177,7 +177,7 @@ static int verify_signature(struct emu_server *srv, const struct emu_request *re
     struct eic_sigv4_scope scope;
     char expected[65];
     long long when;
-    long long now = (long long)time(NULL);
+    long long now = emu_server_now(srv);
     int ret = EACCES;
 
     *out = NULL;
@@ -542,7 +542,7 @@ static int send_ssh_public_key(struct emu_server *srv, const struct emu_request 
     if (ret != 0) {
         goto done;
     }
-    fields.expires = (long long)time(NULL) + w->key_lifetime;
+    fields.expires = emu_server_now(srv) + w->key_lifetime;
     fields.instance_id = w->instance_id;
     fields.caller_arn = principal->arn;
     fields.request_id = request_id;

@@ -56,6 +56,11 @@ bool emu_server_stopping(struct emu_server *srv)
     return stopping;
 }
 
+long long emu_server_now(const struct emu_server *srv)
+{
+    return srv->fixed_now != 0 ? srv->fixed_now : (long long)time(NULL);
+}
+
 void emu_server_stop(struct emu_server *srv)
 {
     pthread_mutex_lock(&srv->stop_lock);

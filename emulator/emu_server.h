@@ -32,6 +32,7 @@ struct emu_server {
     const struct emu_fault *faults;
     size_t n_faults;
     time_t start_time;        /* the identity document's pendingTime */
+    long long fixed_now;      /* 0: handlers read the clock; else the Unix time they all use (fuzzing) */
 
     /* The OS users pushed for (for the active-keys/ listing; the record store cannot list). */
     pthread_mutex_t users_lock;
@@ -77,6 +78,9 @@ void emu_server_destroy(struct emu_server *srv);
 void emu_server_stop(struct emu_server *srv);
 /* Whether emu_server_stop was called. */
 bool emu_server_stopping(struct emu_server *srv);
+/* The Unix time a handler judges a request at: the clock, or srv->fixed_now when set, so
+ * that a fuzzer replays an input with the same verdict at any hour. */
+long long emu_server_now(const struct emu_server *srv);
 /* Sleep ms milliseconds, or less when the server stops. Returns false when it stopped. */
 bool emu_server_sleep(struct emu_server *srv, long ms);
 /* Sleep until the server stops. */

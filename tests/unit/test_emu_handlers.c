@@ -559,6 +559,38 @@ static void test_push_refusals(void **state)
     emu_reply_free(&reply);
 }
 
+/* With fixed_now set (the fuzzer's setting) every handler judges at that instant: the signature
+ * date, the expiry written into the record, the records listed. */
+static void test_fixed_clock(void **state)
+{
+    const long long fixed = 1732400000; /* 2024-11-23T22:13:20Z */
+    struct signed_req s;
+    struct emu_reply reply;
+    struct eic_buf records;
+    char expiry[64];
+    long long before, now;
+
+    (void)state;
+    fx.srv.fixed_now = fixed;
+    assert_int_equal(emu_server_now(&fx.srv), fixed);
+    sign_push(&s, BODY("clock", KEY_ED25519), ALICE_SK, time(NULL));
+    assert_int_equal(push(&s, &reply, "AuthException"), 400);
+    assert_non_null(strstr(reply.body.data, "server time 20241123T221320Z"));
+    emu_reply_free(&reply);
+    sign_push(&s, BODY("clock", KEY_ED25519), ALICE_SK, fixed + 299);
+    assert_int_equal(push(&s, &reply, "\"Success\":true"), 200);
+    emu_reply_free(&reply);
+    eic_buf_init(&records, EMU_MAX_REPLY);
+    assert_int_equal(emu_record_store_render(fx.store, "clock", fixed, &records), 0);
+    snprintf(expiry, sizeof(expiry), "#Timestamp=%lld\n", fixed + 60);
+    assert_non_null(strstr(records.data, expiry));
+    eic_buf_free(&records);
+    fx.srv.fixed_now = 0;
+    before = (long long)time(NULL);
+    now = emu_server_now(&fx.srv);
+    assert_true(now >= before && now <= (long long)time(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_imds_paths),
         cmocka_unit_test(test_push_accepted_and_stored),
         cmocka_unit_test(test_push_refusals),
+        cmocka_unit_test(test_fixed_clock),
     };
 
     /* Refusals are logged; keep them out of the TAP output. */

@@ -1,0 +1,34 @@
+#!/bin/bash
+# The long fuzzing run recorded in docs/FUZZING.md: every harness until 10 M executions or its
+# share of the time, two at a time (fastest first), each from a copy of its seed corpus, at low
+# priority. Logs and grown corpora go to fuzz/build/long/.
+#   fuzz/long-run.sh DEADLINE [HARNESS...]     DEADLINE: date(1) time, e.g. "21:05"
+# Per-harness cap: FUZZ_CAP_SECONDS (default 1800). Run fuzz/build.sh first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${FUZZ_BUILD_DIR:-$PWD/fuzz/build}
+deadline=$(date -d "$1" +%s)
+shift
+harnesses=("$@")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_metadata fuzz_config fuzz_ec2_xml fuzz_sigv4 fuzz_keyrecords
+                                         fuzz_cache fuzz_signer fuzz_emu_request fuzz_imds)
+mkdir -p "$out/long"
+
+run_one() {
+    local h=$1 left
+    left=$(( deadline - $(date +%s) ))
+    [ "$left" -gt "${FUZZ_CAP_SECONDS:-1800}" ] && left=${FUZZ_CAP_SECONDS:-1800}
+    [ "$left" -gt 0 ] || { echo "$h: no time left" >"$out/long/$h.log"; return 0; }
+    rm -rf "$out/long/corpus-$h"
+    cp -r "fuzz/corpus/$h" "$out/long/corpus-$h"
+    {
+        echo "# started $(date -u +%FT%TZ), max $left s"
+        echo "# nice -n 10 $out/$h -runs=10000000 -max_total_time=$left -timeout=120 -print_final_stats=1 -artifact_prefix=$out/long/$h- $out/long/corpus-$h"
+        nice -n 10 "$out/$h" -runs=10000000 -max_total_time="$left" -timeout=120 -print_final_stats=1 \
+            -artifact_prefix="$out/long/$h-" "$out/long/corpus-$h" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)' || true
+        echo "# ended $(date -u +%FT%TZ)"
+    } >"$out/long/$h.log" 2>&1
+}
+export -f run_one
+export out deadline
+printf '%s\n' "${harnesses[@]}" | xargs -P 2 -I{} bash -c 'run_one "$1"' _ {}
