@@ -158,7 +158,7 @@ static void parse_input(const uint8_t *data, size_t size, struct parsed *p)
 static void sign(struct parsed *p, const struct emu_request *req)
 {
     struct eic_sigv4_header headers[MAX_HEADERS + 2];
-    struct eic_sigv4_request sreq;
+    struct eic_sigv4_request sreq = {0};
     struct eic_sigv4_scope scope;
     const char *amz_date = find_header(p, "X-Amz-Date");
 

@@ -100,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = fuzz_cstring(data, size);
     char *fields[5] = {"", "", "", "", ""};
     struct eic_sigv4_header headers[MAX_HEADERS];
-    struct eic_sigv4_request req;
+    struct eic_sigv4_request req = {0};
     size_t n_headers = 0;
     char *p = text;
     char *body = NULL;
