@@ -394,7 +394,7 @@ static int parse_endpoints(const char *name, json_object *arr, struct emu_world 
         return ENOMEM;
     }
     for (size_t i = 0; i < n && ret == 0; i++) {
-        char path[48];
+        char path[64];
 
         w->n_endpoints = i + 1;
         snprintf(path, sizeof(path), "instance_connect_endpoints[%zu]", i);
