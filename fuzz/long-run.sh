@@ -1,9 +1,12 @@
 #!/bin/bash
 # The long fuzzing run recorded in docs/FUZZING.md: every harness until 10 M executions or its
-# share of the time, two at a time (fastest first), each from a copy of its seed corpus, at low
-# priority. Logs and grown corpora go to fuzz/build/long/.
+# share of the time, FUZZ_JOBS (default 2) at a time in the order given (fastest first), each from
+# a copy of its seed corpus, at the lowest priority (nice 19: other work on the machine hardly
+# notices). Logs and grown corpora go to fuzz/build/long/.
 #   fuzz/long-run.sh DEADLINE [HARNESS...]     DEADLINE: date(1) time, e.g. "21:05"
 # Per-harness cap: FUZZ_CAP_SECONDS (default 1800). Run fuzz/build.sh first.
+# The per-input timeout is 30 min so that the runs may be paused (kill -STOP / -CONT) while a
+# benchmark needs a quiet machine; a real hang still shows as a run that stops counting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${FUZZ_BUILD_DIR:-$PWD/fuzz/build}
@@ -23,12 +26,12 @@ run_one() {
     cp -r "fuzz/corpus/$h" "$out/long/corpus-$h"
     {
         echo "# started $(date -u +%FT%TZ), max $left s"
-        echo "# nice -n 10 $out/$h -runs=10000000 -max_total_time=$left -timeout=120 -print_final_stats=1 -artifact_prefix=$out/long/$h- $out/long/corpus-$h"
-        nice -n 10 "$out/$h" -runs=10000000 -max_total_time="$left" -timeout=120 -print_final_stats=1 \
+        echo "# nice -n 19 $out/$h -runs=10000000 -max_total_time=$left -timeout=1800 -print_final_stats=1 -artifact_prefix=$out/long/$h- $out/long/corpus-$h"
+        nice -n 19 "$out/$h" -runs=10000000 -max_total_time="$left" -timeout=1800 -print_final_stats=1 \
             -artifact_prefix="$out/long/$h-" "$out/long/corpus-$h" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)' || true
         echo "# ended $(date -u +%FT%TZ)"
     } >"$out/long/$h.log" 2>&1
 }
 export -f run_one
 export out deadline
-printf '%s\n' "${harnesses[@]}" | xargs -P 2 -I{} bash -c 'run_one "$1"' _ {}
+printf '%s\n' "${harnesses[@]}" | xargs -P "${FUZZ_JOBS:-2}" -I{} bash -c 'run_one "$1"' _ {}
