@@ -67,7 +67,7 @@ akc_row() { # akc_row LINE
     printf '| %s | %s ms | %s ms | %s ms |\n' "$(field "$WORK/akc" "$1" 1)" "$(field "$WORK/akc" "$1" 2)" \
         "$(field "$WORK/akc" "$1" 3)" "$(field "$WORK/akc" "$1" 4)"
 }
-# load report: logins=N ms=T puts=P gets=G
+# load report: logins=N failed=F ms=T puts=P gets=G retried=R
 load_value() { tr ' ' '\n' <"$WORK/load" 2>/dev/null | sed -n "s/^$1=//p"; }
 load_outcome() {
     local failed
@@ -166,9 +166,9 @@ service and the clients are off the instance; here the emulator runs at a higher
 the clients at a lower one so that the instance side is what competes for the CPU. The IMDS
 requests are counted from the emulator's request log.
 
-| logins | all succeeded | wall time of the burst | token PUTs per login | GETs per login |
-|---|---|---|---|---|
-| $(load_value logins) | $(load_outcome) | $(awk -v ms="$(load_value ms)" 'BEGIN { printf "%.1f s", ms / 1000 }') | $(ratio "$(load_value puts)" "$(load_value logins)") | $(ratio "$(load_value gets)" "$(load_value logins)") |
+| logins | all succeeded | wall time of the burst | token PUTs per login | GETs per login | requests sent again |
+|---|---|---|---|---|---|
+| $(load_value logins) | $(load_outcome) | $(awk -v ms="$(load_value ms)" 'BEGIN { printf "%.1f s", ms / 1000 }') | $(ratio "$(load_value puts)" "$(load_value logins)") | $(ratio "$(load_value gets)" "$(load_value logins)") | $(load_value retried) |
 
 sshd runs the AuthorizedKeysCommand twice per login, each run a new process: each run fetches one
 IMDSv2 token and reuses it for its eight GETs (key records, instance id, zone, domain, signer
@@ -181,13 +181,14 @@ its TTL, a fresh token on any doubt). What would reduce IMDS traffic much more i
 fetches identically — instance identity, signer chain, OCSP responses (six of the eight GETs) —
 which a shared cache of verified signer material could serve; not done.
 
-What a failure here means: the AuthorizedKeysCommand bounds every IMDS request by
-\`imds_timeout_ms\` (1 s) of wall-clock time. With hundreds of sshd and
-eic-authorized-keys processes runnable on two CPUs (and, when these figures were taken, other
-work on the machine), a process can wait for the CPU longer than that between sending a request
-and reading its answer; the request then times out, eic fails closed, and that login is refused
-("Permission denied"); the user can retry. The deadlines are security bounds and stay as
-shipped; the table says what happened in this run.
+The last column counts IMDS requests that ran into \`imds_timeout_ms\` (1 s of wall-clock time)
+and were sent once more, which the AuthorizedKeysCommand does while \`deadline_ms\` leaves a whole
+request timeout, and logs (\`IMDS: N of M requests ran into imds_timeout_ms ... and were sent
+again\`). With hundreds of sshd and eic-authorized-keys processes runnable on two CPUs, a process
+can wait for the CPU longer than that between sending a request and reading the answer IMDS
+already gave. If the second try also times out, eic fails closed and that login is refused
+("Permission denied"; the user can retry). The deadlines are security bounds and stay as shipped;
+the table says what happened in this run.
 EOF
 } >"$WORK/doc"
 if [ -n "$OUTPUT" ]; then

@@ -50,6 +50,7 @@ struct eic_imds {
     uint64_t token_reuse_until;  /* CLOCK_MONOTONIC ms after which the token is not used */
     unsigned long token_fetches; /* for eic_imds_stats() */
     unsigned long requests;
+    unsigned long retries;
     char errbuf[CURL_ERROR_SIZE];
     char last_error[CURL_ERROR_SIZE + 64]; /* eic_imds_last_error() */
 };
@@ -311,6 +312,7 @@ static int do_request(struct eic_imds *imds, bool token_put, const char *path, u
     int ret = request_once(imds, token_put, path, deadline_ms, out, cap, status);
 
     if (ret == ETIMEDOUT && eic_ms_left(deadline_ms) >= (uint64_t)imds->request_timeout_ms) {
+        imds->retries++;
         ret = request_once(imds, token_put, path, deadline_ms, out, cap, status);
     }
     return ret;
@@ -504,10 +506,18 @@ const char *eic_imds_last_error(const struct eic_imds *imds)
     return imds->last_error;
 }
 
-void eic_imds_stats(const struct eic_imds *imds, unsigned long *token_fetches, unsigned long *requests)
+void eic_imds_stats(const struct eic_imds *imds, unsigned long *token_fetches, unsigned long *requests,
+                    unsigned long *retries)
 {
-    *token_fetches = imds->token_fetches;
-    *requests = imds->requests;
+    if (token_fetches != NULL) {
+        *token_fetches = imds->token_fetches;
+    }
+    if (requests != NULL) {
+        *requests = imds->requests;
+    }
+    if (retries != NULL) {
+        *retries = imds->retries;
+    }
 }
 
 const char *eic_imds_strerror(int err)

@@ -47,8 +47,10 @@ const char *eic_imds_strerror(int err);
  * words ("Operation timed out after 500 milliseconds with 0 bytes received"). "" after a success.
  * Valid until the next call on the handle. */
 const char *eic_imds_last_error(const struct eic_imds *imds);
-/* Counters since eic_imds_new(): token PUTs attempted and HTTP requests sent (token PUTs
- * included). For tests and debug logging, e.g. to show that a token was reused. */
-void eic_imds_stats(const struct eic_imds *imds, unsigned long *token_fetches, unsigned long *requests);
+/* Counters since eic_imds_new(): token PUTs attempted, HTTP requests sent (token PUTs and retries
+ * included), and requests sent again after running into their timeout. For tests and log lines,
+ * e.g. to show that a token was reused. Any pointer may be NULL. */
+void eic_imds_stats(const struct eic_imds *imds, unsigned long *token_fetches, unsigned long *requests,
+                    unsigned long *retries);
 
 #endif

@@ -268,6 +268,7 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     struct eic_keys_request req;
     struct eic_imds *imds = NULL;
     X509_STORE *anchors = NULL;
+    unsigned long requests, retries;
     int ret;
 
     *verdicts = NULL;
@@ -295,6 +296,13 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     req.now = (long long)time(NULL);
     req.deadline_ms = deadline_ms;
     ret = eic_keys_fetch_verified(imds, &req, verdicts, n_verdicts);
+    eic_imds_stats(imds, NULL, &requests, &retries);
+    if (retries > 0) {
+        /* A line of its own: IMDS, or this host's CPU, is slower than imds_timeout_ms allows, and
+         * the next login may not get away with it. */
+        eic_log(LOG_NOTICE, "IMDS: %lu of %lu requests ran into imds_timeout_ms (%ld ms) and were sent again",
+                retries, requests, cfg->imds_timeout_ms);
+    }
 done:
     eic_imds_free(imds);
     X509_STORE_free(anchors);

@@ -99,4 +99,12 @@ done
 start_emulator token-hang --fault "/latest/api/token=hang" || exit 1
 write_config "$WORK/eic.conf"
 check_timed "IMDS token request hanging: exit 1 within the deadline" bounded_failure 2600
+# A request that runs into imds_timeout_ms is sent once more while the deadline leaves a whole
+# timeout (a login storm can starve the AKC past the timeout although IMDS answered), and the
+# run says so in its log: ops see an IMDS or a host too slow for the configured timeout.
+: >"$WORK/akc.log"
+write_config "$WORK/eic.conf" "imds_timeout_ms = 300"
+check "a timed-out request is sent once more and the log says so" bash -c \
+    "out=\$('$AKC' -c '$WORK/eic.conf' '$USER_NAME' '$FP'); [ \$? -eq 1 ] && [ -z \"\$out\" ] &&
+     grep 'IMDS: 1 of 2 requests ran into imds_timeout_ms (300 ms) and were sent again' '$WORK/akc.log'"
 finish

@@ -5,8 +5,7 @@
 # pushed key, as a fleet sees it: many people, each logging in once. MaxStartups is raised so sshd
 # accepts them all at once. All must log in; the IMDS requests the burst caused are counted from
 # the emulator's request log and reported per login (token PUTs and GETs).
-# EIC_LOAD_LOGINS changes the number (bench/ uses 200). CI runs 100: at 200 on a 2-core machine 1-3
-# logins in a run are refused (token PUT timed out twice while the storm starves the AKC; issue #7).
+# EIC_LOAD_LOGINS changes the number (default 200, as issue #7 asks).
 # Needs root (CI runs as root); without root every case reports "not ok", never a skip.
 if [ "$(id -u)" -eq 0 ] && [ "${1:-}" != --inside ] && command -v unshare >/dev/null; then
     exec unshare --net --mount --propagation private bash "$0" --inside
@@ -14,13 +13,13 @@ fi
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/sandbox.sh"
 
-N=${EIC_LOAD_LOGINS:-100}
+N=${EIC_LOAD_LOGINS:-200}
 CASES=(
     "$N accounts created and $N keys pushed"
     "$N concurrent ssh logins all succeed, each as its own user"
     "sshd dropped no connection (MaxStartups)"
     "every login was authorized by eic (two AuthorizedKeysCommand runs each)"
-    "token PUTs per login: at most one per AuthorizedKeysCommand run (a token is reused within a run)"
+    "token PUTs: at most one per AuthorizedKeysCommand run, plus the requests it logged as sent again (a token is reused within a run)"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -127,13 +126,17 @@ PROVIDED=$(grep -c 'Providing ssh key from EC2 Instance Connect' "$WORK/burst-ak
 # Runs that failed (sshd logs those) fetched their token too.
 AKC_RUNS=$((PROVIDED + $(grep -c 'AuthorizedKeysCommand .* failed' "$SANDBOX/sshd.log")))
 check "${CASES[3]}" test "$PROVIDED" -eq $((2 * N))
-check "${CASES[4]}" bash -c "echo '$PUTS token PUTs, $AKC_RUNS runs'; [ $PUTS -le $AKC_RUNS ]"
+# A run whose request ran into imds_timeout_ms sends it again (once) and logs how many it sent
+# again; on a starved machine that request may be the token PUT.
+RETRIED=$(sed -n 's/.*IMDS: \([0-9]*\) of [0-9]* requests ran into imds_timeout_ms.*/\1/p' "$WORK/burst-akc.log" |
+    awk '{ n += $1 } END { print n + 0 }')
+check "${CASES[4]}" bash -c "echo '$PUTS token PUTs, $AKC_RUNS runs, $RETRIED requests sent again'; [ $PUTS -le $((AKC_RUNS + RETRIED)) ]"
 
 per_login() { awk -v a="$1" -v n="$N" 'BEGIN { printf "%.2f", a / n }'; }
 echo "# $N logins in $((end_ms - start_ms)) ms; IMDS requests: $PUTS token PUTs ($(per_login "$PUTS") per login)," \
-    "$GETS GETs ($(per_login "$GETS") per login)"
+    "$GETS GETs ($(per_login "$GETS") per login); $RETRIED sent again after a timeout"
 # For bench/run-all.sh: the same figures, one line, machine-readable.
 if [ -n "${EIC_LOAD_REPORT:-}" ]; then
-    echo "logins=$N failed=$LOGIN_FAILURES ms=$((end_ms - start_ms)) puts=$PUTS gets=$GETS" >"$EIC_LOAD_REPORT"
+    echo "logins=$N failed=$LOGIN_FAILURES ms=$((end_ms - start_ms)) puts=$PUTS gets=$GETS retried=$RETRIED" >"$EIC_LOAD_REPORT"
 fi
 finish

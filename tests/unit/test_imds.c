@@ -366,7 +366,7 @@ static void test_deadline_passed(void **state)
     (void)state;
     eic_buf_init(&out, 4096);
     assert_int_equal(eic_imds_get(imds, INSTANCE_ID_PATH, eic_monotonic_ms() - 1, &out), ETIMEDOUT);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, NULL);
     assert_int_equal(requests, 0);
     eic_imds_free(imds);
     eic_buf_free(&out);
@@ -470,7 +470,7 @@ static pid_t start_stalling_server(char *url, size_t url_len)
  * whole timeout; never when the deadline is one timeout (nss_eic's case). */
 static void test_timeout_retried_once(void **state)
 {
-    unsigned long fetches, requests;
+    unsigned long fetches, requests, retries;
     struct eic_imds *imds;
     struct eic_buf out;
     char url[64];
@@ -485,9 +485,10 @@ static void test_timeout_retried_once(void **state)
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), 0);
     assert_int_equal(out.len, 19);
     assert_memory_equal(out.data, "i-0123456789abcdef0", 19);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, &retries);
     assert_int_equal(fetches, 1);
     assert_int_equal(requests, 3); /* PUT, GET (no answer), GET again */
+    assert_int_equal(retries, 1);
     eic_imds_free(imds);
     kill(server, SIGKILL);
     waitpid(server, NULL, 0);
@@ -495,8 +496,9 @@ static void test_timeout_retried_once(void **state)
     server = start_stalling_server(url, sizeof(url));
     imds = client(url, 300, 60, 0);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 300, &out, &elapsed), ETIMEDOUT);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, &retries);
     assert_int_equal(requests, 2); /* PUT, GET: no time left for another */
+    assert_int_equal(retries, 0);
     eic_imds_free(imds);
     kill(server, SIGKILL);
     waitpid(server, NULL, 0);
@@ -523,7 +525,7 @@ static void test_instance_id_and_token_reuse(void **state)
 
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), 0);
     assert_instance_id(out.data);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, NULL);
     assert_int_equal(fetches, 1);
     assert_int_equal(requests, 2);
 
@@ -532,7 +534,7 @@ static void test_instance_id_and_token_reuse(void **state)
     assert_true(out.len > 0);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), 0);
     assert_instance_id(out.data);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, NULL);
     assert_int_equal(fetches, 1);
     assert_int_equal(requests, 4);
     /* ... and the server agrees: one token PUT, three GETs. */
@@ -568,11 +570,11 @@ static void test_token_expiry(void **state)
     eic_buf_init(&out, 4096);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), 0);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), 0);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, NULL);
     assert_int_equal(fetches, 1);
     sleep_ms(950);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), 0);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, NULL);
     assert_int_equal(fetches, 2);
     assert_int_equal(log_count(&emu, "PUT", "/latest/api/token"), 2);
     eic_imds_free(imds);
@@ -850,7 +852,7 @@ static void test_401_retry(void **state)
     emu_start(&emu, listen, fresh_state, NULL);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 5000, &out, &elapsed), 0);
     assert_instance_id(out.data);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, NULL);
     assert_int_equal(fetches, 2);
     assert_int_equal(requests, 5); /* PUT GET | GET(401) PUT GET */
     assert_int_equal(log_count(&emu, "PUT", "/latest/api/token"), 1);
@@ -874,7 +876,7 @@ static void test_401_always(void **state)
     eic_buf_init(&out, 4096);
     imds = client(emu.url, 1000, 21600, 0);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), EACCES);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, NULL);
     assert_int_equal(fetches, 1);
     assert_int_equal(requests, 2);
     eic_imds_free(imds);
@@ -882,7 +884,7 @@ static void test_401_always(void **state)
     imds = client(emu.url, 1000, 21600, 0);
     assert_int_equal(timed_get(imds, "/latest/meta-data/services/domain", 2000, &out, &elapsed), 0);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), EACCES);
-    eic_imds_stats(imds, &fetches, &requests);
+    eic_imds_stats(imds, &fetches, &requests, NULL);
     assert_int_equal(fetches, 2);
     assert_int_equal(requests, 5); /* PUT GET | GET(401) PUT GET(401) */
     eic_imds_free(imds);
