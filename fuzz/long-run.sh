@@ -16,6 +16,10 @@ harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_metadata fuzz_config fuzz_ec2_xml fuzz_sigv4 fuzz_keyrecords
                                          fuzz_cache fuzz_signer fuzz_emu_request fuzz_imds)
 mkdir -p "$out/long"
+# With the kernel's autogroup scheduling, nice only ranks processes within their session: lower
+# this session's whole group too, or a run started from its own session takes a fair share of the
+# machine against everything else.
+echo 19 2>/dev/null >/proc/self/autogroup || true
 
 run_one() {
     local h=$1 left
