@@ -3,7 +3,6 @@
  * Every test works in its own temporary directory with fixture passwd/group files. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 /* White box: the implementation is compiled in (instead of taken from libeic_common.a) so the
  * structural tests can forge files with a valid checksum and reach the checks behind it. */
 #include "eic_cache.c"
+#include "unit_support.h"
 
 #define ARN(name) "arn:aws:iam::111122223333:user/" name
 
@@ -44,26 +44,6 @@ static void write_file(const char *path, const void *data, size_t len)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, data, len), (ssize_t)len);
     assert_int_equal(close(fd), 0);
-}
-
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "re");
-    unsigned char *buf;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
 }
 
 static int setup(void **state)
@@ -98,20 +78,12 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     struct fx *fx = *state;
 
     eic_log_close();
-    nftw(fx->root, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    unit_remove_tree(fx->root);
     free(fx);
     return 0;
 }
@@ -152,8 +124,8 @@ static uint32_t expected_id(const char *key, uint32_t min, uint32_t max)
 static bool log_contains(const struct fx *fx, const char *needle)
 {
     size_t len;
-    unsigned char *buf = read_file(fx->log, &len);
-    bool found = strstr((char *)buf, needle) != NULL;
+    char *buf = unit_read_file(fx->log, &len);
+    bool found = buf != NULL && strstr(buf, needle) != NULL;
 
     free(buf);
     return found;
@@ -485,6 +457,7 @@ static void test_missing(void **state)
 static unsigned char *build_sample(struct fx *fx, size_t *len)
 {
     const char *groups[] = {"sudo", "eic-admins", "eic-dev"};
+    unsigned char *bytes;
     char path[256];
     char name[16];
 
@@ -493,7 +466,9 @@ static unsigned char *build_sample(struct fx *fx, size_t *len)
         assert_int_equal(add(fx, fx->dir, name, groups, (size_t)(i % 4), NULL), 0);
     }
     snprintf(path, sizeof(path), "%s/accounts.db", fx->dir);
-    return read_file(path, len);
+    bytes = (unsigned char *)unit_read_file(path, len);
+    assert_non_null(bytes);
+    return bytes;
 }
 
 static void put_sample(const struct fx *fx, const void *data, size_t len)
@@ -602,7 +577,8 @@ static void test_corrupt_blocks_writer(void **state)
     snprintf(path, sizeof(path), "%s/accounts.db", fx->dir);
     write_file(path, data, len);
     assert_int_equal(add(fx, fx->dir, "newbie", NULL, 0, NULL), EIO);
-    after = read_file(path, &len2);
+    after = (unsigned char *)unit_read_file(path, &len2);
+    assert_non_null(after);
     assert_int_equal(len2, len);
     assert_memory_equal(after, data, len);
     assert_true(log_contains(fx, "corrupt"));

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include <cmocka.h>
 
 #include "eic_config.h"
+#include "unit_support.h"
 
 #define CONFIG_DIR TEST_DATA_DIR "/config"
 
@@ -62,18 +62,10 @@ static int make_tmpdir(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int remove_tmpdir(void **state)
 {
     char *dir = *state;
-    int ret = nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    int ret = unit_remove_tree(dir);
 
     free(dir);
     return ret;

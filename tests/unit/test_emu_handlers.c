@@ -3,7 +3,6 @@
  * transport-independent request/reply interface (no sockets). Push requests are signed with
  * eic_sigv4_authorization, the client side of the same SigV4 code. */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +22,7 @@
 #include "emu_push.h"
 #include "emu_server.h"
 #include "emu_world.h"
+#include "unit_support.h"
 
 #define INSTANCE "i-0123456789abcdef0"
 #define KEY_ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIHg3R3hv7uLbbmz+LHakOxgxpBAKBzBpKn557So66lJ unit"
@@ -40,14 +40,6 @@ static struct {
     struct emu_tokens *tokens;
     struct emu_server srv;
 } fx;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -84,7 +76,7 @@ static int teardown(void **state)
     emu_record_store_free(fx.store);
     emu_pki_free(fx.pki);
     emu_world_free(fx.world);
-    nftw(fx.tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    unit_remove_tree(fx.tmp);
     return 0;
 }
 

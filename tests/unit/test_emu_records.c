@@ -4,7 +4,6 @@
  * OCSP_basic_verify, record signatures with EVP_DigestVerify (RSA-PSS, salt 32). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +28,7 @@
 #include "eic_log.h"
 #include "emu_pki.h"
 #include "emu_records.h"
+#include "unit_support.h"
 
 #define REGION "us-east-1"
 #define DOMAIN "amazonaws.com"
@@ -55,30 +55,6 @@ static void path_in(char *out, size_t len, const char *dir, const char *name)
     assert_true(n > 0 && (size_t)n < len);
 }
 
-static char *read_file(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rbe");
-    char *data;
-    long len;
-
-    if (f == NULL) {
-        return NULL;
-    }
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    len = ftell(f);
-    assert_true(len >= 0);
-    rewind(f);
-    data = malloc((size_t)len + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)len, f), (size_t)len);
-    data[len] = '\0';
-    fclose(f);
-    if (len_out != NULL) {
-        *len_out = (size_t)len;
-    }
-    return data;
-}
-
 static void write_file(const char *path, const char *data)
 {
     FILE *f = fopen(path, "we");
@@ -90,7 +66,7 @@ static void write_file(const char *path, const char *data)
 
 static int file_contains(const char *path, const char *needle)
 {
-    char *data = read_file(path, NULL);
+    char *data = unit_read_file(path, NULL);
     int found = data != NULL && strstr(data, needle) != NULL;
 
     free(data);
@@ -143,14 +119,6 @@ static int setup_group(void **state)
     return emu_pki_load(&opts, &fx.pki) == 0 ? 0 : -1;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown_group(void **state)
 {
     (void)state;
@@ -158,7 +126,7 @@ static int teardown_group(void **state)
     eic_log_close();
     /* The directory is ours (mkdtemp) and holds only what this test made; depth first, no
      * symlinks followed. */
-    return nftw(fx.tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+    return unit_remove_tree(fx.tmp);
 }
 
 /* The served chain split into its certificates (exactly two expected). */
@@ -500,11 +468,11 @@ static void test_pki_reload_stable(void **state)
     load_pki(dir, REGION, 0, EMU_OCSP_GOOD, EMU_OCSP_TARGET_SIGNER, &pki);
     emu_pki_free(pki);
     path_in(path, sizeof(path), dir, "ca.pem");
-    ca1 = read_file(path, NULL);
+    ca1 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "intermediate.pem");
-    inter1 = read_file(path, NULL);
+    inter1 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "signer.pem");
-    signer1 = read_file(path, NULL);
+    signer1 = unit_read_file(path, NULL);
     assert_non_null(ca1);
     assert_non_null(inter1);
     assert_non_null(signer1);
@@ -512,11 +480,11 @@ static void test_pki_reload_stable(void **state)
     load_pki(dir, REGION, 0, EMU_OCSP_GOOD, EMU_OCSP_TARGET_SIGNER, &pki);
     emu_pki_free(pki);
     path_in(path, sizeof(path), dir, "ca.pem");
-    ca2 = read_file(path, NULL);
+    ca2 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "intermediate.pem");
-    inter2 = read_file(path, NULL);
+    inter2 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "signer.pem");
-    signer2 = read_file(path, NULL);
+    signer2 = unit_read_file(path, NULL);
     assert_string_equal(ca1, ca2);
     assert_string_equal(inter1, inter2);
     assert_string_equal(signer1, signer2);
@@ -532,9 +500,9 @@ static void test_pki_reload_stable(void **state)
     assert_true(verify_chain(dir, signer, inter, NULL));
     assert_true(file_contains(fx.log_path, "not for the configured region/domain"));
     path_in(path, sizeof(path), dir, "ca.pem");
-    ca2 = read_file(path, NULL);
+    ca2 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "intermediate.pem");
-    inter2 = read_file(path, NULL);
+    inter2 = unit_read_file(path, NULL);
     assert_string_equal(ca1, ca2);
     assert_string_equal(inter1, inter2);
     free(ca2);
@@ -561,11 +529,11 @@ static void test_pki_corrupt_files(void **state)
     load_pki(dir, REGION, 0, EMU_OCSP_GOOD, EMU_OCSP_TARGET_SIGNER, &pki);
     emu_pki_free(pki);
     path_in(path, sizeof(path), dir, "ca.pem");
-    ca1 = read_file(path, NULL);
+    ca1 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "intermediate.pem");
-    inter1 = read_file(path, NULL);
+    inter1 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "signer.pem");
-    signer1 = read_file(path, NULL);
+    signer1 = unit_read_file(path, NULL);
 
     /* A corrupt signer key: only the signer is re-issued. */
     path_in(path, sizeof(path), dir, "signer.key");
@@ -579,11 +547,11 @@ static void test_pki_corrupt_files(void **state)
     X509_free(inter);
     emu_pki_free(pki);
     path_in(path, sizeof(path), dir, "ca.pem");
-    ca2 = read_file(path, NULL);
+    ca2 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "intermediate.pem");
-    inter2 = read_file(path, NULL);
+    inter2 = unit_read_file(path, NULL);
     path_in(path, sizeof(path), dir, "signer.pem");
-    signer2 = read_file(path, NULL);
+    signer2 = unit_read_file(path, NULL);
     assert_string_equal(ca1, ca2);
     assert_string_equal(inter1, inter2);
     assert_string_not_equal(signer1, signer2);
@@ -603,7 +571,7 @@ static void test_pki_corrupt_files(void **state)
     emu_pki_free(pki);
     path_in(path, sizeof(path), dir, "ca.pem");
     free(ca2);
-    ca2 = read_file(path, NULL);
+    ca2 = unit_read_file(path, NULL);
     assert_string_equal(ca1, ca2);
     free(ca2);
 
@@ -613,7 +581,7 @@ static void test_pki_corrupt_files(void **state)
         char *key;
 
         path_in(other, sizeof(other), dir, "intermediate.key");
-        key = read_file(other, NULL);
+        key = unit_read_file(other, NULL);
         assert_non_null(key);
         path_in(path, sizeof(path), dir, "signer.key");
         write_file(path, key);
@@ -634,7 +602,7 @@ static void test_pki_corrupt_files(void **state)
     X509_free(signer);
     X509_free(inter);
     emu_pki_free(pki);
-    ca2 = read_file(path, NULL);
+    ca2 = unit_read_file(path, NULL);
     assert_string_not_equal(ca1, ca2);
     free(ca2);
     free(ca1);

@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <regex.h>
@@ -34,6 +33,7 @@
 #include "eic_buf.h"
 #include "eic_imds.h"
 #include "eic_time.h"
+#include "unit_support.h"
 
 #define READY_TIMEOUT_MS 60000 /* the first start makes the PKI (RSA keys) */
 #define SLACK_MS 100           /* allowed overshoot past a deadline */
@@ -274,14 +274,6 @@ static void assert_instance_id(const char *text)
 
 /* ---- group setup ---------------------------------------------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int group_setup(void **state)
 {
     char path[PATH_MAX];
@@ -301,7 +293,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     stop_all(state);
-    return nftw(top_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return unit_remove_tree(top_dir);
 }
 
 /* ---- cases without a server ----------------------------------------------------------- */

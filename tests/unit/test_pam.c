@@ -22,7 +22,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -46,6 +45,7 @@
 
 #include "eic_cache.h"
 #include "eic_time.h"
+#include "unit_support.h"
 
 #define NSS_WRAPPER_LIB "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
 #define READY_TIMEOUT_MS 60000
@@ -489,14 +489,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     (void)state;
@@ -505,10 +497,10 @@ static int teardown(void **state)
         waitpid(emu_pid, NULL, 0);
     }
     if (have_root && getenv("EIC_TEST_KEEP") == NULL) {
-        nftw(top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        unit_remove_tree(top);
     }
     if (getenv("EIC_TEST_PAM_NSS_DIR") != NULL) {
-        nftw(getenv("EIC_TEST_PAM_NSS_DIR"), remove_entry, 4, FTW_DEPTH | FTW_PHYS);
+        unit_remove_tree(getenv("EIC_TEST_PAM_NSS_DIR"));
     }
     return 0;
 }

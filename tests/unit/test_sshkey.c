@@ -18,6 +18,7 @@
 #include "eic_buf.h"
 #include "eic_codec.h"
 #include "eic_sshkey.h"
+#include "unit_support.h"
 
 #define DATA TEST_DATA_DIR "/sshkey/"
 #define RFC4716_TEST_BEGIN "---- BEGIN SSH2 PUBLIC KEY ----"
@@ -26,19 +27,11 @@
 static char *read_file(const char *name, size_t *len)
 {
     char path[512];
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f;
+    char *text;
 
-    snprintf(path, sizeof(path), DATA "%s", name);
-    f = fopen(path, "re");
-    assert_non_null(f);
-    text = malloc(65536);
+    assert_true((size_t)snprintf(path, sizeof(path), DATA "%s", name) < sizeof(path));
+    text = unit_read_file(path, len);
     assert_non_null(text);
-    n = fread(text, 1, 65535, f);
-    fclose(f);
-    text[n] = '\0';
-    *len = n;
     return text;
 }
 

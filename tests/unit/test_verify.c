@@ -18,6 +18,7 @@
 #include "eic_codec.h"
 #include "eic_keyrecords.h"
 #include "eic_signer.h"
+#include "unit_support.h"
 
 #define FIXTURES TEST_DATA_DIR "/verify"
 #define INSTANCE "i-0123456789abcdef0"
@@ -25,32 +26,15 @@
 
 static long long fixture_now;
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static char *read_fixture(const char *name, size_t *len)
 {
     char path[1024];
+    char *text;
 
     snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
-    return read_file(path, len);
+    text = unit_read_file(path, len);
+    assert_non_null(text);
+    return text;
 }
 
 static char *read_line_fixture(const char *name)
