@@ -259,30 +259,10 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
     call.body = body;
     call.credentials = &creds;
     eic_api_invoke(&call, &result);
-    switch (result.outcome) {
-    case EIC_API_OK:
+    status = eic_api_report(CMD, OPERATION, &result);
+    if (status == EIC_EXIT_OK) {
         print_json(stdout, result.answer);
         status = fflush(stdout) == 0 ? EIC_EXIT_OK : EIC_EXIT_OTHER;
-        break;
-    case EIC_API_SERVICE_ERROR:
-        if (result.retries > 0) {
-            fprintf(stderr, "\nAn error occurred (%s) when calling the " OPERATION
-                            " operation (reached max retries: %d): %s\n",
-                    result.error_code ? result.error_code : "Unknown", result.retries, result.error_message);
-        } else {
-            fprintf(stderr, "\nAn error occurred (%s) when calling the " OPERATION " operation: %s\n",
-                    result.error_code ? result.error_code : "Unknown", result.error_message);
-        }
-        status = EIC_EXIT_SERVICE;
-        break;
-    case EIC_API_BAD_ENDPOINT:
-        status = eic_usage_error(CMD, "%s", result.error_message);
-        break;
-    case EIC_API_FAILED:
-    default:
-        fprintf(stderr, "\n%s\n", result.error_message);
-        status = EIC_EXIT_OTHER;
-        break;
     }
 done:
     eic_api_result_free(&result);

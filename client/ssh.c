@@ -280,24 +280,6 @@ static int public_key_of(const char *path, char **public_key)
     return 0;
 }
 
-static int service_error(const char *operation, const struct eic_api_result *r)
-{
-    switch (r->outcome) {
-    case EIC_API_SERVICE_ERROR:
-        fprintf(stderr, "\nAn error occurred (%s) when calling the %s operation: %s\n",
-                r->error_code ? r->error_code : "Unknown", operation, r->error_message);
-        return EIC_EXIT_SERVICE;
-    case EIC_API_BAD_ENDPOINT:
-        return eic_usage_error(CMD, "%s", r->error_message);
-    case EIC_API_OK:
-        return EIC_EXIT_OK;
-    case EIC_API_FAILED:
-    default:
-        fprintf(stderr, "\n%s\n", r->error_message);
-        return EIC_EXIT_OTHER;
-    }
-}
-
 /* SIGTERM/SIGHUP are forwarded to ssh while it runs (kill(2) is async-signal-safe), so that eic
  * stays to remove the key directory. */
 static volatile sig_atomic_t ssh_pid;
@@ -545,7 +527,7 @@ int eic_cmd_ssh(int argc, char **argv)
     /* 1. Where the instance is. */
     eic_log(LOG_DEBUG, "step 1: DescribeInstances %s", instance_id);
     eic_ec2_describe_instance(&call, instance_id, &info, &result);
-    status = service_error("DescribeInstances", &result);
+    status = eic_api_report(CMD, "DescribeInstances", &result);
     eic_api_result_free(&result);
     if (status != EIC_EXIT_OK) {
         goto done;
@@ -570,7 +552,7 @@ int eic_cmd_ssh(int argc, char **argv)
         /* 2b. The endpoint, chosen as `eic open-tunnel` would; found here so that "none" is a
          * clear error before a key is pushed, and handed to it so it needs no API call. */
         eic_ec2_describe_endpoints(&call, NULL, info.vpc_id, &endpoints, &result);
-        status = service_error("DescribeInstanceConnectEndpoints", &result);
+        status = eic_api_report(CMD, "DescribeInstanceConnectEndpoints", &result);
         eic_api_result_free(&result);
         if (status != EIC_EXIT_OK) {
             goto done;
@@ -626,7 +608,7 @@ int eic_cmd_ssh(int argc, char **argv)
     call.target = PUSH_TARGET;
     call.body = body;
     eic_api_invoke(&call, &result);
-    status = service_error("SendSSHPublicKey", &result);
+    status = eic_api_report(CMD, "SendSSHPublicKey", &result);
     if (status != EIC_EXIT_OK) {
         goto done;
     }
