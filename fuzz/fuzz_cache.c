@@ -11,9 +11,6 @@
 static char dir[64];
 static char file[128];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static void remove_dir(void)
 {
     unlink(file);
