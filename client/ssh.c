@@ -125,10 +125,7 @@ static int run_capture(const char *const argv[], char **out, size_t max)
         pipefd[1] = -1;
         /* Read to the end even past the cap (discarding), so that the child never blocks on a
          * full pipe while we wait for it. */
-        while ((n = read(pipefd[0], chunk, sizeof(chunk))) != 0) {
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
+        while ((n = eic_read_retry(pipefd[0], chunk, sizeof(chunk))) != 0) {
             if (n < 0) {
                 overflow = true;
                 break;

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "eic_log.h"
+#include "eic_util.h"
 
 #define CACHE_MAGIC "EICACHE\0"
 #define CACHE_VERSION 1u
@@ -1560,23 +1561,6 @@ done:
     return ret;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Writes buf as the new dir/accounts.db: temp file, fsync, rename, fsync of the directory. */
 static int replace_file(const char *dir, int dirfd, const unsigned char *buf, size_t len)
 {
@@ -1597,7 +1581,7 @@ static int replace_file(const char *dir, int dirfd, const unsigned char *buf, si
         tmp[0] = '\0';
         goto done;
     }
-    if (fchmod(fd, 0644) != 0 || (ret = write_all(fd, buf, len)) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, 0644) != 0 || (ret = eic_write_all(fd, buf, len)) != 0 || fsync(fd) != 0) {
         ret = ret ? ret : errno;
         goto done;
     }
