@@ -333,7 +333,6 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     bool tls;
     long port = 22, duration = 0, listen_port = 0;
     unsigned char addr[sizeof(struct in6_addr)];
-    char err[512] = "";
     int status;
     int ret;
 
@@ -380,13 +379,8 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGPIPE, &ign, NULL);
 
-    ret = eic_region_resolve(region_arg, profile, NULL, &region, err, sizeof(err));
-    if (ret == 0) {
-        ret = eic_credentials_resolve(profile, &creds, err, sizeof(err));
-    }
-    if (ret != 0) {
-        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
-        status = ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
+    status = eic_region_and_credentials_resolve(region_arg, profile, NULL, &region, &creds);
+    if (status != EIC_EXIT_OK) {
         goto done;
     }
     call.endpoint_url = endpoint;

@@ -236,19 +236,10 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
         status = ret == ENOMEM ? EIC_EXIT_OTHER : eic_usage_error(CMD, "Error parsing parameter '--ssh-public-key': %s", err);
         goto done;
     }
-    ret = eic_region_resolve(region_arg, profile, zone, &region, err, sizeof(err));
-    if (ret != 0) {
-        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
-        status = ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
+    status = eic_region_and_credentials_resolve(region_arg, profile, zone, &region, &creds);
+    if (status != EIC_EXIT_OK) {
         goto done;
     }
-    ret = eic_credentials_resolve(profile, &creds, err, sizeof(err));
-    if (ret != 0) {
-        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
-        status = ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
-        goto done;
-    }
-    eic_log(LOG_DEBUG, "credentials from %s, access key %s, region %s", creds.source, creds.access_key_id, region);
     body = eic_send_key_request_body(instance_id, os_user, key, zone);
     if (body == NULL) {
         fprintf(stderr, "out of memory\n");

@@ -460,7 +460,6 @@ int eic_cmd_ssh(int argc, char **argv)
     const char *ssh_argv[MAX_SSH_ARGS + 10]; /* ssh, 2 -o pairs, -i KEY, destination, NULL */
     char *region = NULL, *public_key = NULL, *body = NULL, *destination = NULL;
     const char *key_path;
-    char err[512] = "";
     int n_opts_argc = argc, extra = 0;
     int status;
     int ret;
@@ -504,16 +503,10 @@ int eic_cmd_ssh(int argc, char **argv)
     if (debug) {
         eic_log_set_level(LOG_DEBUG);
     }
-    ret = eic_region_resolve(region_arg, profile, NULL, &region, err, sizeof(err));
-    if (ret == 0) {
-        ret = eic_credentials_resolve(profile, &creds, err, sizeof(err));
-    }
-    if (ret != 0) {
-        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
-        status = ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
+    status = eic_region_and_credentials_resolve(region_arg, profile, NULL, &region, &creds);
+    if (status != EIC_EXIT_OK) {
         goto done;
     }
-    eic_log(LOG_DEBUG, "credentials from %s, access key %s, region %s", creds.source, creds.access_key_id, region);
     call.endpoint_url = endpoint;
     call.region = region;
     call.credentials = &creds;
