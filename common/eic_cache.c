@@ -582,6 +582,7 @@ static void fill_group(const struct eic_cache *c, uint32_t pos, struct eic_cache
     out->first_member = get32(g + G_FIRST);
 }
 
+/* Binary search over the records, sorted by name (names_sorted). */
 static int find_by_name(const struct eic_cache *c, const struct rec_table *t, const char *name, uint32_t *pos)
 {
     uint32_t lo = 0, hi = t->n;
@@ -603,6 +604,7 @@ static int find_by_name(const struct eic_cache *c, const struct rec_table *t, co
     return ENOENT;
 }
 
+/* Binary search over the id index, sorted by id (id_index_valid). */
 static int find_by_id(const struct rec_table *t, uint32_t id, uint32_t *pos)
 {
     uint32_t lo = 0, hi = t->n;
