@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "eic.h"
 #include "eic_json.h"
 #include "eic_log.h"
 #include "eic_sigv4.h"
@@ -441,4 +442,30 @@ void eic_api_result_free(struct eic_api_result *result)
     result->error_code = NULL;
     result->error_message = NULL;
     result->request_id = NULL;
+}
+
+int eic_api_report(const char *cmd, const char *operation, const struct eic_api_result *result)
+{
+    const char *code = result->error_code ? result->error_code : "Unknown";
+
+    switch (result->outcome) {
+    case EIC_API_OK:
+        return EIC_EXIT_OK;
+    case EIC_API_SERVICE_ERROR:
+        /* botocore names the retries when it made any: a throttled caller learns it was retried. */
+        if (result->retries > 0) {
+            fprintf(stderr, "\nAn error occurred (%s) when calling the %s operation (reached max retries: %d): %s\n",
+                    code, operation, result->retries, result->error_message);
+        } else {
+            fprintf(stderr, "\nAn error occurred (%s) when calling the %s operation: %s\n", code, operation,
+                    result->error_message);
+        }
+        return EIC_EXIT_SERVICE;
+    case EIC_API_BAD_ENDPOINT:
+        return eic_usage_error(cmd, "%s", result->error_message);
+    case EIC_API_FAILED:
+    default:
+        fprintf(stderr, "\n%s\n", result->error_message);
+        return EIC_EXIT_OTHER;
+    }
 }

@@ -68,4 +68,10 @@ void eic_api_endpoint_free(struct eic_api_endpoint *ep);
 void eic_api_invoke(const struct eic_api_call *call, struct eic_api_result *result);
 void eic_api_result_free(struct eic_api_result *result);
 
+/* A finished call as the AWS CLI reports it, for subcommand cmd: nothing printed for
+ * EIC_API_OK; otherwise the error on stderr ("An error occurred (CODE) when calling the
+ * OPERATION operation: MESSAGE" for a service error, a usage error for a bad endpoint).
+ * Returns the exit status that goes with the outcome (eic.h). */
+int eic_api_report(const char *cmd, const char *operation, const struct eic_api_result *result);
+
 #endif

@@ -1,8 +1,26 @@
 #include "args.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "eic.h"
+
+int eic_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "usage: eic <command> [parameters]\nTo see help text, you can run:\n\n  eic --help\n");
+    if (cmd != NULL) {
+        fprintf(stderr, "  eic %s --help\n", cmd);
+    }
+    fprintf(stderr, "\neic: error: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return EIC_EXIT_USAGE;
+}
 
 static const struct eic_opt *find_opt(const struct eic_opt *opts, size_t n_opts, const char *name, size_t len)
 {

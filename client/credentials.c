@@ -14,6 +14,8 @@
 
 #include <openssl/crypto.h>
 
+#include "eic.h"
+#include "eic_log.h"
 #include "eic_util.h"
 
 #define INI_MAX_SIZE (1024 * 1024) /* far above any real ~/.aws file */
@@ -424,4 +426,21 @@ int eic_region_resolve(const char *region_arg, const char *profile_arg, const ch
     }
     free(from_config);
     return ret;
+}
+
+int eic_region_and_credentials_resolve(const char *region_arg, const char *profile_arg, const char *zone,
+                                       char **region, struct eic_credentials *creds)
+{
+    char err[512] = "";
+    int ret = eic_region_resolve(region_arg, profile_arg, zone, region, err, sizeof(err));
+
+    if (ret == 0) {
+        ret = eic_credentials_resolve(profile_arg, creds, err, sizeof(err));
+    }
+    if (ret != 0) {
+        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
+        return ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
+    }
+    eic_log(LOG_DEBUG, "credentials from %s, access key %s, region %s", creds->source, creds->access_key_id, *region);
+    return EIC_EXIT_OK;
 }

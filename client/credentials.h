@@ -33,6 +33,12 @@ void eic_credentials_free(struct eic_credentials *creds);
 int eic_region_resolve(const char *region_arg, const char *profile_arg, const char *zone, char **region,
                        char *err, size_t err_len);
 
+/* Both of the above, as each subcommand needs them before its first call (zone: the
+ * --availability-zone given, or NULL). Returns 0; otherwise prints why to stderr and returns the
+ * exit status (EIC_EXIT_CONFIG, EIC_EXIT_OTHER when out of memory). */
+int eic_region_and_credentials_resolve(const char *region_arg, const char *profile_arg, const char *zone,
+                                       char **region, struct eic_credentials *creds);
+
 /* The value of key in section of the INI file at path (malloc'd), as botocore's parser reads
  * it: '#' and ';' comment lines, "[section]" headers, "key = value" with both sides trimmed
  * and keys compared case-insensitively, indented lines belonging to the entry above.

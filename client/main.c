@@ -1,6 +1,5 @@
 /* eic: the client side of EC2 Instance Connect. Subcommands are dispatched from a table; each
  * parses its own options (AWS CLI style) and returns the process's exit status. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,22 +27,6 @@ static void help(FILE *out)
     fprintf(out, "\nOptions:\n"
                  "  --help                 this text; `eic <command> --help` describes a command\n"
                  "  --version              the version\n");
-}
-
-int eic_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "usage: eic <command> [parameters]\nTo see help text, you can run:\n\n  eic --help\n");
-    if (cmd != NULL) {
-        fprintf(stderr, "  eic %s --help\n", cmd);
-    }
-    fprintf(stderr, "\neic: error: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    return EIC_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)

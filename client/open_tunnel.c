@@ -298,24 +298,6 @@ static int serve_local_port(const struct tunnel_target *t, unsigned int port)
     return EIC_EXIT_OK;
 }
 
-static int service_error(const char *operation, const struct eic_api_result *r)
-{
-    switch (r->outcome) {
-    case EIC_API_SERVICE_ERROR:
-        fprintf(stderr, "\nAn error occurred (%s) when calling the %s operation: %s\n",
-                r->error_code ? r->error_code : "Unknown", operation, r->error_message);
-        return EIC_EXIT_SERVICE;
-    case EIC_API_BAD_ENDPOINT:
-        return eic_usage_error(CMD, "%s", r->error_message);
-    case EIC_API_OK:
-        return EIC_EXIT_OK;
-    case EIC_API_FAILED:
-    default:
-        fprintf(stderr, "\n%s\n", r->error_message);
-        return EIC_EXIT_OTHER;
-    }
-}
-
 int eic_cmd_open_tunnel(int argc, char **argv)
 {
     const char *instance_id = NULL, *endpoint_id = NULL, *dns_name = NULL, *private_ip = NULL, *port_arg = NULL;
@@ -351,7 +333,6 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     bool tls;
     long port = 22, duration = 0, listen_port = 0;
     unsigned char addr[sizeof(struct in6_addr)];
-    char err[512] = "";
     int status;
     int ret;
 
@@ -398,13 +379,8 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGPIPE, &ign, NULL);
 
-    ret = eic_region_resolve(region_arg, profile, NULL, &region, err, sizeof(err));
-    if (ret == 0) {
-        ret = eic_credentials_resolve(profile, &creds, err, sizeof(err));
-    }
-    if (ret != 0) {
-        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
-        status = ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
+    status = eic_region_and_credentials_resolve(region_arg, profile, NULL, &region, &creds);
+    if (status != EIC_EXIT_OK) {
         goto done;
     }
     call.endpoint_url = endpoint;
@@ -420,7 +396,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     /* 1. What is missing. */
     if (private_ip == NULL || endpoint_id == NULL) {
         eic_ec2_describe_instance(&call, instance_id, &info, &result);
-        status = service_error("DescribeInstances", &result);
+        status = eic_api_report(CMD, "DescribeInstances", &result);
         eic_api_result_free(&result);
         if (status != EIC_EXIT_OK) {
             goto done;
@@ -438,7 +414,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
         const struct eic_endpoint *chosen;
 
         eic_ec2_describe_endpoints(&call, endpoint_id, endpoint_id ? NULL : info.vpc_id, &endpoints, &result);
-        status = service_error("DescribeInstanceConnectEndpoints", &result);
+        status = eic_api_report(CMD, "DescribeInstanceConnectEndpoints", &result);
         eic_api_result_free(&result);
         if (status != EIC_EXIT_OK) {
             goto done;

@@ -236,19 +236,10 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
         status = ret == ENOMEM ? EIC_EXIT_OTHER : eic_usage_error(CMD, "Error parsing parameter '--ssh-public-key': %s", err);
         goto done;
     }
-    ret = eic_region_resolve(region_arg, profile, zone, &region, err, sizeof(err));
-    if (ret != 0) {
-        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
-        status = ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
+    status = eic_region_and_credentials_resolve(region_arg, profile, zone, &region, &creds);
+    if (status != EIC_EXIT_OK) {
         goto done;
     }
-    ret = eic_credentials_resolve(profile, &creds, err, sizeof(err));
-    if (ret != 0) {
-        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
-        status = ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
-        goto done;
-    }
-    eic_log(LOG_DEBUG, "credentials from %s, access key %s, region %s", creds.source, creds.access_key_id, region);
     body = eic_send_key_request_body(instance_id, os_user, key, zone);
     if (body == NULL) {
         fprintf(stderr, "out of memory\n");
@@ -259,30 +250,10 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
     call.body = body;
     call.credentials = &creds;
     eic_api_invoke(&call, &result);
-    switch (result.outcome) {
-    case EIC_API_OK:
+    status = eic_api_report(CMD, OPERATION, &result);
+    if (status == EIC_EXIT_OK) {
         print_json(stdout, result.answer);
         status = fflush(stdout) == 0 ? EIC_EXIT_OK : EIC_EXIT_OTHER;
-        break;
-    case EIC_API_SERVICE_ERROR:
-        if (result.retries > 0) {
-            fprintf(stderr, "\nAn error occurred (%s) when calling the " OPERATION
-                            " operation (reached max retries: %d): %s\n",
-                    result.error_code ? result.error_code : "Unknown", result.retries, result.error_message);
-        } else {
-            fprintf(stderr, "\nAn error occurred (%s) when calling the " OPERATION " operation: %s\n",
-                    result.error_code ? result.error_code : "Unknown", result.error_message);
-        }
-        status = EIC_EXIT_SERVICE;
-        break;
-    case EIC_API_BAD_ENDPOINT:
-        status = eic_usage_error(CMD, "%s", result.error_message);
-        break;
-    case EIC_API_FAILED:
-    default:
-        fprintf(stderr, "\n%s\n", result.error_message);
-        status = EIC_EXIT_OTHER;
-        break;
     }
 done:
     eic_api_result_free(&result);

@@ -125,10 +125,7 @@ static int run_capture(const char *const argv[], char **out, size_t max)
         pipefd[1] = -1;
         /* Read to the end even past the cap (discarding), so that the child never blocks on a
          * full pipe while we wait for it. */
-        while ((n = read(pipefd[0], chunk, sizeof(chunk))) != 0) {
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
+        while ((n = eic_read_retry(pipefd[0], chunk, sizeof(chunk))) != 0) {
             if (n < 0) {
                 overflow = true;
                 break;
@@ -278,24 +275,6 @@ static int public_key_of(const char *path, char **public_key)
     }
     (*public_key)[strcspn(*public_key, "\n")] = '\0';
     return 0;
-}
-
-static int service_error(const char *operation, const struct eic_api_result *r)
-{
-    switch (r->outcome) {
-    case EIC_API_SERVICE_ERROR:
-        fprintf(stderr, "\nAn error occurred (%s) when calling the %s operation: %s\n",
-                r->error_code ? r->error_code : "Unknown", operation, r->error_message);
-        return EIC_EXIT_SERVICE;
-    case EIC_API_BAD_ENDPOINT:
-        return eic_usage_error(CMD, "%s", r->error_message);
-    case EIC_API_OK:
-        return EIC_EXIT_OK;
-    case EIC_API_FAILED:
-    default:
-        fprintf(stderr, "\n%s\n", r->error_message);
-        return EIC_EXIT_OTHER;
-    }
 }
 
 /* SIGTERM/SIGHUP are forwarded to ssh while it runs (kill(2) is async-signal-safe), so that eic
@@ -481,7 +460,6 @@ int eic_cmd_ssh(int argc, char **argv)
     const char *ssh_argv[MAX_SSH_ARGS + 10]; /* ssh, 2 -o pairs, -i KEY, destination, NULL */
     char *region = NULL, *public_key = NULL, *body = NULL, *destination = NULL;
     const char *key_path;
-    char err[512] = "";
     int n_opts_argc = argc, extra = 0;
     int status;
     int ret;
@@ -525,16 +503,10 @@ int eic_cmd_ssh(int argc, char **argv)
     if (debug) {
         eic_log_set_level(LOG_DEBUG);
     }
-    ret = eic_region_resolve(region_arg, profile, NULL, &region, err, sizeof(err));
-    if (ret == 0) {
-        ret = eic_credentials_resolve(profile, &creds, err, sizeof(err));
-    }
-    if (ret != 0) {
-        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
-        status = ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
+    status = eic_region_and_credentials_resolve(region_arg, profile, NULL, &region, &creds);
+    if (status != EIC_EXIT_OK) {
         goto done;
     }
-    eic_log(LOG_DEBUG, "credentials from %s, access key %s, region %s", creds.source, creds.access_key_id, region);
     call.endpoint_url = endpoint;
     call.region = region;
     call.credentials = &creds;
@@ -545,7 +517,7 @@ int eic_cmd_ssh(int argc, char **argv)
     /* 1. Where the instance is. */
     eic_log(LOG_DEBUG, "step 1: DescribeInstances %s", instance_id);
     eic_ec2_describe_instance(&call, instance_id, &info, &result);
-    status = service_error("DescribeInstances", &result);
+    status = eic_api_report(CMD, "DescribeInstances", &result);
     eic_api_result_free(&result);
     if (status != EIC_EXIT_OK) {
         goto done;
@@ -570,7 +542,7 @@ int eic_cmd_ssh(int argc, char **argv)
         /* 2b. The endpoint, chosen as `eic open-tunnel` would; found here so that "none" is a
          * clear error before a key is pushed, and handed to it so it needs no API call. */
         eic_ec2_describe_endpoints(&call, NULL, info.vpc_id, &endpoints, &result);
-        status = service_error("DescribeInstanceConnectEndpoints", &result);
+        status = eic_api_report(CMD, "DescribeInstanceConnectEndpoints", &result);
         eic_api_result_free(&result);
         if (status != EIC_EXIT_OK) {
             goto done;
@@ -626,7 +598,7 @@ int eic_cmd_ssh(int argc, char **argv)
     call.target = PUSH_TARGET;
     call.body = body;
     eic_api_invoke(&call, &result);
-    status = service_error("SendSSHPublicKey", &result);
+    status = eic_api_report(CMD, "SendSSHPublicKey", &result);
     if (status != EIC_EXIT_OK) {
         goto done;
     }

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "eic_log.h"
+#include "eic_util.h"
 
 #define CACHE_MAGIC "EICACHE\0"
 #define CACHE_VERSION 1u
@@ -86,6 +87,18 @@ enum {
 };
 enum { G_NAME = 0, G_GID = 4, G_KIND = 8, G_FIRST = 12, G_NMEMBERS = 16, G_RESERVED = 20 };
 
+/* The users and the groups sections share one layout: n records of rec_size bytes sorted by the
+ * name (a string offset) at name_field, then an index of their positions sorted by the u32 id at
+ * id_field. The checks at open and the searches work on this description. */
+struct rec_table {
+    const unsigned char *recs;
+    const unsigned char *id_index;
+    uint32_t n;
+    uint32_t rec_size;
+    uint32_t name_field;
+    uint32_t id_field;
+};
+
 struct eic_cache {
     const unsigned char *map;
     size_t size;
@@ -94,8 +107,9 @@ struct eic_cache {
     ino_t ino;
     struct timespec mtime;
     uint64_t generation;
-    uint32_t n_users, n_groups, n_members, strings_size;
-    const unsigned char *users, *uid_index, *groups, *gid_index, *members;
+    struct rec_table users, groups;
+    uint32_t n_members, strings_size;
+    const unsigned char *members;
     const char *strings;
 };
 
@@ -241,19 +255,60 @@ static const char *str_at(const struct eic_cache *c, uint32_t off)
     return c->strings + off; /* off < strings_size: checked at open for every stored offset */
 }
 
+static const unsigned char *rec_at(const struct rec_table *t, uint32_t pos)
+{
+    return t->recs + (size_t)pos * t->rec_size;
+}
+
+static const char *name_at(const struct eic_cache *c, const struct rec_table *t, uint32_t pos)
+{
+    return str_at(c, get32(rec_at(t, pos) + t->name_field));
+}
+
+static uint32_t id_at(const struct rec_table *t, uint32_t pos)
+{
+    return get32(rec_at(t, pos) + t->id_field);
+}
+
 static const unsigned char *user_rec(const struct eic_cache *c, uint32_t pos)
 {
-    return c->users + (size_t)pos * USER_REC;
+    return rec_at(&c->users, pos);
 }
 
 static const unsigned char *group_rec(const struct eic_cache *c, uint32_t pos)
 {
-    return c->groups + (size_t)pos * GROUP_REC;
+    return rec_at(&c->groups, pos);
 }
 
 static bool valid_str(const struct eic_cache *c, uint32_t off)
 {
     return off < c->strings_size;
+}
+
+/* Names strictly increasing: binary search is correct and names are unique. Every record's name
+ * offset must have been checked. */
+static bool names_sorted(const struct eic_cache *c, const struct rec_table *t)
+{
+    for (uint32_t i = 1; i < t->n; i++) {
+        if (strcmp(name_at(c, t, i - 1), name_at(c, t, i)) >= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Every index entry a record position, ids strictly increasing along the index: binary search is
+ * correct, ids are unique, and the index is a permutation (no position twice). */
+static bool id_index_valid(const struct rec_table *t)
+{
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint32_t pos = get32(t->id_index + 4 * (size_t)i);
+
+        if (pos >= t->n || (i > 0 && id_at(t, get32(t->id_index + 4 * (size_t)(i - 1))) >= id_at(t, pos))) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Checks the header and every record of a mapped file; fills c's section pointers. On EBADMSG the
@@ -306,13 +361,11 @@ static int cache_verify(struct eic_cache *c)
         goto done;
     }
     c->generation = get64(m + H_GENERATION);
-    c->n_users = n_users;
-    c->n_groups = n_groups;
+    c->users = (struct rec_table){.recs = m + HDR_SIZE, .id_index = m + users_end, .n = n_users,
+                                  .rec_size = USER_REC, .name_field = U_NAME, .id_field = U_UID};
+    c->groups = (struct rec_table){.recs = m + groups_off, .id_index = m + groups_end, .n = n_groups,
+                                   .rec_size = GROUP_REC, .name_field = G_NAME, .id_field = G_GID};
     c->n_members = n_members;
-    c->users = m + HDR_SIZE;
-    c->uid_index = m + users_end;
-    c->groups = m + groups_off;
-    c->gid_index = m + groups_end;
     c->members = m + gidx_end;
     c->strings = (const char *)m + members_end;
     c->strings_size = (uint32_t)(c->size - members_end);
@@ -331,22 +384,14 @@ static int cache_verify(struct eic_cache *c)
             why = "bad user record";
             goto done;
         }
-        /* Strictly sorted: binary search is correct and names are unique. */
-        if (i > 0 && strcmp(str_at(c, get32(user_rec(c, i - 1) + U_NAME)), str_at(c, get32(u + U_NAME))) >= 0) {
-            why = "users not sorted by name";
-            goto done;
-        }
     }
-    for (uint32_t i = 0; i < n_users; i++) {
-        uint32_t pos = get32(c->uid_index + 4 * (size_t)i);
-
-        /* Strictly increasing uids also make the index a permutation (no position twice). */
-        if (pos >= n_users ||
-            (i > 0 && get32(user_rec(c, get32(c->uid_index + 4 * (size_t)(i - 1))) + U_UID) >=
-                          get32(user_rec(c, pos) + U_UID))) {
-            why = "bad uid index";
-            goto done;
-        }
+    if (!names_sorted(c, &c->users)) {
+        why = "users not sorted by name";
+        goto done;
+    }
+    if (!id_index_valid(&c->users)) {
+        why = "bad uid index";
+        goto done;
     }
     for (uint32_t i = 0; i < n_groups; i++) {
         const unsigned char *g = group_rec(c, i);
@@ -358,20 +403,14 @@ static int cache_verify(struct eic_cache *c)
             why = "bad group record";
             goto done;
         }
-        if (i > 0 && strcmp(str_at(c, get32(group_rec(c, i - 1) + G_NAME)), str_at(c, get32(g + G_NAME))) >= 0) {
-            why = "groups not sorted by name";
-            goto done;
-        }
     }
-    for (uint32_t i = 0; i < n_groups; i++) {
-        uint32_t pos = get32(c->gid_index + 4 * (size_t)i);
-
-        if (pos >= n_groups ||
-            (i > 0 && get32(group_rec(c, get32(c->gid_index + 4 * (size_t)(i - 1))) + G_GID) >=
-                          get32(group_rec(c, pos) + G_GID))) {
-            why = "bad gid index";
-            goto done;
-        }
+    if (!names_sorted(c, &c->groups)) {
+        why = "groups not sorted by name";
+        goto done;
+    }
+    if (!id_index_valid(&c->groups)) {
+        why = "bad gid index";
+        goto done;
     }
     for (uint32_t i = 0; i < n_members; i++) {
         if (get32(c->members + 4 * (size_t)i) >= n_users) {
@@ -543,15 +582,14 @@ static void fill_group(const struct eic_cache *c, uint32_t pos, struct eic_cache
     out->first_member = get32(g + G_FIRST);
 }
 
-/* Binary search over n fixed-width records sorted by the name at name_field. */
-static int find_by_name(const struct eic_cache *c, const unsigned char *base, size_t rec, uint32_t n,
-                        const char *name, uint32_t *pos)
+/* Binary search over the records, sorted by name (names_sorted). */
+static int find_by_name(const struct eic_cache *c, const struct rec_table *t, const char *name, uint32_t *pos)
 {
-    uint32_t lo = 0, hi = n;
+    uint32_t lo = 0, hi = t->n;
 
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(name, str_at(c, get32(base + (size_t)mid * rec)));
+        int cmp = strcmp(name, name_at(c, t, mid));
 
         if (cmp == 0) {
             *pos = mid;
@@ -566,16 +604,15 @@ static int find_by_name(const struct eic_cache *c, const unsigned char *base, si
     return ENOENT;
 }
 
-/* Binary search over an index of record positions sorted by the u32 id at id_field. */
-static int find_by_id(const unsigned char *index, const unsigned char *base, size_t rec, size_t id_field,
-                      uint32_t n, uint32_t id, uint32_t *pos)
+/* Binary search over the id index, sorted by id (id_index_valid). */
+static int find_by_id(const struct rec_table *t, uint32_t id, uint32_t *pos)
 {
-    uint32_t lo = 0, hi = n;
+    uint32_t lo = 0, hi = t->n;
 
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        uint32_t p = get32(index + 4 * (size_t)mid);
-        uint32_t v = get32(base + (size_t)p * rec + id_field);
+        uint32_t p = get32(t->id_index + 4 * (size_t)mid);
+        uint32_t v = id_at(t, p);
 
         if (v == id) {
             *pos = p;
@@ -593,7 +630,7 @@ static int find_by_id(const unsigned char *index, const unsigned char *base, siz
 int eic_cache_user_by_name(const struct eic_cache *cache, const char *name, struct eic_cached_user *out)
 {
     uint32_t pos;
-    int ret = find_by_name(cache, cache->users + U_NAME, USER_REC, cache->n_users, name, &pos);
+    int ret = find_by_name(cache, &cache->users, name, &pos);
 
     if (ret == 0) {
         fill_user(cache, pos, out);
@@ -604,7 +641,7 @@ int eic_cache_user_by_name(const struct eic_cache *cache, const char *name, stru
 int eic_cache_user_by_uid(const struct eic_cache *cache, uid_t uid, struct eic_cached_user *out)
 {
     uint32_t pos;
-    int ret = find_by_id(cache->uid_index, cache->users, USER_REC, U_UID, cache->n_users, uid, &pos);
+    int ret = find_by_id(&cache->users, uid, &pos);
 
     if (ret == 0) {
         fill_user(cache, pos, out);
@@ -614,7 +651,7 @@ int eic_cache_user_by_uid(const struct eic_cache *cache, uid_t uid, struct eic_c
 
 int eic_cache_user_at(const struct eic_cache *cache, size_t index, struct eic_cached_user *out)
 {
-    if (index >= cache->n_users) {
+    if (index >= cache->users.n) {
         return ENOENT;
     }
     fill_user(cache, (uint32_t)index, out);
@@ -623,13 +660,13 @@ int eic_cache_user_at(const struct eic_cache *cache, size_t index, struct eic_ca
 
 size_t eic_cache_n_users(const struct eic_cache *cache)
 {
-    return cache->n_users;
+    return cache->users.n;
 }
 
 int eic_cache_group_by_name(const struct eic_cache *cache, const char *name, struct eic_cached_group *out)
 {
     uint32_t pos;
-    int ret = find_by_name(cache, cache->groups + G_NAME, GROUP_REC, cache->n_groups, name, &pos);
+    int ret = find_by_name(cache, &cache->groups, name, &pos);
 
     if (ret == 0) {
         fill_group(cache, pos, out);
@@ -640,7 +677,7 @@ int eic_cache_group_by_name(const struct eic_cache *cache, const char *name, str
 int eic_cache_group_by_gid(const struct eic_cache *cache, gid_t gid, struct eic_cached_group *out)
 {
     uint32_t pos;
-    int ret = find_by_id(cache->gid_index, cache->groups, GROUP_REC, G_GID, cache->n_groups, gid, &pos);
+    int ret = find_by_id(&cache->groups, gid, &pos);
 
     if (ret == 0) {
         fill_group(cache, pos, out);
@@ -650,7 +687,7 @@ int eic_cache_group_by_gid(const struct eic_cache *cache, gid_t gid, struct eic_
 
 int eic_cache_group_at(const struct eic_cache *cache, size_t index, struct eic_cached_group *out)
 {
-    if (index >= cache->n_groups) {
+    if (index >= cache->groups.n) {
         return ENOENT;
     }
     fill_group(cache, (uint32_t)index, out);
@@ -659,7 +696,7 @@ int eic_cache_group_at(const struct eic_cache *cache, size_t index, struct eic_c
 
 size_t eic_cache_n_groups(const struct eic_cache *cache)
 {
-    return cache->n_groups;
+    return cache->groups.n;
 }
 
 const char *eic_cache_group_member(const struct eic_cache *cache, const struct eic_cached_group *g, size_t i)
@@ -668,7 +705,7 @@ const char *eic_cache_group_member(const struct eic_cache *cache, const struct e
     if (i >= g->n_members || g->first_member > cache->n_members || g->n_members > cache->n_members - g->first_member) {
         return NULL;
     }
-    return str_at(cache, get32(user_rec(cache, get32(cache->members + 4 * (g->first_member + i))) + U_NAME));
+    return name_at(cache, &cache->users, get32(cache->members + 4 * (g->first_member + i)));
 }
 
 /* ---------- writing ---------- */
@@ -949,13 +986,50 @@ static bool valid_field(const char *s, size_t max)
     return true;
 }
 
-/* Reads /etc/passwd (or the override) directly: names (for EEXIST) and ids (never given out). */
-static int load_passwd(struct writer *w, const char *path)
+static int note_local_user(struct writer *w, const struct passwd *pw)
 {
+    char *name = own(w, strdup(pw->pw_name));
+    int ret;
+
+    if (name == NULL) {
+        return ENOMEM;
+    }
+    ret = strmap_put(&w->local_users, name, 0);
+    if (ret == 0) {
+        ret = mark_used(w, pw->pw_uid);
+    }
+    if (ret == 0) {
+        ret = mark_used(w, pw->pw_gid);
+    }
+    return ret;
+}
+
+static int note_local_group(struct writer *w, const struct group *gr)
+{
+    char *name = own(w, strdup(gr->gr_name));
+    int ret;
+
+    if (name == NULL) {
+        return ENOMEM;
+    }
+    ret = strmap_put(&w->local_groups, name, gr->gr_gid);
+    if (ret == 0) {
+        ret = mark_used(w, gr->gr_gid);
+    }
+    return ret;
+}
+
+enum local_file { LOCAL_PASSWD, LOCAL_GROUP };
+
+/* Reads /etc/passwd or /etc/group (or the override) directly, every entry into w: names (for
+ * EEXIST) and ids (never given out). */
+static int load_local_file(struct writer *w, enum local_file which, const char *path)
+{
+    /* The longest entry read: a group lists its members, so it may be much longer than a user. */
+    size_t max_len = which == LOCAL_PASSWD ? 1024 * 1024 : 16 * 1024 * 1024;
     FILE *f = fopen(path, "re");
     char *buf = NULL;
     size_t len = 4096;
-    struct passwd pw, *res;
     int ret;
 
     if (f == NULL) {
@@ -970,8 +1044,11 @@ static int load_passwd(struct writer *w, const char *path)
         goto done;
     }
     for (;;) {
-        ret = fgetpwent_r(f, &pw, buf, len, &res);
-        if (ret == ERANGE && len < 1024 * 1024) {
+        struct passwd pw, *pw_res;
+        struct group gr, *gr_res;
+
+        ret = which == LOCAL_PASSWD ? fgetpwent_r(f, &pw, buf, len, &pw_res) : fgetgrent_r(f, &gr, buf, len, &gr_res);
+        if (ret == ERANGE && len < max_len) {
             /* glibc rewinds to the start of the entry on ERANGE. */
             char *nbuf = realloc(buf, len * 2);
 
@@ -992,83 +1069,7 @@ static int load_passwd(struct writer *w, const char *path)
             ret = EIO;
             goto done;
         }
-        char *name = own(w, strdup(pw.pw_name));
-
-        if (name == NULL) {
-            ret = ENOMEM;
-            goto done;
-        }
-        ret = strmap_put(&w->local_users, name, 0);
-        if (ret == 0) {
-            ret = mark_used(w, pw.pw_uid);
-        }
-        if (ret == 0) {
-            ret = mark_used(w, pw.pw_gid);
-        }
-        if (ret != 0) {
-            goto done;
-        }
-    }
-
-done:
-    free(buf);
-    if (f != NULL) {
-        fclose(f);
-    }
-    return ret;
-}
-
-static int load_group(struct writer *w, const char *path)
-{
-    FILE *f = fopen(path, "re");
-    char *buf = NULL;
-    size_t len = 4096;
-    struct group gr, *res;
-    int ret;
-
-    if (f == NULL) {
-        ret = errno;
-        eic_log(LOG_ERR, "account cache: cannot read %s: %s", path, strerror(ret));
-        ret = EIO;
-        goto done;
-    }
-    buf = malloc(len);
-    if (buf == NULL) {
-        ret = ENOMEM;
-        goto done;
-    }
-    for (;;) {
-        ret = fgetgrent_r(f, &gr, buf, len, &res);
-        if (ret == ERANGE && len < 16 * 1024 * 1024) {
-            char *nbuf = realloc(buf, len * 2);
-
-            if (nbuf == NULL) {
-                ret = ENOMEM;
-                goto done;
-            }
-            buf = nbuf;
-            len *= 2;
-            continue;
-        }
-        if (ret == ENOENT) {
-            ret = 0;
-            break;
-        }
-        if (ret != 0) {
-            eic_log(LOG_ERR, "account cache: error reading %s: %s", path, strerror(ret));
-            ret = EIO;
-            goto done;
-        }
-        char *name = own(w, strdup(gr.gr_name));
-
-        if (name == NULL) {
-            ret = ENOMEM;
-            goto done;
-        }
-        ret = strmap_put(&w->local_groups, name, gr.gr_gid);
-        if (ret == 0) {
-            ret = mark_used(w, gr.gr_gid);
-        }
+        ret = which == LOCAL_PASSWD ? note_local_user(w, &pw) : note_local_group(w, &gr);
         if (ret != 0) {
             goto done;
         }
@@ -1104,7 +1105,7 @@ static int load_model(struct writer *w, const struct eic_cache *old)
 {
     int ret = 0;
 
-    for (uint32_t i = 0; i < old->n_users && ret == 0; i++) {
+    for (uint32_t i = 0; i < old->users.n && ret == 0; i++) {
         struct eic_cached_user u;
         struct m_user *m;
 
@@ -1126,7 +1127,7 @@ static int load_model(struct writer *w, const struct eic_cache *old)
             m->groups[k] = u.groups[k];
         }
     }
-    for (uint32_t i = 0; i < old->n_groups && ret == 0; i++) {
+    for (uint32_t i = 0; i < old->groups.n && ret == 0; i++) {
         const unsigned char *g = group_rec(old, i);
 
         ret = model_add_group(w, str_at(old, get32(g + G_NAME)), get32(g + G_GID), get32(g + G_KIND));
@@ -1562,23 +1563,6 @@ done:
     return ret;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Writes buf as the new dir/accounts.db: temp file, fsync, rename, fsync of the directory. */
 static int replace_file(const char *dir, int dirfd, const unsigned char *buf, size_t len)
 {
@@ -1599,7 +1583,7 @@ static int replace_file(const char *dir, int dirfd, const unsigned char *buf, si
         tmp[0] = '\0';
         goto done;
     }
-    if (fchmod(fd, 0644) != 0 || (ret = write_all(fd, buf, len)) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, 0644) != 0 || (ret = eic_write_all(fd, buf, len)) != 0 || fsync(fd) != 0) {
         ret = ret ? ret : errno;
         goto done;
     }
@@ -1767,10 +1751,10 @@ int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, co
         ret = mark_used(&w, 65535);
     }
     if (ret == 0) {
-        ret = load_passwd(&w, range->passwd_file ? range->passwd_file : "/etc/passwd");
+        ret = load_local_file(&w, LOCAL_PASSWD, range->passwd_file ? range->passwd_file : "/etc/passwd");
     }
     if (ret == 0) {
-        ret = load_group(&w, range->group_file ? range->group_file : "/etc/group");
+        ret = load_local_file(&w, LOCAL_GROUP, range->group_file ? range->group_file : "/etc/group");
     }
     if (ret == 0 && old != NULL) {
         ret = load_model(&w, old);

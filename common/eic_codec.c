@@ -106,6 +106,20 @@ void eic_hex_encode(const void *in, size_t len, char *out, bool upper)
     out[2 * len] = '\0';
 }
 
+int eic_hex_digit_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 int eic_sha256(const void *data, size_t len, unsigned char out[EIC_SHA256_LEN])
 {
     unsigned int out_len = 0;

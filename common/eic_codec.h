@@ -17,6 +17,8 @@ int eic_base64_encode(const void *in, size_t len, char **out);
 int eic_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
 /* out must hold 2*len+1 bytes. */
 void eic_hex_encode(const void *in, size_t len, char *out, bool upper);
+/* The value 0..15 of one hex digit (either case), or -1 when c is not one (%XX escapes). */
+int eic_hex_digit_value(unsigned char c);
 int eic_sha256(const void *data, size_t len, unsigned char out[EIC_SHA256_LEN]);
 /* Lower-case hex SHA-256 of data into out[65]. */
 int eic_sha256_hex(const void *data, size_t len, char out[2 * EIC_SHA256_LEN + 1]);

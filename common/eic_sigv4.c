@@ -50,20 +50,6 @@ static bool is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static int uri_encode(struct eic_buf *out, const char *in, size_t len, bool keep_slash)
 {
     static const char digits[] = "0123456789ABCDEF";
@@ -95,8 +81,8 @@ static int query_decode(struct eic_buf *out, const char *in, size_t len)
         if (c == '%') {
             int hi, lo;
 
-            if (len - i < 3 || (hi = hex_value((unsigned char)in[i + 1])) < 0 ||
-                (lo = hex_value((unsigned char)in[i + 2])) < 0) {
+            if (len - i < 3 || (hi = eic_hex_digit_value((unsigned char)in[i + 1])) < 0 ||
+                (lo = eic_hex_digit_value((unsigned char)in[i + 2])) < 0) {
                 return EBADMSG;
             }
             c = (char)(hi << 4 | lo);

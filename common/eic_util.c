@@ -21,6 +21,35 @@ void eic_set_err(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
+ssize_t eic_read_retry(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = read(fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+int eic_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int eic_read_file(const char *path, int extra_flags, size_t max, char **data, size_t *len)
 {
     struct stat st;
@@ -55,11 +84,8 @@ int eic_read_file(const char *path, int extra_flags, size_t max, char **data, si
         goto done;
     }
     while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
+        ssize_t n = eic_read_retry(fd, buf + got, size - got);
 
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
         if (n < 0) {
             ret = errno;
             goto done;

@@ -1,9 +1,11 @@
-/* Small helpers every part needs once: error text for callers, and reading a whole small file.
- * libc only (linked into nss_eic's light part too). */
+/* Small helpers every part needs once: error text for callers, reading a whole small file, and
+ * read/write without the EINTR and short-write cases at each caller. libc only (linked into
+ * nss_eic's light part too). */
 #ifndef EIC_UTIL_H
 #define EIC_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* printf into err[0..err_len) (nothing when err is NULL or err_len is 0). */
 void eic_set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -14,5 +16,12 @@ void eic_set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__(
  * max bytes; ENOMEM; or open/fstat/read's errno. On error *data is NULL and nothing leaks (the
  * buffer is wiped: it may hold keys). */
 int eic_read_file(const char *path, int extra_flags, size_t max, char **data, size_t *len);
+
+/* read(2), started again when a signal interrupts it: > 0 bytes read, 0 at the end, -1 with errno. */
+ssize_t eic_read_retry(int fd, void *buf, size_t len);
+
+/* Write all len bytes of buf to fd (short writes continued, EINTR retried). Returns 0 or
+ * write's errno. */
+int eic_write_all(int fd, const void *buf, size_t len);
 
 #endif

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "eic_buf.h"
+#include "eic_codec.h"
 #include "eic_log.h"
 #include "emu_push.h"
 #include "emu_records.h"
@@ -44,20 +45,6 @@ struct param {
     char *value;
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Form decoding of [s, s+len): '+' is a space, %XX a byte; a bad escape or a decoded NUL is
  * EINVAL (no parameter of this API may hold one). */
 static int form_decode(const char *s, size_t len, char **out)
@@ -73,8 +60,8 @@ static int form_decode(const char *s, size_t len, char **out)
             d[j++] = ' ';
         } else if (s[i] == '%') {
             /* Both hex digits must lie inside the field. */
-            int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < len ? eic_hex_digit_value((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < len ? eic_hex_digit_value((unsigned char)s[i + 2]) : -1;
 
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(d);

@@ -104,7 +104,6 @@ static int write_file_atomic(const char *dir, const char *name, const void *data
 {
     char tmp[PATH_MAX];
     char path[PATH_MAX];
-    const char *p = data;
     int fd = -1;
     int ret;
     int n;
@@ -127,18 +126,9 @@ static int write_file_atomic(const char *dir, const char *name, const void *data
         ret = errno;
         goto done;
     }
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            ret = errno;
-            goto done;
-        }
-        p += w;
-        len -= (size_t)w;
+    ret = eic_write_all(fd, data, len);
+    if (ret != 0) {
+        goto done;
     }
     if (fsync(fd) != 0) {
         ret = errno;

@@ -754,10 +754,7 @@ int emu_world_load(const char *path, struct emu_world **out, char *err, size_t e
         goto done;
     }
     for (;;) {
-        n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
+        n = eic_read_retry(fd, chunk, sizeof(chunk));
         if (n < 0) {
             ret = errno;
             eic_set_err(err, err_len, "%s: %s", path, strerror(ret));

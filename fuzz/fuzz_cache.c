@@ -11,9 +11,6 @@
 static char dir[64];
 static char file[128];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static void remove_dir(void)
 {
     unlink(file);
@@ -46,7 +43,7 @@ static void write_input(const uint8_t *data, size_t size)
     }
     fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     FUZZ_CHECK(fd >= 0);
-    FUZZ_CHECK(write_all(fd, copy, size) == 0);
+    FUZZ_CHECK(eic_write_all(fd, copy, size) == 0);
     close(fd);
     free(copy);
 }

@@ -20,6 +20,14 @@ void fuzz_quiet_logs(void)
     eic_log_set_level(LOG_DEBUG);
 }
 
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_quiet_logs();
+    return 0;
+}
+
 char *fuzz_fixture(const char *rel, size_t *len)
 {
     char path[4096];

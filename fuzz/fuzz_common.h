@@ -21,6 +21,12 @@
 
 void fuzz_fail(const char *file, int line, const char *what) __attribute__((noreturn));
 
+/* The libFuzzer entry points. Every harness defines LLVMFuzzerTestOneInput. LLVMFuzzerInitialize
+ * has a weak default in fuzz_common.c (fuzz_quiet_logs() only); a harness with fixtures to set up
+ * defines its own, which replaces it, and calls fuzz_quiet_logs() itself when its code logs. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* Every eic_log() line is formatted (format bugs are found) and written to /dev/null. */
 void fuzz_quiet_logs(void);
 

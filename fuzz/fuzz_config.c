@@ -10,17 +10,6 @@
 #include "eic_metadata.h"
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_quiet_logs();
-    return 0;
-}
-
 /* Principals of every shape eic_principal_parse() knows, to drive the rules of an accepted file. */
 static const char *const principals[] = {
     "arn:aws:iam::111122223333:user/alice",

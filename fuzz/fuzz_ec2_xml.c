@@ -13,17 +13,6 @@
 
 #define INSTANCE "i-0123456789abcdef0"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_quiet_logs();
-    return 0;
-}
-
 static bool is_address(int af, const char *s)
 {
     unsigned char buf[16];

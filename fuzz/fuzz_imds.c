@@ -53,9 +53,6 @@ static X509_STORE *anchors;
 static long long fixture_now;
 static char endpoint[64];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static void send_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {

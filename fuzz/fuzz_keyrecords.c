@@ -21,9 +21,6 @@ static EVP_PKEY *signer_key;
 static long long fixture_now;
 static char *fixture_fingerprint;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     size_t len;

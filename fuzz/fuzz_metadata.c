@@ -13,9 +13,6 @@ static regex_t instance_re;
 static regex_t zone_re;
 static regex_t login_re;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;

@@ -16,17 +16,6 @@
 
 #define MAX_HEADERS 16
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_quiet_logs();
-    return 0;
-}
-
 static bool lower_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

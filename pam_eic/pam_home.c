@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "eic_log.h"
+#include "eic_util.h"
 #include "pam_args.h"
 
 #define SKEL_MAX_DEPTH 8
@@ -21,23 +22,6 @@ struct copy_state {
     gid_t gid;
     size_t entries;
 };
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 static int copy_file(int src_dir, int dst_dir, const char *name, mode_t mode, struct copy_state *cs)
 {
@@ -57,10 +41,7 @@ static int copy_file(int src_dir, int dst_dir, const char *name, mode_t mode, st
         goto done;
     }
     for (;;) {
-        n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
+        n = eic_read_retry(in, buf, sizeof(buf));
         if (n < 0) {
             ret = errno;
             goto done;
@@ -68,7 +49,7 @@ static int copy_file(int src_dir, int dst_dir, const char *name, mode_t mode, st
         if (n == 0) {
             break;
         }
-        ret = write_all(out, buf, (size_t)n);
+        ret = eic_write_all(out, buf, (size_t)n);
         if (ret != 0) {
             goto done;
         }

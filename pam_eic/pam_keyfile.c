@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "eic_sshkey.h"
+#include "eic_util.h"
 
 #define MAX_FILE_SIZE (1024 * 1024)
 #define MAX_KEYS 16 /* login keys looked for (sshd's SSH_AUTH_INFO_0 has one per method) */
@@ -67,11 +68,8 @@ static char *read_key_file(const char *path, uid_t owner)
         goto fail;
     }
     while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        ssize_t r = eic_read_retry(fd, buf + got, (size_t)st.st_size - got);
 
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
         if (r <= 0) {
             break; /* shrank while read: use what is there */
         }

@@ -673,7 +673,10 @@ static void test_structure_checked(void **state)
     FORGE(put32(d + groups + G_FIRST, get32(orig + H_NMEMBERS)));
     FORGE(put32(d + groups + G_NMEMBERS, UINT32_MAX));
     FORGE(put32(d + groups + G_NAME, strsize + 100));
+    FORGE(put32(d + groups + GROUP_REC + G_NAME, get32(orig + groups + G_NAME))); /* duplicate name */
     FORGE(put32(d + get32(orig + H_GIDIDX), n_groups));
+    FORGE(put32(d + get32(orig + H_GIDIDX), get32(orig + get32(orig + H_GIDIDX) + 4))); /* a position twice */
+    FORGE(put32(d + groups + get32(orig + get32(orig + H_GIDIDX)) * GROUP_REC + G_GID, UINT32_MAX)); /* unsorted gids */
     FORGE(put32(d + members, n_users));
     FORGE(d[len - 1] = 'x');                                   /* last string unterminated */
     FORGE(d[get32(orig + H_STRINGS)] = 'x');                   /* offset 0 is not "" */

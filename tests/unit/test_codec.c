@@ -87,6 +87,33 @@ static void test_digests(void **state)
     assert_false(eic_str_equal_ct("abc", "ab"));
 }
 
+/* 0-9, a-f and A-F have their values; the neighbours of those ranges and the other bytes are not
+ * digits (22 of the 256 bytes are). */
+static void test_hex_digit_value(void **state)
+{
+    int n_digits = 0;
+
+    (void)state;
+    assert_int_equal(eic_hex_digit_value('0'), 0);
+    assert_int_equal(eic_hex_digit_value('9'), 9);
+    assert_int_equal(eic_hex_digit_value('a'), 10);
+    assert_int_equal(eic_hex_digit_value('f'), 15);
+    assert_int_equal(eic_hex_digit_value('A'), 10);
+    assert_int_equal(eic_hex_digit_value('F'), 15);
+    assert_int_equal(eic_hex_digit_value('/'), -1);
+    assert_int_equal(eic_hex_digit_value(':'), -1);
+    assert_int_equal(eic_hex_digit_value('`'), -1);
+    assert_int_equal(eic_hex_digit_value('g'), -1);
+    assert_int_equal(eic_hex_digit_value('@'), -1);
+    assert_int_equal(eic_hex_digit_value('G'), -1);
+    assert_int_equal(eic_hex_digit_value('\0'), -1);
+    assert_int_equal(eic_hex_digit_value(0xff), -1);
+    for (int c = 0; c < 256; c++) {
+        n_digits += eic_hex_digit_value((unsigned char)c) >= 0;
+    }
+    assert_int_equal(n_digits, 22);
+}
+
 static void test_json(void **state)
 {
     json_object *obj = NULL;
@@ -118,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_base64_roundtrip),
         cmocka_unit_test(test_base64_rejects_garbage),
         cmocka_unit_test(test_digests),
+        cmocka_unit_test(test_hex_digit_value),
         cmocka_unit_test(test_json),
     };
 
