@@ -115,8 +115,6 @@ SANITIZER_LEFT_OUT=(
     "integration/test_fault_matrix: times the shipped build against deadlines; its programs run instrumented in test_e2e_*"
     "integration/test_cache_crash: kills writers by timing; the cache code runs instrumented in unit/test_cache and test_nss"
     "integration/test_man: renders man pages and compares --help texts; no program of ours does work there"
-    "integration/test_e2e_eice: not yet run under the sanitizers (merged after the suites were set up); the tunnel code runs instrumented in unit/test_ws"
-    "integration/test_emulator_tunnel: not yet run under the sanitizers (merged after the suites were set up); the tunnel code runs instrumented in unit/test_ws"
 )
 left_out() { # left_out NAME: true (and says why) when NAME is not run in this suite
     local entry
