@@ -15,8 +15,8 @@ EIC_BUILD=${EIC_BUILD:-$TOP}
 EMULATOR="$EIC_BUILD/emulator/eic-emulator"
 EIC_CLIENT="$EIC_BUILD/client/eic"
 EIC_AKC="$EIC_BUILD/authorized_keys/eic-authorized-keys"
-# The client as built, as it names itself (eic ssh's ProxyCommand); EIC_PROXY_SHELL: the SHELL for
-# eic ssh that runs that ProxyCommand (ssh runs it with $SHELL), through the wrapper below.
+# The client as built, as it names itself in eic ssh's ProxyCommand; EIC_PROXY_SHELL: the SHELL the
+# tests give eic ssh, with which ssh runs that ProxyCommand (see below).
 EIC_CLIENT_PROGRAM=$(readlink -f "$EIC_CLIENT")
 EIC_PROXY_SHELL=/bin/sh
 TEST_DATA="$TOP/tests/data"
