@@ -15,6 +15,10 @@ EIC_BUILD=${EIC_BUILD:-$TOP}
 EMULATOR="$EIC_BUILD/emulator/eic-emulator"
 EIC_CLIENT="$EIC_BUILD/client/eic"
 EIC_AKC="$EIC_BUILD/authorized_keys/eic-authorized-keys"
+# The client as built, as it names itself in eic ssh's ProxyCommand; EIC_PROXY_SHELL: the SHELL the
+# tests give eic ssh, with which ssh runs that ProxyCommand (see below).
+EIC_CLIENT_PROGRAM=$(readlink -f "$EIC_CLIENT")
+EIC_PROXY_SHELL=/bin/sh
 TEST_DATA="$TOP/tests/data"
 EIC_TEST_SUITE=${EIC_TEST_SUITE:-normal}
 EIC_TEST_WRAPPER=${EIC_TEST_WRAPPER:-}
@@ -59,6 +63,21 @@ if [ -n "$EIC_TEST_WRAPPER" ]; then
     write_wrapper "$EIC_TEST_BIN/eic" "$EIC_CLIENT"
     write_wrapper "$EIC_TEST_BIN/eic-authorized-keys" "$EIC_AKC"
     EIC_CLIENT="$EIC_TEST_BIN/eic" EIC_AKC="$EIC_TEST_BIN/eic-authorized-keys"
+    # eic ssh names itself in the ProxyCommand it gives ssh (/proc/self/exe: the program as built,
+    # even under valgrind, which does not follow ssh's children), and ssh runs it as
+    # "$SHELL -c 'exec COMMAND'". This shell runs COMMAND with that program replaced by its
+    # wrapper, so that the tunnel side of eic ssh is checked too; any other command is refused,
+    # so a tunnel can never run unchecked unnoticed.
+    cat >"$EIC_TEST_BIN/proxy-shell" <<SH
+#!/bin/sh
+case "\$2" in
+"exec '$EIC_CLIENT_PROGRAM' "*) exec /bin/sh -c "exec $EIC_CLIENT \${2#"exec '$EIC_CLIENT_PROGRAM' "}" ;;
+esac
+echo "proxy-shell: not a command of $EIC_CLIENT_PROGRAM: \$2" >&2
+exit 126
+SH
+    chmod 0755 "$EIC_TEST_BIN/proxy-shell"
+    EIC_PROXY_SHELL="$EIC_TEST_BIN/proxy-shell"
     # Not the emulator under valgrind: each start with a fresh state directory issues its RSA PKI,
     # which takes over ten minutes under memcheck. The ASan suite runs it instrumented everywhere.
     if [ "$EIC_TEST_SUITE" != valgrind ]; then

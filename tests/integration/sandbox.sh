@@ -12,6 +12,8 @@
 #                                 SANDBOX_SSHD_EXTRA: more sshd_config lines)
 #   sandbox_push USER PUBKEY      eic send-ssh-public-key with alice's credentials
 #   sandbox_login USER KEY [CMD]  OpenSSH with exactly that key
+#   sandbox_setup_eic_ssh         sandbox_setup for the eic ssh tests (one account, KEYTMP, SSH_ARGS),
+#   sandbox_eic_ssh AK SK ARGS... then eic ssh with those credentials (no_key_dirs, expect_status)
 #
 # Expects: EIC_BUILD (built tree), SANDBOX (a private work directory), EMULATOR, EIC_CLIENT.
 # DESIGN.md section 4 lists the gotchas this follows: the AuthorizedKeysCommand and its parent
@@ -181,6 +183,49 @@ sandbox_push() {
 sandbox_login() {
     timeout 30 ssh -p 2222 -i "$2" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
         -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 "$1@127.0.0.1" "${3:-true}"
+}
+
+# The eic ssh tests (test_eic_ssh.sh, test_e2e_eice.sh; after lib.sh, inside the namespace): the
+# sandbox with the account TUSER, an AWS environment of the test's own (no profile, region or
+# instance metadata of the host's), ENDPOINT (the emulator), KEYTMP (eic ssh's TMPDIR, where it makes
+# its ephemeral key directories) and SSH_ARGS (ssh's options for the sandbox's sshd).
+sandbox_setup_eic_ssh() {
+    SANDBOX="$WORK"
+    TUSER=eicuser
+    trap 'sandbox_stop; cleanup' EXIT
+    export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+    unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN
+    sandbox_setup
+    sandbox_add_user $TUSER 61000
+    ENDPOINT=http://169.254.169.254
+    KEYTMP="$WORK/keytmp"
+    mkdir -p "$KEYTMP"
+    SSH_ARGS=(-p 2222 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+        -o ConnectTimeout=20)
+}
+
+# sandbox_eic_ssh ACCESS-KEY SECRET [eic ssh options...] [-- ssh arguments]: eic ssh with those
+# credentials against the emulator, its ephemeral keys under KEYTMP, the ProxyCommand it gives ssh
+# run as this suite runs eic (EIC_PROXY_SHELL, lib.sh).
+sandbox_eic_ssh() {
+    local access_key=$1 secret=$2
+    shift 2
+    AWS_ACCESS_KEY_ID=$access_key AWS_SECRET_ACCESS_KEY=$secret TMPDIR="$KEYTMP" SHELL="$EIC_PROXY_SHELL" \
+        timeout 90 "$EIC_CLIENT" ssh --endpoint-url $ENDPOINT --region $REGION "$@"
+}
+
+# No ephemeral key directory left behind in KEYTMP.
+no_key_dirs() { [ -z "$(ls -A "$KEYTMP")" ] || { echo "left behind:"; ls -la "$KEYTMP"; return 1; }; }
+
+# expect_status STATUS PATTERN CMD...: CMD exits STATUS and its stderr (kept in $WORK/err) matches PATTERN.
+expect_status() {
+    local want=$1 pattern=$2 rc
+    shift 2
+    "$@" 2>"$WORK/err"
+    rc=$?
+    cat "$WORK/err"
+    [ "$rc" -eq "$want" ] || { echo "status $rc, wanted $want"; return 1; }
+    grep -q -- "$pattern" "$WORK/err" || { echo "no '$pattern' in stderr"; return 1; }
 }
 
 sandbox_stop() {

@@ -35,20 +35,13 @@ if [ "${1:-}" != --inside ]; then
     exit
 fi
 
-SANDBOX="$WORK"
-TUSER=eicuser
 PRIVATE=172.31.16.10
 V6=2001:db8::5
 EICE=eice-0e1c0de5e1c0de502
-trap 'sandbox_stop; cleanup' EXIT
-export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN
-
-sandbox_setup
+sandbox_setup_eic_ssh
 # The instance's addresses, on lo in this namespace only.
 ip addr add $PRIVATE/32 dev lo
 ip -6 addr add $V6/128 dev lo nodad
-sandbox_add_user $TUSER 61000
 SANDBOX_SSHD_LISTEN="$PRIVATE $V6"
 
 # world FILE PRIVATE-JSON IPV6-JSON ENDPOINTS-JSON
@@ -88,27 +81,8 @@ sandbox_start_imds --config "$WORK/eice.json" || { not_ok "emulator starts"; fin
 sandbox_start_sshd || { not_ok "sshd starts"; finish; exit; }
 EMU_LOG="$SANDBOX/emulator/emulator.log"
 
-ENDPOINT=http://169.254.169.254
-KEYTMP="$WORK/keytmp"
-mkdir -p "$KEYTMP"
-SSH_ARGS=(-p 2222 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-    -o ConnectTimeout=20)
-
-# essh [eic ssh options...] -- [ssh arguments]: as alice, ephemeral keys under $KEYTMP.
-essh() {
-    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK TMPDIR="$KEYTMP" timeout 90 \
-        "$EIC_CLIENT" ssh --endpoint-url $ENDPOINT --region $REGION --instance-id $INSTANCE --os-user $TUSER "$@"
-}
-no_key_dirs() { [ -z "$(ls -A "$KEYTMP")" ] || { echo "left behind:"; ls -la "$KEYTMP"; return 1; }; }
-expect_status() { # expect_status STATUS PATTERN CMD...
-    local want=$1 pattern=$2 rc
-    shift 2
-    "$@" 2>"$WORK/err"
-    rc=$?
-    cat "$WORK/err"
-    [ "$rc" -eq "$want" ] || { echo "status $rc, wanted $want"; return 1; }
-    grep -q -- "$pattern" "$WORK/err" || { echo "no '$pattern' in stderr"; return 1; }
-}
+# essh [eic ssh options...] -- [ssh arguments]: as alice, to $TUSER on the instance.
+essh() { sandbox_eic_ssh $ALICE_AK $ALICE_SK --instance-id $INSTANCE --os-user $TUSER "$@"; }
 tunnels_closed() { grep -c "tunnel closed: .* -> $PRIVATE:2222 through $EICE" "$EMU_LOG"; }
 # more_tunnels_closed N: the emulator logs more than N closed tunnels. ssh may return before the
 # emulator has finished its side of the close, so the line is waited for (at most 20 s).
@@ -158,7 +132,7 @@ debug_eice() {
     cat "$WORK/debug"
     for step in "chooses the private IPv4 $PRIVATE through an Instance Connect Endpoint" \
         "step 2b: Instance Connect Endpoint $EICE (subnet-0e1c0de5e1c0de501" \
-        "ProxyCommand='$EIC_CLIENT' 'open-tunnel' '--instance-id' '$INSTANCE' '--instance-connect-endpoint-id' '$EICE'" \
+        "ProxyCommand='$EIC_CLIENT_PROGRAM' 'open-tunnel' '--instance-id' '$INSTANCE' '--instance-connect-endpoint-id' '$EICE'" \
         "--remote-port %p" "tunnel open" "removed the ephemeral key directory"; do
         grep -qF -- "$step" "$WORK/debug" || { echo "missing: $step"; return 1; }
     done
@@ -195,9 +169,7 @@ check "${CASES[7]}" expect_status 254 \
     "An error occurred (AccessDeniedException) when calling the OpenTunnel operation: remotePort 22 is not allowed" \
     port_refused
 bob_denied() {
-    AWS_ACCESS_KEY_ID=$BOB_AK AWS_SECRET_ACCESS_KEY=$BOB_SK TMPDIR="$KEYTMP" timeout 90 "$EIC_CLIENT" ssh \
-        --endpoint-url $ENDPOINT --region $REGION --instance-id $INSTANCE --os-user $TUSER --connection-type eice \
-        -- "${SSH_ARGS[@]}" true
+    sandbox_eic_ssh $BOB_AK $BOB_SK --instance-id $INSTANCE --os-user $TUSER --connection-type eice -- "${SSH_ARGS[@]}" true
 }
 bob_refused() {
     expect_status 249 "refused the tunnel" bob_denied && grep -q "(AccessDeniedException) when calling the OpenTunnel operation: User: arn:aws:sts::111122223333:assumed-role/Admins/bob is not authorized" "$WORK/err" && no_key_dirs

@@ -35,14 +35,7 @@ if [ "${1:-}" != --inside ]; then
     exit
 fi
 
-SANDBOX="$WORK"
-TUSER=eicuser
-trap 'sandbox_stop; cleanup' EXIT
-export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN
-
-sandbox_setup
-sandbox_add_user $TUSER 61000
+sandbox_setup_eic_ssh
 sandbox_start_imds || { not_ok "emulator starts"; finish; exit; }
 sandbox_start_sshd || { not_ok "sshd starts"; finish; exit; }
 
@@ -65,28 +58,8 @@ cat >"$WORK/world.json" <<'JSON'
 }
 JSON
 
-ENDPOINT=http://169.254.169.254
-KEYTMP="$WORK/keytmp"
-mkdir -p "$KEYTMP"
-SSH_ARGS=(-p 2222 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-    -o ConnectTimeout=10)
-
-# essh [eic ssh options...] -- [ssh arguments]: as alice, ephemeral keys under $KEYTMP.
-essh() {
-    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK TMPDIR="$KEYTMP" timeout 60 \
-        "$EIC_CLIENT" ssh --endpoint-url $ENDPOINT --region $REGION "$@"
-}
-no_key_dirs() { [ -z "$(ls -A "$KEYTMP")" ] || { echo "left behind:"; ls -la "$KEYTMP"; return 1; }; }
-# expect_status STATUS PATTERN CMD...: CMD exits STATUS and its stderr matches PATTERN.
-expect_status() {
-    local want=$1 pattern=$2 rc
-    shift 2
-    "$@" 2>"$WORK/err"
-    rc=$?
-    cat "$WORK/err"
-    [ "$rc" -eq "$want" ] || { echo "status $rc, wanted $want"; return 1; }
-    grep -q -- "$pattern" "$WORK/err" || { echo "no '$pattern' in stderr"; return 1; }
-}
+# essh [eic ssh options...] -- [ssh arguments]: as alice.
+essh() { sandbox_eic_ssh $ALICE_AK $ALICE_SK "$@"; }
 
 describe() { # describe AWS ID: "PRIVATE ZONE" of the instance
     AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 "$1" ec2 describe-instances \
@@ -151,11 +124,7 @@ check "${CASES[11]}" expect_status 2 "takes a path, not a URI" \
     essh --instance-id $INSTANCE --private-key-file "file://$WORK/own"
 unknown_instance() { expect_status 254 "InvalidInstanceID.NotFound" essh --instance-id i-0123456789abcdef1 && no_key_dirs; }
 check "${CASES[12]}" unknown_instance
-wrong_secret() {
-    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=wrong "$EIC_CLIENT" ssh --endpoint-url $ENDPOINT \
-        --region $REGION --instance-id $INSTANCE
-}
-check "${CASES[13]}" expect_status 254 "(AuthFailure)" wrong_secret
+check "${CASES[13]}" expect_status 254 "(AuthFailure)" sandbox_eic_ssh $ALICE_AK wrong --instance-id $INSTANCE
 no_credentials() {
     env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY HOME="$WORK/nohome" AWS_SHARED_CREDENTIALS_FILE="$WORK/none" \
         AWS_CONFIG_FILE="$WORK/none" "$EIC_CLIENT" ssh --endpoint-url $ENDPOINT --region $REGION --instance-id $INSTANCE
@@ -171,11 +140,10 @@ login_auto_checked() {
     [ "$out" = "auto" ] && grep -q "auto chooses the public IPv4 127.0.0.1 (direct)" "$WORK/auto.err"
 }
 check "${CASES[6]}" login_auto_checked
-as_bob() {
-    AWS_ACCESS_KEY_ID=$BOB_AK AWS_SECRET_ACCESS_KEY=$BOB_SK TMPDIR="$KEYTMP" "$EIC_CLIENT" ssh \
-        --endpoint-url $ENDPOINT --region $REGION --instance-id $INSTANCE --os-user $TUSER -- "${SSH_ARGS[@]}" true
+bob_refused() {
+    expect_status 254 "(AuthException)" sandbox_eic_ssh $BOB_AK $BOB_SK --instance-id $INSTANCE --os-user $TUSER \
+        -- "${SSH_ARGS[@]}" true && no_key_dirs
 }
-bob_refused() { expect_status 254 "(AuthException)" as_bob && no_key_dirs; }
 check "${CASES[14]}" bob_refused
 
 finish
