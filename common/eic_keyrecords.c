@@ -284,6 +284,14 @@ done:
     return ret;
 }
 
+static void verdict_clear(struct eic_record_verdict *v)
+{
+    free(v->key);
+    free(v->caller);
+    free(v->request_id);
+    memset(v, 0, sizeof(*v));
+}
+
 int eic_keyrecords_verify(const char *body, size_t len, const struct eic_keyrecords_context *ctx,
                           struct eic_record_verdict **verdicts, size_t *n_verdicts)
 {
@@ -332,6 +340,11 @@ int eic_keyrecords_verify(const char *body, size_t len, const struct eic_keyreco
         if (ret != 0) {
             goto done;
         }
+        if (out[n_out - 1].status == EIC_RECORD_FINGERPRINT_MISMATCH) {
+            /* Not the key sshd asks about: no verdict, and not counted against the cap, so that
+             * keys pushed by others cannot crowd this one out. */
+            verdict_clear(&out[--n_out]);
+        }
     }
     *verdicts = out;
     *n_verdicts = n_out;
@@ -350,9 +363,7 @@ void eic_keyrecords_free(struct eic_record_verdict *verdicts, size_t n_verdicts)
         return;
     }
     for (size_t i = 0; i < n_verdicts; i++) {
-        free(verdicts[i].key);
-        free(verdicts[i].caller);
-        free(verdicts[i].request_id);
+        verdict_clear(&verdicts[i]);
     }
     free(verdicts);
 }

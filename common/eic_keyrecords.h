@@ -33,7 +33,7 @@ enum eic_record_status {
     EIC_RECORD_BAD_SIGNATURE,
     EIC_RECORD_WRONG_INSTANCE,
     EIC_RECORD_EXPIRED,
-    EIC_RECORD_FINGERPRINT_MISMATCH,
+    EIC_RECORD_FINGERPRINT_MISMATCH, /* internal: such records get no verdict */
     EIC_RECORD_TOO_MANY,
 };
 
@@ -51,11 +51,13 @@ struct eic_keyrecords_context {
     const char *instance_id;        /* this instance */
     long long now;                  /* Unix seconds */
     EVP_PKEY *signer_key;           /* verified signer (eic_signer_verify) */
-    const char *fingerprint;        /* only this key may be accepted; NULL for all */
+    const char *fingerprint;        /* only this key is judged; NULL for all */
 };
 
 /* Returns 0 with *verdicts (n_verdicts entries, one per record in body order; free with
- * eic_keyrecords_free) or ENOMEM. A body with no records gives 0 verdicts. */
+ * eic_keyrecords_free) or ENOMEM. A body with no records gives 0 verdicts. With
+ * ctx->fingerprint, records of other keys get no verdict and do not count against
+ * EIC_KEYRECORDS_MAX. */
 int eic_keyrecords_verify(const char *body, size_t len, const struct eic_keyrecords_context *ctx,
                           struct eic_record_verdict **verdicts, size_t *n_verdicts);
 void eic_keyrecords_free(struct eic_record_verdict *verdicts, size_t n_verdicts);

@@ -155,7 +155,6 @@ static void log_verdict(const char *user, const struct eic_record_verdict *v)
 {
     switch (v->status) {
     case EIC_RECORD_ACCEPTED:
-    case EIC_RECORD_FINGERPRINT_MISMATCH:
         break;
     case EIC_RECORD_EXPIRED:
         eic_log(LOG_INFO, "key %s for %s refused: %s", v->fingerprint[0] ? v->fingerprint : "(unparsed)", user,

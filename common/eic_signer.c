@@ -167,6 +167,7 @@ static int check_ocsp(X509 *cert, X509 *issuer, X509_STORE *anchors, const struc
     char name[41];
     time_t lower = (time_t)(now - EIC_OCSP_SKEW_SECONDS);
     time_t upper = (time_t)(now + EIC_OCSP_SKEW_SECONDS);
+    time_t oldest = (time_t)(now - EIC_OCSP_SKEW_SECONDS - EIC_OCSP_MAX_AGE_SECONDS);
     int status = -1;
     int reason = -1;
     int ret;
@@ -228,12 +229,28 @@ static int check_ocsp(X509 *cert, X509 *issuer, X509_STORE *anchors, const struc
                    OCSP_cert_status_str(status));
         goto done;
     }
-    if (this_update == NULL || X509_cmp_time(this_update, &upper) > 0) {
+    /* ASN1_TIME_cmp_time_t, not X509_cmp_time: the latter returns 0 ("the same time") for a time
+     * it cannot read (OpenSSL 3.0 reads neither fractional seconds nor offsets), which a range
+     * check takes for "current". This one reads both, and says -2 when it cannot. */
+    if (this_update == NULL || ASN1_TIME_cmp_time_t(this_update, upper) == -2 ||
+        (next_update != NULL && ASN1_TIME_cmp_time_t(next_update, lower) == -2)) {
+        ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s has a thisUpdate or nextUpdate that cannot be read",
+                   name);
+        goto done;
+    }
+    if (ASN1_TIME_cmp_time_t(this_update, upper) > 0) {
         ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s is not yet valid", name);
         goto done;
     }
-    if (next_update != NULL && X509_cmp_time(next_update, &lower) < 0) {
+    if (next_update != NULL && ASN1_TIME_cmp_time_t(next_update, lower) < 0) {
         ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s has expired", name);
+        goto done;
+    }
+    /* No nextUpdate (RFC 6960 allows it: "newer information is always available") would make an
+     * old "good" answer good for ever, and replayable after a revocation: bound its age. */
+    if (next_update == NULL && ASN1_TIME_cmp_time_t(this_update, oldest) < 0) {
+        ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s has no nextUpdate and is older than %d days", name,
+                   EIC_OCSP_MAX_AGE_SECONDS / 86400);
         goto done;
     }
     ret = 0;

@@ -9,7 +9,8 @@
  *   managed-ssh-signer.<region>.<domain>;
  * - every certificate of the verified chain that is not itself the trust anchor needs an OCSP
  *   response that is signed by its issuer from the verified chain (or a responder that issuer
- *   delegated to), is about that certificate, is current, and says "good".
+ *   delegated to), is about that certificate, is current (thisUpdate..nextUpdate, or at most
+ *   EIC_OCSP_MAX_AGE_SECONDS old without nextUpdate), and says "good".
  * The function is pure (no I/O): the caller fetches, this decides, so it is tested from fixtures. */
 #ifndef EIC_SIGNER_H
 #define EIC_SIGNER_H
@@ -22,6 +23,9 @@
 #define EIC_SIGNER_MAX_CERTS 8
 /* Clock skew tolerated on OCSP thisUpdate/nextUpdate. */
 #define EIC_OCSP_SKEW_SECONDS 300
+/* The oldest thisUpdate accepted from a response without nextUpdate (the validity CAs give their
+ * OCSP responses, and what `openssl ocsp -status_age` is for). */
+#define EIC_OCSP_MAX_AGE_SECONDS (7 * 86400)
 
 struct eic_ocsp_blob {
     const char *name;       /* listing name (upper-case hex SHA-1 of the certificate DER) */

@@ -5,14 +5,17 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 
 #include "eic_codec.h"
@@ -92,6 +95,27 @@ static void free_ocsp_set(struct ocsp_set *set)
     for (size_t i = 0; i < set->n; i++) {
         free(set->der[i]);
     }
+}
+
+static FILE *open_fixture(const char *name)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    return f;
+}
+
+static X509 *fixture_cert(const char *name)
+{
+    FILE *f = open_fixture(name);
+    X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+
+    fclose(f);
+    assert_non_null(cert);
+    return cert;
 }
 
 static X509_STORE *anchors_from(const char *pem_name)
@@ -189,6 +213,134 @@ static void test_signer_ocsp(void **state)
     expect_signer("chain-good.pem", "stale-signer", "pki/ca.pem", EACCES, "has expired");
 }
 
+/* "YYYYMMDDHHMMSS" + suffix for t (UTC). */
+static void generalized_time(long long t, const char *suffix, char *out, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    assert_non_null(gmtime_r(&tt, &tm));
+    assert_true(strftime(out, len, "%Y%m%d%H%M%S", &tm) > 0);
+    strncat(out, suffix, len - strlen(out) - 1);
+}
+
+/* A "good" OCSP response about the fixture signer, signed by its issuer, whose thisUpdate and
+ * nextUpdate (NULL: none) hold exactly the given text: forms openssl ocsp does not write
+ * (fractional seconds, offsets, garbage). Returns the DER (caller frees). */
+static unsigned char *signer_ocsp_with_times(const char *this_update, const char *next_update, size_t *der_len)
+{
+    X509 *signer = fixture_cert("pki/signer.pem");
+    X509 *issuer = fixture_cert("pki/intermediate.pem");
+    FILE *f = open_fixture("pki/intermediate.key");
+    EVP_PKEY *issuer_key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    OCSP_BASICRESP *basic = OCSP_BASICRESP_new();
+    OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), signer, issuer);
+    ASN1_TIME *placeholder = ASN1_TIME_set(NULL, (time_t)fixture_now);
+    ASN1_GENERALIZEDTIME *this_slot = NULL;
+    ASN1_GENERALIZEDTIME *next_slot = NULL;
+    OCSP_SINGLERESP *single;
+    OCSP_RESPONSE *resp;
+    unsigned char *der = NULL;
+    int n;
+
+    fclose(f);
+    assert_non_null(issuer_key);
+    assert_non_null(basic);
+    assert_non_null(id);
+    single = OCSP_basic_add1_status(basic, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, placeholder,
+                                    next_update != NULL ? placeholder : NULL);
+    assert_non_null(single);
+    /* add1_status normalises the times it is given: write the wanted text over them. */
+    OCSP_single_get0_status(single, NULL, NULL, &this_slot, &next_slot);
+    assert_int_equal(ASN1_STRING_set(this_slot, this_update, -1), 1);
+    if (next_update != NULL) {
+        assert_int_equal(ASN1_STRING_set(next_slot, next_update, -1), 1);
+    }
+    assert_int_equal(OCSP_basic_sign(basic, issuer, issuer_key, EVP_sha256(), NULL, OCSP_NOCERTS), 1);
+    resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic);
+    assert_non_null(resp);
+    n = i2d_OCSP_RESPONSE(resp, &der);
+    assert_true(n > 0);
+    *der_len = (size_t)n;
+    OCSP_RESPONSE_free(resp);
+    OCSP_BASICRESP_free(basic);
+    OCSP_CERTID_free(id);
+    ASN1_TIME_free(placeholder);
+    EVP_PKEY_free(issuer_key);
+    X509_free(issuer);
+    X509_free(signer);
+    return der;
+}
+
+/* The good chain and OCSP set, the signer's response replaced by one with these times. */
+static void expect_signer_ocsp_times(const char *this_update, const char *next_update, int want,
+                                     const char *reason_part)
+{
+    struct ocsp_set set;
+    X509_STORE *store = anchors_from("pki/ca.pem");
+    X509 *signer = fixture_cert("pki/signer.pem");
+    EVP_PKEY *key = NULL;
+    char signer_name[41];
+    char reason[256] = "";
+    size_t der_len;
+    unsigned char *der = signer_ocsp_with_times(this_update, next_update, &der_len);
+    size_t len;
+    char *pem = read_fixture("chain-good.pem", &len);
+    bool replaced = false;
+    int ret;
+
+    assert_int_equal(eic_cert_sha1_name(signer, signer_name), 0);
+    load_ocsp_set("good", &set);
+    for (size_t i = 0; i < set.n; i++) {
+        if (strcmp(set.blobs[i].name, signer_name) == 0) {
+            set.blobs[i].der = der;
+            set.blobs[i].der_len = der_len;
+            replaced = true;
+        }
+    }
+    assert_true(replaced);
+    ret = eic_signer_verify(pem, len, store, EXPECTED_CN, set.blobs, set.n, fixture_now, &key, reason, sizeof(reason));
+    if (ret != want || (reason_part != NULL && strstr(reason, reason_part) == NULL)) {
+        fail_msg("thisUpdate %s, nextUpdate %s: got %d (%s), want %d (%s)", this_update,
+                 next_update != NULL ? next_update : "(none)", ret, reason, want, reason_part ? reason_part : "");
+    }
+    EVP_PKEY_free(key);
+    free_ocsp_set(&set);
+    free(der);
+    free(pem);
+    X509_free(signer);
+    X509_STORE_free(store);
+}
+
+/* Regression: X509_cmp_time() said "the same time" for dates it could not read, so a long
+ * expired response with fractional seconds, an offset or garbage dates passed as current; and a
+ * response without nextUpdate passed however old it was. */
+static void test_signer_ocsp_times(void **state)
+{
+    char hour_ago[32] = "";
+    char in_a_month[32] = "";
+    char eight_days_ago[32] = "";
+
+    (void)state;
+    /* The helper's own control: plain dates around now pass. */
+    generalized_time(fixture_now - 3600, "Z", hour_ago, sizeof(hour_ago));
+    generalized_time(fixture_now + 30 * 86400, "Z", in_a_month, sizeof(in_a_month));
+    expect_signer_ocsp_times(hour_ago, in_a_month, 0, NULL);
+    /* Fractional seconds are read, not refused and not waved through. */
+    hour_ago[0] = in_a_month[0] = '\0';
+    generalized_time(fixture_now - 3600, ".5Z", hour_ago, sizeof(hour_ago));
+    generalized_time(fixture_now + 30 * 86400, ".5Z", in_a_month, sizeof(in_a_month));
+    expect_signer_ocsp_times(hour_ago, in_a_month, 0, NULL);
+    expect_signer_ocsp_times("20200101000000.5Z", "20200102000000.5Z", EACCES, "has expired");
+    expect_signer_ocsp_times("20200101000000+0000", "20200102000000+0000", EACCES, NULL);
+    expect_signer_ocsp_times("2020010100000XZ", "2020010200000XZ", EACCES, "cannot be read");
+    expect_signer_ocsp_times(hour_ago, "not a time at all", EACCES, "cannot be read");
+    /* No nextUpdate: good for EIC_OCSP_MAX_AGE_SECONDS after thisUpdate, not for ever. */
+    expect_signer_ocsp_times(hour_ago, NULL, 0, NULL);
+    generalized_time(fixture_now - 8 * 86400, "Z", eight_days_ago, sizeof(eight_days_ago));
+    expect_signer_ocsp_times(eight_days_ago, NULL, EACCES, "no nextUpdate");
+}
+
 static void test_signer_ocsp_garbage(void **state)
 {
     struct ocsp_set set;
@@ -251,18 +403,9 @@ static void test_signer_malformed_chain(void **state)
 
 static EVP_PKEY *fixture_signer_key(void)
 {
-    char path[512];
-    FILE *f;
-    X509 *cert;
-    EVP_PKEY *key;
+    X509 *cert = fixture_cert("pki/signer.pem");
+    EVP_PKEY *key = X509_get_pubkey(cert);
 
-    snprintf(path, sizeof(path), "%s/pki/signer.pem", FIXTURES);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    cert = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    assert_non_null(cert);
-    key = X509_get_pubkey(cert);
     X509_free(cert);
     assert_non_null(key);
     return key;
@@ -361,10 +504,10 @@ static void test_records_several(void **state)
 
     (void)state;
     expect_records("three", NULL, "accepted,expired,accepted");
-    /* sshd's %f: only the record with that key. */
-    expect_records("three", fp_rsa, "fingerprint-mismatch,fingerprint-mismatch,accepted");
-    expect_records("three", fp_ed, "accepted,expired,fingerprint-mismatch");
-    expect_records("three", "SHA256:nothing", "fingerprint-mismatch,fingerprint-mismatch,fingerprint-mismatch");
+    /* sshd's %f: only the records of that key get a verdict. */
+    expect_records("three", fp_rsa, "accepted");
+    expect_records("three", fp_ed, "accepted,expired");
+    expect_records("three", "SHA256:nothing", "");
     expect_records("empty", NULL, "");
     expect_records("blank-lines", NULL, "");
     free(fp_ed);
@@ -380,6 +523,9 @@ static void test_records_limits(void **state)
     size_t big_len = 100 * 1024;
     char *good = read_fixture("records/good.txt", &len);
     char *body = malloc((EIC_KEYRECORDS_MAX + 5) * (len + 1) + big_len + 2);
+    char *fp_rsa = read_line_fixture("rsa2048.fp");
+    char *three;
+    size_t three_len;
     size_t off = 0;
 
     (void)state;
@@ -397,6 +543,19 @@ static void test_records_limits(void **state)
     assert_int_equal(v[0].status, EIC_RECORD_ACCEPTED);
     assert_int_equal(v[EIC_KEYRECORDS_MAX].status, EIC_RECORD_TOO_MANY);
     eic_keyrecords_free(v, n);
+    /* Regression: with sshd's %f, records of other keys counted against the cap, so whoever may
+     * push for this user could crowd out the owner's key with 64 of their own. */
+    three = read_fixture("records/three.txt", &three_len);
+    body = realloc(body, off + three_len + big_len + 2);
+    assert_non_null(body);
+    memcpy(body + off, three, three_len);
+    ctx.fingerprint = fp_rsa;
+    assert_int_equal(eic_keyrecords_verify(body, off + three_len, &ctx, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].status, EIC_RECORD_ACCEPTED);
+    assert_string_equal(v[0].fingerprint, fp_rsa);
+    eic_keyrecords_free(v, n);
+    ctx.fingerprint = NULL;
     /* One overlong line. */
     memset(body, 'A', big_len);
     memcpy(body, "#Timestamp=", 11);
@@ -416,6 +575,8 @@ static void test_records_limits(void **state)
     }
     EVP_PKEY_free(ctx.signer_key);
     free(body);
+    free(three);
+    free(fp_rsa);
     free(good);
 }
 
@@ -427,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_signer_untrusted_chain),
         cmocka_unit_test(test_signer_chain_expired_or_not_yet_valid),
         cmocka_unit_test(test_signer_ocsp),
+        cmocka_unit_test(test_signer_ocsp_times),
         cmocka_unit_test(test_signer_ocsp_garbage),
         cmocka_unit_test(test_signer_malformed_chain),
         cmocka_unit_test(test_records_accepted),
