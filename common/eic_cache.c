@@ -778,9 +778,9 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static uint64_t str_hash(const char *s)
+uint64_t eic_name_hash(const char *name)
 {
-    return fnv1a64(s, strlen(s), FNV_OFFSET);
+    return fnv1a64(name, strlen(name), FNV_OFFSET);
 }
 
 static int strmap_rehash(struct strmap *m, size_t ncap)
@@ -795,7 +795,7 @@ static int strmap_rehash(struct strmap *m, size_t ncap)
     }
     for (size_t i = 0; i < m->cap; i++) {
         if (m->keys[i] != NULL) {
-            size_t j = str_hash(m->keys[i]) & (ncap - 1);
+            size_t j = eic_name_hash(m->keys[i]) & (ncap - 1);
 
             while (keys[j] != NULL) {
                 j = (j + 1) & (ncap - 1);
@@ -817,7 +817,7 @@ static const uint32_t *strmap_get(const struct strmap *m, const char *key)
     if (m->cap == 0) {
         return NULL;
     }
-    for (size_t j = str_hash(key) & (m->cap - 1); m->keys[j] != NULL; j = (j + 1) & (m->cap - 1)) {
+    for (size_t j = eic_name_hash(key) & (m->cap - 1); m->keys[j] != NULL; j = (j + 1) & (m->cap - 1)) {
         if (strcmp(m->keys[j], key) == 0) {
             return &m->vals[j];
         }
@@ -837,7 +837,7 @@ static int strmap_put(struct strmap *m, const char *key, uint32_t val)
             return ret;
         }
     }
-    for (j = str_hash(key) & (m->cap - 1); m->keys[j] != NULL; j = (j + 1) & (m->cap - 1)) {
+    for (j = eic_name_hash(key) & (m->cap - 1); m->keys[j] != NULL; j = (j + 1) & (m->cap - 1)) {
         if (strcmp(m->keys[j], key) == 0) {
             return 0;
         }

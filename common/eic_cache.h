@@ -95,6 +95,9 @@ struct eic_cache_range {
     const char *group_file;
 };
 
+/* FNV-1a (64 bit) of a string: for hash tables and slots, not the UID/GID hash. */
+uint64_t eic_name_hash(const char *name);
+
 /* Add (or refresh) one account under the lock and write a new version atomically.
  * UID = min + (stable hash of the name) mod (max - min + 1), moving to the next free id on a
  * collision (logged); an id that is in the cache, in /etc/passwd or /etc/group is never given

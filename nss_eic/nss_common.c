@@ -371,24 +371,31 @@ static int miss_dir_open(bool create)
     return fd;
 }
 
-static int neg_disk_lookup(const char *name, long ttl_notfound, long ttl_unavail)
+/* The on-disk entries are a fixed number of slot files, "slot-HH" by a hash of the name, each
+ * holding "ERRNO NAME\n": sshd looks up whatever name a client offers, before authentication, so
+ * a file per name would let anyone on the network fill /run. A collision evicts an entry. */
+#define NEG_DISK_SLOTS 256
+
+static void neg_disk_slot(const char *name, char out[16])
 {
-    char text[16];
+    snprintf(out, 16, "slot-%02x", (unsigned)(eic_name_hash(name) % NEG_DISK_SLOTS));
+}
+
+/* The errno the slot of name remembers for name (0: none, or the slot holds another name), with
+ * the slot's mtime in *when. */
+static int neg_disk_read(int dfd, const char *name, time_t *when)
+{
+    char slot[16];
+    char text[64];
     struct stat st;
-    time_t now = time(NULL);
     ssize_t n;
-    long ttl;
-    int dfd;
-    int fd = -1;
+    int fd;
     int err = 0;
     char *end;
     long v;
 
-    dfd = miss_dir_open(false);
-    if (dfd < 0) {
-        return 0;
-    }
-    fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    neg_disk_slot(name, slot);
+    fd = openat(dfd, slot, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
         goto done;
     }
@@ -399,25 +406,50 @@ static int neg_disk_lookup(const char *name, long ttl_notfound, long ttl_unavail
     text[n] = '\0';
     errno = 0;
     v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || v <= 0 || v > 4095) {
+    if (errno != 0 || end == text || v <= 0 || v > 4095 || *end != ' ' ||
+        strncmp(end + 1, name, strlen(name)) != 0 || strcmp(end + 1 + strlen(name), "\n") != 0) {
         goto done;
     }
-    ttl = v == ENOENT ? ttl_notfound : ttl_unavail;
-    /* A time in the future (clock stepped back) is not trusted to extend the entry. */
-    if (st.st_mtime <= now && now - st.st_mtime < ttl) {
-        err = (int)v;
-    }
+    err = (int)v;
+    *when = st.st_mtime;
 done:
     if (fd >= 0) {
         close(fd);
     }
+    return err;
+}
+
+static int neg_disk_lookup(const char *name, long ttl_notfound, long ttl_unavail)
+{
+    time_t now = time(NULL);
+    time_t when = 0;
+    long ttl;
+    int dfd;
+    int err;
+    int v;
+
+    dfd = miss_dir_open(false);
+    if (dfd < 0) {
+        return 0;
+    }
+    v = neg_disk_read(dfd, name, &when);
     close(dfd);
+    if (v == 0) {
+        return 0;
+    }
+    err = 0;
+    ttl = v == ENOENT ? ttl_notfound : ttl_unavail;
+    /* A time in the future (clock stepped back) is not trusted to extend the entry. */
+    if (when <= now && now - when < ttl) {
+        err = v;
+    }
     return err;
 }
 
 static void neg_disk_record(const char *name, int err)
 {
-    char text[16];
+    char slot[16];
+    char text[64];
     int dfd;
     int fd;
     int n;
@@ -426,10 +458,13 @@ static void neg_disk_record(const char *name, int err)
     if (dfd < 0) {
         return;
     }
-    fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    neg_disk_slot(name, slot);
+    fd = openat(dfd, slot, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (fd >= 0) {
-        n = snprintf(text, sizeof(text), "%d\n", err);
-        (void)!write(fd, text, (size_t)n);
+        n = snprintf(text, sizeof(text), "%d %s\n", err, name);
+        if (n > 0 && (size_t)n < sizeof(text)) {
+            (void)!write(fd, text, (size_t)n);
+        }
         (void)futimens(fd, NULL); /* mtime = now, also when the content did not change */
         close(fd);
     }
@@ -503,7 +538,15 @@ static void neg_forget(const char *name)
     pthread_mutex_unlock(&neg_lock);
     dfd = miss_dir_open(false);
     if (dfd >= 0) {
-        (void)unlinkat(dfd, name, 0);
+        time_t when;
+
+        /* The slot may hold another name by now: losing that entry costs one IMDS request. */
+        if (neg_disk_read(dfd, name, &when) != 0) {
+            char slot[16];
+
+            neg_disk_slot(name, slot);
+            (void)unlinkat(dfd, slot, 0);
+        }
         close(dfd);
     }
 }
