@@ -1,0 +1,105 @@
+/* The logger's file destination: what it writes, and what it refuses to open (it runs in root
+ * processes, PAM and NSS hosts included). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "eic_log.h"
+#include "unit_support.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/eic-test-log-XXXXXX");
+    return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    eic_log_close();
+    unit_remove_tree(dir);
+    return 0;
+}
+
+static void path_in_dir(const char *name, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s", dir, name);
+}
+
+static void test_file_gets_one_line_per_message(void **state)
+{
+    char path[128];
+    size_t len;
+    char *text;
+
+    (void)state;
+    path_in_dir("plain.log", path, sizeof(path));
+    assert_int_equal(eic_log_open("test_log", path, 0), 0);
+    eic_log(LOG_WARNING, "user %s said %s", "mallory", "hi\nforged line");
+    eic_log(LOG_DEBUG, "below the level: dropped");
+    eic_log_close();
+    text = unit_read_file(path, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "test_log["));
+    assert_non_null(strstr(text, ": warning: user mallory said hi?forged line\n"));
+    assert_null(strstr(text, "dropped"));
+    free(text);
+}
+
+/* Regression: the file was opened without O_NOFOLLOW, so whoever could plant a symlink at the
+ * path made root processes append to its target. */
+static void test_symlink_refused(void **state)
+{
+    char target[128];
+    char link_path[128];
+    struct stat st;
+
+    (void)state;
+    path_in_dir("target", target, sizeof(target));
+    path_in_dir("link.log", link_path, sizeof(link_path));
+    assert_int_equal(symlink(target, link_path), 0);
+    assert_int_equal(eic_log_open("test_log", link_path, 0), ELOOP);
+    eic_log(LOG_ERR, "must go nowhere near the target");
+    eic_log_close();
+    assert_int_equal(stat(target, &st), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
+/* A FIFO or a directory at the path is refused at once (a FIFO without a reader would block a
+ * login in open() without O_NONBLOCK). */
+static void test_not_a_regular_file_refused(void **state)
+{
+    char fifo[128];
+
+    (void)state;
+    path_in_dir("fifo.log", fifo, sizeof(fifo));
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_not_equal(eic_log_open("test_log", fifo, 0), 0);
+    assert_int_not_equal(eic_log_open("test_log", dir, 0), 0);
+    eic_log(LOG_ERR, "goes to syslog");
+    eic_log_close();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_file_gets_one_line_per_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_regular_file_refused, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
