@@ -453,8 +453,13 @@ int eic_config_defaults(struct eic_config *cfg)
     /* Allocated (not a string literal) so that every string field is owned the same way and a
      * setter can simply free the previous value. */
     cfg->imds_endpoint = strdup("http://169.254.169.254");
-    cfg->uid_min = 200000;
-    cfg->uid_max = 299999;
+    /* Clear of every range a Linux host hands out on its own: regular users (1000..60000),
+     * systemd's (homed, DynamicUser, containers 524288..1879048191, foreign 2147352576..),
+     * shadow's subordinate IDs (SUB_UID_MIN..SUB_UID_MAX, 100000..600100000: a local user's
+     * /etc/subuid range lets them act as those UIDs in a user namespace) and SSSD's default ID
+     * mapping (200000..2000200000); below 2^31 for software that keeps a UID in an int. */
+    cfg->uid_min = 2010000000;
+    cfg->uid_max = 2109999999;
     cfg->negative_cache_ttl = 15;
     cfg->cache_dir = strdup("/var/lib/eic");
     cfg->home_base = strdup("/home");

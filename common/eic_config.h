@@ -33,7 +33,7 @@ struct eic_config {
     char *log_file;              /* NULL: syslog authpriv */
     int log_level;               /* LOG_INFO by default; "debug" | "info" | "notice" | "warning" | "error" */
     /* IAM-mapped accounts (nss_eic, pam_eic, the account cache) */
-    uid_t uid_min;               /* UIDs/GIDs given to mapped accounts: default 200000..299999, both */
+    uid_t uid_min;               /* UIDs/GIDs given to mapped accounts: default 2010000000..2109999999, both */
     uid_t uid_max;               /*   in 1000..4294967294, uid_min < uid_max, at least 100 IDs */
     char *cache_dir;             /* account cache directory, default /var/lib/eic (absolute) */
     char *home_base;             /* home directories are HOME_BASE/NAME; default /home (absolute, no ':') */

@@ -103,7 +103,7 @@ alice_appears() {
     local name pass uid gid gecos home shell
     nss_getent passwd alice | tee "$WORK/alice.pw"
     IFS=: read -r name pass uid gid gecos home shell <"$WORK/alice.pw"
-    [ "$name" = alice ] && [ "$pass" = '*' ] && [ "$uid" -ge 200000 ] && [ "$uid" -le 299999 ] &&
+    [ "$name" = alice ] && [ "$pass" = '*' ] && [ "$uid" -ge 2010000000 ] && [ "$uid" -le 2109999999 ] &&
         [ "$gid" = "$uid" ] && [ "$home" = /home/alice ] && [ "$shell" = /bin/bash ] &&
         echo "$gecos" | grep -q alice
 }

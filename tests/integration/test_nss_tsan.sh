@@ -24,9 +24,12 @@ check "make nss-tsan (the stress program and the module with -fsanitize=thread)"
 
 CONF="$WORK/eic.conf"
 LOG="$WORK/nss.log"
+# The UID range tests/stress/nss_stress.c writes its accounts in.
 cat >"$CONF" <<EOF
 log_file = $LOG
 log_level = debug
+uid_min = 200000
+uid_max = 299999
 EOF
 printf 'passwd: files eic\ngroup: files eic\n' >"$WORK/nsswitch.conf"
 

@@ -291,7 +291,7 @@ mapped_user_logs_in() {
     out=$(login alice key-alice 'echo "$(id -un) $(id -u) $HOME"; test -d "$HOME" && echo home-exists')
     echo "$out"
     [ "$(echo "$out" | head -n 1 | cut -d' ' -f1,3)" = "alice /home/alice" ] &&
-        [ "$(echo "$out" | head -n 1 | cut -d' ' -f2)" -ge 200000 ] &&
+        [ "$(echo "$out" | head -n 1 | cut -d' ' -f2)" -ge 2010000000 ] &&
         echo "$out" | grep -qx home-exists &&
         grep -qE '"user": ?"alice"' "$ROOT/var/log/eic/audit.log"
 }

@@ -562,8 +562,8 @@ static void test_config_defaults(void **state)
 
     (void)state;
     assert_int_equal(eic_config_defaults(&cfg), 0);
-    assert_int_equal(cfg.uid_min, 200000);
-    assert_int_equal(cfg.uid_max, 299999);
+    assert_int_equal(cfg.uid_min, 2010000000);
+    assert_int_equal(cfg.uid_max, 2109999999);
     assert_string_equal(cfg.cache_dir, "/var/lib/eic");
     assert_string_equal(cfg.home_base, "/home");
     assert_string_equal(cfg.shell, "/bin/bash");
@@ -657,8 +657,8 @@ static void test_config_id_limits(void **state)
     };
     static const char *bad[] = {
         "uid_min = 1000\nuid_max = 1098\n",
-        "uid_max = 200000\n", /* below the default uid_min */
-        "uid_min = 299999\n", /* equal to the default uid_max */
+        "uid_max = 2010000000\n", /* equal to the default uid_min */
+        "uid_min = 2109999999\n", /* equal to the default uid_max */
         "uid_min = 4294967294\n",
         "uid_min = 1e4\n",
         "uid_min = -1000\n",
@@ -682,7 +682,7 @@ static void test_config_id_limits(void **state)
             fail_msg("accepted: '%s'", bad[i]);
         }
         assert_memory_equal(err, "mem:", 4);
-        assert_int_equal(cfg.uid_min, 200000);
+        assert_int_equal(cfg.uid_min, 2010000000);
         eic_config_free(&cfg);
     }
 }
@@ -727,7 +727,7 @@ static void test_config_bad_rules(void **state)
         assert_true(strlen(err) < strlen(path) + 200);
         assert_null(cfg.mapping.rules);
         assert_int_equal(cfg.mapping.n_rules, 0);
-        assert_int_equal(cfg.uid_min, 200000);
+        assert_int_equal(cfg.uid_min, 2010000000);
         assert_int_equal(cfg.log_level, LOG_INFO);
         eic_config_free(&cfg);
         count++;
