@@ -5,7 +5,9 @@
 # notices). Logs and grown corpora go to fuzz/build/long/.
 #   fuzz/long-run.sh DEADLINE [HARNESS...]     DEADLINE: date(1) time, e.g. "21:05"
 # Per-harness cap: FUZZ_CAP_SECONDS (default 1800). FUZZ_WORKERS (default 1) processes per harness
-# share its corpus and its 10 M executions. Run fuzz/build.sh first.
+# share its corpus and its 10 M executions. FUZZ_CONTINUE=1: take a harness's grown corpus up
+# again instead of starting from the seeds (a campaign longer than one sitting; the 10 M is then
+# the sum of its runs' executions). Run fuzz/build.sh first.
 # The per-input timeout is 30 min so that the runs may be paused (kill -STOP / -CONT) while a
 # benchmark needs a quiet machine; a real hang still shows as a run that stops counting.
 set -euo pipefail
@@ -38,20 +40,26 @@ run_worker() {
 }
 
 run_one() {
-    local h=$1 left workers=${FUZZ_WORKERS:-1}
+    local h=$1 left workers=${FUZZ_WORKERS:-1} name=$1
     left=$(( deadline - $(date +%s) ))
     [ "$left" -gt "${FUZZ_CAP_SECONDS:-1800}" ] && left=${FUZZ_CAP_SECONDS:-1800}
     [ "$left" -gt 0 ] || { echo "$h: no time left" >"$out/long/$h.log"; return 0; }
-    rm -rf "$out/long/corpus-$h"
-    cp -r "fuzz/corpus/$h" "$out/long/corpus-$h"
+    if [ -n "${FUZZ_CONTINUE:-}" ] && [ -d "$out/long/corpus-$h" ]; then
+        # A campaign taken up again from the corpus it grew: its executions add up across the
+        # runs, each of which logs under its own start time.
+        name=$h-$(date -u +%Y%m%dT%H%M%S)
+    else
+        rm -rf "$out/long/corpus-$h"
+        cp -r "fuzz/corpus/$h" "$out/long/corpus-$h"
+    fi
     if [ "$workers" -eq 1 ]; then
-        run_worker "$h" "$h" 10000000 "$left"
+        run_worker "$h" "$name" 10000000 "$left"
         return 0
     fi
     # As libFuzzer's -jobs: the workers share one corpus directory (each reloads what the others
-    # add) and share the 10 M executions; their logs are HARNESS-wK.log.
+    # add) and share the 10 M executions; their logs are NAME-wK.log.
     for ((k = 1; k <= workers; k++)); do
-        run_worker "$h" "$h-w$k" $(( (10000000 + workers - 1) / workers )) "$left" &
+        run_worker "$h" "$name-w$k" $(( (10000000 + workers - 1) / workers )) "$left" &
     done
     wait
 }
