@@ -1,6 +1,8 @@
-/* eic-authorized-keys [-c CONFIG] USER [FINGERPRINT]
+/* eic-authorized-keys [-c CONFIG] [--] USER [FINGERPRINT]
  *
- * sshd's AuthorizedKeysCommand (AuthorizedKeysCommand /usr/libexec/eic/eic-authorized-keys %u %f):
+ * sshd's AuthorizedKeysCommand (AuthorizedKeysCommand /usr/libexec/eic/eic-authorized-keys -- %u %f;
+ * the "--" because sshd expands %u after splitting the command line, so a directory-service name
+ * starting with '-' would otherwise be read as an option):
  * prints the EC2 Instance Connect keys pushed for USER that pass every check of DESIGN.md
  * section 2, one per line, and logs one line per key printed. One process, no subprocesses,
  * the whole run bounded by the configured deadline.
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "eic_accounts.h"
+#include "eic_cache.h"
 #include "eic_config.h"
 #include "eic_keys.h"
 #include "eic_log.h"
@@ -28,7 +31,7 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: eic-authorized-keys [-c CONFIG] USER [FINGERPRINT]\n");
+    fprintf(stderr, "usage: eic-authorized-keys [-c CONFIG] [--] USER [FINGERPRINT]\n");
 }
 
 /* For an IAM-mapped account: the record's principal must map, through the rules as they are now,
@@ -142,7 +145,24 @@ int main(int argc, char **argv)
         status = EXIT_SUCCESS;
         goto done;
     }
-    mapped = eic_is_mapped_account(cfg.cache_dir, pw);
+    ret = eic_account_mapped(cfg.cache_dir, pw, NULL, 0);
+    mapped = ret == 0;
+    if (ret != 0 && ret != ENOENT) {
+        /* The cache exists but cannot be read (locked-down directory, corrupt or wrongly owned
+         * file). USER may still be an IAM-mapped account: nscd reads the cache as root and answered
+         * getpwnam for us. Treating it as local would skip the #Caller check below, so it is local
+         * only if /etc/passwd itself lists it; anything else gets no key (fail closed). */
+        if (eic_cache_local_user_listed(NULL, user, pw->pw_uid) != 0) {
+            eic_log(LOG_ERR,
+                    "account cache %s/" EIC_CACHE_FILE " cannot be read (%s) and %s is not a local account in "
+                    "/etc/passwd; no EC2 Instance Connect key offered",
+                    cfg.cache_dir, strerror(ret), user);
+            goto done;
+        }
+        eic_log(LOG_WARNING,
+                "account cache %s/" EIC_CACHE_FILE " cannot be read (%s); %s is a local account in /etc/passwd",
+                cfg.cache_dir, strerror(ret), user);
+    }
 
     ret = eic_keys_for_user(&cfg, user, fingerprint, eic_monotonic_ms() + (uint64_t)cfg.deadline_ms, &verdicts,
                             &n_verdicts);

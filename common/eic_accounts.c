@@ -10,13 +10,15 @@ int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *pri
 {
     struct eic_cache *cache = NULL;
     struct eic_cached_user cached;
-    int ret = ENOENT;
+    int ret = eic_cache_open(cache_dir, &cache);
 
-    if (eic_cache_open(cache_dir, &cache) != 0 || eic_cache_user_by_name(cache, pw->pw_name, &cached) != 0 ||
-        cached.uid != pw->pw_uid) {
+    if (ret != 0) {
         goto done;
     }
-    ret = 0;
+    if (eic_cache_user_by_name(cache, pw->pw_name, &cached) != 0 || cached.uid != pw->pw_uid) {
+        ret = ENOENT;
+        goto done;
+    }
     if (principal != NULL) {
         size_t len = strlen(cached.principal);
 
@@ -30,11 +32,6 @@ int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *pri
 done:
     eic_cache_close(cache);
     return ret;
-}
-
-bool eic_is_mapped_account(const char *cache_dir, const struct passwd *pw)
-{
-    return eic_account_mapped(cache_dir, pw, NULL, 0) == 0;
 }
 
 bool eic_principal_maps_to(const struct eic_mapping *mapping, const char *arn, const char *user, const char **why,

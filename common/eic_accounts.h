@@ -11,12 +11,15 @@
 
 /* Is pw (as getpwnam returned it) an IAM-mapped account, served by nss_eic from the account cache
  * in cache_dir, rather than a local one? It is when the cache holds its name with the same UID: a
- * local account of the same name (which nss_files answers first) has another UID, and a cache that
- * cannot be read makes nothing "mapped" (a mapped account then does not resolve either).
+ * local account of the same name (which nss_files answers first) has another UID.
  * Returns 0 when mapped, with the cached principal ARN copied into principal when that is not
- * NULL; ENOENT when not mapped; ERANGE when the principal does not fit principal_len. */
+ * NULL; ENOENT when not mapped (the cache does not hold it, or there is no cache file); ERANGE when
+ * the principal does not fit principal_len; the error of eic_cache_open() (EACCES, EBADMSG for a
+ * corrupt or wrongly owned file, ENOMEM...) when the cache cannot be read. That last case is not
+ * "not mapped": getpwnam may still have found a mapped account through nscd, which reads the
+ * cache as root. A caller whose choice of checks depends on the answer must then decide without
+ * the cache (eic-authorized-keys reads /etc/passwd itself: eic_cache_local_user_listed()). */
 int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *principal, size_t principal_len);
-bool eic_is_mapped_account(const char *cache_dir, const struct passwd *pw);
 
 /* Does arn map, through the rules as they are now, to exactly user? For an IAM-mapped account this
  * is asked at every use (a rule changed to deny, or a principal now mapping to another name, ends

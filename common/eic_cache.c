@@ -1021,9 +1021,14 @@ static int note_local_group(struct writer *w, const struct group *gr)
 
 enum local_file { LOCAL_PASSWD, LOCAL_GROUP };
 
-/* Reads /etc/passwd or /etc/group (or the override) directly, every entry into w: names (for
- * EEXIST) and ids (never given out). */
-static int load_local_file(struct writer *w, enum local_file which, const char *path)
+/* One entry of a local account file: pw for the passwd file, gr for the group file (the other NULL). */
+typedef int (*local_entry_fn)(void *arg, const struct passwd *pw, const struct group *gr);
+
+/* Reads /etc/passwd or /etc/group (or the override) directly with fgetpwent_r/fgetgrent_r, never
+ * through NSS (which may answer from this very cache, or from nscd's copy of it), and hands every
+ * entry to on_entry until it returns non-zero; that value is then returned. A file that cannot be
+ * opened or read to its end is logged and gives EIO. */
+static int read_local_file(enum local_file which, const char *path, local_entry_fn on_entry, void *arg)
 {
     /* The longest entry read: a group lists its members, so it may be much longer than a user. */
     size_t max_len = which == LOCAL_PASSWD ? 1024 * 1024 : 16 * 1024 * 1024;
@@ -1034,8 +1039,8 @@ static int load_local_file(struct writer *w, enum local_file which, const char *
 
     if (f == NULL) {
         ret = errno;
-        eic_log(LOG_ERR, "account cache: cannot read %s: %s", path, strerror(ret));
-        ret = EIO; /* without it no name or id can be shown to be free */
+        eic_log(LOG_ERR, "cannot read %s: %s", path, strerror(ret));
+        ret = EIO;
         goto done;
     }
     buf = malloc(len);
@@ -1065,11 +1070,11 @@ static int load_local_file(struct writer *w, enum local_file which, const char *
             break;
         }
         if (ret != 0) {
-            eic_log(LOG_ERR, "account cache: error reading %s: %s", path, strerror(ret));
+            eic_log(LOG_ERR, "error reading %s: %s", path, strerror(ret));
             ret = EIO;
             goto done;
         }
-        ret = which == LOCAL_PASSWD ? note_local_user(w, &pw) : note_local_group(w, &gr);
+        ret = which == LOCAL_PASSWD ? on_entry(arg, &pw, NULL) : on_entry(arg, NULL, &gr);
         if (ret != 0) {
             goto done;
         }
@@ -1081,6 +1086,36 @@ done:
         fclose(f);
     }
     return ret;
+}
+
+/* Every local name (for EEXIST) and id (never given out) into the writer. */
+static int note_local_entry(void *arg, const struct passwd *pw, const struct group *gr)
+{
+    struct writer *w = arg;
+
+    return pw != NULL ? note_local_user(w, pw) : note_local_group(w, gr);
+}
+
+struct local_user_query {
+    const char *name;
+    uid_t uid;
+};
+
+static int match_local_user(void *arg, const struct passwd *pw, const struct group *gr)
+{
+    const struct local_user_query *q = arg;
+
+    (void)gr;
+    /* EEXIST stops the read: found. */
+    return strcmp(pw->pw_name, q->name) == 0 && pw->pw_uid == q->uid ? EEXIST : 0;
+}
+
+int eic_cache_local_user_listed(const char *passwd_file, const char *name, uid_t uid)
+{
+    struct local_user_query q = {.name = name, .uid = uid};
+    int ret = read_local_file(LOCAL_PASSWD, passwd_file ? passwd_file : "/etc/passwd", match_local_user, &q);
+
+    return ret == EEXIST ? 0 : ret == 0 ? ENOENT : ret;
 }
 
 static int model_add_group(struct writer *w, const char *name, uint32_t gid, uint32_t kind)
@@ -1750,11 +1785,13 @@ int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, co
     if (ret == 0) {
         ret = mark_used(&w, 65535);
     }
+    /* Without the whole of both files no name or id can be shown to be free. */
     if (ret == 0) {
-        ret = load_local_file(&w, LOCAL_PASSWD, range->passwd_file ? range->passwd_file : "/etc/passwd");
+        ret = read_local_file(LOCAL_PASSWD, range->passwd_file ? range->passwd_file : "/etc/passwd",
+                              note_local_entry, &w);
     }
     if (ret == 0) {
-        ret = load_local_file(&w, LOCAL_GROUP, range->group_file ? range->group_file : "/etc/group");
+        ret = read_local_file(LOCAL_GROUP, range->group_file ? range->group_file : "/etc/group", note_local_entry, &w);
     }
     if (ret == 0 && old != NULL) {
         ret = load_model(&w, old);

@@ -73,6 +73,12 @@ const char *eic_cache_group_member(const struct eic_cache *cache, const struct e
  * write adds 1). For diagnostics and tests. */
 uint64_t eic_cache_generation(const struct eic_cache *cache);
 
+/* Does the local passwd file (NULL: /etc/passwd) list name with this uid? Read directly, as the
+ * writer reads it, never through NSS: for a reader that cannot open the cache, the one source that
+ * tells a local account from an IAM-mapped one nscd still serves. Returns 0 when listed, ENOENT when
+ * not, EIO (logged) when the file cannot be read, ENOMEM. */
+int eic_cache_local_user_listed(const char *passwd_file, const char *name, uid_t uid);
+
 /* --- writing (root, heavy path only) --- */
 
 struct eic_cache_new_user {

@@ -159,7 +159,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 AuthorizedKeysFile /srv/eic/keys/%u
-AuthorizedKeysCommand /srv/eic/eic-authorized-keys %u %f
+AuthorizedKeysCommand /srv/eic/eic-authorized-keys -- %u %f
 AuthorizedKeysCommandUser nobody
 LogLevel VERBOSE
 ${SANDBOX_SSHD_EXTRA:-}

@@ -43,6 +43,63 @@ check "valgrind: valid case, no errors or leaks" memcheck_akc
 check "a user with no keys: nothing, exit 0" bash -c "out=\$('$AKC' -c '$WORK/eic.conf' daemon '') && [ -z \"\$out\" ]"
 check "a user that does not exist: nothing, exit 0" bash -c "out=\$('$AKC' -c '$WORK/eic.conf' no-such-user-x '') && [ -z \"\$out\" ]"
 
+# sshd expands %u after splitting the command line, so the shipped line is "-- %u %f": a name that
+# starts with '-' is then a user name (and refused as invalid), never an option such as -h or -c.
+dashed_user_refused() {
+    : >"$WORK/akc.log"
+    local out rc
+    out=$(akc -- -h "$FP"); rc=$?
+    [ $rc -eq 1 ] && [ -z "$out" ] && log_has "refusing lookup for an invalid user name"
+}
+check "-- -h: a user named -h is refused as an invalid name, exit 1, nothing printed" dashed_user_refused
+check "-- USER FINGERPRINT (the shipped form) prints the key" \
+    bash -c "[ \"\$('$AKC' -c '$WORK/eic.conf' -- '$USER_NAME' '$FP')\" = \"\$(awk '{print \$1, \$2}' '$WORK/key.pub')\" ]"
+
+# An account cache the AKC cannot read (here corrupt: EBADMSG; a locked-down /var/lib/eic gives
+# EACCES) while getpwnam still finds an IAM-mapped account, as it does through nscd, which reads
+# the cache as root. nss_wrapper plays nscd: it serves akc-alice, which is not in /etc/passwd.
+# bob may push for any OS user; his key for akc-alice must not be printed, as the #Caller check
+# cannot be made without the cache. A local account (in /etc/passwd) still gets its keys.
+NSSW=/usr/lib/x86_64-linux-gnu/libnss_wrapper.so
+mkdir -p "$WORK/nss" "$WORK/corrupt-cache"
+printf '%s:x:%s:%s::/nonexistent:/bin/sh\nakc-alice:x:200001:200001:IAM user alice:/home/akc-alice:/bin/bash\n' \
+    "$USER_NAME" "$(id -u)" "$(id -g)" >"$WORK/nss/passwd"
+printf '%s:x:%s:\nakc-alice:x:200001:\n' "$(id -gn)" "$(id -g)" >"$WORK/nss/group"
+head -c 4096 /dev/urandom >"$WORK/corrupt-cache/accounts.db"
+chmod 0644 "$WORK/corrupt-cache/accounts.db"
+write_config "$WORK/eic-corrupt.conf" "cache_dir = $WORK/corrupt-cache
+[map arn:aws:sts::111122223333:assumed-role/Admins/*]
+name = akc-{session}
+[map arn:aws:iam::111122223333:user/*]
+name = akc-{user}"
+AWS_ACCESS_KEY_ID=$BOB_AK AWS_SECRET_ACCESS_KEY=$BOB_SK "$EIC_CLIENT" send-ssh-public-key \
+    --endpoint-url "$EMU_URL" --region $REGION --instance-id $INSTANCE --instance-os-user akc-alice \
+    --ssh-public-key "file://$WORK/key.pub" >/dev/null
+akc_nscd() { # akc_nscd USER: the AKC with getpwnam answered by nss_wrapper, the corrupt cache
+    LD_PRELOAD=$NSSW NSS_WRAPPER_PASSWD="$WORK/nss/passwd" NSS_WRAPPER_GROUP="$WORK/nss/group" \
+        "$AKC" -c "$WORK/eic-corrupt.conf" -- "$1" "$FP"
+}
+mapped_unreadable_cache() {
+    : >"$WORK/akc.log"
+    local out rc
+    ! grep -q '^akc-alice:' /etc/passwd || return 1
+    out=$(akc_nscd akc-alice); rc=$?
+    cat "$WORK/akc.log"
+    [ $rc -eq 1 ] && [ -z "$out" ] &&
+        log_has "account cache $WORK/corrupt-cache/accounts.db cannot be read (Bad message) and akc-alice is not a local account in /etc/passwd; no EC2 Instance Connect key offered"
+}
+check "cache unreadable, account not in /etc/passwd: another principal's key is not printed, exit 1" \
+    mapped_unreadable_cache
+local_unreadable_cache() {
+    : >"$WORK/akc.log"
+    local out rc
+    out=$(akc_nscd "$USER_NAME"); rc=$?
+    cat "$WORK/akc.log"
+    [ $rc -eq 0 ] && [ "$out" = "$(awk '{print $1, $2}' "$WORK/key.pub")" ] &&
+        log_has "cannot be read (Bad message); $USER_NAME is a local account in /etc/passwd"
+}
+check "cache unreadable, account in /etc/passwd: its verified key is still printed" local_unreadable_cache
+
 # Invalid: tampered records. Nothing printed, the reason logged, valgrind clean.
 stop_emulator
 start_emulator tampered --tamper-records || exit 1

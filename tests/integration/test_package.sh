@@ -183,7 +183,7 @@ check "${CASES[5]}" akc_user
 dropin_active() {
     cmp "$ROOT/etc/ssh/sshd_config.d/eic.conf" "$ROOT/usr/share/eic/sshd_config.d/eic.conf" || return 1
     in_root /usr/sbin/sshd -T >"$WORK/sshd-T" || return 1
-    grep -ix 'authorizedkeyscommand /usr/libexec/eic/eic-authorized-keys %u %f' "$WORK/sshd-T" &&
+    grep -ix 'authorizedkeyscommand /usr/libexec/eic/eic-authorized-keys -- %u %f' "$WORK/sshd-T" &&
         grep -ix 'authorizedkeyscommanduser eic' "$WORK/sshd-T"
 }
 check "${CASES[6]}" dropin_active

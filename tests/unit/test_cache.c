@@ -419,6 +419,31 @@ static void test_bad_requests(void **state)
     assert_int_equal(add(fx, fx->dir, "fine", NULL, 0, NULL), EIO);
 }
 
+/* eic-authorized-keys' fallback when it cannot read the cache: the name with the same UID, read
+ * from the file itself, entries longer than the first buffer included. */
+static void test_local_user_listed(void **state)
+{
+    struct fx *fx = *state;
+    char long_gecos[10000];
+    char entry[10100];
+
+    assert_int_equal(eic_cache_local_user_listed(fx->passwd, "localuser", 2005), 0);
+    assert_int_equal(eic_cache_local_user_listed(fx->passwd, "root", 0), 0);
+    /* The same name with another UID (what NSS returned is not this account), or absent. */
+    assert_int_equal(eic_cache_local_user_listed(fx->passwd, "localuser", 200001), ENOENT);
+    assert_int_equal(eic_cache_local_user_listed(fx->passwd, "alice", 2005), ENOENT);
+    assert_int_equal(eic_cache_local_user_listed(fx->passwd, "local", 2005), ENOENT);
+    memset(long_gecos, 'g', sizeof(long_gecos) - 1);
+    long_gecos[sizeof(long_gecos) - 1] = '\0';
+    snprintf(entry, sizeof(entry), "big:x:3000:3000:%s:/home/big:/bin/sh\nafter:x:3001:3001::/home/after:/bin/sh\n",
+             long_gecos);
+    write_file(fx->passwd, entry, strlen(entry));
+    assert_int_equal(eic_cache_local_user_listed(fx->passwd, "big", 3000), 0);
+    assert_int_equal(eic_cache_local_user_listed(fx->passwd, "after", 3001), 0);
+    /* Unreadable: neither listed nor "not listed". */
+    assert_int_equal(eic_cache_local_user_listed("/nonexistent/passwd", "root", 0), EIO);
+}
+
 static void test_unsafe_dir_refused(void **state)
 {
     struct fx *fx = *state;
@@ -921,6 +946,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_local_ids_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readd_keeps_uid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_user_listed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsafe_dir_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
