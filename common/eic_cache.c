@@ -1244,6 +1244,39 @@ static bool same_groups(const struct m_user *u, const uint32_t *gids, uint32_t n
     return true;
 }
 
+/* Long enough for 16 groups of 32-character names with their gids. */
+#define GROUP_LIST_LOG_MAX 1024
+
+/* "sudo(27),eic-admins(200100)" for a log line ("none" for an empty list): the name of each gid,
+ * from the model's groups or the local group file, "?" when neither has it. */
+static void format_groups(const struct writer *w, const uint32_t *gids, uint32_t n, char *buf, size_t len)
+{
+    size_t pos = 0;
+
+    snprintf(buf, len, "none");
+    for (uint32_t i = 0; i < n && pos < len; i++) {
+        const char *name = NULL;
+        int k;
+
+        for (size_t g = 0; g < w->n_groups && name == NULL; g++) {
+            if (w->groups[g].gid == gids[i]) {
+                name = w->groups[g].name;
+            }
+        }
+        for (size_t slot = 0; slot < w->local_groups.cap && name == NULL; slot++) {
+            if (w->local_groups.keys[slot] != NULL && w->local_groups.vals[slot] == gids[i]) {
+                name = w->local_groups.keys[slot];
+            }
+        }
+        k = snprintf(buf + pos, len - pos, "%s%s(%u)", i > 0 ? "," : "", name != NULL ? name : "?",
+                     (unsigned)gids[i]);
+        if (k < 0) {
+            break;
+        }
+        pos += (size_t)k;
+    }
+}
+
 static int add_one(struct writer *w, const struct eic_cache_new_user *req, uid_t *uid_out)
 {
     const char *home_base = req->home_base ? req->home_base : "/home";
@@ -1311,6 +1344,18 @@ static int add_one(struct writer *w, const struct eic_cache_new_user *req, uid_t
                         (unsigned)u->uid, req->principal, u->principal);
                 u->principal = own(w, strdup(req->principal));
                 u->gecos = make_gecos(w, req->principal);
+            }
+            if (!same_groups(u, gids, n_gids)) {
+                char was[GROUP_LIST_LOG_MAX], now[GROUP_LIST_LOG_MAX];
+
+                format_groups(w, u->groups, u->n_groups, was, sizeof(was));
+                format_groups(w, gids, n_gids, now, sizeof(now));
+                eic_log(LOG_NOTICE, "account cache: %s (uid %u) groups now %s (were %s)", u->name, (unsigned)u->uid,
+                        now, was);
+            }
+            if (strcmp(u->shell, shell) != 0) {
+                eic_log(LOG_NOTICE, "account cache: %s (uid %u) shell now %s (was %s)", u->name, (unsigned)u->uid,
+                        shell, u->shell);
             }
             u->shell = own(w, strdup(shell));
             if (u->principal == NULL || u->gecos == NULL || u->shell == NULL) {
