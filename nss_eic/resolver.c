@@ -95,7 +95,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
         ret = EINVAL;
         goto done;
     }
-    if (name == NULL || !eic_valid_login_name(name)) {
+    if (name == NULL || !eic_mappable_name(name)) {
         ret = ENOENT;
         goto done;
     }
