@@ -752,7 +752,19 @@ struct writer {
     char **owned;
     size_t n_owned, cap_owned;
     bool changed;
+    /* A probe (requests_change_nothing) only finds out whether the requests would change
+     * anything: it logs nothing (the locked run that follows repeats and logs whatever it finds),
+     * allocates no id and stops at the first change (ECANCELED). */
+    bool probe;
 };
+
+/* The writer's log lines, silent in a probe. */
+#define WRITER_LOG(w, ...)                                                                                             \
+    do {                                                                                                               \
+        if (!(w)->probe) {                                                                                             \
+            eic_log(__VA_ARGS__);                                                                                      \
+        }                                                                                                              \
+    } while (0)
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -1135,37 +1147,77 @@ static int model_add_group(struct writer *w, const char *name, uint32_t gid, uin
     return 0;
 }
 
-/* The current file's accounts into the model (strings stay in old's mapping). */
+/* User pos of old into the model (its strings stay in old's mapping). */
+static int model_add_user(struct writer *w, const struct eic_cache *old, uint32_t pos)
+{
+    struct eic_cached_user u;
+    struct m_user *m;
+    int ret;
+
+    fill_user(old, pos, &u);
+    ret = grow((void **)&w->users, &w->cap_users, w->n_users + 1, sizeof(*w->users));
+    if (ret == 0) {
+        ret = strmap_put(&w->user_by_name, u.name, (uint32_t)w->n_users);
+    }
+    if (ret == 0) {
+        ret = mark_used(w, u.uid);
+    }
+    if (ret != 0) {
+        return ret;
+    }
+    m = &w->users[w->n_users++];
+    *m = (struct m_user){.name = u.name, .principal = u.principal, .gecos = u.gecos, .home = u.home,
+                         .shell = u.shell, .uid = u.uid, .created = u.created, .n_groups = (uint32_t)u.n_groups};
+    for (size_t k = 0; k < u.n_groups; k++) {
+        m->groups[k] = u.groups[k];
+    }
+    return 0;
+}
+
+static int model_add_old_group(struct writer *w, const struct eic_cache *old, uint32_t pos)
+{
+    const unsigned char *g = group_rec(old, pos);
+
+    return model_add_group(w, str_at(old, get32(g + G_NAME)), get32(g + G_GID), get32(g + G_KIND));
+}
+
+/* The current file's accounts into the model. */
 static int load_model(struct writer *w, const struct eic_cache *old)
 {
     int ret = 0;
 
     for (uint32_t i = 0; i < old->users.n && ret == 0; i++) {
-        struct eic_cached_user u;
-        struct m_user *m;
-
-        fill_user(old, i, &u);
-        ret = grow((void **)&w->users, &w->cap_users, w->n_users + 1, sizeof(*w->users));
-        if (ret == 0) {
-            ret = strmap_put(&w->user_by_name, u.name, (uint32_t)w->n_users);
-        }
-        if (ret == 0) {
-            ret = mark_used(w, u.uid);
-        }
-        if (ret != 0) {
-            break;
-        }
-        m = &w->users[w->n_users++];
-        *m = (struct m_user){.name = u.name, .principal = u.principal, .gecos = u.gecos, .home = u.home,
-                             .shell = u.shell, .uid = u.uid, .created = u.created, .n_groups = (uint32_t)u.n_groups};
-        for (size_t k = 0; k < u.n_groups; k++) {
-            m->groups[k] = u.groups[k];
-        }
+        ret = model_add_user(w, old, i);
     }
     for (uint32_t i = 0; i < old->groups.n && ret == 0; i++) {
-        const unsigned char *g = group_rec(old, i);
+        ret = model_add_old_group(w, old, i);
+    }
+    return ret;
+}
 
-        ret = model_add_group(w, str_at(old, get32(g + G_NAME)), get32(g + G_GID), get32(g + G_KIND));
+/* For a probe: only what add_one() reads of the current file for these requests, the requested
+ * users and the groups they name (the local files are read in full as always). add_one() gives the
+ * same answer on it as on the whole model whenever that answer is "nothing changes": every other
+ * path of add_one() either reads the local files only or allocates an id (ECANCELED in a probe). */
+static int load_model_for(struct writer *w, const struct eic_cache *old, const struct eic_cache_new_user *users,
+                          size_t n)
+{
+    uint32_t pos;
+    int ret = 0;
+
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        if (users[i].name != NULL && strmap_get(&w->user_by_name, users[i].name) == NULL &&
+            find_by_name(old, &old->users, users[i].name, &pos) == 0) {
+            ret = model_add_user(w, old, pos);
+        }
+        for (size_t k = 0; k < users[i].n_group_names && users[i].group_names != NULL && ret == 0; k++) {
+            const char *name = users[i].group_names[k];
+
+            if (name != NULL && strmap_get(&w->group_by_name, name) == NULL &&
+                find_by_name(old, &old->groups, name, &pos) == 0) {
+                ret = model_add_old_group(w, old, pos);
+            }
+        }
     }
     return ret;
 }
@@ -1177,6 +1229,9 @@ static int alloc_id(struct writer *w, const char *key, const char *what, const c
     uint64_t span = (uint64_t)w->range->max - w->range->min + 1;
     uint64_t start = fnv1a64(key, strlen(key), FNV_OFFSET) % span;
 
+    if (w->probe) {
+        return ECANCELED; /* a new id is a change; and a partial model cannot tell which ids are free */
+    }
     if (w->used_in_range >= span) {
         eic_log(LOG_ERR, "account cache: no free id left in %u-%u for %s %s", (unsigned)w->range->min,
                 (unsigned)w->range->max, what, name);
@@ -1206,7 +1261,7 @@ static int resolve_group(struct writer *w, const char *name, uint32_t *gid)
     int ret;
 
     if (!valid_name(name)) {
-        eic_log(LOG_WARNING, "account cache: refusing group name '%s' (not a portable name)", name);
+        WRITER_LOG(w, LOG_WARNING, "account cache: refusing group name '%s' (not a portable name)", name);
         return EINVAL;
     }
     v = strmap_get(&w->local_groups, name);
@@ -1221,7 +1276,8 @@ static int resolve_group(struct writer *w, const char *name, uint32_t *gid)
     }
     if (strmap_get(&w->local_users, name) != NULL) {
         /* It would look like that local user's private group without being it. */
-        eic_log(LOG_WARNING, "account cache: rule group %s is a local user name without a local group; refused", name);
+        WRITER_LOG(w, LOG_WARNING, "account cache: rule group %s is a local user name without a local group; refused",
+                   name);
         return EINVAL;
     }
     key = own_printf(w, "group:%s", name);
@@ -1279,6 +1335,39 @@ static bool same_groups(const struct m_user *u, const uint32_t *gids, uint32_t n
     return true;
 }
 
+/* Long enough for 16 groups of 32-character names with their gids. */
+#define GROUP_LIST_LOG_MAX 1024
+
+/* "sudo(27),eic-admins(200100)" for a log line ("none" for an empty list): the name of each gid,
+ * from the model's groups or the local group file, "?" when neither has it. */
+static void format_groups(const struct writer *w, const uint32_t *gids, uint32_t n, char *buf, size_t len)
+{
+    size_t pos = 0;
+
+    snprintf(buf, len, "none");
+    for (uint32_t i = 0; i < n && pos < len; i++) {
+        const char *name = NULL;
+        int k;
+
+        for (size_t g = 0; g < w->n_groups && name == NULL; g++) {
+            if (w->groups[g].gid == gids[i]) {
+                name = w->groups[g].name;
+            }
+        }
+        for (size_t slot = 0; slot < w->local_groups.cap && name == NULL; slot++) {
+            if (w->local_groups.keys[slot] != NULL && w->local_groups.vals[slot] == gids[i]) {
+                name = w->local_groups.keys[slot];
+            }
+        }
+        k = snprintf(buf + pos, len - pos, "%s%s(%u)", i > 0 ? "," : "", name != NULL ? name : "?",
+                     (unsigned)gids[i]);
+        if (k < 0) {
+            break;
+        }
+        pos += (size_t)k;
+    }
+}
+
 static int add_one(struct writer *w, const struct eic_cache_new_user *req, uid_t *uid_out)
 {
     const char *home_base = req->home_base ? req->home_base : "/home";
@@ -1291,26 +1380,27 @@ static int add_one(struct writer *w, const struct eic_cache_new_user *req, uid_t
     int ret = EINVAL;
 
     if (req->name == NULL || !valid_name(req->name)) {
-        eic_log(LOG_WARNING, "account cache: refusing user name '%s' (not a portable name)",
-                req->name ? req->name : "(null)");
+        WRITER_LOG(w, LOG_WARNING, "account cache: refusing user name '%s' (not a portable name)",
+                   req->name ? req->name : "(null)");
         goto done;
     }
     if (req->principal == NULL || strlen(req->principal) > PRINCIPAL_MAX_LEN || !valid_field(shell, PATH_MAX_LEN) ||
         !valid_field(home_base, PATH_MAX_LEN) || home_base[0] != '/' ||
         req->n_group_names > EIC_CACHE_MAX_GROUPS_PER_USER || (req->n_group_names > 0 && req->group_names == NULL)) {
-        eic_log(LOG_WARNING, "account cache: refusing user %s: bad principal, home, shell or group list", req->name);
+        WRITER_LOG(w, LOG_WARNING, "account cache: refusing user %s: bad principal, home, shell or group list",
+                   req->name);
         goto done;
     }
     if (strmap_get(&w->local_users, req->name) != NULL || strmap_get(&w->local_groups, req->name) != NULL) {
-        eic_log(LOG_WARNING, "account cache: %s is a local %s name; not shadowing it", req->name,
-                strmap_get(&w->local_users, req->name) ? "user" : "group");
+        WRITER_LOG(w, LOG_WARNING, "account cache: %s is a local %s name; not shadowing it", req->name,
+                   strmap_get(&w->local_users, req->name) ? "user" : "group");
         ret = EEXIST;
         goto done;
     }
     existing = strmap_get(&w->user_by_name, req->name);
     if (existing == NULL && strmap_get(&w->group_by_name, req->name) != NULL) {
         /* An eic-managed rule group already has this name; a private group would duplicate it. */
-        eic_log(LOG_WARNING, "account cache: %s is already an eic group name; not creating a user", req->name);
+        WRITER_LOG(w, LOG_WARNING, "account cache: %s is already an eic group name; not creating a user", req->name);
         ret = EEXIST;
         goto done;
     }
@@ -1341,11 +1431,27 @@ static int add_one(struct writer *w, const struct eic_cache_new_user *req, uid_t
     if (existing != NULL) {
         u = &w->users[*existing];
         if (strcmp(u->principal, req->principal) != 0 || !same_groups(u, gids, n_gids) || strcmp(u->shell, shell) != 0) {
+            if (w->probe) {
+                ret = ECANCELED;
+                goto done;
+            }
             if (strcmp(u->principal, req->principal) != 0) {
                 eic_log(LOG_NOTICE, "account cache: %s (uid %u) now maps from %s (was %s)", u->name,
                         (unsigned)u->uid, req->principal, u->principal);
                 u->principal = own(w, strdup(req->principal));
                 u->gecos = make_gecos(w, req->principal);
+            }
+            if (!same_groups(u, gids, n_gids)) {
+                char was[GROUP_LIST_LOG_MAX], now[GROUP_LIST_LOG_MAX];
+
+                format_groups(w, u->groups, u->n_groups, was, sizeof(was));
+                format_groups(w, gids, n_gids, now, sizeof(now));
+                eic_log(LOG_NOTICE, "account cache: %s (uid %u) groups now %s (were %s)", u->name, (unsigned)u->uid,
+                        now, was);
+            }
+            if (strcmp(u->shell, shell) != 0) {
+                eic_log(LOG_NOTICE, "account cache: %s (uid %u) shell now %s (was %s)", u->name, (unsigned)u->uid,
+                        shell, u->shell);
             }
             u->shell = own(w, strdup(shell));
             if (u->principal == NULL || u->gecos == NULL || u->shell == NULL) {
@@ -1720,6 +1826,40 @@ static void writer_free(struct writer *w)
     free(w->used.slots);
 }
 
+/* Would the requests leave the current version as it is? Most calls would: pam_eic's account step
+ * asks at every login, and a rule seldom changes. That is told without the lock (readers never
+ * need it) and without loading every account, which at 100 000 accounts costs the locked path
+ * most of a second (bench/cache): add_one() runs as a probe on the requested users and the
+ * groups they name. Any doubt (a change, an error, no readable file) is "no": the locked path
+ * then decides, and logs. On "yes" uids holds the n UIDs. */
+static bool requests_change_nothing(const char *dir, const struct eic_cache_range *range,
+                                    const struct eic_cache_new_user *users, size_t n, uid_t *uids)
+{
+    struct writer w = {.range = range, .probe = true};
+    struct eic_cache *old = NULL;
+    bool unchanged = false;
+    int ret;
+
+    if (eic_cache_open(dir, &old) != 0) {
+        goto done;
+    }
+    ret = read_local_file(LOCAL_PASSWD, range->passwd_file ? range->passwd_file : "/etc/passwd", note_local_entry, &w);
+    if (ret == 0) {
+        ret = read_local_file(LOCAL_GROUP, range->group_file ? range->group_file : "/etc/group", note_local_entry, &w);
+    }
+    if (ret == 0) {
+        ret = load_model_for(&w, old, users, n);
+    }
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        ret = add_one(&w, &users[i], &uids[i]);
+    }
+    unchanged = ret == 0 && !w.changed;
+done:
+    writer_free(&w);
+    eic_cache_close(old); /* after the writer: the model's strings point into it */
+    return unchanged;
+}
+
 int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *users,
                         size_t n, uid_t *uids)
 {
@@ -1741,6 +1881,10 @@ int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, co
     if (tmp_uids == NULL) {
         ret = ENOMEM;
         goto done;
+    }
+    if (requests_change_nothing(dir, range, users, n, tmp_uids)) {
+        ret = 0;
+        goto give_uids;
     }
     ret = open_dir(dir, &dirfd);
     if (ret != 0) {
@@ -1823,6 +1967,7 @@ int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, co
             goto done;
         }
     }
+give_uids:
     if (uids != NULL) {
         memcpy(uids, tmp_uids, n * sizeof(*uids));
     }

@@ -107,10 +107,12 @@ uint64_t eic_name_hash(const char *name);
 /* Add (or refresh) one account under the lock and write a new version atomically.
  * UID = min + (stable hash of the name) mod (max - min + 1), moving to the next free id on a
  * collision (logged); an id that is in the cache, in /etc/passwd or /etc/group is never given
- * out; an existing account keeps its UID forever, and is updated only if its principal and
- * groups changed. A name that exists in /etc/passwd is refused (EEXIST): local accounts are never
- * shadowed. On success *uid holds the account's UID. Returns 0, EEXIST, ENOSPC (range full),
- * EACCES (not root / cannot lock), EIO. */
+ * out; an existing account keeps its UID and home forever, and is updated only if its principal,
+ * groups or shell changed (logged at notice level). A request that changes nothing (pam_eic's
+ * account step makes one at every login) is answered from the current file, without the lock,
+ * and writes nothing. A name that exists in /etc/passwd is refused (EEXIST): local accounts are
+ * never shadowed. On success *uid holds the account's UID. Returns 0, EEXIST, ENOSPC (range
+ * full), EACCES (a change, and not root / cannot lock), EIO. */
 int eic_cache_add_user(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *user,
                        uid_t *uid);
 /* The same for n accounts under one lock and one write (provisioning, tests at 100 000 accounts).

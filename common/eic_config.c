@@ -937,3 +937,18 @@ int eic_config_check_owner(const char *path)
     }
     return 0;
 }
+
+void eic_config_cache_account(const struct eic_config *cfg, const struct eic_rule *rule, const char *name,
+                              const char *principal, struct eic_cache_new_user *user, struct eic_cache_range *range)
+{
+    memset(user, 0, sizeof(*user));
+    memset(range, 0, sizeof(*range));
+    user->name = name;
+    user->principal = principal;
+    user->group_names = (const char *const *)rule->groups;
+    user->n_group_names = rule->n_groups;
+    user->home_base = cfg->home_base;
+    user->shell = cfg->shell;
+    range->min = cfg->uid_min;
+    range->max = cfg->uid_max;
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "eic_cache.h"
 #include "eic_mapping.h"
 
 /* The configure-time sysconfdir (Makefile.am passes it; /etc for a /usr install), so that the
@@ -67,5 +68,13 @@ int eic_config_check_endpoint(const char *endpoint);
  * (a regular file owned by root, not group- or world-writable). Returns 0 (also when the file does
  * not exist: the built-in defaults are safe), EPERM (logged with the reason), or another errno. */
 int eic_config_check_owner(const char *path);
+
+/* What the account cache is given for the account name, mapped from principal by rule (a map
+ * rule): the rule's groups, and this configuration's home base, shell and id range. nss_eic
+ * (creating the account) and pam_eic (bringing it in line with the rules at each login) both take
+ * it from here, so that an account is always written the same way. user and range borrow from
+ * cfg, rule, name and principal. */
+void eic_config_cache_account(const struct eic_config *cfg, const struct eic_rule *rule, const char *name,
+                              const char *principal, struct eic_cache_new_user *user, struct eic_cache_range *range);
 
 #endif

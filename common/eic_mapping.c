@@ -448,16 +448,23 @@ enum eic_map_status eic_mapping_resolve(const struct eic_mapping *mapping, const
             *rule = r;
         }
         if (expand_template(r->name_template, &pr, derived, sizeof(derived)) != 0 ||
-            !eic_valid_login_name(derived) ||
-            /* All digits: chown, id, find -user and friends take such a name for a UID. */
-            strspn(derived, "0123456789") == strlen(derived) || name == NULL ||
-            strlen(derived) >= name_len) {
+            !eic_mappable_name(derived) || name == NULL || strlen(derived) >= name_len) {
             return EIC_MAP_BAD_NAME;
         }
         memcpy(name, derived, strlen(derived) + 1);
         return EIC_MAP_OK;
     }
     return EIC_MAP_NO_RULE;
+}
+
+bool eic_mappable_name(const char *name)
+{
+    size_t len = strlen(name);
+
+    /* All digits: chown, id, find -user and friends take such a name for a UID. A final '$'
+     * (which eic_valid_login_name() lets through for Samba machine accounts) cannot come out of
+     * a template: no placeholder and no literal text holds one; refused here all the same. */
+    return eic_valid_login_name(name) && strspn(name, "0123456789") != len && name[len - 1] != '$';
 }
 
 const char *eic_map_status_name(enum eic_map_status status)

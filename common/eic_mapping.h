@@ -29,6 +29,7 @@
 #ifndef EIC_MAPPING_H
 #define EIC_MAPPING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define EIC_MAX_RULE_GROUPS 16
@@ -83,6 +84,10 @@ enum eic_map_status {
 enum eic_map_status eic_mapping_resolve(const struct eic_mapping *mapping, const char *arn, char *name,
                                         size_t name_len, const struct eic_rule **rule);
 const char *eic_map_status_name(enum eic_map_status status);
+/* Can a rule ever derive name? eic_valid_login_name(), not all digits, no final '$'. The one test
+ * of a derived name (eic_mapping_resolve() applies it), also asked by nss_eic before a by-name
+ * miss goes to IMDS: a name no rule can give is not looked up there. */
+bool eic_mappable_name(const char *name);
 /* '*' and '?' glob over the whole string. Returns 1 for a match, 0 otherwise (also for NULL). */
 int eic_glob_match(const char *pattern, const char *text);
 /* Added for the config parser (additive): checks of a rule's pattern (starts with "arn:", at most

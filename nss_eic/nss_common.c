@@ -16,6 +16,7 @@
 
 #include "eic_config.h"
 #include "eic_log.h"
+#include "eic_mapping.h"
 #include "eic_metadata.h"
 #include "eic_time.h"
 
@@ -622,7 +623,9 @@ int nss_user_by_name(const char *name, struct nss_view **view_out, struct eic_ca
     int ret;
 
     *view_out = NULL;
-    if (name == NULL || !eic_valid_login_name(name) || strcmp(name, "root") == 0) {
+    /* A name no rule can give (all digits, as chown asks for "1000" first; a Samba "HOST$") is
+     * in no cache and not worth an IMDS request: not found at once. */
+    if (name == NULL || !eic_mappable_name(name) || strcmp(name, "root") == 0) {
         return ENOENT;
     }
     ret = nss_view_acquire(&view);

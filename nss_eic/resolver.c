@@ -79,7 +79,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
     const struct eic_record_verdict *chosen;
     const struct eic_rule *rule = NULL;
     struct eic_cache_new_user nu;
-    struct eic_cache_range range = {0};
+    struct eic_cache_range range;
     char cfg_err[512];
     uint64_t deadline;
     uid_t uid = 0;
@@ -95,7 +95,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
         ret = EINVAL;
         goto done;
     }
-    if (name == NULL || !eic_valid_login_name(name)) {
+    if (name == NULL || !eic_mappable_name(name)) {
         ret = ENOENT;
         goto done;
     }
@@ -116,15 +116,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
         goto done;
     }
 
-    memset(&nu, 0, sizeof(nu));
-    nu.name = name;
-    nu.principal = chosen->caller;
-    nu.group_names = (const char *const *)rule->groups;
-    nu.n_group_names = rule->n_groups;
-    nu.home_base = cfg.home_base;
-    nu.shell = cfg.shell;
-    range.min = (uid_t)cfg.uid_min;
-    range.max = (uid_t)cfg.uid_max;
+    eic_config_cache_account(&cfg, rule, name, chosen->caller, &nu, &range);
     ret = eic_cache_add_user(cfg.cache_dir != NULL ? cfg.cache_dir : EIC_CACHE_DEFAULT_DIR, &range, &nu, &uid);
     if (ret == EEXIST) {
         eic_log(LOG_WARNING, "nss_eic: %s (pushed by %s) is a local account; eic never serves it", name,

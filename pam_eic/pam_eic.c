@@ -3,7 +3,8 @@
  * pam_watchdog.c (max_session).
  *
  *   account  IAM-mapped accounts: the mapping rules as they are now must still give this account
- *            to its principal (revocation); local accounts: PAM_IGNORE.
+ *            to its principal (revocation), and its cached groups and shell are brought in line
+ *            with the rule that does; local accounts: PAM_IGNORE.
  *   session  audit record, environment, home directory, eic_only, max_session; close: audit
  *            record with the duration, watchdog stopped.
  *
@@ -25,6 +26,7 @@
 #include <security/pam_modules.h>
 
 #include "eic_accounts.h"
+#include "eic_cache.h"
 #include "eic_config.h"
 #include "eic_imds.h"
 #include "eic_keys.h"
@@ -133,13 +135,17 @@ static int get_user(pam_handle_t *pamh, struct ctx *c)
     return PAM_SUCCESS;
 }
 
-/* Do the rules as they are now still give this account to principal? Logs the refusal. */
-static bool still_allowed(const struct ctx *c, const char *principal)
+/* Do the rules as they are now still give this account to principal? Logs the refusal. When they
+ * do, *map_rule (when not NULL) is the map rule that gives it. */
+static bool still_allowed(const struct ctx *c, const char *principal, const struct eic_rule **map_rule)
 {
     const struct eic_rule *rule = NULL;
     const char *why = NULL;
 
     if (eic_principal_maps_to(&c->cfg.mapping, principal, c->user, &why, &rule)) {
+        if (map_rule != NULL) {
+            *map_rule = rule;
+        }
         return true;
     }
     if (rule != NULL) {
@@ -152,9 +158,32 @@ static bool still_allowed(const struct ctx *c, const char *principal)
     return false;
 }
 
+/* The cached account as rule (the one that gives it to principal now) and the configuration make
+ * it: the rule's groups and the configured shell. The cache is written only on the account's first
+ * lookup, so without this an account would keep the groups of the rule it was created by for ever
+ * (a rule that stops giving sudo would not reach anyone who already has an account).
+ * eic_cache_add_user() keeps the UID and home, writes a new version only when something changed,
+ * and logs what did. Returns 0 or its errno (logged here). */
+static int bring_in_line(const struct ctx *c, const struct eic_rule *rule, const char *principal)
+{
+    struct eic_cache_new_user account;
+    struct eic_cache_range range;
+    uid_t uid = 0;
+    int ret;
+
+    eic_config_cache_account(&c->cfg, rule, c->user, principal, &account, &range);
+    ret = eic_cache_add_user(c->cfg.cache_dir, &range, &account, &uid);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "IAM-mapped account %s refused: its groups and shell cannot be brought in line with the "
+                "map rule at %s:%u (account cache: %s)", c->user, c->args.config, rule->line, strerror(ret));
+    }
+    return ret;
+}
+
 PAM_EIC_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     char principal[EIC_ARN_MAX + 1];
+    const struct eic_rule *rule = NULL;
     struct ctx c;
     int ret;
 
@@ -180,7 +209,12 @@ PAM_EIC_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, con
         ret = PAM_PERM_DENIED;
         goto done;
     }
-    if (!still_allowed(&c, principal)) {
+    if (!still_allowed(&c, principal, &rule)) {
+        ret = PAM_PERM_DENIED;
+        goto done;
+    }
+    /* Groups and shell take effect here, before the caller (sshd, su, cron) calls initgroups(). */
+    if (bring_in_line(&c, rule, principal) != 0) {
         ret = PAM_PERM_DENIED;
         goto done;
     }
@@ -365,7 +399,7 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
         goto done;
     }
     /* The account step checks this too; a stack without it must not skip revocation. */
-    if (mapped && !still_allowed(&c, cached_principal)) {
+    if (mapped && !still_allowed(&c, cached_principal, NULL)) {
         ret = PAM_PERM_DENIED;
         goto done;
     }

@@ -280,18 +280,29 @@ int pam_eic_home_ensure(const char *home, const char *skel, uid_t uid, gid_t gid
             goto done;
         }
     }
-    if (renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) != 0) {
-        ret = errno;
-        eic_log(LOG_ERR, "cannot move the new home directory into place at %s: %s", home, strerror(ret));
-        goto done;
-    }
-    made_tmp = false;
-    /* Handed over last, through the descriptor: until now only root could enter it. */
+    /* Handed over once it is complete, through the descriptor (until now only root could enter
+     * it), and before it is moved into place: a home never shows at its path owned by root, so a
+     * session that finds it there (below) can tell it is the user's. Nothing is done inside the
+     * tree after this. */
     if (fchown(hfd, uid, gid) != 0 || fchmod(hfd, mode) != 0) {
         ret = errno;
         eic_log(LOG_ERR, "cannot give home directory %s to uid %lu: %s", home, (unsigned long)uid, strerror(ret));
         goto done;
     }
+    if (renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) != 0) {
+        ret = errno;
+        /* Two first logins of a new account at once (scp after ssh, an IDE's or Ansible's parallel
+         * connections): both found no home, the other one moved its home into place first. */
+        if (ret == EEXIST && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+            st.st_uid == uid) {
+            eic_log(LOG_INFO, "home directory %s was created by another session meanwhile; using it", home);
+            ret = 0;
+            goto done;
+        }
+        eic_log(LOG_ERR, "cannot move the new home directory into place at %s: %s", home, strerror(ret));
+        goto done;
+    }
+    made_tmp = false;
     eic_log(LOG_INFO, "created home directory %s from %s (uid %lu, mode %04o)", home, skel, (unsigned long)uid,
             (unsigned)mode);
     ret = 0;

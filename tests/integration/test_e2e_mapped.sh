@@ -1,6 +1,6 @@
 #!/bin/bash
-# End to end for IAM-mapped accounts (issue #4): sshd + nss_eic + eic-authorized-keys in the sandbox
-# namespace (see sandbox.sh). alice and bob exist nowhere but in the mapping rules and, once they
+# End to end for IAM-mapped accounts (issue #4): sshd + nss_eic + eic-authorized-keys + pam_eic in the
+# sandbox namespace (see sandbox.sh). alice and bob exist nowhere but in the mapping rules and, once they
 # logged in, in eic's account cache. Needs root (CI runs as root); without it every case is "not ok".
 if [ "$(id -u)" -eq 0 ] && [ "${1:-}" != --inside ] && command -v unshare >/dev/null; then
     exec unshare --net --mount --propagation private bash "$0" --inside
@@ -19,6 +19,7 @@ CASES=(
     "IMDS hanging: an unknown name returns within the deadline"
     "a deny rule stops alice's next login"
     "a local account name is never served by nss_eic"
+    "the Admins rule stops giving sudo: bob's next login has no sudo (id -Gn, getent initgroups)"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -39,6 +40,7 @@ trap 'sandbox_stop; cleanup' EXIT
 
 sandbox_setup
 sandbox_install_nss
+sandbox_install_pam audit_log=/srv/eic/log/audit.log
 sandbox_write_config "$RULES"
 WORLD=(--config "$TEST_DATA/worlds/mapped.json")
 sandbox_start_imds "${WORLD[@]}" || { not_ok "emulator starts"; finish; exit; }
@@ -130,6 +132,22 @@ not_shadowed() {
     [ "$(getent passwd carol | cut -d: -f3)" = 61000 ] && sandbox_login carol "$WORK/key-x"
 }
 check "${CASES[9]}" not_shadowed
+
+# 11: the rule that gave bob sudo no longer does. His account exists, so nss_eic never asks IMDS
+# for him again; pam_eic's account step brings it in line at his next login.
+sandbox_write_config "${RULES/groups = sudo
+/}"
+m=$(log_size)
+push_as bob bob "$WORK/key-bob.pub"
+sudo_taken_away() {
+    local groups sudo_gid
+    sudo_gid=$(getent group sudo | cut -d: -f3)
+    groups=$(sandbox_login bob "$WORK/key-bob" 'id -Gn') || { echo "bob cannot log in"; return 1; }
+    echo "bob: $groups; initgroups: $(getent initgroups bob)"
+    ! echo "$groups" | grep -qw sudo && ! getent initgroups bob | grep -qw "$sudo_gid" &&
+        log_since "$m" | grep -q "account cache: bob (uid [0-9]*) groups now none (were sudo($sudo_gid))"
+}
+check "${CASES[10]}" sudo_taken_away
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     echo "# --- akc.log"; sed 's/^/# /' "$AKC_LOG" | tail -n 30

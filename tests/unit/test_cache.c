@@ -348,6 +348,7 @@ static void test_readd_keeps_uid(void **state)
     struct eic_cached_user cu;
     struct eic_cached_group g;
     struct eic_cache *c;
+    char line[256], lock[300], saved[300];
     uid_t first, second;
 
     assert_int_equal(add(fx, fx->dir, "dave", g1, 1, &first), 0);
@@ -365,8 +366,18 @@ static void test_readd_keeps_uid(void **state)
     assert_int_equal(cu.groups[1], 2010);
     eic_cache_close(c);
 
-    /* The same request again changes nothing: no new version is written. */
+    /* The same request again changes nothing: no new version is written, and it is known without
+     * the lock (pam_eic asks at every login; here the lock file cannot even be opened). A request
+     * that changes something still needs it. */
+    snprintf(lock, sizeof(lock), "%s/accounts.lock", fx->dir);
+    snprintf(saved, sizeof(saved), "%s/accounts.lock.saved", fx->dir);
+    assert_int_equal(rename(lock, saved), 0);
+    assert_int_equal(mkdir(lock, 0700), 0);
     assert_int_equal(eic_cache_add_user(fx->dir, &fx->range, &u, &second), 0);
+    assert_int_equal(second, first);
+    assert_int_equal(add(fx, fx->dir, "dave", NULL, 0, NULL), EACCES);
+    assert_int_equal(rmdir(lock), 0);
+    assert_int_equal(rename(saved, lock), 0);
     c = open_ok(fx->dir);
     assert_int_equal(eic_cache_generation(c), 2);
     eic_cache_close(c);
@@ -379,6 +390,22 @@ static void test_readd_keeps_uid(void **state)
     assert_int_equal(g.n_members, 0);
     assert_int_equal(eic_cache_user_by_name(c, "dave", &cu), 0);
     assert_int_equal(cu.n_groups, 0);
+    snprintf(line, sizeof(line), "account cache: dave (uid %u) groups now none (were eic-ops(%u),localgrp(2010))",
+             (unsigned)first, (unsigned)g.gid);
+    assert_true(log_contains(fx, line));
+    eic_cache_close(c);
+
+    /* A new shell is taken (and logged); the home stays where it was made. */
+    u = (struct eic_cache_new_user){.name = "dave", .principal = "arn:aws:sts::111122223333:assumed-role/Ops/dave",
+                                    .home_base = "/srv/home", .shell = "/bin/sh"};
+    assert_int_equal(eic_cache_add_user(fx->dir, &fx->range, &u, &second), 0);
+    c = open_ok(fx->dir);
+    assert_int_equal(eic_cache_generation(c), 4);
+    assert_int_equal(eic_cache_user_by_name(c, "dave", &cu), 0);
+    assert_string_equal(cu.shell, "/bin/sh");
+    assert_string_equal(cu.home, "/home/dave");
+    snprintf(line, sizeof(line), "account cache: dave (uid %u) shell now /bin/sh (was /bin/bash)", (unsigned)first);
+    assert_true(log_contains(fx, line));
     eic_cache_close(c);
 }
 

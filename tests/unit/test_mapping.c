@@ -543,6 +543,22 @@ static void test_resolve_malformed_rule(void **state)
     eic_mapping_free(&m);
 }
 
+/* The names a rule can ever give: what nss_eic asks before a by-name miss goes to IMDS. */
+static void test_mappable_names(void **state)
+{
+    static const char *const yes[] = {"alice", "x1234", "a.b_c-d", "A", "u1"};
+    static const char *const no[] = {"", "1000", "0", "HOST$", "a$", "-x", ".x", "a b", "a@b",
+                                     "a23456789012345678901234567890123"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        assert_true(eic_mappable_name(yes[i]));
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        assert_false(eic_mappable_name(no[i]));
+    }
+}
+
 static void test_status_names(void **state)
 {
     (void)state;
@@ -845,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_template_check),
         cmocka_unit_test(test_resolve_examples),
         cmocka_unit_test(test_resolve_malformed_rule),
+        cmocka_unit_test(test_mappable_names),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_good_rules),

@@ -690,6 +690,19 @@ static void test_heavy_path(void **state)
     assert_int_equal(stat(miss_dir, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0700);
 
+    /* Names no rule can give (all digits: chown asks getpwnam("1000") first; a Samba machine
+     * account "HOST$"): NOTFOUND without asking, and nothing remembered on disk. */
+    for (size_t i = 0; i < 2; i++) {
+        const char *never = i == 0 ? "1000" : "HOST$";
+
+        pw_lookup(never, 0, 4096, &p);
+        assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
+        snprintf(path, sizeof(path), "%s/%s", miss_dir, never);
+        assert_int_equal(stat(path, &st), -1);
+        assert_int_equal(errno, ENOENT);
+    }
+    assert_int_equal(resolver_calls(), before + 1);
+
     /* IMDS unreachable: UNAVAIL (never TRYAGAIN), remembered as well. */
     pw_lookup("downstairs", 0, 4096, &p);
     assert_int_equal(p.status, NSS_STATUS_UNAVAIL);

@@ -650,6 +650,89 @@ static void test_account_maps_elsewhere_or_no_rule(void **state)
     assert_int_equal(account("m2", args_with(cfg_norule, "")), PAM_SUCCESS);
 }
 
+static uint64_t cache_generation(void)
+{
+    struct eic_cache *c = NULL;
+    uint64_t generation;
+
+    assert_int_equal(eic_cache_open(cache_dir, &c), 0);
+    generation = eic_cache_generation(c);
+    eic_cache_close(c);
+    return generation;
+}
+
+/* m5's supplementary groups in the cache (what nss_eic's initgroups hands out) and the members
+ * of the eic-managed group eic-test-ops. */
+static void m5_groups(size_t *n_groups, gid_t *first_group, size_t *ops_members, gid_t *ops_gid)
+{
+    struct eic_cache *c = NULL;
+    struct eic_cached_user u;
+    struct eic_cached_group g;
+
+    assert_int_equal(eic_cache_open(cache_dir, &c), 0);
+    assert_int_equal(eic_cache_user_by_name(c, "m5", &u), 0);
+    assert_int_equal(eic_cache_group_by_name(c, "eic-test-ops", &g), 0);
+    *n_groups = u.n_groups;
+    *first_group = u.n_groups > 0 ? u.groups[0] : (gid_t)-1;
+    *ops_members = g.n_members;
+    *ops_gid = g.gid;
+    eic_cache_close(c);
+}
+
+/* The account step brings an existing account's groups in line with the rule that gives it now:
+ * a group the rule adds is given, a group it no longer names is taken away (the cache is written
+ * only when the account is first looked up, so nothing else would ever take it away). Nothing is
+ * written when nothing changed; an account whose groups cannot be brought in line is refused. */
+static void test_account_groups_follow_the_rule(void **state)
+{
+    char cfg_groups[PATH_MAX + 32], lock[PATH_MAX + 32], saved[PATH_MAX + 32], needle[PATH_MAX + 256];
+    size_t n_groups, ops_members;
+    gid_t first_group, ops_gid;
+    uint64_t generation;
+
+    NEED_ROOT();
+    snprintf(cfg_groups, sizeof(cfg_groups), "%s/groups.conf", top);
+    write_config(cfg_groups, "[map arn:aws:iam::111122223333:user/m5]\nname = {user}\ngroups = eic-test-ops\n\n"
+                 ALLOW_RULES, emu_url);
+    assert_int_equal(account("m5", args_with(cfg_groups, "")), PAM_SUCCESS);
+    m5_groups(&n_groups, &first_group, &ops_members, &ops_gid);
+    assert_int_equal(n_groups, 1);
+    assert_int_equal(first_group, ops_gid);
+    assert_int_equal(ops_members, 1);
+    generation = cache_generation();
+    /* the same rule again: no new version (a write per login would be a regression) */
+    assert_int_equal(account("m5", args_with(cfg_groups, "")), PAM_SUCCESS);
+    assert_int_equal(cache_generation(), generation);
+
+    /* the rule stops naming the group: m5 loses it at this account step */
+    assert_int_equal(account("m5", args_with(cfg_allow, "")), PAM_SUCCESS);
+    m5_groups(&n_groups, &first_group, &ops_members, &ops_gid);
+    assert_int_equal(n_groups, 0);
+    assert_int_equal(ops_members, 0);
+    assert_int_equal(cache_generation(), generation + 1);
+    snprintf(needle, sizeof(needle), "account cache: m5 (uid %lu) groups now none (were eic-test-ops(%lu))",
+             (unsigned long)uid_of[5], (unsigned long)ops_gid);
+    assert_true(file_has(log_path, needle));
+    assert_int_equal(account("m5", args_with(cfg_allow, "")), PAM_SUCCESS);
+    assert_int_equal(cache_generation(), generation + 1);
+
+    /* the cache cannot be locked (its lock file is a directory): an account already in line gets
+     * in (that needs no lock), one that would get a group is refused, not let in as it was */
+    snprintf(lock, sizeof(lock), "%s/accounts.lock", cache_dir);
+    snprintf(saved, sizeof(saved), "%s/accounts.lock.saved", cache_dir);
+    assert_int_equal(rename(lock, saved), 0);
+    assert_int_equal(mkdir(lock, 0700), 0);
+    assert_int_equal(account("m5", args_with(cfg_allow, "")), PAM_SUCCESS);
+    assert_int_equal(account("m5", args_with(cfg_groups, "")), PAM_PERM_DENIED);
+    assert_int_equal(rmdir(lock), 0);
+    assert_int_equal(rename(saved, lock), 0);
+    snprintf(needle, sizeof(needle), "IAM-mapped account m5 refused: its groups and shell cannot be brought in line "
+             "with the map rule at %s:7", cfg_groups);
+    assert_true(file_has(log_path, needle));
+    m5_groups(&n_groups, &first_group, &ops_members, &ops_gid);
+    assert_int_equal(n_groups, 0);
+}
+
 /* An unusable configuration leaves only the built-in defaults, so the account cache is looked up in
  * the default /var/lib/eic. The child runs fn in a private mount namespace with a tmpfs on /var/lib
  * and the test's cache bound on /var/lib/eic, so nothing of the host is touched. Returns fn's
@@ -1293,6 +1376,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_account_mapped_allowed),
         cmocka_unit_test(test_account_deny_rule),
         cmocka_unit_test(test_account_maps_elsewhere_or_no_rule),
+        cmocka_unit_test(test_account_groups_follow_the_rule),
         cmocka_unit_test(test_unusable_config),
         cmocka_unit_test(test_session_mapped_audit_env_home),
         cmocka_unit_test(test_session_home_symlink_refused),
