@@ -11,6 +11,7 @@
 # The per-input timeout is 30 min so that the runs may be paused (kill -STOP / -CONT) while a
 # benchmark needs a quiet machine; a real hang still shows as a run that stops counting.
 set -euo pipefail
+[ -n "${FUZZ_OWN_SESSION:-}" ] || FUZZ_OWN_SESSION=1 exec setsid --wait "$0" "$@"
 cd "$(dirname "$0")/.."
 out=${FUZZ_BUILD_DIR:-$PWD/fuzz/build}
 deadline=$(date -d "$1" +%s)
@@ -20,8 +21,9 @@ harnesses=("$@")
                                          fuzz_cache fuzz_signer fuzz_emu_request fuzz_imds)
 mkdir -p "$out/long"
 # With the kernel's autogroup scheduling, nice only ranks processes within their session: lower
-# this session's whole group too, or a run started from its own session takes a fair share of the
-# machine against everything else.
+# the session's whole group too, or a run takes a fair share of the machine against everything
+# else. The script runs in a session of its own (setsid, above), so that the shell that started it
+# keeps its priority.
 echo 19 2>/dev/null >/proc/self/autogroup || true
 
 # One libFuzzer process of harness $1 on its shared corpus: log name $2, $3 executions, $4 seconds.
