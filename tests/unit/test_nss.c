@@ -635,7 +635,7 @@ static bool find_miss_entry(const char *text, char *path, size_t path_len)
         assert_memory_equal(e->d_name, "slot-", 5);
         assert_non_null(strchr("0123456789abcdef", e->d_name[5]));
         assert_non_null(strchr("0123456789abcdef", e->d_name[6]));
-        snprintf(path, path_len, "%s/%s", miss_dir, e->d_name);
+        assert_true((size_t)snprintf(path, path_len, "%s/%s", miss_dir, e->d_name) < path_len);
         content = unit_read_file(path, &len);
         if (content != NULL && strcmp(content, text) == 0) {
             found = true;
