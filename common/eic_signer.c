@@ -203,8 +203,10 @@ static int check_ocsp(X509 *cert, X509 *issuer, X509_STORE *anchors, const struc
     /* OCSP_TRUSTOTHER: a response signed by the issuer itself (found in issuer_only, which comes
      * from the verified chain) is checked against the issuer's key without further chain
      * building. A delegated responder (carried in the response) still gets the full check:
-     * chain to the anchors, OCSP-signing EKU, issued by this issuer. */
-    if (OCSP_basic_verify(basic, issuer_only, anchors, OCSP_TRUSTOTHER) <= 0) {
+     * chain to the anchors, OCSP-signing EKU, issued by this issuer. OCSP_NOEXPLICIT: no other
+     * responder, not even one under an anchor that carries OpenSSL's "trusted for OCSP signing"
+     * setting (OpenSSL's fallback would let it vouch for any certificate). */
+    if (OCSP_basic_verify(basic, issuer_only, anchors, OCSP_TRUSTOTHER | OCSP_NOEXPLICIT) <= 0) {
         ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s is not signed by the certificate's issuer",
                    name);
         goto done;

@@ -210,6 +210,10 @@ static void test_signer_ocsp(void **state)
     expect_signer("chain-good.pem", "missing-signer", "pki/ca.pem", EACCES, "no OCSP response");
     /* Signed by the signer itself: neither its issuer nor a responder delegated by the issuer. */
     expect_signer("chain-good.pem", "badsig-signer", "pki/ca.pem", EACCES, "not signed by");
+    /* ... also when the anchor carries OpenSSL's "trusted for OCSP signing" setting, whose
+     * fallback would accept any responder under it (regression: OCSP_NOEXPLICIT). */
+    expect_signer("chain-good.pem", "good", "pki/ca-ocsp-trusted.pem", 0, NULL);
+    expect_signer("chain-good.pem", "badsig-signer", "pki/ca-ocsp-trusted.pem", EACCES, "not signed by");
     expect_signer("chain-good.pem", "stale-signer", "pki/ca.pem", EACCES, "has expired");
 }
 

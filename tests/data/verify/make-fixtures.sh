@@ -47,6 +47,9 @@ issue signer-twocn "/O=eic fixtures/CN=managed-ssh-signer.us-east-1.amazonaws.co
 selfsigned rogue-ca "/O=eic fixtures/CN=eic fixture root"
 issue rogue-signer "/O=eic fixtures/CN=managed-ssh-signer.us-east-1.amazonaws.com" rogue-ca leaf
 
+# The same root, with OpenSSL's "trusted for OCSP signing" setting (a TRUSTED CERTIFICATE).
+$OPENSSL x509 -in pki/ca.pem -addtrust anyExtendedKeyUsage -addtrust OCSPSigning -out pki/ca-ocsp-trusted.pem
+
 name() { $OPENSSL x509 -in "$1" -outform DER | $OPENSSL dgst -sha1 -binary | od -An -tx1 | tr -d ' \n' | tr a-f A-F; }
 
 ocsp() { # ocsp OUT CERT ISSUER RESPONDER STATUS(V|R) [DAYS]
