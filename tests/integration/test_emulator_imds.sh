@@ -98,10 +98,13 @@ expired_token() {
 }
 check "GET with an expired token (TTL 1 s, 2.2 s later) -> 401" expired_token
 altered_token() {
-    local t
+    local t first=x
     t=$(token) || return 1
+    # The first character replaced by another one (a token starting with x was left unchanged,
+    # 1 run in 64).
+    [ "${t:0:1}" = x ] && first=y
     expect_code 401 -H "X-aws-ec2-metadata-token: ${t}x" "$EMU_URL$MD/instance-id" &&
-        expect_code 401 -H "X-aws-ec2-metadata-token: x${t:1}" "$EMU_URL$MD/instance-id"
+        expect_code 401 -H "X-aws-ec2-metadata-token: ${first}${t:1}" "$EMU_URL$MD/instance-id"
 }
 check "GET with an altered token -> 401" altered_token
 check "POST on a metadata path -> 405" expect_code 405 -X POST -d x "$EMU_URL$MD/instance-id"
