@@ -541,7 +541,8 @@ static void neg_forget(const char *name)
     if (dfd >= 0) {
         time_t when;
 
-        /* The slot may hold another name by now: losing that entry costs one IMDS request. */
+        /* Only a slot that holds this name (another process may take it over between the read
+         * and the unlink: losing that entry costs one IMDS request). */
         if (neg_disk_read(dfd, name, &when) != 0) {
             char slot[16];
 
