@@ -225,15 +225,32 @@ done:
     return ret;
 }
 
+/* Is the key of an SSH_AUTH_INFO_0 "publickey TYPE BASE64" line (TYPE at key, len bytes to the end
+ * of the line) an OpenSSH certificate (TrustedUserCAKeys)? Pushed keys never are: Instance Connect
+ * takes plain public keys only. */
+static bool is_certificate(const char *key, size_t len)
+{
+    static const char suffix[] = "-cert-v01@openssh.com";
+    size_t type_len = strcspn(key, " \n");
+
+    if (type_len > len) {
+        type_len = len;
+    }
+    return type_len > sizeof(suffix) - 1 &&
+           memcmp(key + type_len - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) == 0;
+}
+
 /* SSH_AUTH_INFO_0 (set by sshd from session open on): one line per completed authentication
  * method, "publickey TYPE BASE64" for keys. Fills fps with the SHA256 fingerprints of the keys
- * (at most MAX_AUTH_KEYS). Lines of other methods are skipped; a key line that does not parse is
- * logged and counts as an unknown key (""), so eic_only can refuse it. */
-static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max)
+ * (at most MAX_AUTH_KEYS) and *n_certs with how many of them are certificates. Lines of other
+ * methods are skipped; a key line that does not parse is logged and counts as an unknown key
+ * (""), so eic_only can refuse it. */
+static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max, size_t *n_certs)
 {
     const char *info = pam_getenv(pamh, "SSH_AUTH_INFO_0");
     size_t n = 0;
 
+    *n_certs = 0;
     if (info == NULL) {
         return 0;
     }
@@ -243,6 +260,9 @@ static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max)
         if (len > 10 && strncmp(info, "publickey ", 10) == 0) {
             struct eic_sshkey key;
 
+            if (is_certificate(info + 10, len - 10)) {
+                (*n_certs)++;
+            }
             memset(&key, 0, sizeof(key));
             fps[n][0] = '\0';
             if (eic_sshkey_parse_openssh(info + 10, len - 10, &key) != 0 ||
@@ -365,6 +385,7 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
     char cached_principal[EIC_ARN_MAX + 1] = "";
     struct pam_eic_session *s = NULL;
     size_t n_fps;
+    size_t n_certs;
     bool mapped, eic_only, all_accepted;
     struct ctx c;
     int ret;
@@ -404,7 +425,7 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
         goto done;
     }
 
-    n_fps = auth_info_keys(pamh, fps, MAX_AUTH_KEYS);
+    n_fps = auth_info_keys(pamh, fps, MAX_AUTH_KEYS, &n_certs);
     if (n_fps > 0) {
         set_str(s->fingerprint, sizeof(s->fingerprint), fps[0]);
     }
@@ -413,6 +434,9 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
      * it when it is slow or gone (pam_keyfile.h). Accounts eic manages are always checked. */
     if (n_fps > 0 && !mapped && !eic_only && pam_eic_keys_in_authorized_keys(&c.args, &c.pw, fps, n_fps)) {
         eic_log(LOG_DEBUG, "%s logged in with a key from authorized_keys; IMDS not asked", c.user);
+    } else if (n_fps > 0 && n_certs == n_fps && !mapped && !eic_only) {
+        /* Certificates are trusted through TrustedUserCAKeys, never pushed: nothing to ask. */
+        eic_log(LOG_DEBUG, "%s logged in with an OpenSSH certificate; IMDS not asked", c.user);
     } else if (n_fps > 0 && c.cfg_ok && eic_valid_login_name(c.user)) {
         if (match_pushed_keys(&c, mapped, fps, n_fps, accepted, s) != 0 && eic_only) {
             eic_log(LOG_WARNING, "session of %s refused: eic_only user and its pushed keys cannot be checked",

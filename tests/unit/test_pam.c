@@ -1079,6 +1079,40 @@ static bool refused_and_ended(const char *user, const char *args, const char *in
     return true;
 }
 
+/* A login with an OpenSSH certificate (TrustedUserCAKeys) is a local login too: Instance Connect
+ * pushes plain keys only. Before, such a login asked IMDS, and waited for its timeout when IMDS
+ * hung; an eic_only user is still refused (a certificate is never a valid pushed key). */
+static void test_session_certificate_login(void **state)
+{
+    char ca[PATH_MAX], cert[PATH_MAX], info[8192];
+    char *log = NULL;
+    size_t mark;
+
+    NEED_ROOT();
+    snprintf(ca, sizeof(ca), "%s/user-ca", top);
+    snprintf(cert, sizeof(cert), "%s/key-other-cert.pub", top);
+    {
+        const char *keygen[] = {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ca, NULL};
+        const char *sign[] = {"/usr/bin/ssh-keygen", "-q", "-s", ca, "-I", "test", "-n", "eicuser", key_other, NULL};
+
+        assert_int_equal(run(keygen, NULL), 0);
+        assert_int_equal(run(sign, NULL), 0);
+    }
+    auth_info(cert, info, sizeof(info));
+    assert_non_null(strstr(info, "-cert-v01@openssh.com "));
+
+    log = read_all(log_path);
+    mark = strlen(log);
+    free(log);
+    assert_int_equal(open_close("eicuser", args_with(cfg_noimds, ""), info, NULL), PAM_IGNORE);
+    log = read_all(log_path);
+    if (strstr(log + mark, "active-keys/eicuser/") != NULL) {
+        fail_msg("IMDS was asked about a certificate login:\n%s", log + mark);
+    }
+    free(log);
+    assert_true(refused_and_ended("eicuser", args_with(cfg_noimds, "eic_only=eicuser"), info));
+}
+
 static void test_eic_only(void **state)
 {
     char info[4096];
@@ -1384,6 +1418,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_session_pushed_key_mapped),
         cmocka_unit_test(test_session_local_user_with_pushed_key),
         cmocka_unit_test(test_session_key_from_authorized_keys),
+        cmocka_unit_test(test_session_certificate_login),
         cmocka_unit_test(test_eic_only),
         cmocka_unit_test(test_sshd_refusal_ends_process),
         cmocka_unit_test(test_max_session_kills),
