@@ -85,7 +85,8 @@ done:
 }
 
 /* The directory of the audit log: created 0700 when missing (only its last component: the
- * directories above it are the system's). */
+ * directories above it are the system's). It must be ours and writable by us alone: whoever else
+ * may write it may delete or replace the trail. */
 static int ensure_dir(const char *path)
 {
     char dir[PAM_EIC_PATH_MAX];
@@ -106,6 +107,9 @@ static int ensure_dir(const char *path)
     }
     if (!S_ISDIR(st.st_mode)) {
         return ENOTDIR;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        return EPERM;
     }
     return 0;
 }

@@ -1359,6 +1359,14 @@ static void test_audit_log_unsafe(void **state)
     snprintf(args, sizeof(args), "config=%s audit_log=%s skel=%s", cfg_allow, link_path, skel);
     assert_int_equal(open_close("m1", args, NULL, NULL), PAM_SESSION_ERR);
 
+    /* regression: a directory others may write (they could delete or replace the trail) was used */
+    snprintf(link_path, sizeof(link_path), "%s/opendir", top);
+    assert_int_equal(mkdir(link_path, 0777), 0);
+    assert_int_equal(chmod(link_path, 01777), 0);
+    snprintf(args, sizeof(args), "config=%s audit_log=%s/audit.log skel=%s", cfg_allow, link_path, skel);
+    assert_int_equal(open_close("m1", args, NULL, NULL), PAM_SESSION_ERR);
+    assert_int_equal(open_close("localuser", args, NULL, NULL), PAM_IGNORE);
+
     /* a new log: file 0600, directory 0700 */
     snprintf(link_path, sizeof(link_path), "%s/newdir/audit.log", top);
     snprintf(args, sizeof(args), "config=%s audit_log=%s skel=%s", cfg_allow, link_path, skel);
