@@ -1108,6 +1108,19 @@ static int note_local_entry(void *arg, const struct passwd *pw, const struct gro
     return pw != NULL ? note_local_user(w, pw) : note_local_group(w, gr);
 }
 
+/* Both local account files of w's range into w. */
+static int note_local_files(struct writer *w)
+{
+    const struct eic_cache_range *range = w->range;
+    int ret = read_local_file(LOCAL_PASSWD, range->passwd_file ? range->passwd_file : "/etc/passwd",
+                              note_local_entry, w);
+
+    if (ret == 0) {
+        ret = read_local_file(LOCAL_GROUP, range->group_file ? range->group_file : "/etc/group", note_local_entry, w);
+    }
+    return ret;
+}
+
 struct local_user_query {
     const char *name;
     uid_t uid;
@@ -1843,10 +1856,7 @@ static bool requests_change_nothing(const char *dir, const struct eic_cache_rang
     if (eic_cache_open(dir, &old) != 0) {
         goto done;
     }
-    ret = read_local_file(LOCAL_PASSWD, range->passwd_file ? range->passwd_file : "/etc/passwd", note_local_entry, &w);
-    if (ret == 0) {
-        ret = read_local_file(LOCAL_GROUP, range->group_file ? range->group_file : "/etc/group", note_local_entry, &w);
-    }
+    ret = note_local_files(&w);
     if (ret == 0) {
         ret = load_model_for(&w, old, users, n);
     }
@@ -1931,11 +1941,7 @@ int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, co
     }
     /* Without the whole of both files no name or id can be shown to be free. */
     if (ret == 0) {
-        ret = read_local_file(LOCAL_PASSWD, range->passwd_file ? range->passwd_file : "/etc/passwd",
-                              note_local_entry, &w);
-    }
-    if (ret == 0) {
-        ret = read_local_file(LOCAL_GROUP, range->group_file ? range->group_file : "/etc/group", note_local_entry, &w);
+        ret = note_local_files(&w);
     }
     if (ret == 0 && old != NULL) {
         ret = load_model(&w, old);

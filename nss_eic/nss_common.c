@@ -427,24 +427,16 @@ static int neg_disk_lookup(const char *name, long ttl_notfound, long ttl_unavail
     long ttl;
     int dfd;
     int err;
-    int v;
 
     dfd = miss_dir_open(false);
     if (dfd < 0) {
         return 0;
     }
-    v = neg_disk_read(dfd, name, &when);
+    err = neg_disk_read(dfd, name, &when);
     close(dfd);
-    if (v == 0) {
-        return 0;
-    }
-    err = 0;
-    ttl = v == ENOENT ? ttl_notfound : ttl_unavail;
+    ttl = err == ENOENT ? ttl_notfound : ttl_unavail;
     /* A time in the future (clock stepped back) is not trusted to extend the entry. */
-    if (when <= now && now - when < ttl) {
-        err = v;
-    }
-    return err;
+    return err != 0 && when <= now && now - when < ttl ? err : 0;
 }
 
 static void neg_disk_record(const char *name, int err)
