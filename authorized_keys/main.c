@@ -117,12 +117,9 @@ int main(int argc, char **argv)
         fingerprint = argv[optind + 1];
     }
 
-    if (eic_config_check_owner(config_path) != 0) {
-        goto done;
-    }
-    ret = eic_config_load(config_path, &cfg, err, sizeof(err));
+    ret = eic_config_load(config_path, 0, &cfg, err, sizeof(err));
     if (ret != 0 && ret != ENOENT) {
-        eic_log(LOG_ERR, "%s", ret == EINVAL ? err : strerror(ret));
+        eic_log(LOG_ERR, "%s", err[0] != '\0' ? err : strerror(ret));
         goto done;
     }
     eic_log_open("eic-authorized-keys", cfg.log_file, 0);

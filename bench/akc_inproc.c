@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "eic_config.h"
 #include "eic_keys.h"
@@ -38,7 +39,7 @@ static int one_run(const char *config_path, const char *user, const char *finger
     char err[256];
     int accepted = -1;
 
-    if (eic_config_load(config_path, &cfg, err, sizeof(err)) != 0) {
+    if (eic_config_load(config_path, geteuid(), &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto done;
     }

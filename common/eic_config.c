@@ -863,7 +863,7 @@ static int read_all(int fd, char **out, size_t *out_len)
     return 0;
 }
 
-int eic_config_load(const char *path, struct eic_config *cfg, char *err, size_t err_len)
+int eic_config_load(const char *path, uid_t owner, struct eic_config *cfg, char *err, size_t err_len)
 {
     struct stat st;
     char *text = NULL;
@@ -901,6 +901,13 @@ int eic_config_load(const char *path, struct eic_config *cfg, char *err, size_t 
         eic_set_err(err, err_len, "%s: not a regular file", path);
         goto done;
     }
+    /* Checked on the open fd, not by a stat() of the path beforehand, so that what is read is
+     * what was checked: a path swapped between the two would otherwise pass. */
+    if ((st.st_uid != 0 && st.st_uid != owner) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        ret = EPERM;
+        eic_set_err(err, err_len, "%s must be owned by root and writable by root only; refusing to use it", path);
+        goto done;
+    }
     if (st.st_size > EIC_CONFIG_MAX_SIZE) {
         ret = EMSGSIZE;
         eic_set_err(err, err_len, "%s: larger than %d bytes", path, EIC_CONFIG_MAX_SIZE);
@@ -921,21 +928,6 @@ done:
     }
     free(text);
     return ret;
-}
-
-int eic_config_check_owner(const char *path)
-{
-    struct stat st;
-
-    if (stat(path, &st) != 0) {
-        return errno == ENOENT ? 0 : errno;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        eic_log(LOG_ERR, "%s must be a regular file owned by root and writable by root only; refusing to use it",
-                path);
-        return EPERM;
-    }
-    return 0;
 }
 
 void eic_config_cache_account(const struct eic_config *cfg, const struct eic_rule *rule, const char *name,

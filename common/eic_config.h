@@ -46,10 +46,13 @@ struct eic_config {
 
 /* Fill cfg with the defaults (no file read). */
 int eic_config_defaults(struct eic_config *cfg);
-/* Defaults, then the file at path (NULL: EIC_CONFIG_DEFAULT_PATH). Returns 0; ENOENT when the file is missing (cfg keeps the
- * defaults); EINVAL for a bad file, with "path:line: reason" written to err (and nothing of the
- * file applied); ENOMEM; EMSGSIZE for a file over EIC_CONFIG_MAX_SIZE. */
-int eic_config_load(const char *path, struct eic_config *cfg, char *err, size_t err_len);
+/* Defaults, then the file at path (NULL: EIC_CONFIG_DEFAULT_PATH). The configuration decides who
+ * may log in, so the file is believed only when it is a regular file owned by root (or by owner:
+ * pass 0 when only root will do) that no one else may write. Returns 0; ENOENT when the file is
+ * missing (cfg keeps the defaults, which are safe); EPERM for a file not trusted that way, and
+ * EINVAL for a bad one ("path:line: reason"), both explained in err, with nothing of the file
+ * applied; ENOMEM; EMSGSIZE for a file over EIC_CONFIG_MAX_SIZE. */
+int eic_config_load(const char *path, uid_t owner, struct eic_config *cfg, char *err, size_t err_len);
 /* Parse from memory (same rules; name is used in messages). */
 int eic_config_parse(const char *name, const char *text, size_t len, struct eic_config *cfg, char *err,
                      size_t err_len);
@@ -63,11 +66,6 @@ void eic_config_free(struct eic_config *cfg);
  * name, so no DNS; no path, user info, query or trailing '/'). Returns 0 or EINVAL. It lives here,
  * not in eic_imds.c, so that code reading the config never links libcurl. */
 int eic_config_check_endpoint(const char *endpoint);
-
-/* The configuration decides who may log in: before it is trusted, the file must be root's alone
- * (a regular file owned by root, not group- or world-writable). Returns 0 (also when the file does
- * not exist: the built-in defaults are safe), EPERM (logged with the reason), or another errno. */
-int eic_config_check_owner(const char *path);
 
 /* What the account cache is given for the account name, mapped from principal by rule (a map
  * rule): the rule's groups, and this configuration's home base, shell and id range. nss_eic

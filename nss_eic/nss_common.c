@@ -121,22 +121,6 @@ void nss_view_release(struct nss_view *view)
     }
 }
 
-/* The configuration decides which files are trusted as accounts: it must belong to root (or to
- * the calling user, who can only fool themselves) and be writable by its owner alone. */
-static int config_trusted(const char *path)
-{
-    struct stat st;
-
-    if (stat(path, &st) != 0) {
-        return errno;
-    }
-    if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-        (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        return EPERM;
-    }
-    return 0;
-}
-
 /* Read eic.conf into view->set. Caller holds state_lock. A bad file leaves config_ok false and is
  * logged once per version of the file (the caller only comes here when the version changed). */
 static int load_settings(const char *path, struct nss_view *view)
@@ -145,20 +129,12 @@ static int load_settings(const char *path, struct nss_view *view)
     char err[512];
     int ret;
 
-    ret = config_trusted(path);
-    if (ret == 0 || ret == ENOENT) {
-        /* Fills cfg whatever it returns (the defaults for a missing file). */
-        ret = eic_config_load(path, &cfg, err, sizeof(err));
-    } else {
-        eic_config_defaults(&cfg);
-        if (ret == EPERM) {
-            snprintf(err, sizeof(err), "%s must be a regular file owned by root and writable by root only", path);
-            ret = EINVAL;
-        }
-    }
+    /* Fills cfg whatever it returns (the defaults for a missing file). The file may also belong
+     * to the calling user, who can only fool themselves with it. */
+    ret = eic_config_load(path, geteuid(), &cfg, err, sizeof(err));
     if (ret != 0 && ret != ENOENT) {
         eic_log(LOG_ERR, "nss_eic: %s; eic serves no accounts until it is fixed",
-                ret == EINVAL ? err : strerror(ret));
+                err[0] != '\0' ? err : strerror(ret));
         ret = 0;
         goto done;
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "eic_cache.h"
 #include "eic_config.h"
@@ -89,9 +90,9 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
         err[0] = '\0';
     }
     /* Fills cfg whatever it returns (the defaults for a missing file). */
-    ret = eic_config_load(config_path, &cfg, cfg_err, sizeof(cfg_err));
+    ret = eic_config_load(config_path, geteuid(), &cfg, cfg_err, sizeof(cfg_err));
     if (ret != 0 && ret != ENOENT) {
-        eic_set_err(err, err_len, "%s", ret == EINVAL ? cfg_err : strerror(ret));
+        eic_set_err(err, err_len, "%s", cfg_err[0] != '\0' ? cfg_err : strerror(ret));
         ret = EINVAL;
         goto done;
     }

@@ -77,16 +77,11 @@ static int begin(struct ctx *c, int argc, const char **argv)
     args_ret = pam_eic_args_parse(argc, argv, &c->args, err, sizeof(err));
     /* Read even when the arguments are bad, to know where the complaint should be logged. */
     cfg_err[0] = '\0';
-    ret = eic_config_check_owner(c->args.config);
-    if (ret == 0) {
-        ret = eic_config_load(c->args.config, &c->cfg, cfg_err, sizeof(cfg_err));
-    } else {
-        eic_config_defaults(&c->cfg);
-    }
+    ret = eic_config_load(c->args.config, 0, &c->cfg, cfg_err, sizeof(cfg_err));
     c->cfg_ok = ret == 0 || ret == ENOENT;
     eic_log_open("pam_eic", c->cfg_ok ? c->cfg.log_file : NULL, EIC_LOG_IN_HOST);
     eic_log_set_level(c->args.debug ? LOG_DEBUG : (c->cfg_ok ? c->cfg.log_level : LOG_INFO));
-    if (!c->cfg_ok && ret != EPERM) {
+    if (!c->cfg_ok) {
         eic_log(LOG_ERR, "cannot use %s: %s", c->args.config, cfg_err[0] != '\0' ? cfg_err : strerror(ret));
     }
     if (args_ret != 0) {

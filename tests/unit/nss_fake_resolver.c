@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "eic_cache.h"
 #include "eic_config.h"
@@ -40,7 +41,7 @@ int eic_resolver_lookup(const char *config_path, const char *name, char *err, si
     if (strncmp(name, "new", 3) != 0) {
         return ENOENT;
     }
-    ret = eic_config_load(config_path, &cfg, msg, sizeof(msg));
+    ret = eic_config_load(config_path, geteuid(), &cfg, msg, sizeof(msg));
     if (ret != 0) {
         goto done;
     }

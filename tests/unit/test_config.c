@@ -89,7 +89,7 @@ static void test_sample_config(void **state)
     char err[512];
 
     (void)state;
-    assert_int_equal(eic_config_load(EIC_SAMPLE_CONFIG, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(EIC_SAMPLE_CONFIG, geteuid(), &cfg, err, sizeof(err)), 0);
     assert_string_equal(err, "");
     assert_defaults(&cfg);
     eic_config_free(&cfg);
@@ -101,7 +101,7 @@ static void test_all_keys(void **state)
     char err[512];
 
     (void)state;
-    assert_int_equal(eic_config_load(CONFIG_DIR "/all-keys.conf", &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(CONFIG_DIR "/all-keys.conf", geteuid(), &cfg, err, sizeof(err)), 0);
     assert_string_equal(cfg.imds_endpoint, "http://[::1]:8169");
     assert_int_equal(cfg.imds_timeout_ms, 250);
     assert_int_equal(cfg.imds_token_ttl, 60);
@@ -225,7 +225,7 @@ static void test_bad_files(void **state)
         snprintf(expected, sizeof(expected), "%s:%s", path, first + sizeof(marker) - 1);
 
         memset(err, 'x', sizeof(err));
-        ret = eic_config_load(path, &cfg, err, sizeof(err));
+        ret = eic_config_load(path, geteuid(), &cfg, err, sizeof(err));
         if (ret != EINVAL || strncmp(err, expected, strlen(expected)) != 0) {
             fail_msg("%s: returned %d, message '%s', expected EINVAL and '%s...'", de->d_name, ret, err, expected);
         }
@@ -246,13 +246,13 @@ static void test_small_files(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(eic_config_load(CONFIG_DIR "/empty.conf", &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(CONFIG_DIR "/empty.conf", geteuid(), &cfg, err, sizeof(err)), 0);
     assert_defaults(&cfg);
     eic_config_free(&cfg);
-    assert_int_equal(eic_config_load(CONFIG_DIR "/comments-only.conf", &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(CONFIG_DIR "/comments-only.conf", geteuid(), &cfg, err, sizeof(err)), 0);
     assert_defaults(&cfg);
     eic_config_free(&cfg);
-    assert_int_equal(eic_config_load(CONFIG_DIR "/no-final-newline.conf", &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(CONFIG_DIR "/no-final-newline.conf", geteuid(), &cfg, err, sizeof(err)), 0);
     assert_int_equal(cfg.log_level, LOG_WARNING);
     assert_int_equal(cfg.deadline_ms, 100);
     eic_config_free(&cfg);
@@ -278,7 +278,7 @@ static void test_missing_file(void **state)
     char err[512];
 
     (void)state;
-    assert_int_equal(eic_config_load(CONFIG_DIR "/does-not-exist.conf", &cfg, err, sizeof(err)), ENOENT);
+    assert_int_equal(eic_config_load(CONFIG_DIR "/does-not-exist.conf", geteuid(), &cfg, err, sizeof(err)), ENOENT);
     assert_string_equal(err, CONFIG_DIR "/does-not-exist.conf: No such file or directory");
     assert_defaults(&cfg);
     eic_config_free(&cfg);
@@ -294,7 +294,7 @@ static void test_nul_byte(void **state)
 
     snprintf(path, sizeof(path), "%s/nul.conf", (char *)*state);
     write_file(path, text, sizeof(text) - 1);
-    assert_int_equal(eic_config_load(path, &cfg, err, sizeof(err)), EINVAL);
+    assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), EINVAL);
     snprintf(expected, sizeof(expected), "%s:2: NUL byte in line", path);
     assert_string_equal(err, expected);
     assert_defaults(&cfg);
@@ -321,7 +321,7 @@ static void test_line_length(void **state)
     len += 4096;
     text[len++] = '\n';
     write_file(path, text, len);
-    assert_int_equal(eic_config_load(path, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), 0);
     assert_int_equal(strlen(cfg.ca_file), 4096 - 10);
     eic_config_free(&cfg);
 
@@ -330,7 +330,7 @@ static void test_line_length(void **state)
     text[len - 1] = ' ';
     text[len++] = '\n';
     write_file(path, text, len);
-    assert_int_equal(eic_config_load(path, &cfg, err, sizeof(err)), EINVAL);
+    assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), EINVAL);
     snprintf(expected, sizeof(expected), "%s:2: line longer than 4096 bytes", path);
     assert_string_equal(err, expected);
     assert_defaults(&cfg);
@@ -353,12 +353,12 @@ static void test_file_size(void **state)
         text[i + 63] = '\n';
     }
     write_file(path, text, EIC_CONFIG_MAX_SIZE);
-    assert_int_equal(eic_config_load(path, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), 0);
     eic_config_free(&cfg);
     /* One byte more: EMSGSIZE, from the file and from memory. */
     text[EIC_CONFIG_MAX_SIZE] = '\n';
     write_file(path, text, EIC_CONFIG_MAX_SIZE + 1);
-    assert_int_equal(eic_config_load(path, &cfg, err, sizeof(err)), EMSGSIZE);
+    assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), EMSGSIZE);
     assert_non_null(strstr(err, ": larger than 262144 bytes"));
     assert_defaults(&cfg);
     eic_config_free(&cfg);
@@ -381,11 +381,11 @@ static void test_file_types(void **state)
 
     snprintf(path, sizeof(path), "%s/link.conf", dir);
     assert_int_equal(symlink(CONFIG_DIR "/all-keys.conf", path), 0);
-    assert_int_equal(eic_config_load(path, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), 0);
     assert_int_equal(cfg.log_level, LOG_DEBUG);
     eic_config_free(&cfg);
 
-    assert_int_equal(eic_config_load(dir, &cfg, err, sizeof(err)), EINVAL);
+    assert_int_equal(eic_config_load(dir, geteuid(), &cfg, err, sizeof(err)), EINVAL);
     snprintf(expected, sizeof(expected), "%s: not a regular file", dir);
     assert_string_equal(err, expected);
     assert_defaults(&cfg);
@@ -393,12 +393,60 @@ static void test_file_types(void **state)
 
     snprintf(path, sizeof(path), "%s/fifo.conf", dir);
     assert_int_equal(mkfifo(path, 0600), 0);
-    assert_int_equal(eic_config_load(path, &cfg, err, sizeof(err)), EINVAL);
+    assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), EINVAL);
     snprintf(expected, sizeof(expected), "%s: not a regular file", path);
     assert_string_equal(err, expected);
     eic_config_free(&cfg);
 
-    assert_int_equal(eic_config_load("/dev/null", &cfg, err, sizeof(err)), EINVAL);
+    assert_int_equal(eic_config_load("/dev/null", geteuid(), &cfg, err, sizeof(err)), EINVAL);
+    eic_config_free(&cfg);
+}
+
+/* The file decides who may log in: one that others than root (or the given owner) could have
+ * written is not believed, and nothing of it is applied. */
+static void test_untrusted_file(void **state)
+{
+    static const char text[] = "log_level = debug\n";
+    const char *dir = *state;
+    char path[PATH_MAX];
+    char link_path[PATH_MAX];
+    char expected[PATH_MAX + 96];
+    struct eic_config cfg;
+    char err[512];
+    static const mode_t bad_modes[] = {0664, 0646, 0666};
+
+    snprintf(path, sizeof(path), "%s/untrusted.conf", dir);
+    snprintf(expected, sizeof(expected), "%s must be owned by root and writable by root only; refusing to use it",
+             path);
+    write_file(path, text, sizeof(text) - 1);
+    for (size_t i = 0; i < sizeof(bad_modes) / sizeof(bad_modes[0]); i++) {
+        assert_int_equal(chmod(path, bad_modes[i]), 0);
+        assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), EPERM);
+        assert_string_equal(err, expected);
+        assert_defaults(&cfg);
+        eic_config_free(&cfg);
+    }
+    /* What is checked is the file finally opened, not a link to it. */
+    snprintf(link_path, sizeof(link_path), "%s/link-to-untrusted.conf", dir);
+    assert_int_equal(symlink(path, link_path), 0);
+    assert_int_equal(eic_config_load(link_path, geteuid(), &cfg, err, sizeof(err)), EPERM);
+    eic_config_free(&cfg);
+
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(eic_config_load(path, geteuid(), &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
+    eic_config_free(&cfg);
+
+    if (geteuid() != 0) {
+        return; /* the ownership cases need chown */
+    }
+    /* Another user's file: refused when only root will do, believed when that user is named. */
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    assert_int_equal(eic_config_load(path, 0, &cfg, err, sizeof(err)), EPERM);
+    assert_string_equal(err, expected);
+    eic_config_free(&cfg);
+    assert_int_equal(eic_config_load(path, 65534, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
     eic_config_free(&cfg);
 }
 
@@ -408,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_sample_config),
         cmocka_unit_test(test_all_keys),
+        cmocka_unit_test_setup_teardown(test_untrusted_file, make_tmpdir, remove_tmpdir),
         cmocka_unit_test(test_each_log_level),
         cmocka_unit_test(test_int_limits),
         cmocka_unit_test(test_endpoint_rule),

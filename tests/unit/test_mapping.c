@@ -16,6 +16,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -596,7 +597,7 @@ static void test_config_good_rules(void **state)
     char err[512];
 
     (void)state;
-    if (eic_config_load(MAPPING_DIR "/good-rules.conf", &cfg, err, sizeof(err)) != 0) {
+    if (eic_config_load(MAPPING_DIR "/good-rules.conf", geteuid(), &cfg, err, sizeof(err)) != 0) {
         fail_msg("good-rules.conf refused: %s", err);
     }
     assert_int_equal(cfg.uid_min, 500000);
@@ -645,7 +646,7 @@ static void test_config_all_keys(void **state)
     char err[512];
 
     (void)state;
-    assert_int_equal(eic_config_load(CONFIG_DIR "/all-keys.conf", &cfg, err, sizeof(err)), 0);
+    assert_int_equal(eic_config_load(CONFIG_DIR "/all-keys.conf", geteuid(), &cfg, err, sizeof(err)), 0);
     assert_int_equal(cfg.uid_min, 1000);
     assert_int_equal(cfg.uid_max, 4294967294U);
     assert_string_equal(cfg.cache_dir, "/var/lib/eic test");
@@ -736,7 +737,7 @@ static void test_config_bad_rules(void **state)
         snprintf(expected, sizeof(expected), "%s:%s", path, first + sizeof(marker) - 1);
 
         memset(err, 'x', sizeof(err));
-        ret = eic_config_load(path, &cfg, err, sizeof(err));
+        ret = eic_config_load(path, geteuid(), &cfg, err, sizeof(err));
         if (ret != EINVAL || strncmp(err, expected, strlen(expected)) != 0) {
             fail_msg("%s: returned %d, message '%s', expected EINVAL and '%s...'", de->d_name, ret, err, expected);
         }
