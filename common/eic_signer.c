@@ -159,6 +159,7 @@ static int check_ocsp(X509 *cert, X509 *issuer, X509_STORE *anchors, const struc
     OCSP_BASICRESP *basic = NULL;
     OCSP_CERTID *id = NULL;
     STACK_OF(X509) *issuer_only = NULL;
+    X509 *responder = NULL;
     ASN1_GENERALIZEDTIME *this_update = NULL;
     ASN1_GENERALIZEDTIME *next_update = NULL;
     ASN1_GENERALIZEDTIME *revoked_at = NULL;
@@ -170,6 +171,7 @@ static int check_ocsp(X509 *cert, X509 *issuer, X509_STORE *anchors, const struc
     time_t oldest = (time_t)(now - EIC_OCSP_SKEW_SECONDS - EIC_OCSP_MAX_AGE_SECONDS);
     int status = -1;
     int reason = -1;
+    int same_key;
     int ret;
 
     ret = eic_cert_sha1_name(cert, name);
@@ -209,6 +211,20 @@ static int check_ocsp(X509 *cert, X509 *issuer, X509_STORE *anchors, const struc
     if (OCSP_basic_verify(basic, issuer_only, anchors, OCSP_TRUSTOTHER | OCSP_NOEXPLICIT) <= 0) {
         ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s is not signed by the certificate's issuer",
                    name);
+        goto done;
+    }
+    /* A delegated responder is any certificate the issuer gave the OCSP-signing EKU, and nothing
+     * in OpenSSL's check stops that from being cert itself (or another certificate for its key):
+     * a stolen key could then vouch for its own revoked certificate. Its status must come from
+     * someone else. */
+    if (OCSP_resp_get0_signer(basic, &responder, issuer_only) != 1) {
+        ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s: its signer cannot be found", name);
+        goto done;
+    }
+    /* 1: the same key; -1: keys of different types; -2: cannot compare (fail closed). */
+    same_key = EVP_PKEY_eq(X509_get0_pubkey(responder), X509_get0_pubkey(cert));
+    if (same_key == 1 || same_key == -2) {
+        ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s is signed by the certificate's own key", name);
         goto done;
     }
     id = OCSP_cert_to_id(EVP_sha1(), cert, issuer);

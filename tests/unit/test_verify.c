@@ -17,6 +17,7 @@
 
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "eic_codec.h"
 #include "eic_keyrecords.h"
@@ -215,6 +216,152 @@ static void test_signer_ocsp(void **state)
     expect_signer("chain-good.pem", "good", "pki/ca-ocsp-trusted.pem", 0, NULL);
     expect_signer("chain-good.pem", "badsig-signer", "pki/ca-ocsp-trusted.pem", EACCES, "not signed by");
     expect_signer("chain-good.pem", "stale-signer", "pki/ca.pem", EACCES, "has expired");
+}
+
+static EVP_PKEY *fixture_key(const char *name)
+{
+    FILE *f = open_fixture(name);
+    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+
+    fclose(f);
+    assert_non_null(key);
+    return key;
+}
+
+static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(cert, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+}
+
+/* A certificate with model's name and key (a fixture certificate), issued by the fixture
+ * intermediate with the OCSP-signing EKU: a delegated responder; or, for a signer certificate,
+ * what a CA would issue by mistake (or an attacker ask for) to make one that may answer for
+ * itself. */
+static X509 *ocsp_signing_cert(const char *model_name, X509 *issuer, EVP_PKEY *issuer_key)
+{
+    X509 *model = fixture_cert(model_name);
+    X509 *cert = X509_new();
+    time_t now = (time_t)fixture_now;
+
+    assert_non_null(cert);
+    assert_int_equal(X509_set_version(cert, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(cert), (long)(fixture_now & 0xffff) + 1), 1);
+    assert_int_equal(X509_set_issuer_name(cert, X509_get_subject_name(issuer)), 1);
+    assert_int_equal(X509_set_subject_name(cert, X509_get_subject_name(model)), 1);
+    assert_int_equal(X509_set_pubkey(cert, X509_get0_pubkey(model)), 1);
+    /* From long before: OCSP_basic_verify() checks a delegated responder at the wall clock, not
+     * at the fixtures' NOW. */
+    assert_non_null(X509_time_adj_ex(X509_getm_notBefore(cert), -3650, 0, &now));
+    assert_non_null(X509_time_adj_ex(X509_getm_notAfter(cert), 365, 0, &now));
+    add_ext(cert, issuer, NID_basic_constraints, "critical,CA:FALSE");
+    add_ext(cert, issuer, NID_key_usage, "critical,digitalSignature");
+    add_ext(cert, issuer, NID_ext_key_usage, "OCSPSigning");
+    add_ext(cert, issuer, NID_subject_key_identifier, "hash");
+    add_ext(cert, issuer, NID_authority_key_identifier, "keyid");
+    assert_true(X509_sign(cert, issuer_key, EVP_sha256()) > 0);
+    X509_free(model);
+    return cert;
+}
+
+/* A "good" response about cert (issued by issuer), signed by responder, which it carries. */
+static unsigned char *good_ocsp(X509 *cert, X509 *issuer, X509 *responder, EVP_PKEY *responder_key, size_t *der_len)
+{
+    OCSP_BASICRESP *basic = OCSP_BASICRESP_new();
+    OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), cert, issuer);
+    ASN1_TIME *this_update = ASN1_TIME_set(NULL, (time_t)fixture_now - 3600);
+    ASN1_TIME *next_update = ASN1_TIME_set(NULL, (time_t)fixture_now + 86400);
+    OCSP_RESPONSE *resp;
+    unsigned char *der = NULL;
+    int n;
+
+    assert_non_null(OCSP_basic_add1_status(basic, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, this_update, next_update));
+    assert_int_equal(OCSP_basic_sign(basic, responder, responder_key, EVP_sha256(), NULL, 0), 1);
+    resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic);
+    assert_non_null(resp);
+    n = i2d_OCSP_RESPONSE(resp, &der);
+    assert_true(n > 0);
+    *der_len = (size_t)n;
+    OCSP_RESPONSE_free(resp);
+    OCSP_BASICRESP_free(basic);
+    OCSP_CERTID_free(id);
+    ASN1_TIME_free(this_update);
+    ASN1_TIME_free(next_update);
+    return der;
+}
+
+/* Verify the chain (signer, the fixture intermediate) with the intermediate's good fixture
+ * response and, for signer, a good response signed by responder. */
+static int verify_with_responder(X509 *signer, X509 *responder, EVP_PKEY *responder_key, char *reason,
+                                 size_t reason_len)
+{
+    X509 *issuer = fixture_cert("pki/intermediate.pem");
+    X509_STORE *store = anchors_from("pki/ca.pem");
+    BIO *chain = BIO_new(BIO_s_mem());
+    struct ocsp_set set;
+    struct eic_ocsp_blob blobs[9];
+    char signer_name[41];
+    EVP_PKEY *key = NULL;
+    unsigned char *der;
+    size_t der_len;
+    char *pem;
+    long pem_len;
+    int ret;
+
+    assert_non_null(chain);
+    assert_int_equal(PEM_write_bio_X509(chain, signer), 1);
+    assert_int_equal(PEM_write_bio_X509(chain, issuer), 1);
+    pem_len = BIO_get_mem_data(chain, &pem);
+    assert_true(pem_len > 0);
+    load_ocsp_set("missing-signer", &set); /* the intermediate's response alone */
+    memcpy(blobs, set.blobs, set.n * sizeof(blobs[0]));
+    der = good_ocsp(signer, issuer, responder, responder_key, &der_len);
+    assert_int_equal(eic_cert_sha1_name(signer, signer_name), 0);
+    blobs[set.n] = (struct eic_ocsp_blob){.name = signer_name, .der = der, .der_len = der_len};
+    ret = eic_signer_verify(pem, (size_t)pem_len, store, EXPECTED_CN, blobs, set.n + 1, fixture_now, &key, reason,
+                            reason_len);
+    assert_true((ret == 0) == (key != NULL));
+    EVP_PKEY_free(key);
+    free(der);
+    free_ocsp_set(&set);
+    BIO_free(chain);
+    X509_STORE_free(store);
+    X509_free(issuer);
+    return ret;
+}
+
+/* Regression: a signer certificate with the OCSP-signing EKU passed OpenSSL's delegated-responder
+ * check for its own status, so its key (stolen, the certificate revoked) could keep it "good". */
+static void test_signer_ocsp_not_self_signed(void **state)
+{
+    X509 *issuer = fixture_cert("pki/intermediate.pem");
+    EVP_PKEY *issuer_key = fixture_key("pki/intermediate.key");
+    EVP_PKEY *signer_key = fixture_key("pki/signer.key");
+    EVP_PKEY *other_key = fixture_key("pki/signer-wrongcn.key");
+    X509 *signer = ocsp_signing_cert("pki/signer.pem", issuer, issuer_key);
+    X509 *delegated = ocsp_signing_cert("pki/signer-wrongcn.pem", issuer, issuer_key);
+    char reason[256] = "";
+
+    (void)state;
+    /* Controls: the certificate is fine when its issuer answers for it ... */
+    assert_int_equal(verify_with_responder(signer, issuer, issuer_key, reason, sizeof(reason)), 0);
+    /* ... or a responder the issuer delegated, with a key of its own. */
+    assert_int_equal(verify_with_responder(signer, delegated, other_key, reason, sizeof(reason)), 0);
+    /* Answering for itself: refused. */
+    assert_int_equal(verify_with_responder(signer, signer, signer_key, reason, sizeof(reason)), EACCES);
+    assert_non_null(strstr(reason, "signed by the certificate's own key"));
+    X509_free(delegated);
+    X509_free(signer);
+    EVP_PKEY_free(other_key);
+    EVP_PKEY_free(signer_key);
+    EVP_PKEY_free(issuer_key);
+    X509_free(issuer);
 }
 
 /* "YYYYMMDDHHMMSS" + suffix for t (UTC). */
@@ -592,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_signer_untrusted_chain),
         cmocka_unit_test(test_signer_chain_expired_or_not_yet_valid),
         cmocka_unit_test(test_signer_ocsp),
+        cmocka_unit_test(test_signer_ocsp_not_self_signed),
         cmocka_unit_test(test_signer_ocsp_times),
         cmocka_unit_test(test_signer_ocsp_garbage),
         cmocka_unit_test(test_signer_malformed_chain),
