@@ -30,16 +30,16 @@ replace_nsswitch() {
     mv -f "$NSSWITCH.eic-tmp" "$NSSWITCH"
 }
 
-# "eic" right after "files" (or "compat") on the passwd and group lines, and on an initgroups line
-# where the file has one; at the end of such a line that has neither. Lines naming eic already are
-# left as they are.
+# "eic" last on the passwd and group lines, and on an initgroups line where the file has one:
+# every other source (files, systemd, sss, ldap, winbind) answers first, so a name any of them
+# knows is never given a second, IAM-mapped account by eic, and their lookups never wait for IMDS.
+# Before a trailing comment; lines that name eic already, or no source at all (glibc's default
+# applies to those), are left as they are.
 add_nsswitch_entries() {
     [ -f "$NSSWITCH" ] || return 0
     sed -E -e '/^(passwd|group|initgroups):/{' \
-        -e '/[[:space:]]eic([[:space:]]|$)/b' \
-        -e 's/^([a-z]+:([[:space:]]+[^[:space:]]+)*[[:space:]]+(files|compat))([[:space:]]|$)/\1 eic\4/' \
-        -e 't' \
-        -e 's/[[:space:]]*$/ eic/' \
+        -e '/[[:space:]:]eic([[:space:]#]|$)/b' \
+        -e 's/^([a-z]+:[^#]*[^#[:space:]:])([[:space:]]*(#.*)?)$/\1 eic\2/' \
         -e '}' "$NSSWITCH" >"$NSSWITCH.eic-tmp"
     replace_nsswitch
 }
@@ -47,7 +47,7 @@ add_nsswitch_entries() {
 # The exact inverse of add_nsswitch_entries: the file is byte-identical to what it was before.
 remove_nsswitch_entries() {
     [ -f "$NSSWITCH" ] || return 0
-    sed -E '/^(passwd|group|initgroups):/s/[[:space:]]+eic([[:space:]]|$)/\1/' "$NSSWITCH" >"$NSSWITCH.eic-tmp"
+    sed -E '/^(passwd|group|initgroups):/s/[[:space:]]+eic([[:space:]#]|$)/\1/' "$NSSWITCH" >"$NSSWITCH.eic-tmp"
     replace_nsswitch
 }
 

@@ -118,6 +118,7 @@ SANITIZER_LEFT_OUT=(
     "integration/test_fault_matrix: times the shipped build against deadlines; its programs run instrumented in test_e2e_*"
     "integration/test_cache_crash: kills writers by timing; the cache code runs instrumented in unit/test_cache and test_nss"
     "integration/test_man: renders man pages and compares --help texts; no program of ours does work there"
+    "integration/test_nsswitch_edit: runs the package's shell functions on text files; no program of ours runs there"
 )
 left_out() { # left_out NAME: true (and says why) when NAME is not run in this suite
     local entry

@@ -20,7 +20,7 @@ CASES=(
     "FHS paths, eic.conf a conffile, no .la and no libnss_eic.so link"
     "the AuthorizedKeysCommand user eic: system user, no shell, no home"
     "the sshd drop-in is in place and sshd -T shows eic's AuthorizedKeysCommand"
-    "nsswitch.conf: eic right after files on passwd and group"
+    "nsswitch.conf: eic last on passwd and group"
     "pam-auth-update put pam_eic in common-account and common-session"
     "postinst run again changes nothing"
     "a pushed key logs in as a local user through the packaged sshd configuration"
@@ -190,7 +190,7 @@ check "${CASES[6]}" dropin_active
 
 nsswitch_has_eic() {
     grep -E '^(passwd|group):' "$ROOT/etc/nsswitch.conf"
-    [ "$(grep -cE '^(passwd|group):[[:space:]]+files eic( |$)' "$ROOT/etc/nsswitch.conf")" -eq 2 ]
+    [ "$(grep -cE '^(passwd|group):[[:space:]]+files( [a-z]+)* eic$' "$ROOT/etc/nsswitch.conf")" -eq 2 ]
 }
 check "${CASES[7]}" nsswitch_has_eic
 check "${CASES[8]}" grep -q pam_eic.so "$ROOT/etc/pam.d/common-account" "$ROOT/etc/pam.d/common-session"
