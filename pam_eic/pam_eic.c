@@ -76,13 +76,16 @@ static int begin(struct ctx *c, int argc, const char **argv)
     memset(c, 0, sizeof(*c));
     args_ret = pam_eic_args_parse(argc, argv, &c->args, err, sizeof(err));
     /* Read even when the arguments are bad, to know where the complaint should be logged. */
-    cfg_err[0] = '\0';
     ret = eic_config_load(c->args.config, 0, &c->cfg, cfg_err, sizeof(cfg_err));
     c->cfg_ok = ret == 0 || ret == ENOENT;
     eic_log_open("pam_eic", c->cfg_ok ? c->cfg.log_file : NULL, EIC_LOG_IN_HOST);
     eic_log_set_level(c->args.debug ? LOG_DEBUG : (c->cfg_ok ? c->cfg.log_level : LOG_INFO));
     if (!c->cfg_ok) {
-        eic_log(LOG_ERR, "cannot use %s: %s", c->args.config, cfg_err[0] != '\0' ? cfg_err : strerror(ret));
+        if (cfg_err[0] != '\0') {
+            eic_log(LOG_ERR, "%s", cfg_err);
+        } else {
+            eic_log(LOG_ERR, "cannot use %s: %s", c->args.config, strerror(ret));
+        }
     }
     if (args_ret != 0) {
         eic_log(LOG_ERR, "%s; refusing", err);
