@@ -33,7 +33,20 @@ huge_body() {
     [ $((t1 - t0)) -lt 3000 ] || { echo "took $((t1 - t0)) ms"; return 1; }
 }
 check "5 MiB body -> 413 at once" huge_body
-check "5 MiB body without Expect: 100-continue -> 413" test "$(code --max-time 10 -H 'Expect:' -X POST --data-binary @"$WORK/huge" "$EMU_URL/")" = 413
+announced_huge() {
+    local line
+    line=$(printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5242880\r\n\r\n' | $PY "$HELPER" raw "$EMU_URL")
+    case "$line" in "HTTP/1.1 413"*) ;; *) echo "status line '$line'"; return 1 ;; esac
+}
+check "5 MiB body announced without Expect: 100-continue -> 413 before a byte of it is sent" announced_huge
+sent_huge() {
+    local c
+    c=$(code --max-time 10 -H 'Expect:' -X POST --data-binary @"$WORK/huge" "$EMU_URL/")
+    # The 413 goes out as soon as the headers are in, and the connection is closed without
+    # reading the body; a client still sending may get a reset before it reads the 413 (000).
+    [ "$c" = 413 ] || [ "$c" = 000 ] || { echo "5 MiB body without Expect: $c"; return 1; }
+}
+check "5 MiB body sent without waiting: 413, or the connection closed" sent_huge
 check "64 KiB + 1 body -> 413" test "$(code -X POST --data-binary @"$WORK/over" "$EMU_URL/")" = 413
 check "a 64 KiB body is read (400 AuthException, not 413)" test "$(code -X POST --data-binary @"$WORK/limit" "$EMU_URL/" -H 'X-Amz-Target: AWSEC2InstanceConnectService.SendSSHPublicKey')" = 400
 check "5 MiB body on an IMDS path -> 413" test "$(code -X PUT --data-binary @"$WORK/huge" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "$EMU_URL/latest/api/token")" = 413
