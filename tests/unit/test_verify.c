@@ -244,7 +244,7 @@ static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
  * intermediate with the OCSP-signing EKU: a delegated responder; or, for a signer certificate,
  * what a CA would issue by mistake (or an attacker ask for) to make one that may answer for
  * itself. */
-static X509 *ocsp_signing_cert(const char *model_name, X509 *issuer, EVP_PKEY *issuer_key)
+static X509 *ocsp_signing_cert(const char *model_name, long serial, X509 *issuer, EVP_PKEY *issuer_key)
 {
     X509 *model = fixture_cert(model_name);
     X509 *cert = X509_new();
@@ -252,14 +252,14 @@ static X509 *ocsp_signing_cert(const char *model_name, X509 *issuer, EVP_PKEY *i
 
     assert_non_null(cert);
     assert_int_equal(X509_set_version(cert, 2), 1);
-    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(cert), (long)(fixture_now & 0xffff) + 1), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(cert), serial), 1);
     assert_int_equal(X509_set_issuer_name(cert, X509_get_subject_name(issuer)), 1);
     assert_int_equal(X509_set_subject_name(cert, X509_get_subject_name(model)), 1);
     assert_int_equal(X509_set_pubkey(cert, X509_get0_pubkey(model)), 1);
-    /* From long before: OCSP_basic_verify() checks a delegated responder at the wall clock, not
-     * at the fixtures' NOW. */
+    /* Ten years before NOW to a hundred after, like the fixtures: OCSP_basic_verify() checks a
+     * delegated responder at the wall clock, not at the fixtures' NOW. */
     assert_non_null(X509_time_adj_ex(X509_getm_notBefore(cert), -3650, 0, &now));
-    assert_non_null(X509_time_adj_ex(X509_getm_notAfter(cert), 365, 0, &now));
+    assert_non_null(X509_time_adj_ex(X509_getm_notAfter(cert), 36500, 0, &now));
     add_ext(cert, issuer, NID_basic_constraints, "critical,CA:FALSE");
     add_ext(cert, issuer, NID_key_usage, "critical,digitalSignature");
     add_ext(cert, issuer, NID_ext_key_usage, "OCSPSigning");
@@ -344,8 +344,8 @@ static void test_signer_ocsp_not_self_signed(void **state)
     EVP_PKEY *issuer_key = fixture_key("pki/intermediate.key");
     EVP_PKEY *signer_key = fixture_key("pki/signer.key");
     EVP_PKEY *other_key = fixture_key("pki/signer-wrongcn.key");
-    X509 *signer = ocsp_signing_cert("pki/signer.pem", issuer, issuer_key);
-    X509 *delegated = ocsp_signing_cert("pki/signer-wrongcn.pem", issuer, issuer_key);
+    X509 *signer = ocsp_signing_cert("pki/signer.pem", 0x5e1f1, issuer, issuer_key);
+    X509 *delegated = ocsp_signing_cert("pki/signer-wrongcn.pem", 0x5e1f2, issuer, issuer_key);
     char reason[256] = "";
 
     (void)state;
