@@ -119,6 +119,35 @@ static X509 *fixture_cert(const char *name)
     return cert;
 }
 
+static EVP_PKEY *fixture_key(const char *name)
+{
+    FILE *f = open_fixture(name);
+    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+
+    fclose(f);
+    assert_non_null(key);
+    return key;
+}
+
+/* basic signed by responder (flags: OCSP_basic_sign's), wrapped as a successful response, as
+ * DER (caller frees). */
+static unsigned char *signed_response_der(OCSP_BASICRESP *basic, X509 *responder, EVP_PKEY *responder_key,
+                                          unsigned long flags, size_t *der_len)
+{
+    OCSP_RESPONSE *resp;
+    unsigned char *der = NULL;
+    int n;
+
+    assert_int_equal(OCSP_basic_sign(basic, responder, responder_key, EVP_sha256(), NULL, flags), 1);
+    resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic);
+    assert_non_null(resp);
+    n = i2d_OCSP_RESPONSE(resp, &der);
+    assert_true(n > 0);
+    *der_len = (size_t)n;
+    OCSP_RESPONSE_free(resp);
+    return der;
+}
+
 static X509_STORE *anchors_from(const char *pem_name)
 {
     char path[512];
@@ -218,16 +247,6 @@ static void test_signer_ocsp(void **state)
     expect_signer("chain-good.pem", "stale-signer", "pki/ca.pem", EACCES, "has expired");
 }
 
-static EVP_PKEY *fixture_key(const char *name)
-{
-    FILE *f = open_fixture(name);
-    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-
-    fclose(f);
-    assert_non_null(key);
-    return key;
-}
-
 static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
     X509V3_CTX ctx;
@@ -277,18 +296,10 @@ static unsigned char *good_ocsp(X509 *cert, X509 *issuer, X509 *responder, EVP_P
     OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), cert, issuer);
     ASN1_TIME *this_update = ASN1_TIME_set(NULL, (time_t)fixture_now - 3600);
     ASN1_TIME *next_update = ASN1_TIME_set(NULL, (time_t)fixture_now + 86400);
-    OCSP_RESPONSE *resp;
-    unsigned char *der = NULL;
-    int n;
+    unsigned char *der;
 
     assert_non_null(OCSP_basic_add1_status(basic, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, this_update, next_update));
-    assert_int_equal(OCSP_basic_sign(basic, responder, responder_key, EVP_sha256(), NULL, 0), 1);
-    resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic);
-    assert_non_null(resp);
-    n = i2d_OCSP_RESPONSE(resp, &der);
-    assert_true(n > 0);
-    *der_len = (size_t)n;
-    OCSP_RESPONSE_free(resp);
+    der = signed_response_der(basic, responder, responder_key, 0, der_len);
     OCSP_BASICRESP_free(basic);
     OCSP_CERTID_free(id);
     ASN1_TIME_free(this_update);
@@ -382,20 +393,15 @@ static unsigned char *signer_ocsp_with_times(const char *this_update, const char
 {
     X509 *signer = fixture_cert("pki/signer.pem");
     X509 *issuer = fixture_cert("pki/intermediate.pem");
-    FILE *f = open_fixture("pki/intermediate.key");
-    EVP_PKEY *issuer_key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    EVP_PKEY *issuer_key = fixture_key("pki/intermediate.key");
     OCSP_BASICRESP *basic = OCSP_BASICRESP_new();
     OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), signer, issuer);
     ASN1_TIME *placeholder = ASN1_TIME_set(NULL, (time_t)fixture_now);
     ASN1_GENERALIZEDTIME *this_slot = NULL;
     ASN1_GENERALIZEDTIME *next_slot = NULL;
     OCSP_SINGLERESP *single;
-    OCSP_RESPONSE *resp;
-    unsigned char *der = NULL;
-    int n;
+    unsigned char *der;
 
-    fclose(f);
-    assert_non_null(issuer_key);
     assert_non_null(basic);
     assert_non_null(id);
     single = OCSP_basic_add1_status(basic, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, placeholder,
@@ -407,13 +413,7 @@ static unsigned char *signer_ocsp_with_times(const char *this_update, const char
     if (next_update != NULL) {
         assert_int_equal(ASN1_STRING_set(next_slot, next_update, -1), 1);
     }
-    assert_int_equal(OCSP_basic_sign(basic, issuer, issuer_key, EVP_sha256(), NULL, OCSP_NOCERTS), 1);
-    resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic);
-    assert_non_null(resp);
-    n = i2d_OCSP_RESPONSE(resp, &der);
-    assert_true(n > 0);
-    *der_len = (size_t)n;
-    OCSP_RESPONSE_free(resp);
+    der = signed_response_der(basic, issuer, issuer_key, OCSP_NOCERTS, der_len);
     OCSP_BASICRESP_free(basic);
     OCSP_CERTID_free(id);
     ASN1_TIME_free(placeholder);
