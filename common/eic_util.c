@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,11 @@ void eic_set_err(char *err, size_t err_len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, err_len, fmt, ap);
     va_end(ap);
+}
+
+bool eic_process_is_plain_root(void)
+{
+    return getuid() == 0 && geteuid() == 0 && getauxval(AT_SECURE) == 0;
 }
 
 ssize_t eic_read_retry(int fd, void *buf, size_t len)

@@ -4,6 +4,7 @@
 #ifndef EIC_UTIL_H
 #define EIC_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -23,5 +24,13 @@ ssize_t eic_read_retry(int fd, void *buf, size_t len);
 /* Write all len bytes of buf to fd (short writes continued, EINTR retried). Returns 0 or
  * write's errno. */
 int eic_write_all(int fd, const void *buf, size_t len);
+
+/* Is this process root through and through: real and effective uid 0, and not started with the
+ * kernel's AT_SECURE (a setuid/setgid or file-capability program)? Only such a process may do
+ * eic's trust work in-process (IMDS, libcurl, OpenSSL). A setuid-root program (su, sudo, passwd,
+ * pkexec) runs with euid 0 but with its invoker's environment, umask and limits, which libcurl
+ * and OpenSSL read as their own (SSLKEYLOGFILE made libcurl create a root-owned, world-writable
+ * file anywhere the invoker named: local root). */
+bool eic_process_is_plain_root(void);
 
 #endif

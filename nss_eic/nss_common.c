@@ -19,6 +19,7 @@
 #include "eic_mapping.h"
 #include "eic_metadata.h"
 #include "eic_time.h"
+#include "eic_util.h"
 
 #ifndef EIC_RESOLVER_PATH
 #define EIC_RESOLVER_PATH "/usr/lib/eic/libeic_resolver.so"
@@ -610,11 +611,21 @@ int nss_user_by_name(const char *name, struct nss_view **view_out, struct eic_ca
         ret = nss_user_servable(view, user) ? 0 : ENOENT;
         goto done;
     }
-    /* A miss. Only root goes further (sshd's monitor resolves the user before authentication);
-     * any other process never loads libcurl/OpenSSL, never waits on the network, and cannot make
-     * the host fetch for arbitrary names. Without a [map] rule no name can be an IAM account
-     * (the package enables the module before anyone writes rules): no IMDS either. */
-    if (ret != ENOENT || geteuid() != 0 || in_resolver > 0 || !view->set.maps_accounts) {
+    /* A miss. Only a plain root process goes further (sshd's monitor resolves the user before
+     * authentication); any other process never loads libcurl/OpenSSL, never waits on the network,
+     * and cannot make the host fetch for arbitrary names. That includes setuid-root programs (su,
+     * sudo -u, passwd NAME): they run with the invoker's environment, which libcurl would obey
+     * (eic_util.h). Without a [map] rule no name can be an IAM account (the package enables the
+     * module before anyone writes rules): no IMDS either. */
+    if (ret != ENOENT || in_resolver > 0 || !view->set.maps_accounts) {
+        ret = ENOENT;
+        goto done;
+    }
+    if (!eic_process_is_plain_root()) {
+        if (geteuid() == 0) {
+            eic_log(LOG_DEBUG, "nss_eic: %s is not cached; IMDS is not asked from a setuid or non-root process",
+                    name);
+        }
         ret = ENOENT;
         goto done;
     }

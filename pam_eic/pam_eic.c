@@ -36,6 +36,7 @@
 #include "eic_signer.h"
 #include "eic_sshkey.h"
 #include "eic_time.h"
+#include "eic_util.h"
 #include "pam_args.h"
 #include "pam_audit.h"
 #include "pam_home.h"
@@ -291,6 +292,14 @@ static int match_pushed_keys(const struct ctx *c, bool mapped, char fps[][64], s
     size_t n_v = 0;
     int ret;
 
+    /* IMDS is asked from sshd (a plain root process) only. In a setuid host (sudo, su run by a
+     * user) libcurl would obey the invoker's environment (eic_util.h), and SSH_AUTH_INFO_0 did not
+     * come from sshd: no key of such a session counts as pushed. */
+    if (!eic_process_is_plain_root()) {
+        eic_log(LOG_NOTICE, "pushed keys of %s not checked: IMDS is not asked from a setuid or non-root process",
+                c->user);
+        return EPERM;
+    }
     /* One key (the usual case): only its record is verified. */
     ret = eic_keys_for_user(&c->cfg, c->user, n_fps == 1 ? fps[0] : NULL,
                             eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms, &v, &n_v);

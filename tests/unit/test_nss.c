@@ -722,6 +722,35 @@ static void test_heavy_path(void **state)
     assert_int_equal(resolver_calls(), before);
 }
 
+/* Only a plain root process takes the heavy path: with euid 0 but another real uid (a setuid-root
+ * program run by a user: su, sudo -u, passwd NAME) a miss is NOTFOUND, the resolver is not loaded or
+ * called and nothing is remembered on disk. AT_SECURE itself is tested end to end with a real
+ * setuid su and sudo (tests/integration/test_e2e_setuid.sh). */
+static void test_heavy_path_plain_root_only(void **state)
+{
+    struct pw_copy p;
+    char path[256];
+    unsigned int before;
+
+    (void)state;
+    if (geteuid() != 0) {
+        skip();
+    }
+    before = resolver_calls();
+    assert_int_equal(setresuid(65534, 0, 0), 0);
+    pw_lookup("newbysetuid", 0, 4096, &p);
+    assert_int_equal(setresuid(0, 0, 0), 0);
+    assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
+    assert_int_equal(p.err, ENOENT);
+    assert_int_equal(resolver_calls(), before);
+    assert_false(find_miss_entry("2 newbysetuid\n", path, sizeof(path)));
+
+    /* The same lookup by plain root does go to the resolver (which adds the account). */
+    pw_lookup("newbysetuid", 0, 4096, &p);
+    assert_int_equal(p.status, NSS_STATUS_SUCCESS);
+    assert_int_equal(resolver_calls(), before + 1);
+}
+
 /* A cache file that fails verification is not trusted: nothing is served and it is logged. */
 static void test_corrupt_cache(void **state)
 {
@@ -827,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_enumeration),
         cmocka_unit_test(test_initgroups),
         cmocka_unit_test(test_heavy_path),
+        cmocka_unit_test(test_heavy_path_plain_root_only),
         cmocka_unit_test(test_corrupt_cache),
         cmocka_unit_test(test_threads_while_cache_replaced),
     };

@@ -1113,6 +1113,63 @@ static void test_session_certificate_login(void **state)
     assert_true(refused_and_ended("eicuser", args_with(cfg_noimds, "eic_only=eicuser"), info));
 }
 
+/* A setuid-root host (sudo, su run by a user) has euid 0 but another real uid, and its invoker's
+ * environment: pam_eic never asks IMDS there (libcurl would obey that environment), so a key in
+ * SSH_AUTH_INFO_0, which sshd did not set there, does not count as pushed, even a valid one. The
+ * mapped account's session opens with its cached principal; an eic_only user is refused. AT_SECURE
+ * itself: a real setuid sudo in tests/integration/test_e2e_setuid.sh. */
+static void test_session_not_plain_root(void **state)
+{
+    char info[4096], elog_path[PATH_MAX];
+    json_object *rec;
+    char *log = NULL, *elog = NULL;
+    size_t mark, emu_mark;
+    bool eic_only_refused;
+    int ret;
+
+    NEED_ROOT();
+    push("alice", key_pushed);
+    push("eicuser", key_pushed);
+    auth_info(key_pushed, info, sizeof(info));
+    snprintf(elog_path, sizeof(elog_path), "%s/emu.log", top);
+    log = read_all(log_path);
+    mark = strlen(log);
+    free(log);
+    elog = read_all(elog_path);
+    emu_mark = strlen(elog);
+    free(elog);
+
+    assert_int_equal(setresuid(65534, 0, 0), 0);
+    ret = open_close("alice", args_with(cfg_allow, ""), info, NULL);
+    assert_int_equal(setresuid(0, 0, 0), 0);
+    assert_int_equal(ret, PAM_SUCCESS);
+    rec = last_audit();
+    assert_string_equal(jstr(rec, "user"), "alice");
+    assert_string_equal(jstr(rec, "principal"), ALICE_ARN);
+    assert_false(jbool(rec, "eic_key"));
+    json_object_put(rec);
+
+    assert_int_equal(setresuid(65534, 0, 0), 0);
+    eic_only_refused = refused_and_ended("eicuser", args_with(cfg_allow, "eic_only=eicuser"), info);
+    assert_int_equal(setresuid(0, 0, 0), 0);
+    assert_true(eic_only_refused);
+    log = read_all(log_path);
+    assert_non_null(strstr(log + mark, "pushed keys of alice not checked: IMDS is not asked from a setuid or "
+                                       "non-root process"));
+    free(log);
+    elog = read_all(elog_path);
+    if (strstr(elog + emu_mark, " /latest/") != NULL) {
+        fail_msg("IMDS was asked from a process whose real uid is not 0:\n%s", elog + emu_mark);
+    }
+    free(elog);
+
+    /* The same session in a plain root process (sshd) counts the key. */
+    assert_int_equal(open_close("alice", args_with(cfg_allow, ""), info, NULL), PAM_SUCCESS);
+    rec = last_audit();
+    assert_true(jbool(rec, "eic_key"));
+    json_object_put(rec);
+}
+
 static void test_eic_only(void **state)
 {
     char info[4096];
@@ -1428,6 +1485,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_session_key_from_authorized_keys),
         cmocka_unit_test(test_session_certificate_login),
         cmocka_unit_test(test_eic_only),
+        cmocka_unit_test(test_session_not_plain_root),
         cmocka_unit_test(test_sshd_refusal_ends_process),
         cmocka_unit_test(test_max_session_kills),
         cmocka_unit_test(test_max_session_sigkill),
