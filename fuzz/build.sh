@@ -12,12 +12,12 @@ cc=${FUZZ_CC:-clang}
 
 # Instrumented code: coverage for the fuzzer, every UBSan finding fatal (not just printed); the
 # warnings of the main build (less clang's -Wformat-nonliteral on vprintf-style log callbacks,
-# which gcc does not flag).
+# which gcc does not flag). The flags that name paths of the tree are given in compile(), quoted:
+# the checkout's path may have a space.
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=all"
 # shellcheck disable=SC2089,SC2090 # the quotes of the -D string values are meant literally
 cflags="-g -O1 -fno-omit-frame-pointer $sanitize -fsanitize=fuzzer-no-link -Wall -Wextra -Wshadow -Wformat=2
         -Wstrict-prototypes -Wmissing-prototypes -Wno-format-nonliteral -Werror -D_GNU_SOURCE -DPACKAGE_VERSION=\"fuzz\" -DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\"
-        -DFUZZ_DATA_DIR=\"$src/tests/data\" -I$src/common -I$src/emulator -I$src/client -I$src/fuzz
         $(pkg-config --cflags libcurl json-c openssl)"
 libs="$(pkg-config --libs libcurl json-c openssl) -lpthread"
 
@@ -52,7 +52,8 @@ compile() { # SRC OBJ
                                       -name '*.[ch]' -newer "$obj" -print -quit)" ]; then
         mkdir -p "$(dirname "$obj")"
         # shellcheck disable=SC2086,SC2090
-        $cc $cflags -c "$src/$1" -o "$obj"
+        $cc $cflags -DFUZZ_DATA_DIR="\"$src/tests/data\"" -I"$src/common" -I"$src/emulator" -I"$src/client" \
+            -I"$src/fuzz" -c "$src/$1" -o "$obj"
     fi
 }
 export -f compile
@@ -64,9 +65,10 @@ export src cc cflags
 common_srcs=(common/*.c)
 printf '%s\n' "${common_srcs[@]}" fuzz/fuzz_common.c |
     xargs -P "$(nproc)" -I{} bash -c 'compile "$1" "$2"' _ {} "$out/obj/{}.o"
+common_objs=()
+for s in "${common_srcs[@]}"; do common_objs+=("$out/obj/$s.o"); done
 rm -f "$out/libeic_fuzz.a"
-# shellcheck disable=SC2046
-ar rcs "$out/libeic_fuzz.a" $(for s in "${common_srcs[@]}"; do echo "$out/obj/$s.o"; done)
+ar rcs "$out/libeic_fuzz.a" "${common_objs[@]}"
 
 for h in "${harnesses[@]}"; do
     [ -n "${extra[$h]+set}" ] || { echo "build.sh: unknown harness $h" >&2; exit 2; }

@@ -54,8 +54,9 @@ fi
 
 # write_wrapper PATH PROGRAM: PATH, a script that runs PROGRAM as this suite runs our programs, or as
 # built while check_timed's flag file exists (a file: sshd and `env -i` clear the environment).
+# PROGRAM is quoted: the checkout's path may have a space.
 write_wrapper() {
-    printf '#!/bin/sh\n[ -e %s/native ] && exec %s "$@"\nexec %s %s "$@"\n' \
+    printf '#!/bin/sh\n[ -e %s/native ] && exec "%s" "$@"\nexec %s "%s" "$@"\n' \
         "$EIC_TEST_BIN" "$2" "$EIC_TEST_WRAPPER" "$2" >"$1"
     chmod 0755 "$1"
 }

@@ -155,7 +155,7 @@ plain_ssh() {
     sandbox_push $TUSER "$WORK/own.pub" >/dev/null || return 1
     out=$(AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 ssh -i "$WORK/own" \
         -o IdentitiesOnly=yes "${SSH_ARGS[@]}" \
-        -o "ProxyCommand=$EIC_CLIENT open-tunnel --instance-id $INSTANCE --endpoint-url $ENDPOINT --region $REGION --remote-port %p" \
+        -o "ProxyCommand='$EIC_CLIENT' open-tunnel --instance-id $INSTANCE --endpoint-url $ENDPOINT --region $REGION --remote-port %p" \
         $TUSER@$PRIVATE 'echo plain') || return 1
     echo "$out"
     [ "$out" = plain ] && more_tunnels_closed "$before"

@@ -47,6 +47,11 @@ MAIN_URL=$EMU_URL
 MAIN_STATE=$EMU_STATE
 # Non-root callers must be able to read the configuration and the cache.
 chmod 0711 "$WORK"
+# ... and to load the module: a copy of the built one (and of its resolver, which they must never
+# load), as the checkout may be where they cannot go (a clone under /root, in a `mktemp -d`).
+NOBODY_NSS_DIR="$WORK/nss"
+install -d -m 0755 "$NOBODY_NSS_DIR"
+install -m 0644 "$MODULE" "$RESOLVER" "$NOBODY_NSS_DIR"
 CONF="$WORK/eic.conf"
 CACHE="$WORK/cache"
 LOG="$WORK/nss.log"
@@ -82,8 +87,9 @@ export EIC_CONFIG="$CONF" EIC_RESOLVER="$RESOLVER" EIC_MISS_DIR="$WORK/run/miss"
 nss_getent() { LD_LIBRARY_PATH="$NSS_DIR" $EIC_TEST_HOST_WRAPPER getent -s eic "$@"; }
 # As an unprivileged user: the same module, the same configuration (nobody can read it).
 nss_getent_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups env LD_LIBRARY_PATH="$NSS_DIR" EIC_CONFIG="$CONF" \
-        EIC_RESOLVER="$RESOLVER" EIC_MISS_DIR="$WORK/run/miss" $EIC_TEST_HOST_WRAPPER getent -s eic "$@"
+    setpriv --reuid=65534 --regid=65534 --clear-groups env LD_LIBRARY_PATH="$NOBODY_NSS_DIR" EIC_CONFIG="$CONF" \
+        EIC_RESOLVER="$NOBODY_NSS_DIR/libeic_resolver.so" EIC_MISS_DIR="$WORK/run/miss" \
+        $EIC_TEST_HOST_WRAPPER getent -s eic "$@"
 }
 imds_requests_for() { grep -c "active-keys/$1/" "$MAIN_STATE/emulator.log"; }
 ms_now() { date +%s%3N; }
@@ -131,7 +137,7 @@ initgroups_alice() {
 check "getent initgroups alice includes eic-admins" initgroups_alice
 check "enumeration: getent passwd lists alice" bash -c "LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd | grep -q '^alice:'"
 check "non-root caller: alice from the cache" bash -c "$(declare -f nss_getent_nobody); \
-    NSS_DIR='$NSS_DIR' CONF='$CONF' RESOLVER='$RESOLVER' WORK='$WORK' nss_getent_nobody passwd alice | grep -q '^alice:'"
+    NOBODY_NSS_DIR='$NOBODY_NSS_DIR' CONF='$CONF' WORK='$WORK' nss_getent_nobody passwd alice | grep -q '^alice:'"
 
 # A key alice pushed for another os-user does not make that name an account: the principal
 # decides the name, never the path the key was pushed under.

@@ -62,10 +62,11 @@ check "... glibc loaded the built module; all $ADDED_ACCOUNTS cache versions wer
 
 # halt_on_error: the first report ends the run with exitcode 66. setarch -R (no address space
 # randomisation): gcc 12's TSan cannot map its shadow memory with the large mmap randomisation of
-# some recent kernels.
+# some recent kernels. The suppressions path is quoted: TSAN_OPTIONS splits on spaces, and the
+# checkout's path may have one.
 tsan_run() {
     stress tsan "$TSAN_DIR" "$TSAN_DIR/nss_stress" \
-        TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$TOP/tests/stress/tsan.supp" \
+        TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions='$TOP/tests/stress/tsan.supp'" \
         setarch "$(uname -m)" -R
 }
 tsan_clean() {

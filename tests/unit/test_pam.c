@@ -55,6 +55,7 @@
 
 static char top[] = "/tmp/eic-test-pam.XXXXXX";
 static char confdir[256];      /* PAM service files */
+static char module[256];       /* PAM_EIC_MODULE, through a symlink in top (see setup) */
 static char cache_dir[256];
 static char home_base[256];
 static char skel[256];
@@ -224,7 +225,7 @@ static void write_service(const char *args)
                "account [default=die] pam_debug.so acct=try_again\n"
                "session [success=done ignore=ignore default=die] %s %s\n"
                "session [default=die] pam_debug.so open_session=try_again close_session=try_again\n",
-               PAM_EIC_MODULE, args, PAM_EIC_MODULE, args);
+               module, args, module, args);
 }
 
 /* A handle for user whose service stacks pam_eic with args. */
@@ -393,6 +394,10 @@ static int setup(void **state)
     assert_non_null(mkdtemp(top));
     assert_int_equal(chmod(top, 0755), 0); /* parent of home_base: checked by nothing, but tidy */
     snprintf(confdir, sizeof(confdir), "%s/pam.d", top);
+    /* libpam splits a service line at white space and the module path cannot be quoted, and the
+     * checkout's path (hence PAM_EIC_MODULE) may have a space: the service files name a symlink. */
+    snprintf(module, sizeof(module), "%s/pam_eic.so", top);
+    assert_int_equal(symlink(PAM_EIC_MODULE, module), 0);
     snprintf(cache_dir, sizeof(cache_dir), "%s/cache", top);
     snprintf(home_base, sizeof(home_base), "%s/home", top);
     snprintf(skel, sizeof(skel), "%s/skel", top);
