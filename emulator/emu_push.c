@@ -517,11 +517,15 @@ static int send_ssh_public_key(struct emu_server *srv, const struct emu_request 
         ret = emu_push_error(reply, 400, "EC2InstanceNotFoundException", msg);
         goto done;
     }
+    /* IAM's refusal, as AWS answers it: AccessDeniedException naming the caller, the action and
+     * the instance's ARN (AuthException is the service's own, for credentials it rejects). */
     if (!emu_world_allows(w, principal->arn, a.instance_id, a.os_user)) {
-        set_msg(msg, "User: %s is not authorized to perform: ec2-instance-connect:SendSSHPublicKey on %s as "
-                     "OS user %s", principal->arn, a.instance_id, a.os_user);
-        eic_log(LOG_NOTICE, "push refused (AuthException): %s", msg);
-        ret = emu_push_error(reply, 400, "AuthException", msg);
+        set_msg(msg, "User: %s is not authorized to perform: ec2-instance-connect:SendSSHPublicKey on resource: "
+                     "arn:aws:ec2:%s:%s:instance/%s because no identity-based policy allows the "
+                     "ec2-instance-connect:SendSSHPublicKey action",
+                principal->arn, w->region, w->account_id, a.instance_id);
+        eic_log(LOG_NOTICE, "push refused (AccessDeniedException) for OS user %s: %s", a.os_user, msg);
+        ret = emu_push_error(reply, 400, "AccessDeniedException", msg);
         goto done;
     }
 
