@@ -23,7 +23,11 @@
 /* The request parameters' constraints from the API reference (SendSSHPublicKey), written as
  * POSIX EREs: "\w" is [A-Za-z0-9_] and "\d" is [0-9]; inside brackets the reference's
  * backslashes only escape, so they are dropped. */
-static const char os_user_pattern[] = "^[A-Za-z_][A-Za-z0-9@._-]{0,30}[A-Za-z0-9$_-]?$";
+/* InstanceOSUser: botocore's current model (1.43) adds a second alternative for digit-first names,
+ * "^(?=.{2,32}$)[0-9]{1,32}[A-Za-z@._-]…", which need a non-digit after the leading digits; its
+ * lookahead is not ERE, and is implied: the alternative needs 2 characters, 1..32 is checked. */
+static const char os_user_pattern[] = "^([A-Za-z_][A-Za-z0-9@._-]{0,30}[A-Za-z0-9$_-]?|"
+                                      "[0-9]{1,32}[A-Za-z@._-][A-Za-z0-9@._-]*[A-Za-z0-9$_-]?)$";
 static const char instance_pattern[] = "^i-[a-f0-9]+$";
 static const char zone_pattern[] = "^([A-Za-z0-9_]+-){2,3}[0-9]+[A-Za-z0-9_]+$";
 
@@ -442,7 +446,8 @@ static int check_args(json_object *root, struct push_args *a, struct eic_sshkey 
     }
     if (user_len < 1 || user_len > 32 || regexec(&os_user_re, a->os_user, 0, NULL, 0) != 0) {
         set_msg(msg, "Value at 'instanceOSUser' failed to satisfy constraint: length 1..32, pattern "
-                     "^[A-Za-z_][A-Za-z0-9\\@\\._-]{0,30}[A-Za-z0-9\\$_-]?$");
+                     "(^[A-Za-z_][A-Za-z0-9\\@\\._-]{0,30}[A-Za-z0-9\\$_-]?$)|"
+                     "(^(?=.{2,32}$)[0-9]{1,32}[A-Za-z\\@\\._-][A-Za-z0-9\\@\\._-]*[A-Za-z0-9\\$_-]?$)");
         return EINVAL;
     }
     if (a->zone != NULL && (zone_len < 6 || zone_len > 32 || regexec(&zone_re, a->zone, 0, NULL, 0) != 0)) {
