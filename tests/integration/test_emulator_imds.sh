@@ -322,6 +322,10 @@ check "bad world: bad ARN" bad_world badarn "{$INST,\"principals\":[{\"arn\":\"a
 check "bad world: duplicate access key" bad_world dupakid "{$INST,\"principals\":[{\"arn\":\"arn:aws:iam::111122223333:user/x\",\"access_key_id\":\"AKIAXXXXXXXXXXXXXXXX\",\"secret_access_key\":\"s\"},{\"arn\":\"arn:aws:iam::111122223333:user/y\",\"access_key_id\":\"AKIAXXXXXXXXXXXXXXXX\",\"secret_access_key\":\"t\"}]}" '"principals[1].access_key_id"'
 check "bad world: policy rule with an unknown key" bad_world badpolicy "{$INST,$PRIN,\"policy\":[{\"principal\":\"*\",\"instance\":\"*\",\"os_user\":\"*\",\"effect\":\"deny\"}]}" '"policy[0].effect"'
 check "bad world: policy rule missing os_user" bad_world badpolicy2 "{$INST,$PRIN,\"policy\":[{\"principal\":\"*\",\"instance\":\"*\"}]}" '"policy[0].os_user"'
+check "bad world: an endpoint tag key starting with aws:" bad_world awstag "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"tags\":{\"aws:x\":\"y\"}}]}" '"instance_connect_endpoints[0].tags.aws:x"'
+check "bad world: an endpoint tag value not a string" bad_world numtag "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"tags\":{\"Name\":1}}]}" '"instance_connect_endpoints[0].tags.Name"'
+check "bad world: endpoint tags not an object" bad_world arrtag "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"tags\":[]}]}" '"instance_connect_endpoints[0].tags"'
+check "bad world: a FIPS DNS name that is not one" bad_world badfips "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"fips_dns_name\":\"a b\"}]}" '"instance_connect_endpoints[0].fips_dns_name"'
 secret_not_echoed() {
     bad_world badsecret "{$INST,\"principals\":[{\"arn\":\"arn:aws:iam::111122223333:user/x\",\"access_key_id\":\"AKIAXXXXXXXXXXXXXXXX\",\"secret_access_key\":\"has space\"}]}" '"principals[0].secret_access_key"' &&
         ! grep -q 'has space' "$WORK/bad.out"
