@@ -354,25 +354,25 @@ static int append_endpoint(struct eic_buf *buf, const struct emu_world *w, const
     /* The fields of AWS's InstanceConnectEndpoint; every value here but the tags was validated when
      * the world was read (ids, state, DNS names), so only the tags need escaping. */
     ret = eic_buf_printf(buf,
-                          "        <item>\n"
-                          "            <ownerId>%s</ownerId>\n"
-                          "            <instanceConnectEndpointId>%s</instanceConnectEndpointId>\n"
-                          "            <instanceConnectEndpointArn>arn:aws:ec2:%s:%s:instance-connect-endpoint/%s"
-                          "</instanceConnectEndpointArn>\n"
-                          "            <state>%s</state>\n"
-                          "            <stateMessage/>\n"
-                          "            <dnsName>%s</dnsName>\n"
-                          "            <fipsDnsName>%s</fipsDnsName>\n"
-                          "            <networkInterfaceIdSet><item>eni-%s</item></networkInterfaceIdSet>\n"
-                          "            <vpcId>%s</vpcId>\n"
-                          "            <availabilityZone>%s</availabilityZone>\n"
-                          "            <createdAt>2024-01-01T00:00:00.000Z</createdAt>\n"
-                          "            <subnetId>%s</subnetId>\n"
-                          "            <preserveClientIp>false</preserveClientIp>\n"
-                          "            <securityGroupIdSet><item>sg-%s</item></securityGroupIdSet>\n"
-                          "            <tagSet>",
-                          w->account_id, e->id, w->region, w->account_id, e->id, e->state, e->dns_name,
-                          e->fips_dns_name, hex, e->vpc_id, w->availability_zone, e->subnet_id, hex);
+                         "        <item>\n"
+                         "            <ownerId>%s</ownerId>\n"
+                         "            <instanceConnectEndpointId>%s</instanceConnectEndpointId>\n"
+                         "            <instanceConnectEndpointArn>arn:aws:ec2:%s:%s:instance-connect-endpoint/%s"
+                         "</instanceConnectEndpointArn>\n"
+                         "            <state>%s</state>\n"
+                         "            <stateMessage/>\n"
+                         "            <dnsName>%s</dnsName>\n"
+                         "            <fipsDnsName>%s</fipsDnsName>\n"
+                         "            <networkInterfaceIdSet><item>eni-%s</item></networkInterfaceIdSet>\n"
+                         "            <vpcId>%s</vpcId>\n"
+                         "            <availabilityZone>%s</availabilityZone>\n"
+                         "            <createdAt>2024-01-01T00:00:00.000Z</createdAt>\n"
+                         "            <subnetId>%s</subnetId>\n"
+                         "            <preserveClientIp>false</preserveClientIp>\n"
+                         "            <securityGroupIdSet><item>sg-%s</item></securityGroupIdSet>\n"
+                         "            <tagSet>",
+                         w->account_id, e->id, w->region, w->account_id, e->id, e->state, e->dns_name,
+                         e->fips_dns_name, hex, e->vpc_id, w->availability_zone, e->subnet_id, hex);
     for (size_t t = 0; ret == 0 && t < e->n_tags; t++) {
         ret = eic_buf_append_str(buf, "<item><key>");
         if (ret == 0) {

@@ -22,10 +22,10 @@
 
 /* The request parameters' constraints from the API reference (SendSSHPublicKey), written as
  * POSIX EREs: "\w" is [A-Za-z0-9_] and "\d" is [0-9]; inside brackets the reference's
- * backslashes only escape, so they are dropped. */
-/* InstanceOSUser: botocore's current model (1.43) adds a second alternative for digit-first names,
- * "^(?=.{2,32}$)[0-9]{1,32}[A-Za-z@._-]…", which need a non-digit after the leading digits; its
- * lookahead is not ERE, and is implied: the alternative needs 2 characters, 1..32 is checked. */
+ * backslashes only escape, so they are dropped. InstanceOSUser has the second alternative of
+ * botocore's current model (1.43) for digit-first names, which need a non-digit after the leading
+ * digits; its lookahead "(?=.{2,32}$)" is not ERE and is implied (the alternative needs 2
+ * characters, 1..32 is checked). */
 static const char os_user_pattern[] = "^([A-Za-z_][A-Za-z0-9@._-]{0,30}[A-Za-z0-9$_-]?|"
                                       "[0-9]{1,32}[A-Za-z@._-][A-Za-z0-9@._-]*[A-Za-z0-9$_-]?)$";
 static const char instance_pattern[] = "^i-[a-f0-9]+$";
