@@ -323,37 +323,81 @@ static const char *endpoint_attribute(const struct emu_endpoint *e, const char *
     return NULL;
 }
 
+/* Whether the endpoint passes filter number index, called filter: an attribute or, for tag:KEY,
+ * tag-key and tag-value, one of its tags, equal to one of the filter's values. */
+static bool endpoint_matches(const struct param *p, size_t n, int index, const char *filter,
+                             const struct emu_endpoint *e)
+{
+    const char *have = endpoint_attribute(e, filter);
+
+    if (have != NULL) {
+        return filter_matches(p, n, index, have);
+    }
+    for (size_t t = 0; t < e->n_tags; t++) {
+        const struct emu_tag *tag = &e->tags[t];
+
+        if ((strncmp(filter, "tag:", 4) == 0 && strcmp(filter + 4, tag->key) == 0 &&
+             filter_matches(p, n, index, tag->value)) ||
+            (strcmp(filter, "tag-key") == 0 && filter_matches(p, n, index, tag->key)) ||
+            (strcmp(filter, "tag-value") == 0 && filter_matches(p, n, index, tag->value))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int append_endpoint(struct eic_buf *buf, const struct emu_world *w, const struct emu_endpoint *e)
 {
     const char *hex = e->id + 5;
+    int ret;
 
-    /* The fields of AWS's InstanceConnectEndpoint; every value here was validated when the world
-     * was read (ids, state, a DNS name), so none needs escaping. */
-    return eic_buf_printf(buf,
-                          "        <item>\n"
-                          "            <ownerId>%s</ownerId>\n"
-                          "            <instanceConnectEndpointId>%s</instanceConnectEndpointId>\n"
-                          "            <instanceConnectEndpointArn>arn:aws:ec2:%s:%s:instance-connect-endpoint/%s"
-                          "</instanceConnectEndpointArn>\n"
-                          "            <state>%s</state>\n"
-                          "            <stateMessage/>\n"
-                          "            <dnsName>%s</dnsName>\n"
-                          "            <networkInterfaceIdSet><item>eni-%s</item></networkInterfaceIdSet>\n"
-                          "            <vpcId>%s</vpcId>\n"
-                          "            <availabilityZone>%s</availabilityZone>\n"
-                          "            <createdAt>2024-01-01T00:00:00.000Z</createdAt>\n"
-                          "            <subnetId>%s</subnetId>\n"
-                          "            <preserveClientIp>false</preserveClientIp>\n"
-                          "            <securityGroupIdSet><item>sg-%s</item></securityGroupIdSet>\n"
-                          "            <tagSet/>\n"
-                          "        </item>\n",
-                          w->account_id, e->id, w->region, w->account_id, e->id, e->state, e->dns_name, hex,
-                          e->vpc_id, w->availability_zone, e->subnet_id, hex);
+    /* The fields of AWS's InstanceConnectEndpoint; every value here but the tags was validated when
+     * the world was read (ids, state, DNS names), so only the tags need escaping. */
+    ret = eic_buf_printf(buf,
+                         "        <item>\n"
+                         "            <ownerId>%s</ownerId>\n"
+                         "            <instanceConnectEndpointId>%s</instanceConnectEndpointId>\n"
+                         "            <instanceConnectEndpointArn>arn:aws:ec2:%s:%s:instance-connect-endpoint/%s"
+                         "</instanceConnectEndpointArn>\n"
+                         "            <state>%s</state>\n"
+                         "            <stateMessage/>\n"
+                         "            <dnsName>%s</dnsName>\n"
+                         "            <fipsDnsName>%s</fipsDnsName>\n"
+                         "            <networkInterfaceIdSet><item>eni-%s</item></networkInterfaceIdSet>\n"
+                         "            <vpcId>%s</vpcId>\n"
+                         "            <availabilityZone>%s</availabilityZone>\n"
+                         "            <createdAt>2024-01-01T00:00:00.000Z</createdAt>\n"
+                         "            <subnetId>%s</subnetId>\n"
+                         "            <preserveClientIp>false</preserveClientIp>\n"
+                         "            <securityGroupIdSet><item>sg-%s</item></securityGroupIdSet>\n"
+                         "            <tagSet>",
+                         w->account_id, e->id, w->region, w->account_id, e->id, e->state, e->dns_name,
+                         e->fips_dns_name, hex, e->vpc_id, w->availability_zone, e->subnet_id, hex);
+    for (size_t t = 0; ret == 0 && t < e->n_tags; t++) {
+        ret = eic_buf_append_str(buf, "<item><key>");
+        if (ret == 0) {
+            ret = xml_text(buf, e->tags[t].key);
+        }
+        if (ret == 0) {
+            ret = eic_buf_append_str(buf, "</key><value>");
+        }
+        if (ret == 0) {
+            ret = xml_text(buf, e->tags[t].value);
+        }
+        if (ret == 0) {
+            ret = eic_buf_append_str(buf, "</value></item>");
+        }
+    }
+    if (ret == 0) {
+        ret = eic_buf_append_str(buf, "</tagSet>\n        </item>\n");
+    }
+    return ret;
 }
 
 static int describe_endpoints(struct emu_server *srv, const struct param *p, size_t n, struct emu_reply *reply)
 {
-    static const char *const filters[] = {"state", "vpc-id", "subnet-id", "instance-connect-endpoint-id"};
+    static const char *const filters[] = {"state", "vpc-id", "subnet-id", "instance-connect-endpoint-id",
+                                          "tag-key", "tag-value"};
     const struct emu_world *w = srv->world;
     const char *ids[MAX_IDS];
     size_t n_ids = 0;
@@ -389,12 +433,13 @@ static int describe_endpoints(struct emu_server *srv, const struct param *p, siz
         if (filter == NULL) {
             break;
         }
+        known = strncmp(filter, "tag:", 4) == 0 && filter[4] != '\0';
         for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
             known = known || strcmp(filter, filters[i]) == 0;
         }
         if (!known) {
             snprintf(msg, sizeof(msg), "The filter '%.64s' is invalid (the emulator knows state, vpc-id, subnet-id, "
-                                       "instance-connect-endpoint-id)", filter);
+                                       "instance-connect-endpoint-id, tag:KEY, tag-key, tag-value)", filter);
             return ec2_error(reply, 400, "InvalidParameterValue", msg);
         }
     }
@@ -422,7 +467,7 @@ static int describe_endpoints(struct emu_server *srv, const struct param *p, siz
             if (filter == NULL) {
                 break;
             }
-            wanted = filter_matches(p, n, f, endpoint_attribute(ep, filter));
+            wanted = endpoint_matches(p, n, f, filter, ep);
         }
         if (wanted) {
             ret = append_endpoint(&buf, w, ep);

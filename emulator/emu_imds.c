@@ -134,12 +134,14 @@ bool emu_imds_path(const char *path)
     return strcmp(path, "/latest") == 0 || strncmp(path, "/latest/", 8) == 0;
 }
 
-/* A directory answers with or without its trailing slash, as IMDS does. */
-static bool is_dir(const char *path, const char *dir)
+/* Whether path names node, with or without one trailing slash. IMDS answers both forms for a
+ * directory and for a leaf alike: AWS's eic_curl_authorized_keys GETs "instance-id/",
+ * "placement/availability-zone/" and "services/domain/" with curl -f, and works on EC2. */
+static bool is_node(const char *path, const char *node)
 {
-    size_t n = strlen(dir);
+    size_t n = strlen(node);
 
-    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0'));
+    return strncmp(path, node, n) == 0 && (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0'));
 }
 
 static int text_reply(struct emu_reply *reply, unsigned int status, const char *text)
@@ -287,7 +289,7 @@ static int signer_ocsp(struct emu_server *srv, const char *name, struct emu_repl
         return 0;
     }
     for (size_t i = 0; i < pki->n_ocsp; i++) {
-        if (strcmp(name, pki->ocsp[i].name) == 0) {
+        if (is_node(name, pki->ocsp[i].name)) {
             return text_reply(reply, 200, pki->ocsp[i].der_b64);
         }
     }
@@ -318,34 +320,34 @@ int emu_imds_handle(struct emu_server *srv, const struct emu_request *req, struc
         return text_reply(reply, 401, "Unauthorized");
     }
 
-    if (is_dir(path, MD)) {
+    if (is_node(path, MD)) {
         return text_reply(reply, 200, "instance-id\nmanaged-ssh-keys/\nplacement/\nservices/");
     }
-    if (strcmp(path, MD "/instance-id") == 0) {
+    if (is_node(path, MD "/instance-id")) {
         return text_reply(reply, 200, w->instance_id);
     }
-    if (is_dir(path, MD "/placement")) {
+    if (is_node(path, MD "/placement")) {
         return text_reply(reply, 200, "availability-zone\nregion");
     }
-    if (strcmp(path, MD "/placement/availability-zone") == 0) {
+    if (is_node(path, MD "/placement/availability-zone")) {
         return text_reply(reply, 200, w->availability_zone);
     }
-    if (strcmp(path, MD "/placement/region") == 0) {
+    if (is_node(path, MD "/placement/region")) {
         return text_reply(reply, 200, w->region);
     }
-    if (is_dir(path, MD "/services")) {
+    if (is_node(path, MD "/services")) {
         return text_reply(reply, 200, "domain");
     }
-    if (strcmp(path, MD "/services/domain") == 0) {
+    if (is_node(path, MD "/services/domain")) {
         return text_reply(reply, 200, w->domain);
     }
-    if (strcmp(path, IDENTITY_DOC) == 0) {
+    if (is_node(path, IDENTITY_DOC)) {
         return identity_document(srv, reply);
     }
-    if (is_dir(path, MSK)) {
+    if (is_node(path, MSK)) {
         return text_reply(reply, 200, "active-keys/\nsigner-cert/\nsigner-ocsp/");
     }
-    if (is_dir(path, MSK "/active-keys")) {
+    if (is_node(path, MSK "/active-keys")) {
         reply->status = 200;
         reply->content_type = "text/plain";
         return emu_server_list_users(srv, emu_server_now(srv), &reply->body);
@@ -353,10 +355,10 @@ int emu_imds_handle(struct emu_server *srv, const struct emu_request *req, struc
     if (strncmp(path, ACTIVE_KEYS, strlen(ACTIVE_KEYS)) == 0) {
         return active_keys(srv, path + strlen(ACTIVE_KEYS), reply);
     }
-    if (is_dir(path, MSK "/signer-cert")) {
+    if (is_node(path, MSK "/signer-cert")) {
         return text_reply(reply, 200, srv->pki->chain_pem);
     }
-    if (is_dir(path, MSK "/signer-ocsp")) {
+    if (is_node(path, MSK "/signer-ocsp")) {
         return signer_ocsp(srv, "", reply);
     }
     if (strncmp(path, SIGNER_OCSP, strlen(SIGNER_OCSP)) == 0) {

@@ -22,8 +22,12 @@
 
 /* The request parameters' constraints from the API reference (SendSSHPublicKey), written as
  * POSIX EREs: "\w" is [A-Za-z0-9_] and "\d" is [0-9]; inside brackets the reference's
- * backslashes only escape, so they are dropped. */
-static const char os_user_pattern[] = "^[A-Za-z_][A-Za-z0-9@._-]{0,30}[A-Za-z0-9$_-]?$";
+ * backslashes only escape, so they are dropped. InstanceOSUser has the second alternative of
+ * botocore's current model (1.43) for digit-first names, which need a non-digit after the leading
+ * digits; its lookahead "(?=.{2,32}$)" is not ERE and is implied (the alternative needs 2
+ * characters, 1..32 is checked). */
+static const char os_user_pattern[] = "^([A-Za-z_][A-Za-z0-9@._-]{0,30}[A-Za-z0-9$_-]?|"
+                                      "[0-9]{1,32}[A-Za-z@._-][A-Za-z0-9@._-]*[A-Za-z0-9$_-]?)$";
 static const char instance_pattern[] = "^i-[a-f0-9]+$";
 static const char zone_pattern[] = "^([A-Za-z0-9_]+-){2,3}[0-9]+[A-Za-z0-9_]+$";
 
@@ -442,7 +446,8 @@ static int check_args(json_object *root, struct push_args *a, struct eic_sshkey 
     }
     if (user_len < 1 || user_len > 32 || regexec(&os_user_re, a->os_user, 0, NULL, 0) != 0) {
         set_msg(msg, "Value at 'instanceOSUser' failed to satisfy constraint: length 1..32, pattern "
-                     "^[A-Za-z_][A-Za-z0-9\\@\\._-]{0,30}[A-Za-z0-9\\$_-]?$");
+                     "(^[A-Za-z_][A-Za-z0-9\\@\\._-]{0,30}[A-Za-z0-9\\$_-]?$)|"
+                     "(^(?=.{2,32}$)[0-9]{1,32}[A-Za-z\\@\\._-][A-Za-z0-9\\@\\._-]*[A-Za-z0-9\\$_-]?$)");
         return EINVAL;
     }
     if (a->zone != NULL && (zone_len < 6 || zone_len > 32 || regexec(&zone_re, a->zone, 0, NULL, 0) != 0)) {
@@ -517,11 +522,15 @@ static int send_ssh_public_key(struct emu_server *srv, const struct emu_request 
         ret = emu_push_error(reply, 400, "EC2InstanceNotFoundException", msg);
         goto done;
     }
+    /* IAM's refusal, as AWS answers it: AccessDeniedException naming the caller, the action and
+     * the instance's ARN (AuthException is the service's own, for credentials it rejects). */
     if (!emu_world_allows(w, principal->arn, a.instance_id, a.os_user)) {
-        set_msg(msg, "User: %s is not authorized to perform: ec2-instance-connect:SendSSHPublicKey on %s as "
-                     "OS user %s", principal->arn, a.instance_id, a.os_user);
-        eic_log(LOG_NOTICE, "push refused (AuthException): %s", msg);
-        ret = emu_push_error(reply, 400, "AuthException", msg);
+        set_msg(msg, "User: %s is not authorized to perform: ec2-instance-connect:SendSSHPublicKey on resource: "
+                     "arn:aws:ec2:%s:%s:instance/%s because no identity-based policy allows the "
+                     "ec2-instance-connect:SendSSHPublicKey action",
+                principal->arn, w->region, w->account_id, a.instance_id);
+        eic_log(LOG_NOTICE, "push refused (AccessDeniedException) for OS user %s: %s", a.os_user, msg);
+        ret = emu_push_error(reply, 400, "AccessDeniedException", msg);
         goto done;
     }
 

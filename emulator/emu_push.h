@@ -4,8 +4,8 @@
  *
  * Order of checks: operation (404/400 UnknownOperationException), signature (AuthException),
  * body (SerializationException), arguments and key (InvalidArgsException), instance and zone
- * (EC2InstanceNotFoundException), policy (AuthException). Every refusal is logged with its
- * reason; an accepted push stores a signed record for the OS user. */
+ * (EC2InstanceNotFoundException), policy (AccessDeniedException, as IAM answers). Every refusal is
+ * logged with its reason; an accepted push stores a signed record for the OS user. */
 #ifndef EMU_PUSH_H
 #define EMU_PUSH_H
 

@@ -21,7 +21,9 @@
 #include "emu_server.h"
 
 #define EMU_TUNNEL_PATH "/openTunnel"
-#define EMU_TUNNEL_MAX_EXPIRES 60          /* presigned URLs: the AWS CLI signs for 60 s */
+/* Presigned URLs: SigV4's limit of seven days. The AWS CLI signs for 60 s, other SDKs' presigners
+ * for longer (900 s is a common default); AWS accepts them. */
+#define EMU_TUNNEL_MAX_EXPIRES 604800
 #define EMU_TUNNEL_MAX_DURATION 3600       /* maxTunnelDuration 1..3600, default 3600 */
 #define EMU_TUNNEL_CONNECT_TIMEOUT_MS 5000
 

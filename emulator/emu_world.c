@@ -316,10 +316,56 @@ static int parse_ports(const char *name, const char *path, json_object *arr, str
     return 0;
 }
 
+/* Printable text without control characters (a tag is echoed in XML and compared in filters). */
+static bool tag_text_ok(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n < min || n > max) {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "tags": {"Key": "value", ...}, EC2's limits: key 1..128, value 0..256, "aws:" is AWS's prefix. */
+static int parse_tags(const char *name, const char *path, json_object *obj, struct emu_endpoint *e, char *err,
+                      size_t err_len)
+{
+    if (!json_object_is_type(obj, json_type_object) || json_object_object_length(obj) > EMU_WORLD_MAX_TAGS) {
+        eic_set_err(err, err_len, "%s: \"%s.tags\" must be an object of at most %d string values", name, path,
+                    EMU_WORLD_MAX_TAGS);
+        return EINVAL;
+    }
+    json_object_object_foreach(obj, key, value)
+    {
+        struct emu_tag *t = &e->tags[e->n_tags];
+
+        if (!json_object_is_type(value, json_type_string) || !tag_text_ok(key, 1, 128) ||
+            strncmp(key, "aws:", 4) == 0 || !tag_text_ok(json_object_get_string(value), 0, 256)) {
+            eic_set_err(err, err_len, "%s: \"%s.tags.%.128s\": a key is 1..128 characters not starting with "
+                        "\"aws:\", a value a string of 0..256, neither with control characters", name, path, key);
+            return EINVAL;
+        }
+        t->key = strdup(key);
+        t->value = strdup(json_object_get_string(value));
+        e->n_tags++; /* counted before the NULL check: emu_world_free frees what was copied */
+        if (t->key == NULL || t->value == NULL) {
+            return ENOMEM;
+        }
+    }
+    return 0;
+}
+
 static int parse_endpoint(const char *name, const char *path, json_object *obj, const struct emu_world *w,
                           struct emu_endpoint *e, char *err, size_t err_len)
 {
-    static const char *const keys[] = {"id", "vpc_id", "subnet_id", "state", "dns_name", "remote_ports", NULL};
+    static const char *const keys[] = {"id", "vpc_id", "subnet_id", "state", "dns_name", "fips_dns_name", "tags",
+                                       "remote_ports", NULL};
     json_object *member;
     bool state_ok = false;
     int ret;
@@ -367,6 +413,24 @@ static int parse_endpoint(const char *name, const char *path, json_object *obj, 
     if (ret == 0 && !dns_name_ok(e->dns_name)) {
         eic_set_err(err, err_len, "%s: \"%s.dns_name\" is not a DNS name", name, path);
         return EINVAL;
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, obj, "fips_dns_name", false, &e->fips_dns_name, err, err_len);
+    }
+    if (ret == 0 && e->fips_dns_name == NULL) {
+        /* AWS's FIPS name is the DNS name with "fips." before "ec2-instance-connect-endpoint". */
+        ret = asprintf(&e->fips_dns_name, "%s.0e1c0de5.fips.ec2-instance-connect-endpoint.%s.%s", e->id, w->region,
+                       w->domain) < 0 ? ENOMEM : 0;
+        if (ret != 0) {
+            e->fips_dns_name = NULL;
+        }
+    }
+    if (ret == 0 && !dns_name_ok(e->fips_dns_name)) {
+        eic_set_err(err, err_len, "%s: \"%s.fips_dns_name\" is not a DNS name", name, path);
+        return EINVAL;
+    }
+    if (ret == 0 && json_object_object_get_ex(obj, "tags", &member) && !json_object_is_type(member, json_type_null)) {
+        ret = parse_tags(name, path, member, e, err, err_len);
     }
     if (ret == 0 && json_object_object_get_ex(obj, "remote_ports", &member)) {
         ret = parse_ports(name, path, member, e, err, err_len);
@@ -808,6 +872,11 @@ void emu_world_free(struct emu_world *w)
         free(w->endpoints[i].subnet_id);
         free(w->endpoints[i].state);
         free(w->endpoints[i].dns_name);
+        free(w->endpoints[i].fips_dns_name);
+        for (size_t t = 0; t < w->endpoints[i].n_tags; t++) {
+            free(w->endpoints[i].tags[t].key);
+            free(w->endpoints[i].tags[t].value);
+        }
     }
     free(w->endpoints);
     free(w->vpc_id);

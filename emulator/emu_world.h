@@ -24,6 +24,8 @@
  *        "vpc_id": "vpc-...", "subnet_id": "subnet-...",
  *        "state": "create-complete",            optional (default create-complete)
  *        "dns_name": "...",                     optional (default <id>.<hash>.ec2-instance-connect-endpoint.<region>.amazonaws.com)
+ *        "fips_dns_name": "...",                optional (default <id>.<hash>.fips.ec2-instance-connect-endpoint.<region>.amazonaws.com)
+ *        "tags": {"Key": "value"},              optional, up to 16 (DescribeInstanceConnectEndpoints' tagSet, tag filters)
  *        "remote_ports": [22]}                  optional (default [22]): ports OpenTunnel may reach
  *     ],
  *     "key_lifetime": 60,                       optional, seconds, 1..3600
@@ -74,6 +76,12 @@ struct emu_policy_rule {
 
 #define EMU_WORLD_MAX_ENDPOINTS 16
 #define EMU_WORLD_MAX_PORTS 16
+#define EMU_WORLD_MAX_TAGS 16
+
+struct emu_tag {
+    char *key;   /* 1..128 bytes, no control character, not starting with "aws:" */
+    char *value; /* 0..256 bytes, no control character */
+};
 
 struct emu_endpoint {
     char *id;
@@ -81,6 +89,9 @@ struct emu_endpoint {
     char *subnet_id;
     char *state;
     char *dns_name;
+    char *fips_dns_name;
+    struct emu_tag tags[EMU_WORLD_MAX_TAGS];
+    size_t n_tags;
     unsigned int remote_ports[EMU_WORLD_MAX_PORTS];
     size_t n_remote_ports;
 };

@@ -98,6 +98,7 @@ VALGRIND_LEFT_OUT=(
     "unit/test_imds: asserts deadlines of a few hundred ms, which memcheck's slowdown breaks; the IMDS client runs under valgrind inside eic-authorized-keys (test_e2e_login, test_eic_ssh) and nss_eic's resolver (test_nss)"
     "unit/test_pam: runs under valgrind in integration/test_pam, which sets up nss_wrapper first (the program's re-exec through /proc/self/exe would leave valgrind)"
     "integration/test_akc: its cases run eic-authorized-keys with deadline_ms = 2000, which memcheck's slowdown exceeds; its own two valgrind cases (valid and tampered record) run in the normal suite, and the AKC runs under valgrind as sshd runs it in test_e2e_login and test_eic_ssh"
+    "integration/test_emulator_aws_scripts: only the emulator, curl and openssl run there"
     "integration/test_emulator_faults: only the emulator and the AWS CLI run there, and the emulator is not run under valgrind (tests/integration/lib.sh)"
     "integration/test_emulator_imds: only the emulator, curl and the AWS CLI run there"
     "integration/test_emulator_push: only the emulator and the AWS CLI run there"

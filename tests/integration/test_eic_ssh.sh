@@ -25,7 +25,7 @@ CASES=(
     "eic ssh --private-key-file file://PATH is refused with an explanation (status 2)"
     "eic ssh for an unknown instance: InvalidInstanceID.NotFound, status 254, no key made"
     "eic ssh with a wrong secret key: AuthFailure, status 254"
-    "eic ssh refused by the policy: AuthException, status 254, key directory removed"
+    "eic ssh refused by the policy: AccessDeniedException, status 254, key directory removed"
     "eic ssh without credentials: status 253"
     "the remote command's status is eic's (exit 7, and 127 for a command not found)"
 )
@@ -141,8 +141,8 @@ login_auto_checked() {
 }
 check "${CASES[6]}" login_auto_checked
 bob_refused() {
-    expect_status 254 "(AuthException)" sandbox_eic_ssh $BOB_AK $BOB_SK --instance-id $INSTANCE --os-user $TUSER \
-        -- "${SSH_ARGS[@]}" true && no_key_dirs
+    expect_status 254 "(AccessDeniedException) when calling the SendSSHPublicKey operation" \
+        sandbox_eic_ssh $BOB_AK $BOB_SK --instance-id $INSTANCE --os-user $TUSER -- "${SSH_ARGS[@]}" true && no_key_dirs
 }
 check "${CASES[14]}" bob_refused
 

@@ -120,6 +120,10 @@ check "placement/region" expect_body "$MD/placement/region" "$REGION"
 check "services/ listing" expect_body "$MD/services/" "domain"
 check "services listing without the slash" expect_body "$MD/services" "domain"
 check "services/domain" expect_body "$MD/services/domain" "amazonaws.com"
+# A leaf answers with a trailing slash too, as IMDS does (AWS's eic_curl_authorized_keys asks so).
+check "instance-id/ (a leaf with a trailing slash)" expect_body "$MD/instance-id/" "$INSTANCE"
+check "placement/region/" expect_body "$MD/placement/region/" "$REGION"
+check "services/domain/" expect_body "$MD/services/domain/" "amazonaws.com"
 check "managed-ssh-keys/ listing" expect_body "$MSK/" $'active-keys/\nsigner-cert/\nsigner-ocsp/'
 check "managed-ssh-keys listing without the slash" expect_body "$MSK" $'active-keys/\nsigner-cert/\nsigner-ocsp/'
 check "active-keys/ listing is empty before any push" expect_body "$MSK/active-keys/" ""
@@ -158,12 +162,15 @@ signer_ocsp() {
             { echo "signer-ocsp/$name is not base64"; return 1; }
         openssl ocsp -respin "$WORK/ocsp.der" -resp_text -noverify >/dev/null 2>&1 ||
             { echo "signer-ocsp/$name is not a DER OCSP response"; return 1; }
+        cmp -s <(curl -sf -H "X-aws-ec2-metadata-token: $t" "$EMU_URL$MSK/signer-ocsp/$name/") \
+            <(curl -sf -H "X-aws-ec2-metadata-token: $t" "$EMU_URL$MSK/signer-ocsp/$name") ||
+            { echo "signer-ocsp/$name/ differs from signer-ocsp/$name"; return 1; }
     done
     # The names are the SHA-1 fingerprints of the chain's certificates.
     fp=$(openssl x509 -in "$WORK/chain.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
     echo "$names" | grep -qx "$fp" || { echo "signer fingerprint $fp not listed"; return 1; }
 }
-check "signer-ocsp/: two upper-case SHA-1 names, each a base64 DER OCSP response" signer_ocsp
+check "signer-ocsp/: two upper-case SHA-1 names, each a base64 DER OCSP response (with or without a trailing slash)" signer_ocsp
 check "signer-ocsp/<unknown> -> 404" expect_get_code 404 "$MSK/signer-ocsp/0000000000000000000000000000000000000000"
 
 identity_document() {
@@ -188,7 +195,7 @@ EOF
 check "identity document: JSON with the world's accountId, zone, instance, region and the usual fields" identity_document
 
 # --- 404s and odd paths -----------------------------------------------------------------------
-for p in "$MD/nope" "$MD/instance-id/" "$MD/instance-id/x" "$MD/placement/zone" "$MD/services/partition" \
+for p in "$MD/nope" "$MD/instance-id/x" "$MD/instance-id//" "$MD/placement/zone" "$MD/services/partition" \
     /latest/meta-data-x /latest/ /latest /latest/dynamic/ "$MSK/active-keys/alice/x" "$MSK/active-keys/a/b/" \
     "$MSK/active-keys//" "$MSK/signer-cert/x" "$MSK/signer-ocsp/x/y" "$MD/../meta-data/instance-id" \
     "$MD/%2e%2e/meta-data/instance-id" "$MD/instance-id%00" "$MD/instance%2Did" "$MSK/active-keys/..%2F..%2Fetc%2Fpasswd/" \
@@ -315,6 +322,10 @@ check "bad world: bad ARN" bad_world badarn "{$INST,\"principals\":[{\"arn\":\"a
 check "bad world: duplicate access key" bad_world dupakid "{$INST,\"principals\":[{\"arn\":\"arn:aws:iam::111122223333:user/x\",\"access_key_id\":\"AKIAXXXXXXXXXXXXXXXX\",\"secret_access_key\":\"s\"},{\"arn\":\"arn:aws:iam::111122223333:user/y\",\"access_key_id\":\"AKIAXXXXXXXXXXXXXXXX\",\"secret_access_key\":\"t\"}]}" '"principals[1].access_key_id"'
 check "bad world: policy rule with an unknown key" bad_world badpolicy "{$INST,$PRIN,\"policy\":[{\"principal\":\"*\",\"instance\":\"*\",\"os_user\":\"*\",\"effect\":\"deny\"}]}" '"policy[0].effect"'
 check "bad world: policy rule missing os_user" bad_world badpolicy2 "{$INST,$PRIN,\"policy\":[{\"principal\":\"*\",\"instance\":\"*\"}]}" '"policy[0].os_user"'
+check "bad world: an endpoint tag key starting with aws:" bad_world awstag "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"tags\":{\"aws:x\":\"y\"}}]}" '"instance_connect_endpoints[0].tags.aws:x"'
+check "bad world: an endpoint tag value not a string" bad_world numtag "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"tags\":{\"Name\":1}}]}" '"instance_connect_endpoints[0].tags.Name"'
+check "bad world: endpoint tags not an object" bad_world arrtag "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"tags\":[]}]}" '"instance_connect_endpoints[0].tags"'
+check "bad world: a FIPS DNS name that is not one" bad_world badfips "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"fips_dns_name\":\"a b\"}]}" '"instance_connect_endpoints[0].fips_dns_name"'
 secret_not_echoed() {
     bad_world badsecret "{$INST,\"principals\":[{\"arn\":\"arn:aws:iam::111122223333:user/x\",\"access_key_id\":\"AKIAXXXXXXXXXXXXXXXX\",\"secret_access_key\":\"has space\"}]}" '"principals[0].secret_access_key"' &&
         ! grep -q 'has space' "$WORK/bad.out"

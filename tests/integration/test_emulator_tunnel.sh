@@ -31,9 +31,10 @@ PORT=$(cat "$WORK/echo.port")
 cat >"$WORK/world.json" <<JSON
 {"instance": {"id": "i-0123456789abcdef0", "availability_zone": "us-east-1a", "account_id": "111122223333"},
  "instance_connect_endpoints": [
-   {"id": "eice-0e1c0de5e1c0de502", "remote_ports": [$PORT]},
+   {"id": "eice-0e1c0de5e1c0de502", "remote_ports": [$PORT], "tags": {"Name": "bastion", "team": "a&b <c>"}},
    {"id": "eice-0e1c0de5e1c0de503", "state": "create-in-progress", "remote_ports": [$PORT]},
-   {"id": "eice-0aaaaaaaaaaaaaaa1", "vpc_id": "vpc-0bbbbbbbbbbbbbbb0", "remote_ports": [$PORT]}],
+   {"id": "eice-0aaaaaaaaaaaaaaa1", "vpc_id": "vpc-0bbbbbbbbbbbbbbb0", "remote_ports": [$PORT],
+    "tags": {"Name": "other"}}],
  "principals": [
    {"arn": "arn:aws:iam::111122223333:user/alice", "access_key_id": "AKIAEICDEMOALICE0001",
     "secret_access_key": "eic-demo-secret-alice"},
@@ -99,7 +100,16 @@ check "a wrong signature: 403 AccessDeniedException" refused 403 AccessDeniedExc
 check "a parameter changed after signing: 403 AccessDeniedException" refused 403 AccessDeniedException --tamper port
 check "an expired presigned URL: 403" refused 403 "AccessDeniedException\",\"Message\":\"Request has expired" \
     --date 20200101T000000Z
-check "X-Amz-Expires over 60: 403" refused 403 "AccessDeniedException\",\"Message\":\"X-Amz-Expires 61" --expires 61
+# Other SDKs presign for longer than the AWS CLI's 60 s (15 minutes is a common default); SigV4
+# allows up to 604800 s (seven days).
+check "X-Amz-Expires 900 (15 minutes): the tunnel opens" gives "recv fifteen" -- --send fifteen --expect 7 --expires 900
+check "X-Amz-Expires 604800 (seven days, SigV4's limit): the tunnel opens" gives "recv week" -- --send week --expect 4 \
+    --expires 604800
+check "X-Amz-Expires over 604800: 403 AccessDeniedException naming X-Amz-Expires" refused 403 \
+    "AccessDeniedException\",\"Message\":\"Malformed presigned query (X-Amz-Algorithm=AWS4-HMAC-SHA256, X-Amz-Credential, X-Amz-Date, X-Amz-Expires" \
+    --expires 604801
+check "a presigned URL signed 1000 s ago for 900 s has expired: 403" refused 403 \
+    "AccessDeniedException\",\"Message\":\"Request has expired" --expires 900 --date "$(date -u -d @$(($(date +%s) - 1000)) +%Y%m%dT%H%M%SZ)"
 check "an unknown access key: 403" refused 403 AccessDeniedException --akid AKIAEICDEMOUNKNOWN01
 check "a wrong secret: 403" refused 403 AccessDeniedException --secret wrong
 check "a session token not the principal's: 403" refused 403 "security token included in the request is invalid" \
@@ -225,10 +235,51 @@ describe_endpoints() {
     [ "$out" = "$(printf 'eice-0e1c0de5e1c0de502\tvpc-0e1c0de5e1c0de500\tcreate-complete')" ]
 }
 check "aws (v1) ec2 describe-instance-connect-endpoints with ids and a state filter" describe_endpoints
+# describe_ids QUERY-ARGS...: the ids of the endpoints DescribeInstanceConnectEndpoints answers, one line.
+describe_ids() {
+    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 /root/.pyenv/shims/aws ec2 \
+        describe-instance-connect-endpoints --endpoint-url "$EMU_URL" --region $REGION --output text \
+        --query 'InstanceConnectEndpoints[].InstanceConnectEndpointId' "$@"
+}
+expect_ids() {
+    local want=$1 out
+    shift
+    out=$(describe_ids "$@") || return 1
+    [ "$out" = "$want" ] || { echo "got '$out', want '$want'"; return 1; }
+}
+fips_dns_name() {
+    local out
+    out=$(AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 /root/.pyenv/shims/aws ec2 \
+        describe-instance-connect-endpoints --endpoint-url "$EMU_URL" --region $REGION --output text \
+        --instance-connect-endpoint-ids eice-0e1c0de5e1c0de502 --query 'InstanceConnectEndpoints[].[DnsName,FipsDnsName]') ||
+        return 1
+    echo "$out"
+    [ "$out" = "$(printf 'eice-0e1c0de5e1c0de502.0e1c0de5.ec2-instance-connect-endpoint.us-east-1.amazonaws.com\teice-0e1c0de5e1c0de502.0e1c0de5.fips.ec2-instance-connect-endpoint.us-east-1.amazonaws.com')" ]
+}
+check "FipsDnsName beside DnsName, of AWS's form (<id>.<hash>.fips.ec2-instance-connect-endpoint.<region>.<domain>)" fips_dns_name
+tags_reported() {
+    local out
+    out=$(AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 /root/.pyenv/shims/aws ec2 \
+        describe-instance-connect-endpoints --endpoint-url "$EMU_URL" --region $REGION --output json \
+        --instance-connect-endpoint-ids eice-0e1c0de5e1c0de502 --query 'InstanceConnectEndpoints[0].Tags') || return 1
+    echo "$out"
+    $PY -c 'import json,sys; t=json.load(sys.stdin); assert sorted((x["Key"], x["Value"]) for x in t) == [("Name", "bastion"), ("team", "a&b <c>")], t' <<<"$out"
+}
+check "the world's tags are reported in tagSet (XML special characters intact)" tags_reported
+check "filter tag:Name=bastion: that endpoint only" expect_ids eice-0e1c0de5e1c0de502 --filters Name=tag:Name,Values=bastion
+check "filter tag:Name with two values: both endpoints" expect_ids "$(printf 'eice-0e1c0de5e1c0de502\teice-0aaaaaaaaaaaaaaa1')" \
+    --filters Name=tag:Name,Values=bastion,other
+check "filter tag:team with a value holding & and <" expect_ids eice-0e1c0de5e1c0de502 --filters 'Name=tag:team,Values=a&b <c>'
+check "filter tag:Name=nobody: none" expect_ids "" --filters Name=tag:Name,Values=nobody
+check "filter tag-key=Name: the two tagged endpoints" expect_ids "$(printf 'eice-0e1c0de5e1c0de502\teice-0aaaaaaaaaaaaaaa1')" \
+    --filters Name=tag-key,Values=Name
+check "filter tag-value=other: that endpoint" expect_ids eice-0aaaaaaaaaaaaaaa1 --filters Name=tag-value,Values=other
+check "filters ANDed: tag:Name=bastion and vpc-id of the other endpoint: none" expect_ids "" \
+    --filters Name=tag:Name,Values=bastion Name=vpc-id,Values=vpc-0bbbbbbbbbbbbbbb0
 unknown_filter() {
     AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 /root/.pyenv/shims/aws ec2 \
         describe-instance-connect-endpoints --endpoint-url "$EMU_URL" --region $REGION \
-        --filters Name=tag:Name,Values=x 2>&1 | grep -q "InvalidParameterValue"
+        --filters Name=colour,Values=x 2>&1 | grep -q "InvalidParameterValue"
 }
 check "an unknown filter: InvalidParameterValue" unknown_filter
 

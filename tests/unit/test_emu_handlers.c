@@ -410,13 +410,19 @@ static void test_imds_paths(void **state)
     expect_get("/latest/meta-data/managed-ssh-keys/signer-ocsp/ABC", 404, NULL);
     expect_get("/latest/meta-data/managed-ssh-keys/active-keys/nobody/", 404, NULL);
     expect_get("/latest/meta-data/managed-ssh-keys/active-keys/a/b", 404, NULL);
-    expect_get("/latest/meta-data/instance-id/", 404, NULL);
+    /* A leaf answers with a trailing slash as well (AWS's eic_curl_authorized_keys asks so). */
+    expect_get("/latest/meta-data/instance-id/", 200, INSTANCE);
+    expect_get("/latest/meta-data/placement/availability-zone/", 200, "us-east-1a");
+    expect_get("/latest/meta-data/services/domain/", 200, "amazonaws.com");
+    expect_get("/latest/meta-data/instance-id//", 404, NULL);
     expect_get("/latest/meta-data/%2e%2e/instance-id", 404, NULL);
     expect_get("/latest/", 404, NULL);
     if (fx.pki->n_ocsp > 0) {
         char path[128];
 
         snprintf(path, sizeof(path), "/latest/meta-data/managed-ssh-keys/signer-ocsp/%s", fx.pki->ocsp[0].name);
+        expect_get(path, 200, fx.pki->ocsp[0].der_b64);
+        snprintf(path, sizeof(path), "/latest/meta-data/managed-ssh-keys/signer-ocsp/%s/", fx.pki->ocsp[0].name);
         expect_get(path, 200, fx.pki->ocsp[0].der_b64);
     }
     /* IMDSv1 allowed: no token is fine, a bad one is still refused. */
@@ -533,7 +539,7 @@ static void test_push_refusals(void **state)
     sign_push(&s, "{\"InstanceId\":", ALICE_SK, time(NULL));
     assert_int_equal(push(&s, &reply, "SerializationException"), 400);
     emu_reply_free(&reply);
-    sign_push(&s, BODY("1bad", KEY_ED25519), ALICE_SK, time(NULL));
+    sign_push(&s, BODY("123", KEY_ED25519), ALICE_SK, time(NULL)); /* digits only: neither pattern */
     assert_int_equal(push(&s, &reply, "InvalidArgsException"), 400);
     emu_reply_free(&reply);
     sign_push(&s, "{\"InstanceId\":\"i-0aaaaaaaaaaaaaaaa\",\"InstanceOSUser\":\"unit\",\"SSHPublicKey\":\"" KEY_ED25519 "\"}",
