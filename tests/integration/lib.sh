@@ -3,7 +3,7 @@
 # Scripts run from any directory; EIC_BUILD (default: the source tree) holds the built programs.
 #
 # tests/run-all.sh --suite asan|valgrind sets EIC_TEST_SUITE and EIC_TEST_WRAPPER, the command prefix
-# that runs one of our programs checked (ASan options / valgrind); EMULATOR, EIC_CLIENT and EIC_AKC
+# that runs one of our programs checked (ASan options / valgrind); EMULATOR, EIC_CLIENT, EIC_AKC and EICD
 # are then small scripts that run the built program through it (scripts, because some tests run
 # them with a cleared environment). EIC_TEST_HOST_WRAPPER does the same for a program that is not
 # ours but loads our modules (getent with nss_eic). Both are empty in the normal suite. A case that
@@ -15,6 +15,7 @@ EIC_BUILD=${EIC_BUILD:-$TOP}
 EMULATOR="$EIC_BUILD/emulator/eic-emulator"
 EIC_CLIENT="$EIC_BUILD/client/eic"
 EIC_AKC="$EIC_BUILD/authorized_keys/eic-authorized-keys"
+EICD="$EIC_BUILD/eicd/eicd"
 # The client as built, as it names itself in eic ssh's ProxyCommand; EIC_PROXY_SHELL: the SHELL the
 # tests give eic ssh, with which ssh runs that ProxyCommand (see below).
 EIC_CLIENT_PROGRAM=$(readlink -f "$EIC_CLIENT")
@@ -62,7 +63,8 @@ write_wrapper() {
 if [ -n "$EIC_TEST_WRAPPER" ]; then
     write_wrapper "$EIC_TEST_BIN/eic" "$EIC_CLIENT"
     write_wrapper "$EIC_TEST_BIN/eic-authorized-keys" "$EIC_AKC"
-    EIC_CLIENT="$EIC_TEST_BIN/eic" EIC_AKC="$EIC_TEST_BIN/eic-authorized-keys"
+    write_wrapper "$EIC_TEST_BIN/eicd" "$EICD"
+    EIC_CLIENT="$EIC_TEST_BIN/eic" EIC_AKC="$EIC_TEST_BIN/eic-authorized-keys" EICD="$EIC_TEST_BIN/eicd"
     # eic ssh names itself in the ProxyCommand it gives ssh (/proc/self/exe: the program as built,
     # even under valgrind, which does not follow ssh's children), and ssh runs it as
     # "$SHELL -c 'exec COMMAND'". This shell runs COMMAND with that program replaced by its
