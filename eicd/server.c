@@ -178,7 +178,7 @@ static void accept_client(int listen_fd, const char *config_path)
         goto fail;
     }
     (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    (void)pthread_attr_setstacksize(&attr, 256 * 1024);
+    (void)pthread_attr_setstacksize(&attr, 1024 * 1024); /* OpenSSL and libcurl, with room to spare */
     if (pthread_create(&tid, &attr, client_main, c) != 0) {
         pthread_attr_destroy(&attr);
         eic_log(LOG_ERR, "cannot start a thread for client pid %ld", (long)c->cred.pid);
