@@ -11,6 +11,7 @@
 #include "eicd.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,14 +82,41 @@ done:
     return ret;
 }
 
+/* IMDS seen unreachable: for this long every name lookup is answered so at once, so that during an
+ * outage each root process's miss (sshd, for any name a client offers) does not wait for
+ * imds_timeout_ms; short, so that logins work again soon after IMDS is back. */
+#define IMDS_DOWN_MEMORY_MS 5000
+
+static pthread_mutex_t imds_down_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t imds_down_until_ms;
+static int imds_down_err;
+
+static bool unreachable(int err)
+{
+    return err == ETIMEDOUT || err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH;
+}
+
 static int answer_resolve(const struct eic_config *cfg, const char *name, uint8_t **resp, size_t *resp_len)
 {
     char err[512] = "";
     int ret;
 
+    pthread_mutex_lock(&imds_down_lock);
+    ret = eic_monotonic_ms() < imds_down_until_ms ? imds_down_err : 0;
+    pthread_mutex_unlock(&imds_down_lock);
+    if (ret != 0) {
+        eic_log(LOG_DEBUG, "lookup of %s not tried: IMDS was unreachable moments ago", name);
+        return answer_error(ret, "IMDS was unreachable moments ago", resp, resp_len);
+    }
     ret = eic_resolve_account(cfg, name, err, sizeof(err));
     if (ret != 0 && ret != ENOENT && ret != EEXIST) {
         eic_log(LOG_WARNING, "lookup of %s in IMDS failed: %s", name, err[0] != '\0' ? err : strerror(ret));
+    }
+    if (unreachable(ret)) {
+        pthread_mutex_lock(&imds_down_lock);
+        imds_down_until_ms = eic_monotonic_ms() + IMDS_DOWN_MEMORY_MS;
+        imds_down_err = ret;
+        pthread_mutex_unlock(&imds_down_lock);
     }
     return answer_error(ret, err[0] != '\0' ? err : strerror(ret), resp, resp_len);
 }

@@ -242,6 +242,9 @@ check "... logged as an IMDS failure" grep -q "lookup of erin in IMDS failed" "$
 check_timed "IMDS hanging: the second lookup is answered at once (remembered)" bash -c "
     t0=\$(date +%s%3N); LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd erin; rc=\$?; t1=\$(date +%s%3N)
     echo \"status \$rc after \$((t1 - t0)) ms\"; [ \$rc -eq 2 ] && [ \$((t1 - t0)) -lt 300 ]"
+check_timed "IMDS hanging: another unknown name is answered at once (eicd saw IMDS fail)" bash -c "
+    t0=\$(date +%s%3N); LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd fiona; rc=\$?; t1=\$(date +%s%3N)
+    echo \"status \$rc after \$((t1 - t0)) ms\"; [ \$rc -eq 2 ] && [ \$((t1 - t0)) -lt 300 ] && grep -q 'lookup of fiona not tried: IMDS was unreachable moments ago' '$LOG'"
 check_timed "IMDS hanging: the cached alice still resolves at once" bash -c "
     t0=\$(date +%s%3N); LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd alice | grep -q '^alice:'; t1=\$(date +%s%3N)
     [ \$((t1 - t0)) -lt 300 ]"
