@@ -22,20 +22,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "akc_output.h"
+#include "akc_common.h"
 #include "eic_config.h"
 #include "eic_log.h"
 #include "eic_metadata.h"
 #include "eic_proto.h"
 #include "eic_time.h"
 
-#define EXIT_USAGE 2
 #define VERIFY_PROGRAM "eic-authorized-keys-verify"
-
-static void usage(void)
-{
-    fprintf(stderr, "usage: eic-authorized-keys [-c CONFIG] [--] USER [FINGERPRINT]\n");
-}
 
 /* Run eic-authorized-keys-verify (beside this program: sshd has checked that its directory is
  * root's) with the same arguments and the time left. Returns only when it cannot be run. */
@@ -88,66 +82,39 @@ static bool service_absent(int err)
 
 int main(int argc, char **argv)
 {
-    const char *config_path = EIC_CONFIG_DEFAULT_PATH;
+    struct akc_args args;
     struct eic_config cfg;
     struct eic_proto_msg answer = {0};
     uint64_t deadline;
-    char err[512];
-    const char *user;
-    const char *fingerprint = NULL;
-    int opt;
     int ret;
-    int status = EXIT_FAILURE;
+    int status;
 
+    /* Zeroed, not defaulted: eic_config_load() fills in the defaults, and eic_config_free() must be
+     * safe on every path. */
     memset(&cfg, 0, sizeof(cfg));
-    eic_log_open("eic-authorized-keys", NULL, EIC_LOG_STDERR);
-    while ((opt = getopt(argc, argv, "c:h")) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'h':
-            usage();
-            status = EXIT_SUCCESS;
-            goto done;
-        default:
-            usage();
-            status = EXIT_USAGE;
-            goto done;
-        }
-    }
-    if (argc - optind < 1 || argc - optind > 2) {
-        usage();
-        status = EXIT_USAGE;
+    status = akc_parse_args(argc, argv, false, &args);
+    if (status >= 0) {
         goto done;
     }
-    user = argv[optind];
-    if (argc - optind == 2 && argv[optind + 1][0] != '\0') {
-        fingerprint = argv[optind + 1];
-    }
-
-    ret = eic_config_load(config_path, 0, &cfg, err, sizeof(err));
-    if (ret != 0 && ret != ENOENT) {
-        eic_log(LOG_ERR, "%s", err[0] != '\0' ? err : strerror(ret));
+    status = EXIT_FAILURE;
+    if (akc_load_config(args.config_path, &cfg) != 0) {
         goto done;
     }
-    eic_log_open("eic-authorized-keys", cfg.log_file, 0);
-    eic_log_set_level(cfg.log_level);
     deadline = eic_monotonic_ms() + (uint64_t)cfg.deadline_ms;
     /* Checked before any I/O: the name goes into a request and into log lines. */
-    if (!eic_valid_login_name(user)) {
+    if (!eic_valid_login_name(args.user)) {
         eic_log(LOG_WARNING, "refusing lookup for an invalid user name");
         goto done;
     }
 
     {
-        const char *fields[2] = {user, fingerprint != NULL ? fingerprint : ""};
+        const char *fields[2] = {args.user, args.fingerprint != NULL ? args.fingerprint : ""};
 
         ret = eic_proto_call(cfg.service_socket, EIC_REQ_KEYS, fields, 2, deadline, &answer);
     }
     if (service_absent(ret)) {
         eic_log(LOG_INFO, "eicd does not answer on %s (%s); checking without it", cfg.service_socket, strerror(ret));
-        run_verify(config_path, user, fingerprint, deadline);
+        run_verify(args.config_path, args.user, args.fingerprint, deadline);
         goto done;
     }
     if (ret != 0) {
@@ -169,7 +136,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < answer.n_fields; i += EIC_KEY_FIELDS) {
         char **k = answer.fields + i;
 
-        if (akc_print_key(user, k[EIC_KEY_LINE], k[EIC_KEY_FINGERPRINT], k[EIC_KEY_CALLER],
+        if (akc_print_key(args.user, k[EIC_KEY_LINE], k[EIC_KEY_FINGERPRINT], k[EIC_KEY_CALLER],
                           k[EIC_KEY_REQUEST_ID]) != 0) {
             goto done;
         }

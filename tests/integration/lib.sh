@@ -38,7 +38,7 @@ WORK=$(mktemp -d /tmp/eic-test.XXXXXX)
 EMU_PIDS=""
 
 cleanup() {
-    for pid in $EMU_PIDS; do
+    for pid in $EMU_PIDS ${EICD_PID:-}; do
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
@@ -158,6 +158,28 @@ start_emulator() {
     done
     echo "# emulator did not become ready"
     return 1
+}
+
+# start_eicd CONFIG SOCKET: eicd --foreground with CONFIG, whose service_socket is SOCKET, run as
+# this suite runs our programs (EICD); sets EICD_PID. Its output goes to $WORK/eicd.out.
+start_eicd() {
+    rm -f "$2"
+    "$EICD" -c "$1" --foreground >>"$WORK/eicd.out" 2>&1 &
+    EICD_PID=$!
+    for _ in $(seq 1 400); do
+        [ -S "$2" ] && return 0
+        kill -0 "$EICD_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "# eicd did not start:"
+    sed 's/^/# /' "$WORK/eicd.out"
+    return 1
+}
+
+stop_eicd() {
+    kill "$EICD_PID" 2>/dev/null
+    wait "$EICD_PID" 2>/dev/null
+    EICD_PID=""
 }
 
 stop_emulator() {

@@ -27,7 +27,7 @@ fi
 # What users other than root run or read lives in a directory everyone may traverse ($WORK is 0700).
 PUB=$(mktemp -d /tmp/eic-eicd.XXXXXX)
 chmod 0755 "$PUB"
-trap 'kill $EICD_PID 2>/dev/null; wait $EICD_PID 2>/dev/null; rm -rf "$PUB"; cleanup' EXIT
+trap 'rm -rf "$PUB"; cleanup' EXIT
 mkdir -p "$PUB/bin" "$PUB/run"
 install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" "$EIC_BUILD/authorized_keys/eic-authorized-keys-verify" \
     "$PUB/bin/"
@@ -50,24 +50,13 @@ AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK "$EIC_CLIENT" send-s
     --endpoint-url "$EMU_URL" --region $REGION --instance-id $INSTANCE --instance-os-user "$USER_NAME" \
     --ssh-public-key "file://$WORK/key.pub" >/dev/null
 
-start_eicd() {
-    rm -f "$SOCK"
-    "$EICD" -c "$PUB/eic.conf" --foreground >>"$WORK/eicd.out" 2>&1 &
-    EICD_PID=$!
-    for _ in $(seq 1 200); do
-        [ -S "$SOCK" ] && return 0
-        sleep 0.05
-    done
-    echo "# eicd did not start:"; sed 's/^/# /' "$WORK/eicd.out"
-    return 1
-}
 as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"; }
 akc_as() { as_user "$1" "$AKC" -c "$PUB/eic.conf" -- "$USER_NAME" "$FP"; }
 log_mark() { wc -l <"$LOG"; }
 log_since() { tail -n +$(($1 + 1)) "$LOG"; }
 imds_requests_since() { tail -n +$(($1 + 1)) "$EMU_STATE/emulator.log" | grep -c ' /latest/'; }
 
-start_eicd || { not_ok "eicd starts"; finish; exit; }
+start_eicd "$PUB/eic.conf" "$SOCK" || { not_ok "eicd starts"; finish; exit; }
 
 socket_safe() {
     stat -c '%U %a %F' "$SOCK" "$PUB/run"
@@ -157,7 +146,7 @@ check "${CASES[8]}" libc_only
 
 without_service() {
     local m out
-    kill "$EICD_PID"; wait "$EICD_PID" 2>/dev/null
+    stop_eicd
     m=$(log_mark)
     out=$(akc_as nobody) || { echo "exit $?: $out"; log_since "$m"; return 1; }
     log_since "$m"
@@ -168,7 +157,7 @@ check "${CASES[9]}" without_service
 
 sigterm_exits_0() {
     local rc
-    start_eicd || return 1
+    start_eicd "$PUB/eic.conf" "$SOCK" || return 1
     kill -TERM "$EICD_PID"
     wait "$EICD_PID"; rc=$?
     echo "eicd exit $rc"

@@ -78,19 +78,7 @@ write_conf "$MAIN_URL"
 
 export EIC_CONFIG="$CONF" EIC_MISS_DIR="$WORK/run/miss"
 # eicd, as the package runs it (it answers a root process's misses).
-start_eicd() {
-    "$EICD" -c "$CONF" --foreground >>"$WORK/eicd.out" 2>&1 &
-    EICD_PID=$!
-    for _ in $(seq 1 200); do
-        [ -S "$WORK/run/eicd.sock" ] && return 0
-        sleep 0.05
-    done
-    sed 's/^/# /' "$WORK/eicd.out"
-    return 1
-}
-stop_eicd() { kill "$EICD_PID" 2>/dev/null; wait "$EICD_PID" 2>/dev/null; rm -f "$WORK/run/eicd.sock"; }
-trap 'stop_eicd; cleanup' EXIT
-start_eicd || { not_ok "eicd starts"; finish; exit 1; }
+start_eicd "$CONF" "$WORK/run/eicd.sock" || { not_ok "eicd starts"; finish; exit 1; }
 nss_getent() { LD_LIBRARY_PATH="$NSS_DIR" $EIC_TEST_HOST_WRAPPER getent -s eic "$@"; }
 # As an unprivileged user: the same module, the same configuration (nobody can read it).
 nss_getent_nobody() {
