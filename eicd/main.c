@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "eic_config.h"
+#include "eic_keys.h"
 #include "eic_log.h"
 #include "eicd.h"
 
@@ -88,6 +89,9 @@ int main(int argc, char **argv)
     if (setenv("_EIC_LOOPS", "NO", 1) != 0) {
         return EXIT_FAILURE;
     }
+    /* What makes a service worth having: the IMDS token and the verified signer are kept between
+     * requests (eic_keys.h). */
+    eic_keys_keep_state();
     ret = eic_config_load(opt.config_path, 0, &cfg, err, sizeof(err));
     if (ret != 0 && ret != ENOENT) {
         eic_log(LOG_ERR, "%s", err[0] != '\0' ? err : strerror(ret));

@@ -15,6 +15,8 @@ CASES=(
     "a client that stalls does not hold up a root request"
     "an unknown request type is answered EOPNOTSUPP, not dropped"
     "eic-authorized-keys loads libc only"
+    "a second login's request: one IMDS GET (the records), no token PUT (token and verified signer kept)"
+    "a new signer (the emulator's PKI made again): the records do not verify with the kept one, it is verified again and the key printed"
     "without eicd the AKC checks by itself (eic-authorized-keys-verify) and prints the key"
     "SIGTERM: eicd exits 0"
 )
@@ -144,6 +146,37 @@ libc_only() {
 }
 check "${CASES[8]}" libc_only
 
+kept_state() {
+    local e puts gets
+    from_service root || return 1
+    e=$(wc -l <"$EMU_STATE/emulator.log")
+    from_service nobody || return 1
+    puts=$(tail -n +$((e + 1)) "$EMU_STATE/emulator.log" | grep -c ' PUT /latest/api/token ')
+    gets=$(tail -n +$((e + 1)) "$EMU_STATE/emulator.log" | grep -c ' GET /latest/')
+    echo "$puts token PUTs, $gets GETs"
+    [ "$puts" -eq 0 ] && [ "$gets" -eq 1 ]
+}
+check "${CASES[9]}" kept_state
+
+new_signer() {
+    local m out listen=${EMU_URL#http://}
+    stop_emulator
+    # The same address (the same kept state applies), a new state directory: a new CA and signer.
+    "$EMULATOR" --listen "$listen" --state-dir "$WORK/emu2" --ready-file "$WORK/emu2.ready" \
+        --log-file "$WORK/emu2.log" >"$WORK/emu2.out" 2>&1 &
+    EMU_PIDS="$EMU_PIDS $!"
+    for _ in $(seq 1 200); do [ -s "$WORK/emu2.ready" ] && break; sleep 0.05; done
+    [ -s "$WORK/emu2.ready" ] || { cat "$WORK/emu2.out"; return 1; }
+    install -m 0644 "$WORK/emu2/ca.pem" "$PUB/ca.pem"
+    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK "$EIC_CLIENT" send-ssh-public-key \
+        --endpoint-url "$EMU_URL" --region $REGION --instance-id $INSTANCE --instance-os-user "$USER_NAME" \
+        --ssh-public-key "file://$WORK/key.pub" >/dev/null || return 1
+    m=$(log_mark)
+    from_service root &&
+        log_since "$m" | grep -q "a key record for $USER_NAME does not verify with the signer verified before; verifying the signer again"
+}
+check "${CASES[10]}" new_signer
+
 without_service() {
     local m out
     stop_eicd
@@ -153,7 +186,7 @@ without_service() {
     [ "$out" = "$KEY_LINE" ] && log_since "$m" | grep -q "eicd does not answer on $SOCK .*; checking without it" &&
         log_since "$m" | grep -q "Providing ssh key from EC2 Instance Connect with fingerprint: $FP"
 }
-check "${CASES[9]}" without_service
+check "${CASES[11]}" without_service
 
 sigterm_exits_0() {
     local rc
@@ -163,7 +196,7 @@ sigterm_exits_0() {
     echo "eicd exit $rc"
     [ $rc -eq 0 ]
 }
-check "${CASES[10]}" sigterm_exits_0
+check "${CASES[12]}" sigterm_exits_0
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     echo "# --- eic.log"; sed 's/^/# /' "$LOG" | tail -n 30
