@@ -420,7 +420,7 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     struct eic_keys_request req;
     struct eic_imds *imds = NULL;
     X509_STORE *anchors = NULL;
-    unsigned long requests, retries;
+    unsigned long requests, retries, requests_before, retries_before;
     char options[160];
     char source[sizeof(trust.source)];
     bool kept = false;
@@ -458,8 +458,12 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     req.anchors = anchors;
     req.now = (long long)time(NULL);
     req.deadline_ms = deadline_ms;
+    /* A kept client counts since it was made: this call's share is the difference. */
+    eic_imds_stats(imds, NULL, &requests_before, &retries_before);
     ret = fetch_verified(imds, &req, kept ? source : NULL, verdicts, n_verdicts);
     eic_imds_stats(imds, NULL, &requests, &retries);
+    requests -= requests_before;
+    retries -= retries_before;
     if (retries > 0) {
         /* A line of its own: IMDS, or this host's CPU, is slower than imds_timeout_ms allows, and
          * the next login may not get away with it. */
