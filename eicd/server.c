@@ -266,6 +266,18 @@ static int own_socket(const char *path)
         return -1;
     }
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        /* A socket someone still listens on is another eicd's: never take it from under it. */
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
+            eic_log(LOG_ERR, "another eicd listens on %s already", path);
+            close(fd);
+            return -1;
+        }
+        close(fd);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            eic_log(LOG_ERR, "socket: %s", strerror(errno));
+            return -1;
+        }
         (void)unlink(path);
     }
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0666) != 0 || listen(fd, 128) != 0) {

@@ -18,6 +18,7 @@ CASES=(
     "a second login's request: one IMDS GET (the records), no token PUT (token and verified signer kept)"
     "a new signer (the emulator's PKI made again): the records do not verify with the kept one, it is verified again and the key printed"
     "without eicd the AKC checks by itself (eic-authorized-keys-verify) and prints the key"
+    "a second eicd on the same socket refuses to start; the first goes on"
     "SIGTERM: eicd exits 0"
 )
 if [ "$(id -u)" -ne 0 ]; then
@@ -190,13 +191,20 @@ check "${CASES[11]}" without_service
 
 sigterm_exits_0() {
     local rc
-    start_eicd "$PUB/eic.conf" "$SOCK" || return 1
     kill -TERM "$EICD_PID"
     wait "$EICD_PID"; rc=$?
     echo "eicd exit $rc"
     [ $rc -eq 0 ]
 }
-check "${CASES[12]}" sigterm_exits_0
+second_refused() {
+    local rc
+    start_eicd "$PUB/eic.conf" "$SOCK" || return 1
+    "$EICD" -c "$PUB/eic.conf" --foreground >"$WORK/second.out" 2>&1; rc=$?
+    cat "$WORK/second.out"
+    [ $rc -eq 1 ] && grep -q "another eicd listens on $SOCK already" "$WORK/second.out" && from_service root
+}
+check "${CASES[12]}" second_refused
+check "${CASES[13]}" sigterm_exits_0
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     echo "# --- eic.log"; sed 's/^/# /' "$LOG" | tail -n 30
