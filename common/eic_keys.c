@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "eic_buf.h"
@@ -186,7 +188,8 @@ static struct {
     char options[160];
 } idle[IMDS_POOL_MAX];
 static size_t n_idle;
-/* The last verified signer: what it was verified against ("endpoint ca_file ca_path"), this
+/* The last verified signer: what it was verified against ("endpoint ca_file@version
+ * ca_path@version", file_identity()), this
  * instance's id, the signer's key, and until when it may be relied on (Unix seconds). */
 static struct {
     char source[4096 + 160];
@@ -273,6 +276,24 @@ static void imds_give_back(struct eic_imds *imds, const char *options)
     }
     pthread_mutex_unlock(&kept_lock);
     eic_imds_free(imds);
+}
+
+/* What identifies the version of a trust anchor file or directory: an anchor replaced or removed
+ * under the same name must not keep a signer verified against the old one. */
+static int file_identity(const char *path, char *out, size_t len)
+{
+    struct stat st;
+    int n;
+
+    if (path == NULL) {
+        n = snprintf(out, len, "-");
+    } else if (stat(path, &st) != 0) {
+        n = snprintf(out, len, "%s@-", path);
+    } else {
+        n = snprintf(out, len, "%s@%lu:%lu:%lld:%lld.%09ld", path, (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+                     (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    }
+    return n >= 0 && (size_t)n < len ? 0 : ENAMETOOLONG;
 }
 
 /* ---- fetching and verifying --------------------------------------------------------------------- */
@@ -423,7 +444,10 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     unsigned long requests, retries, requests_before, retries_before;
     char options[160];
     char source[sizeof(trust.source)];
+    char ca_file_id[PATH_MAX + 80];
+    char ca_path_id[PATH_MAX + 80];
     bool kept = false;
+    bool source_ok;
     int ret;
 
     *verdicts = NULL;
@@ -443,8 +467,10 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     /* What a kept client and a kept signer were made from: another configuration gets its own. */
     snprintf(options, sizeof(options), "%s %ld %ld %ld", cfg->imds_endpoint, cfg->imds_timeout_ms, cfg->imds_token_ttl,
              cfg->imds_max_response);
-    snprintf(source, sizeof(source), "%s %s %s", cfg->imds_endpoint, cfg->ca_file ? cfg->ca_file : "-",
-             cfg->ca_path ? cfg->ca_path : "-");
+    source_ok = file_identity(cfg->ca_file, ca_file_id, sizeof(ca_file_id)) == 0 &&
+                file_identity(cfg->ca_path, ca_path_id, sizeof(ca_path_id)) == 0 &&
+                (size_t)snprintf(source, sizeof(source), "%s %s %s", cfg->imds_endpoint, ca_file_id, ca_path_id) <
+                    sizeof(source);
     pthread_mutex_lock(&kept_lock);
     kept = keep_state;
     pthread_mutex_unlock(&kept_lock);
@@ -460,7 +486,7 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     req.deadline_ms = deadline_ms;
     /* A kept client counts since it was made: this call's share is the difference. */
     eic_imds_stats(imds, NULL, &requests_before, &retries_before);
-    ret = fetch_verified(imds, &req, kept ? source : NULL, verdicts, n_verdicts);
+    ret = fetch_verified(imds, &req, kept && source_ok ? source : NULL, verdicts, n_verdicts);
     eic_imds_stats(imds, NULL, &requests, &retries);
     requests -= requests_before;
     retries -= retries_before;

@@ -16,7 +16,8 @@ CASES=(
     "an unknown request type is answered EOPNOTSUPP, not dropped"
     "eic-authorized-keys loads libc only"
     "a second login's request: one IMDS GET (the records), no token PUT (token and verified signer kept)"
-    "a new signer (the emulator's PKI made again): the records do not verify with the kept one, it is verified again and the key printed"
+    "a new signer key under the same root: the records do not verify with the kept one, it is verified again and the key printed"
+    "the trust anchor replaced (by a CA that does not anchor the signer): the kept signer is not relied on, no key"
     "without eicd the AKC checks by itself (eic-authorized-keys-verify) and prints the key"
     "a second eicd on the same socket refuses to start; the first goes on"
     "SIGTERM: eicd exits 0"
@@ -160,15 +161,17 @@ kept_state() {
 check "${CASES[9]}" kept_state
 
 new_signer() {
-    local m out listen=${EMU_URL#http://}
+    local m listen=${EMU_URL#http://}
     stop_emulator
-    # The same address (the same kept state applies), a new state directory: a new CA and signer.
-    "$EMULATOR" --listen "$listen" --state-dir "$WORK/emu2" --ready-file "$WORK/emu2.ready" \
-        --log-file "$WORK/emu2.log" >"$WORK/emu2.out" 2>&1 &
+    # The same address and root CA (the same kept state applies), a new signer key: AWS rotating
+    # its signer. The emulator issues again only what is missing from its state directory.
+    rm -f "$EMU_STATE/signer.pem" "$EMU_STATE/signer.key"
+    "$EMULATOR" --listen "$listen" --state-dir "$EMU_STATE" --ready-file "$WORK/emu2.ready" \
+        --log-file "$EMU_STATE/emulator.log" >"$WORK/emu2.out" 2>&1 &
     EMU_PIDS="$EMU_PIDS $!"
     for _ in $(seq 1 200); do [ -s "$WORK/emu2.ready" ] && break; sleep 0.05; done
     [ -s "$WORK/emu2.ready" ] || { cat "$WORK/emu2.out"; return 1; }
-    install -m 0644 "$WORK/emu2/ca.pem" "$PUB/ca.pem"
+    cmp -s "$EMU_STATE/ca.pem" "$PUB/ca.pem" || { echo "the root CA changed"; return 1; }
     AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK "$EIC_CLIENT" send-ssh-public-key \
         --endpoint-url "$EMU_URL" --region $REGION --instance-id $INSTANCE --instance-os-user "$USER_NAME" \
         --ssh-public-key "file://$WORK/key.pub" >/dev/null || return 1
@@ -177,6 +180,17 @@ new_signer() {
         log_since "$m" | grep -q "a key record for $USER_NAME does not verify with the signer verified before; verifying the signer again"
 }
 check "${CASES[10]}" new_signer
+
+anchor_replaced() {
+    local m out rc
+    install -m 0644 "$TEST_DATA/verify/pki/rogue-ca.pem" "$PUB/ca.pem"
+    m=$(log_mark)
+    out=$(akc_as root); rc=$?
+    log_since "$m"
+    install -m 0644 "$EMU_STATE/ca.pem" "$PUB/ca.pem"
+    [ $rc -eq 1 ] && [ -z "$out" ] && log_since "$m" | grep -q "signer not trusted"
+}
+check "${CASES[11]}" anchor_replaced
 
 without_service() {
     local m out
@@ -187,7 +201,7 @@ without_service() {
     [ "$out" = "$KEY_LINE" ] && log_since "$m" | grep -q "eicd does not answer on $SOCK .*; checking without it" &&
         log_since "$m" | grep -q "Providing ssh key from EC2 Instance Connect with fingerprint: $FP"
 }
-check "${CASES[11]}" without_service
+check "${CASES[12]}" without_service
 
 sigterm_exits_0() {
     local rc
@@ -203,8 +217,8 @@ second_refused() {
     cat "$WORK/second.out"
     [ $rc -eq 1 ] && grep -q "another eicd listens on $SOCK already" "$WORK/second.out" && from_service root
 }
-check "${CASES[12]}" second_refused
-check "${CASES[13]}" sigterm_exits_0
+check "${CASES[13]}" second_refused
+check "${CASES[14]}" sigterm_exits_0
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     echo "# --- eic.log"; sed 's/^/# /' "$LOG" | tail -n 30
