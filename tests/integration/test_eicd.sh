@@ -35,6 +35,9 @@ trap 'rm -rf "$PUB"; cleanup' EXIT
 mkdir -p "$PUB/bin" "$PUB/run"
 install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" "$EIC_BUILD/authorized_keys/eic-authorized-keys-verify" \
     "$PUB/bin/"
+# The test client too: nobody runs it, and the checkout may be under a directory only root can enter.
+install -m 0644 "$TOP/tests/integration/eicd_client.py" "$PUB/bin/"
+CLIENT=(/usr/bin/python3 "$PUB/bin/eicd_client.py")
 AKC="$PUB/bin/eic-authorized-keys"
 SOCK="$PUB/run/eicd.sock"
 LOG="$PUB/eic.log"
@@ -94,7 +97,7 @@ resolve_refused() {
     local m e out
     m=$(log_mark)
     e=$(wc -l <"$EMU_STATE/emulator.log")
-    out=$(as_user nobody /usr/bin/python3 "$TOP/tests/integration/eicd_client.py" "$SOCK" resolve "$USER_NAME-x")
+    out=$(as_user nobody "${CLIENT[@]}" "$SOCK" resolve "$USER_NAME-x")
     echo "answer: $out"
     [ "${out%% *}" = 1 ] && log_since "$m" | grep -q "lookup of $USER_NAME-x refused to uid $(id -u nobody)" &&
         [ "$(imds_requests_since "$e")" -eq 0 ]
@@ -106,7 +109,7 @@ malformed_dropped() {
     m=$(log_mark)
     # version 2; then a field running past the end; then a NUL inside a field
     for hex in 0000000800020001 0000000b00010001000861 0000000d000100010003610062; do
-        out=$(/usr/bin/python3 "$TOP/tests/integration/eicd_client.py" "$SOCK" raw "$hex")
+        out=$("${CLIENT[@]}" "$SOCK" raw "$hex")
         echo "$hex: $out"
         [ "$out" = closed ] || return 1
     done
@@ -116,7 +119,7 @@ check "${CASES[5]}" malformed_dropped
 
 stalled_client_harmless() {
     local start ms
-    /usr/bin/python3 "$TOP/tests/integration/eicd_client.py" "$SOCK" stall 10 &
+    "${CLIENT[@]}" "$SOCK" stall 10 &
     local stall=$!
     sleep 0.2
     start=$(date +%s%N)
@@ -130,7 +133,7 @@ check_timed "${CASES[6]}" stalled_client_harmless
 
 unknown_request() {
     local out
-    out=$(/usr/bin/python3 "$TOP/tests/integration/eicd_client.py" "$SOCK" raw 0000000800010063)
+    out=$("${CLIENT[@]}" "$SOCK" raw 0000000800010063)
     echo "answer: $out"
     [ "$out" = "95 unknown request" ]
 }
