@@ -1,16 +1,19 @@
 #!/bin/bash
 # Benchmark (not a test): wall time of one eic-authorized-keys call against the emulator, as sshd
-# pays it (fork + exec + IMDSv2 token + fetches + full verification + print), median and
-# percentiles over N calls, side by side with the cost of starting a process. The emulator
-# listens on loopback; the AKC's config points there.
-# Usage: bench/akc.sh [N]   (default 200; build first with scripts/build)
+# pays it (fork + exec + the answer of eicd, warm: records fetched and verified with the signer it
+# keeps + print), median and percentiles over N calls, side by side with the in-process check
+# (eic-authorized-keys-verify, what runs without the service: token, every fetch, full
+# verification) and the cost of starting a process. The emulator listens on loopback; eicd and
+# the AKC's config point there.
+# Usage: bench/akc.sh [N]   (default 200; as root: eicd runs as root; build first with scripts/build)
 # Prints one line per figure: LABEL|MEDIAN_MS|P90_MS|MIN_MS|CALLS (bench/run-all.sh reads them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200}
 TOP=$(pwd)
 WORK=$(mktemp -d /tmp/eic-bench.XXXXXX)
-trap 'kill $EMU 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+EICD_PID=""
+trap 'kill $EMU $EICD_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 emulator/eic-emulator --listen 127.0.0.1:0 --state-dir "$WORK/state" --ready-file "$WORK/ready" \
     --log-file "$WORK/emulator.log" --key-lifetime 600 >/dev/null 2>&1 &
@@ -22,7 +25,12 @@ cat >"$WORK/eic.conf" <<CONF
 imds_endpoint = http://$ADDR
 ca_file = $WORK/state/ca.pem
 log_file = $WORK/akc.log
+service_socket = $WORK/run/eicd.sock
+authorized_keys_user = $(id -un)
 CONF
+eicd/eicd -c "$WORK/eic.conf" --foreground >/dev/null 2>&1 &
+EICD_PID=$!
+for _ in $(seq 1 200); do [ -S "$WORK/run/eicd.sock" ] && break; sleep 0.05; done
 ssh-keygen -q -t ed25519 -N '' -f "$WORK/key"
 user=$(id -un)
 AWS_ACCESS_KEY_ID=AKIAEICDEMOALICE0001 AWS_SECRET_ACCESS_KEY=eic-demo-secret-alice \
@@ -35,22 +43,21 @@ AKC="$TOP/authorized_keys/eic-authorized-keys"
 out=$("$AKC" -c "$WORK/eic.conf" "$user" "$fp")
 [ -n "$out" ] || { echo "bench: the AKC printed no key; see $WORK/akc.log" >&2; cat "$WORK/akc.log" >&2; exit 1; }
 
-# A program that does nothing, with and without libcurl linked in: what starting a process costs
-# here, and what libcurl's dependencies add to it (eic-authorized-keys links libcurl).
+# A program that does nothing: what starting a process costs here.
 echo 'int main(void) { return 0; }' >"$WORK/empty.c"
 gcc -O2 -o "$WORK/empty" "$WORK/empty.c"
-gcc -O2 -o "$WORK/empty-curl" "$WORK/empty.c" -Wl,--no-as-needed -lcurl
 
 # The four commands are timed in turn, N rounds, so that whatever else the machine does weighs on
 # all of them alike. Wall time of one call, taken with bash's $EPOCHREALTIME (no extra process in
 # the window), in microseconds, one file per command.
-LABELS=("eic-authorized-keys, key verified and printed" "eic-authorized-keys, no key for the user"
-    "empty program linked with libcurl" "empty program (process start floor)")
+LABELS=("eic-authorized-keys (eicd warm), key verified and printed" "eic-authorized-keys (eicd warm), no key for the user"
+    "eic-authorized-keys-verify (in-process check, no service), key verified and printed"
+    "empty program (process start floor)")
 run() { # run INDEX
     case $1 in
     0) "$AKC" -c "$WORK/eic.conf" "$user" "$fp" ;;
     1) "$AKC" -c "$WORK/eic.conf" nobody "" ;;
-    2) "$WORK/empty-curl" ;;
+    2) "$AKC-verify" -c "$WORK/eic.conf" "$user" "$fp" ;;
     3) "$WORK/empty" ;;
     esac
 }

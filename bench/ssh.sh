@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 EIC_BUILD=$(pwd)
 EMULATOR="$EIC_BUILD/emulator/eic-emulator"
 EIC_CLIENT="$EIC_BUILD/client/eic"
+EICD="$EIC_BUILD/eicd/eicd"
 SANDBOX=$(mktemp -d /tmp/eic-bench-ssh.XXXXXX)
 # The pushed key must outlive the run.
 SANDBOX_LIFETIME=3600
@@ -29,7 +30,7 @@ fail() {
 
 sandbox_setup
 # The shipped deadlines, as for a real login.
-printf 'ca_file = /srv/eic/ca.pem\nlog_file = %s\n' "$AKC_LOG" >/etc/eic/eic.conf
+printf 'ca_file = /srv/eic/ca.pem\nlog_file = %s\nauthorized_keys_user = nobody\n' "$AKC_LOG" >/etc/eic/eic.conf
 chmod 0644 /etc/eic/eic.conf
 sandbox_add_user benchu 61500
 sandbox_start_imds >/dev/null || fail "the emulator did not start"

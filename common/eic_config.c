@@ -38,6 +38,7 @@
 
 #include "eic_log.h"
 #include "eic_metadata.h"
+#include "eic_proto.h"
 #include "eic_util.h"
 
 #define EIC_CONFIG_LINE_MAX 4096 /* bytes per line, not counting the '\n' */
@@ -399,6 +400,17 @@ static int map_end(struct eic_config *cfg, void *obj, char *why, size_t why_len)
     return 0;
 }
 
+/* A local account name (the service looks it up with getpwnam). */
+static int set_login_name(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    if (!eic_valid_login_name(value)) {
+        eic_set_err(why, why_len, "'%s' must be a valid login name, not '%.*s%s'", key->name, VALUE_ECHO_MAX, value,
+                    ellipsis(value));
+        return EINVAL;
+    }
+    return replace_string((char **)(void *)((char *)obj + key->offset), value);
+}
+
 /* ---- the tables ----------------------------------------------------------------------- */
 
 #define LONG_KEY(field, lo, hi) {#field, offsetof(struct eic_config, field), (lo), (hi), set_long}
@@ -423,6 +435,8 @@ static const struct config_key top_keys[] = {
     KEY(home_base, set_home_base),
     KEY(shell, set_passwd_path),
     LONG_KEY(negative_cache_ttl, 0, 3600),
+    KEY(service_socket, set_abs_path),
+    KEY(authorized_keys_user, set_login_name),
 };
 
 static const struct config_key map_keys[] = {
@@ -464,7 +478,10 @@ int eic_config_defaults(struct eic_config *cfg)
     cfg->cache_dir = strdup("/var/lib/eic");
     cfg->home_base = strdup("/home");
     cfg->shell = strdup("/bin/bash");
-    if (cfg->imds_endpoint == NULL || cfg->cache_dir == NULL || cfg->home_base == NULL || cfg->shell == NULL) {
+    cfg->service_socket = strdup(EIC_SERVICE_SOCKET_DEFAULT);
+    cfg->authorized_keys_user = strdup("eic");
+    if (cfg->imds_endpoint == NULL || cfg->cache_dir == NULL || cfg->home_base == NULL || cfg->shell == NULL ||
+        cfg->service_socket == NULL || cfg->authorized_keys_user == NULL) {
         return ENOMEM;
     }
     return 0;
@@ -482,6 +499,8 @@ void eic_config_free(struct eic_config *cfg)
     free(cfg->cache_dir);
     free(cfg->home_base);
     free(cfg->shell);
+    free(cfg->service_socket);
+    free(cfg->authorized_keys_user);
     cfg->imds_endpoint = NULL;
     cfg->ca_file = NULL;
     cfg->ca_path = NULL;
@@ -489,6 +508,8 @@ void eic_config_free(struct eic_config *cfg)
     cfg->cache_dir = NULL;
     cfg->home_base = NULL;
     cfg->shell = NULL;
+    cfg->service_socket = NULL;
+    cfg->authorized_keys_user = NULL;
     eic_mapping_free(&cfg->mapping);
 }
 

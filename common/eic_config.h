@@ -40,6 +40,9 @@ struct eic_config {
     char *home_base;             /* home directories are HOME_BASE/NAME; default /home (absolute, no ':') */
     char *shell;                 /* login shell, default /bin/bash (absolute, no ':') */
     long negative_cache_ttl;     /* seconds a miss is remembered, default 15, 0..3600 (0: not at all) */
+    /* the service (eicd) */
+    char *service_socket;        /* its UNIX socket, default /run/eic/eicd.sock (absolute) */
+    char *authorized_keys_user;  /* sshd's AuthorizedKeysCommandUser, who may ask for keys; default "eic" */
     /* "[map GLOB]" / "[deny GLOB]" sections, in file order (eic_mapping.h) */
     struct eic_mapping mapping;
 };

@@ -1,9 +1,13 @@
 #include "eic_keys.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "eic_buf.h"
@@ -15,6 +19,11 @@
 #define META "/latest/meta-data/"
 #define SSH_KEYS META "managed-ssh-keys/"
 #define SMALL_RESPONSE 4096
+/* Kept state (eic_keys_keep_state): the longest a verified signer is relied on without verifying
+ * it again, whatever its certificates and OCSP responses allow; and how many idle IMDS clients
+ * are kept. */
+#define TRUST_REUSE_MAX_SECONDS 300
+#define IMDS_POOL_MAX 16
 
 /* GET path into out (capped at max) and log what went wrong, naming the path. */
 static int fetch(struct eic_imds *imds, const char *path, uint64_t deadline, size_t max, struct eic_buf *out)
@@ -167,8 +176,142 @@ static void log_verdict(const char *user, const struct eic_record_verdict *v)
     }
 }
 
-int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request *req,
-                            struct eic_record_verdict **verdicts, size_t *n_verdicts)
+/* ---- what a long-lived process keeps between requests ------------------------------------------ */
+
+/* Guards everything below; held only to take or put back, never during I/O or verification. */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool keep_state;
+/* Idle IMDS clients, each with its session token and connection, and the options they were made
+ * with ("endpoint timeout ttl max"). */
+static struct {
+    struct eic_imds *imds;
+    char options[160];
+} idle[IMDS_POOL_MAX];
+static size_t n_idle;
+/* The last verified signer: what it was verified against ("endpoint ca_file@version
+ * ca_path@version", file_identity()), this
+ * instance's id, the signer's key, and until when it may be relied on (Unix seconds). */
+static struct {
+    char source[4096 + 160];
+    char instance_id[64];
+    EVP_PKEY *signer_key;
+    long long valid_until;
+} trust;
+
+void eic_keys_keep_state(void)
+{
+    pthread_mutex_lock(&kept_lock);
+    keep_state = true;
+    pthread_mutex_unlock(&kept_lock);
+}
+
+/* The kept signer for source at now (its key up-ref'd into *key), or false. */
+static bool trust_get(const char *source, long long now, char instance_id[64], EVP_PKEY **key)
+{
+    bool ok = false;
+
+    pthread_mutex_lock(&kept_lock);
+    if (trust.signer_key != NULL && now < trust.valid_until && strcmp(trust.source, source) == 0 &&
+        EVP_PKEY_up_ref(trust.signer_key) == 1) {
+        memcpy(instance_id, trust.instance_id, sizeof(trust.instance_id));
+        *key = trust.signer_key;
+        ok = true;
+    }
+    pthread_mutex_unlock(&kept_lock);
+    return ok;
+}
+
+static void trust_forget(void)
+{
+    pthread_mutex_lock(&kept_lock);
+    EVP_PKEY_free(trust.signer_key);
+    trust.signer_key = NULL;
+    pthread_mutex_unlock(&kept_lock);
+}
+
+static void trust_put(const char *source, const char *instance_id, EVP_PKEY *key, long long now,
+                      long long valid_until)
+{
+    if (valid_until > now + TRUST_REUSE_MAX_SECONDS) {
+        valid_until = now + TRUST_REUSE_MAX_SECONDS;
+    }
+    if (strlen(source) >= sizeof(trust.source) || strlen(instance_id) >= sizeof(trust.instance_id) ||
+        EVP_PKEY_up_ref(key) != 1) {
+        return;
+    }
+    pthread_mutex_lock(&kept_lock);
+    EVP_PKEY_free(trust.signer_key);
+    memcpy(trust.source, source, strlen(source) + 1);
+    memcpy(trust.instance_id, instance_id, strlen(instance_id) + 1);
+    trust.signer_key = key;
+    trust.valid_until = valid_until;
+    pthread_mutex_unlock(&kept_lock);
+}
+
+/* An idle IMDS client made with options, or a new one. */
+static int imds_take(const struct eic_imds_options *opts, const char *options, struct eic_imds **out)
+{
+    *out = NULL;
+    pthread_mutex_lock(&kept_lock);
+    for (size_t i = n_idle; i-- > 0;) {
+        if (strcmp(idle[i].options, options) == 0) {
+            *out = idle[i].imds;
+            idle[i] = idle[--n_idle];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&kept_lock);
+    return *out != NULL ? 0 : eic_imds_new(opts, out);
+}
+
+/* Keep imds for the next request (when state is kept and there is room), or free it. */
+static void imds_give_back(struct eic_imds *imds, const char *options)
+{
+    pthread_mutex_lock(&kept_lock);
+    if (keep_state && n_idle < IMDS_POOL_MAX && strlen(options) < sizeof(idle[0].options)) {
+        idle[n_idle].imds = imds;
+        memcpy(idle[n_idle].options, options, strlen(options) + 1);
+        n_idle++;
+        imds = NULL;
+    }
+    pthread_mutex_unlock(&kept_lock);
+    eic_imds_free(imds);
+}
+
+/* What identifies the version of a trust anchor file or directory: an anchor replaced or removed
+ * under the same name must not keep a signer verified against the old one. */
+static int file_identity(const char *path, char *out, size_t len)
+{
+    struct stat st;
+    int n;
+
+    if (path == NULL) {
+        n = snprintf(out, len, "-");
+    } else if (stat(path, &st) != 0) {
+        n = snprintf(out, len, "%s@-", path);
+    } else {
+        n = snprintf(out, len, "%s@%lu:%lu:%lld:%lld.%09ld", path, (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+                     (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    }
+    return n >= 0 && (size_t)n < len ? 0 : ENAMETOOLONG;
+}
+
+/* ---- fetching and verifying --------------------------------------------------------------------- */
+
+static bool any_bad_signature(const struct eic_record_verdict *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].status == EIC_RECORD_BAD_SIGNATURE) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* eic_keys_fetch_verified, relying on the kept signer for trust_source when there is one (NULL:
+ * never kept, never relied on). */
+static int fetch_verified(struct eic_imds *imds, const struct eic_keys_request *req, const char *trust_source,
+                          struct eic_record_verdict **verdicts, size_t *n_verdicts)
 {
     struct signer_material signer;
     struct eic_buf instance_id;
@@ -177,6 +320,8 @@ int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request
     struct eic_buf records;
     struct eic_keyrecords_context ctx;
     EVP_PKEY *signer_key = NULL;
+    char kept_id[64];
+    long long valid_until = 0;
     char region[64];
     char expected_cn[256];
     char path[256];
@@ -206,6 +351,27 @@ int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request
         goto done;
     }
 
+    ctx.now = req->now;
+    ctx.fingerprint = req->fingerprint;
+    if (trust_source != NULL && trust_get(trust_source, req->now, kept_id, &signer_key)) {
+        ctx.instance_id = kept_id;
+        ctx.signer_key = signer_key;
+        ret = eic_keyrecords_verify(records.data, records.len, &ctx, verdicts, n_verdicts);
+        if (ret == 0 && !any_bad_signature(*verdicts, *n_verdicts)) {
+            goto log_verdicts;
+        }
+        /* Any doubt (a record that does not verify with the signer kept may be signed by a new
+         * one): the signer is fetched and verified again, and the records judged by it. */
+        eic_log(LOG_INFO, "a key record for %s does not verify with the signer verified before; verifying the "
+                "signer again", req->user);
+        eic_keyrecords_free(*verdicts, *n_verdicts);
+        *verdicts = NULL;
+        *n_verdicts = 0;
+        EVP_PKEY_free(signer_key);
+        signer_key = NULL;
+        trust_forget();
+    }
+
     if ((ret = fetch_value(imds, META "instance-id", req->deadline_ms, &instance_id)) != 0 ||
         (ret = fetch_value(imds, META "placement/availability-zone", req->deadline_ms, &zone)) != 0 ||
         (ret = fetch_value(imds, META "services/domain", req->deadline_ms, &domain)) != 0) {
@@ -232,21 +398,23 @@ int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request
     if (ret != 0) {
         goto done;
     }
-    ret = eic_signer_verify(signer.chain.data, signer.chain.len, req->anchors, expected_cn, signer.ocsp,
-                            signer.n_ocsp, req->now, &signer_key, reason, sizeof(reason));
+    ret = eic_signer_verify_until(signer.chain.data, signer.chain.len, req->anchors, expected_cn, signer.ocsp,
+                                  signer.n_ocsp, req->now, &signer_key, &valid_until, reason, sizeof(reason));
     if (ret != 0) {
         eic_log(LOG_ERR, "EC2 Instance Connect signer not trusted, no key accepted: %s", reason);
         goto done;
     }
+    if (trust_source != NULL) {
+        trust_put(trust_source, instance_id.data, signer_key, req->now, valid_until);
+    }
 
     ctx.instance_id = instance_id.data;
-    ctx.now = req->now;
     ctx.signer_key = signer_key;
-    ctx.fingerprint = req->fingerprint;
     ret = eic_keyrecords_verify(records.data, records.len, &ctx, verdicts, n_verdicts);
     if (ret != 0) {
         goto done;
     }
+log_verdicts:
     for (size_t i = 0; i < *n_verdicts; i++) {
         log_verdict(req->user, &(*verdicts)[i]);
     }
@@ -260,6 +428,12 @@ done:
     return ret;
 }
 
+int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request *req,
+                            struct eic_record_verdict **verdicts, size_t *n_verdicts)
+{
+    return fetch_verified(imds, req, NULL, verdicts, n_verdicts);
+}
+
 int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char *fingerprint, uint64_t deadline_ms,
                       struct eic_record_verdict **verdicts, size_t *n_verdicts)
 {
@@ -267,7 +441,13 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     struct eic_keys_request req;
     struct eic_imds *imds = NULL;
     X509_STORE *anchors = NULL;
-    unsigned long requests, retries;
+    unsigned long requests, retries, requests_before, retries_before;
+    char options[160];
+    char source[sizeof(trust.source)];
+    char ca_file_id[PATH_MAX + 80];
+    char ca_path_id[PATH_MAX + 80];
+    bool kept = false;
+    bool source_ok;
     int ret;
 
     *verdicts = NULL;
@@ -284,7 +464,17 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     opts.request_timeout_ms = cfg->imds_timeout_ms;
     opts.token_ttl = cfg->imds_token_ttl;
     opts.max_response = (size_t)cfg->imds_max_response;
-    ret = eic_imds_new(&opts, &imds);
+    /* What a kept client and a kept signer were made from: another configuration gets its own. */
+    snprintf(options, sizeof(options), "%s %ld %ld %ld", cfg->imds_endpoint, cfg->imds_timeout_ms, cfg->imds_token_ttl,
+             cfg->imds_max_response);
+    source_ok = file_identity(cfg->ca_file, ca_file_id, sizeof(ca_file_id)) == 0 &&
+                file_identity(cfg->ca_path, ca_path_id, sizeof(ca_path_id)) == 0 &&
+                (size_t)snprintf(source, sizeof(source), "%s %s %s", cfg->imds_endpoint, ca_file_id, ca_path_id) <
+                    sizeof(source);
+    pthread_mutex_lock(&kept_lock);
+    kept = keep_state;
+    pthread_mutex_unlock(&kept_lock);
+    ret = kept ? imds_take(&opts, options, &imds) : eic_imds_new(&opts, &imds);
     if (ret != 0) {
         eic_log(LOG_ERR, "cannot set up the IMDS client: %s", strerror(ret));
         goto done;
@@ -294,8 +484,12 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     req.anchors = anchors;
     req.now = (long long)time(NULL);
     req.deadline_ms = deadline_ms;
-    ret = eic_keys_fetch_verified(imds, &req, verdicts, n_verdicts);
+    /* A kept client counts since it was made: this call's share is the difference. */
+    eic_imds_stats(imds, NULL, &requests_before, &retries_before);
+    ret = fetch_verified(imds, &req, kept && source_ok ? source : NULL, verdicts, n_verdicts);
     eic_imds_stats(imds, NULL, &requests, &retries);
+    requests -= requests_before;
+    retries -= retries_before;
     if (retries > 0) {
         /* A line of its own: IMDS, or this host's CPU, is slower than imds_timeout_ms allows, and
          * the next login may not get away with it. */
@@ -303,7 +497,11 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
                 retries, requests, cfg->imds_timeout_ms);
     }
 done:
-    eic_imds_free(imds);
+    if (kept && imds != NULL) {
+        imds_give_back(imds, options);
+    } else {
+        eic_imds_free(imds);
+    }
     X509_STORE_free(anchors);
     return ret;
 }

@@ -38,4 +38,11 @@ int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request
 int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char *fingerprint, uint64_t deadline_ms,
                       struct eic_record_verdict **verdicts, size_t *n_verdicts);
 
+/* For a long-lived process (eicd), from now on: IMDS clients are kept between calls of
+ * eic_keys_for_user (each with its session token and connection), and so is the verified signer
+ * (chain, CN, OCSP, instance identity), relied on until the earliest of its certificates' expiry,
+ * its OCSP responses' nextUpdate and 300 s after it was verified, and verified again at once when
+ * a record does not verify with it. Records themselves are fetched and verified at every call. */
+void eic_keys_keep_state(void);
+
 #endif

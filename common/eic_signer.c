@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -150,10 +152,24 @@ static const struct eic_ocsp_blob *find_ocsp(const struct eic_ocsp_blob *ocsp, s
     return NULL;
 }
 
+/* t as Unix seconds into *out; false when OpenSSL cannot read it. */
+static bool asn1_time_to_unix(const ASN1_TIME *t, long long *out)
+{
+    struct tm tm;
+
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+        return false;
+    }
+    *out = (long long)timegm(&tm);
+    return true;
+}
+
 /* cert's OCSP response must be signed by issuer (taken from the verified chain, never from the
- * response or the served PEM), be about cert, be current at now, and say good. */
+ * response or the served PEM), be about cert, be current at now, and say good. *until becomes the
+ * earlier of itself and the last moment the answer may be relied on (nextUpdate, or thisUpdate +
+ * EIC_OCSP_MAX_AGE_SECONDS without one). */
 static int check_ocsp(X509 *cert, X509 *issuer, X509_STORE *anchors, const struct eic_ocsp_blob *ocsp,
-                      size_t n_ocsp, long long now, char *reason_buf, size_t reason_len)
+                      size_t n_ocsp, long long now, long long *until, char *reason_buf, size_t reason_len)
 {
     OCSP_RESPONSE *resp = NULL;
     OCSP_BASICRESP *basic = NULL;
@@ -271,6 +287,20 @@ static int check_ocsp(X509 *cert, X509 *issuer, X509_STORE *anchors, const struc
                    EIC_OCSP_MAX_AGE_SECONDS / 86400);
         goto done;
     }
+    {
+        long long t;
+
+        if (next_update != NULL ? !asn1_time_to_unix(next_update, &t) : !asn1_time_to_unix(this_update, &t)) {
+            ret = fail(reason_buf, reason_len, EACCES, "OCSP response %s has a time that cannot be read", name);
+            goto done;
+        }
+        if (next_update == NULL) {
+            t += EIC_OCSP_MAX_AGE_SECONDS;
+        }
+        if (t < *until) {
+            *until = t;
+        }
+    }
     ret = 0;
 done:
     OCSP_CERTID_free(id);
@@ -285,6 +315,16 @@ int eic_signer_verify(const char *chain_pem, size_t chain_len, X509_STORE *ancho
                       const struct eic_ocsp_blob *ocsp, size_t n_ocsp, long long now, EVP_PKEY **signer_key,
                       char *reason_buf, size_t reason_len)
 {
+    long long until;
+
+    return eic_signer_verify_until(chain_pem, chain_len, anchors, expected_cn, ocsp, n_ocsp, now, signer_key, &until,
+                                   reason_buf, reason_len);
+}
+
+int eic_signer_verify_until(const char *chain_pem, size_t chain_len, X509_STORE *anchors, const char *expected_cn,
+                            const struct eic_ocsp_blob *ocsp, size_t n_ocsp, long long now, EVP_PKEY **signer_key,
+                            long long *valid_until, char *reason_buf, size_t reason_len)
+{
     STACK_OF(X509) *served = NULL;
     STACK_OF(X509) *verified = NULL;
     X509_STORE_CTX *ctx = NULL;
@@ -295,6 +335,7 @@ int eic_signer_verify(const char *chain_pem, size_t chain_len, X509_STORE *ancho
     int ret;
 
     *signer_key = NULL;
+    *valid_until = LLONG_MAX;
     reason_buf[0] = '\0';
     ret = parse_chain(chain_pem, chain_len, &served, reason_buf, reason_len);
     if (ret != 0) {
@@ -330,9 +371,22 @@ int eic_signer_verify(const char *chain_pem, size_t chain_len, X509_STORE *ancho
     /* The last certificate of a verified chain is the trust anchor; every other one needs OCSP. */
     for (int i = 0; i + 1 < n; i++) {
         ret = check_ocsp(sk_X509_value(verified, i), sk_X509_value(verified, i + 1), anchors, ocsp, n_ocsp, now,
-                         reason_buf, reason_len);
+                         valid_until, reason_buf, reason_len);
         if (ret != 0) {
             goto done;
+        }
+    }
+    /* Every certificate of the chain, the anchor included, is good until it expires. */
+    for (int i = 0; i < n; i++) {
+        long long t;
+
+        if (!asn1_time_to_unix(X509_get0_notAfter(sk_X509_value(verified, i)), &t)) {
+            ret = fail(reason_buf, reason_len, EACCES,
+                       "a certificate of the signer chain has a notAfter that cannot be read");
+            goto done;
+        }
+        if (t < *valid_until) {
+            *valid_until = t;
         }
     }
 
@@ -345,6 +399,9 @@ int eic_signer_verify(const char *chain_pem, size_t chain_len, X509_STORE *ancho
     key = NULL;
     ret = 0;
 done:
+    if (ret != 0) {
+        *valid_until = 0;
+    }
     EVP_PKEY_free(key);
     sk_X509_pop_free(verified, X509_free);
     X509_STORE_CTX_free(ctx);

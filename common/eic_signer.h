@@ -41,6 +41,14 @@ int eic_signer_verify(const char *chain_pem, size_t chain_len, X509_STORE *ancho
                       const struct eic_ocsp_blob *ocsp, size_t n_ocsp, long long now, EVP_PKEY **signer_key,
                       char *reason_buf, size_t reason_len);
 
+/* The same, and the last moment (Unix seconds) this verdict may be relied on: the earliest of every
+ * chain certificate's notAfter and every OCSP response's nextUpdate (thisUpdate +
+ * EIC_OCSP_MAX_AGE_SECONDS for one without). A process that keeps the verified signer (eicd) must
+ * verify again by then. 0 on failure. */
+int eic_signer_verify_until(const char *chain_pem, size_t chain_len, X509_STORE *anchors, const char *expected_cn,
+                            const struct eic_ocsp_blob *ocsp, size_t n_ocsp, long long now, EVP_PKEY **signer_key,
+                            long long *valid_until, char *reason_buf, size_t reason_len);
+
 /* The trust store from ca_file and/or ca_path; both NULL: the system default locations.
  * Returns 0 or EIO (reason logged by the caller from errno-style code). */
 int eic_signer_load_anchors(const char *ca_file, const char *ca_path, X509_STORE **out);

@@ -30,6 +30,7 @@ declare -A extra=(
     [fuzz_sigv4]=""
     [fuzz_metadata]=""
     [fuzz_imds]=""
+    [fuzz_proto]=""
     [fuzz_emu_request]="emulator/emu_http.c emulator/emu_imds.c emulator/emu_push.c emulator/emu_ec2.c
                         emulator/emu_server.c emulator/emu_world.c emulator/emu_pki.c emulator/emu_records.c
                         emulator/emu_fault.c emulator/emu_tunnel.c"

@@ -1,8 +1,7 @@
-/* nss_eic, light part: configuration and cache views, the negative cache, the heavy path, and
- * copying into the caller's buffer. See nss_common.h and docs/NSS.md. */
+/* nss_eic, light part: configuration and cache views, the negative cache, the miss path (asking
+ * eicd), and copying into the caller's buffer. See nss_common.h and docs/NSS.md. */
 #include "nss_common.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,12 +17,10 @@
 #include "eic_log.h"
 #include "eic_mapping.h"
 #include "eic_metadata.h"
+#include "eic_proto.h"
 #include "eic_time.h"
 #include "eic_util.h"
 
-#ifndef EIC_RESOLVER_PATH
-#define EIC_RESOLVER_PATH "/usr/lib/eic/libeic_resolver.so"
-#endif
 #define NSS_EIC_MISS_DIR "/run/eic/miss"
 #define NEG_SLOTS 64
 /* An "IMDS unreachable" answer is remembered for at most this long: long enough that a scanner
@@ -31,8 +28,9 @@
  * again soon after IMDS is back. */
 #define NEG_UNAVAIL_MAX_TTL 5
 
-/* The resolver's one entry point (nss_eic/resolver.c). */
-typedef int (*eic_resolver_fn)(const char *config_path, const char *name, char *err, size_t err_len);
+/* What the service may take beyond imds_timeout_ms (its own deadline for a lookup) before the
+ * answer is here: starting it (socket activation) and the round trip. */
+#define SERVICE_GRACE_MS 250
 
 /* ---- files that are reloaded when they change ------------------------------------------- */
 
@@ -94,7 +92,9 @@ static const char *config_path(void)
 static void settings_free(struct nss_settings *set)
 {
     free(set->cache_dir);
+    free(set->service_socket);
     set->cache_dir = NULL;
+    set->service_socket = NULL;
 }
 
 static void view_free(struct nss_view *view)
@@ -147,7 +147,8 @@ static int load_settings(const char *path, struct nss_view *view)
     }
     eic_log_set_level(cfg.log_level);
     view->set.cache_dir = strdup(cfg.cache_dir != NULL ? cfg.cache_dir : EIC_CACHE_DEFAULT_DIR);
-    if (view->set.cache_dir == NULL) {
+    view->set.service_socket = strdup(cfg.service_socket);
+    if (view->set.cache_dir == NULL || view->set.service_socket == NULL) {
         ret = ENOMEM;
         goto done;
     }
@@ -253,12 +254,13 @@ int nss_view_acquire(struct nss_view **out)
         view->config_ok = current_view->config_ok;
         view->set = current_view->set;
         view->set.cache_dir = NULL;
-        if (current_view->set.cache_dir != NULL) {
-            view->set.cache_dir = strdup(current_view->set.cache_dir);
-            if (view->set.cache_dir == NULL) {
-                ret = ENOMEM;
-                goto done;
-            }
+        view->set.service_socket = NULL;
+        if ((current_view->set.cache_dir != NULL &&
+             (view->set.cache_dir = strdup(current_view->set.cache_dir)) == NULL) ||
+            (current_view->set.service_socket != NULL &&
+             (view->set.service_socket = strdup(current_view->set.service_socket)) == NULL)) {
+            ret = ENOMEM;
+            goto done;
         }
     }
     open_cache(view);
@@ -522,68 +524,45 @@ static void neg_forget(const char *name)
     }
 }
 
-/* ---- heavy path ------------------------------------------------------------------------- */
+/* ---- the miss path: asking eicd ----------------------------------------------------------- */
 
-static pthread_mutex_t resolver_lock = PTHREAD_MUTEX_INITIALIZER;
-static eic_resolver_fn resolver_fn;
-static bool resolver_failed;
-/* Set while this thread is inside the resolver: whatever the resolver or the libraries it uses
- * might resolve through NSS must never come back here and recurse into IMDS. */
-static __thread int in_resolver;
-
-/* dlopen the heavy part once per process; it is never dlclose'd (libcurl and OpenSSL keep
- * process-wide state that cannot be safely unloaded). EIC_RESOLVER names another file, for tests
- * (ignored when setuid). */
-static eic_resolver_fn resolver_get(void)
+/* eicd sets _EIC_LOOPS=NO (as SSSD's services set _SSS_LOOPS): its own lookups must never come
+ * back to it. Any process may set it; it can only keep itself from seeing new IAM accounts. */
+static bool service_may_be_asked(void)
 {
-    const char *path = secure_getenv("EIC_RESOLVER");
-    eic_resolver_fn fn;
-    void *handle;
+    const char *loops = getenv("_EIC_LOOPS");
 
-    if (path == NULL || path[0] != '/') {
-        path = EIC_RESOLVER_PATH;
-    }
-    pthread_mutex_lock(&resolver_lock);
-    if (resolver_fn == NULL && !resolver_failed) {
-        handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        if (handle == NULL) {
-            eic_log(LOG_ERR, "nss_eic: cannot load %s: %s; IAM accounts cannot be looked up", path, dlerror());
-            resolver_failed = true;
-        } else {
-            *(void **)&fn = dlsym(handle, "eic_resolver_lookup");
-            if (fn == NULL) {
-                eic_log(LOG_ERR, "nss_eic: %s has no eic_resolver_lookup; IAM accounts cannot be looked up", path);
-                resolver_failed = true;
-            } else {
-                resolver_fn = fn;
-            }
-        }
-    }
-    fn = resolver_fn;
-    pthread_mutex_unlock(&resolver_lock);
-    return fn;
+    return loops == NULL || strcmp(loops, "NO") != 0;
 }
 
-/* Ask IMDS about name. Returns 0 (the account is now in the cache), ENOENT, or an errno saying
- * IMDS could not answer. */
-static int resolve_remote(const char *name)
+/* Ask eicd whether name is an IAM-mapped account (it then adds it to the cache). Returns 0 (the
+ * account is in the cache now), ENOENT, or an errno saying the service or IMDS could not answer. */
+static int resolve_remote(const struct nss_view *view, const char *name)
 {
-    eic_resolver_fn fn = resolver_get();
-    char err[512] = "";
+    const char *fields[1] = {name};
+    struct eic_proto_msg answer;
+    uint64_t deadline = eic_monotonic_ms() + (uint64_t)view->set.imds_timeout_ms + SERVICE_GRACE_MS;
     int ret;
 
-    if (fn == NULL) {
-        return EHOSTUNREACH;
+    ret = eic_proto_call(view->set.service_socket, EIC_REQ_RESOLVE, fields, 1, deadline, &answer);
+    if (ret != 0) {
+        eic_log(LOG_WARNING, "nss_eic: eicd does not answer on %s (%s); %s not looked up", view->set.service_socket,
+                strerror(ret), name);
+        return ret == ETIMEDOUT ? ETIMEDOUT : EHOSTUNREACH;
     }
-    in_resolver++;
-    ret = fn(config_path(), name, err, sizeof(err));
-    in_resolver--;
+    ret = answer.code;
     if (ret == EEXIST) {
         ret = ENOENT; /* a local account: files answers for it, eic never does */
     }
     if (ret != 0 && ret != ENOENT) {
-        eic_log(LOG_WARNING, "nss_eic: lookup of %s in IMDS failed: %s", name, err[0] ? err : strerror(ret));
+        eic_log(LOG_WARNING, "nss_eic: lookup of %s in IMDS failed: %s", name,
+                answer.n_fields > 0 ? answer.fields[0] : strerror(ret));
+        /* Whatever the service said, to glibc it is "unavailable", never TRYAGAIN/ERANGE. */
+        if (ret == ERANGE || ret == ENOMEM) {
+            ret = EHOSTUNREACH;
+        }
     }
+    eic_proto_msg_free(&answer);
     return ret;
 }
 
@@ -611,19 +590,19 @@ int nss_user_by_name(const char *name, struct nss_view **view_out, struct eic_ca
         ret = nss_user_servable(view, user) ? 0 : ENOENT;
         goto done;
     }
-    /* A miss. Only a plain root process goes further (sshd's monitor resolves the user before
-     * authentication); any other process never loads libcurl/OpenSSL, never waits on the network,
-     * and cannot make the host fetch for arbitrary names. That includes setuid-root programs (su,
-     * sudo -u, passwd NAME): they run with the invoker's environment, which libcurl would obey
-     * (eic_util.h). Without a [map] rule no name can be an IAM account (the package enables the
-     * module before anyone writes rules): no IMDS either. */
-    if (ret != ENOENT || in_resolver > 0 || !view->set.maps_accounts) {
+    /* A miss. Only a plain root process asks the service (sshd's monitor resolves the user before
+     * authentication); any other process cannot make the host fetch for arbitrary names (nor fill
+     * the cache). That includes setuid-root programs (su, sudo -u, passwd NAME), whose invoker
+     * chose their environment (eic_util.h); the service checks the peer's uid again. Without a
+     * [map] rule no name can be an IAM account (the package enables the module before anyone
+     * writes rules): the service is not asked either. */
+    if (ret != ENOENT || !view->set.maps_accounts || !service_may_be_asked()) {
         ret = ENOENT;
         goto done;
     }
     if (!eic_process_is_plain_root()) {
         if (geteuid() == 0) {
-            eic_log(LOG_DEBUG, "nss_eic: %s is not cached; IMDS is not asked from a setuid or non-root process",
+            eic_log(LOG_DEBUG, "nss_eic: %s is not cached; eicd is not asked from a setuid or non-root process",
                     name);
         }
         ret = ENOENT;
@@ -633,13 +612,13 @@ int nss_user_by_name(const char *name, struct nss_view **view_out, struct eic_ca
     if (ret != 0) {
         goto done;
     }
-    ret = resolve_remote(name);
+    ret = resolve_remote(view, name);
     if (ret != 0) {
         neg_record(view, name, ret);
         goto done;
     }
     neg_forget(name);
-    /* The resolver wrote a new cache version: answer from it, like any later lookup will. */
+    /* The service wrote a new cache version: answer from it, like any later lookup will. */
     nss_view_release(view);
     ret = nss_view_acquire(&view);
     if (ret != 0) {

@@ -3,9 +3,9 @@
  * libnss_eic.so.2 is loaded into every process that resolves a user (ls, ps, sshd, sudo, nscd),
  * so this part links libc and pthread only and does no work at load time. It answers from the
  * account cache (eic_cache.h: one mmap'd, verified file, binary search). Only a by-name miss in a
- * root process (sshd's monitor resolves the user before authentication) may take the heavy path:
- * libeic_resolver.so, dlopen'd on first use, which asks IMDS and adds the account to the cache.
- * See docs/NSS.md.
+ * plain root process (sshd's monitor resolves the user before authentication) goes further: it
+ * asks the service eicd over its socket, which asks IMDS and adds the account to the cache. No
+ * network, no heavy library in the caller, ever. See docs/NSS.md.
  *
  * Internals return errno values (0, ENOENT, ERANGE, EAGAIN for "back end unavailable", ...);
  * the _nss_eic_* functions turn them into NSS status codes at the boundary (nss_status()). */
@@ -26,6 +26,7 @@
 /* The settings the light part uses, copied out of eic.conf when it is (re)loaded. */
 struct nss_settings {
     char *cache_dir;
+    char *service_socket;    /* eicd's, which a root process asks about a name not cached */
     uid_t uid_min;
     uid_t uid_max;
     long negative_cache_ttl; /* seconds */
@@ -53,8 +54,8 @@ void nss_view_release(struct nss_view *view);
 bool nss_user_servable(const struct nss_view *view, const struct eic_cached_user *u);
 bool nss_group_servable(const struct nss_view *view, const struct eic_cached_group *g);
 
-/* The by-name lookup of a user, heavy path included: from the cache; on a miss, when the caller
- * is root, from IMDS (negative cache first). On 0, *view_out holds the view the user points
+/* The by-name lookup of a user: from the cache; on a miss, when the caller is plain root, from eicd
+ * (negative cache first). On 0, *view_out holds the view the user points
  * into (release it). Returns 0, ENOENT, EAGAIN (IMDS unreachable or untrusted), ENOMEM. */
 int nss_user_by_name(const char *name, struct nss_view **view_out, struct eic_cached_user *user);
 

@@ -113,6 +113,7 @@ VALGRIND_LEFT_OUT=(
 SANITIZER_LEFT_OUT=(
     "integration/test_fuzz: the harnesses are built with clang's ASan+UBSan themselves"
     "integration/test_nss_tsan: runs its own ThreadSanitizer build"
+    "integration/test_eicd_tsan: runs its own ThreadSanitizer build of eicd"
     "integration/test_package: builds and installs the Debian packages from a fresh tarball, not this build"
     "integration/test_load: concurrent logins measure eic as shipped; instrumented, it measures the sanitizer"
     "integration/test_bench_smoke: runs the benchmarks, which time the shipped build"

@@ -149,6 +149,11 @@ fm_run_row() {
     FM_CRASH=""
 
     fm_restore
+    # Every row meets a service that starts cold (nothing kept: a fresh token, the signer verified
+    # afresh), as after a boot: a service that kept both from an earlier row needs one request of
+    # IMDS per login, and most faults below would not reach it.
+    sandbox_stop_eicd
+    sandbox_start_eicd || FM_CRASH="eicd did not start; "
     case $state in
     absent:*)
         sandbox_start_imds "${FM_WORLD[@]}" || FM_CRASH="emulator did not start; "

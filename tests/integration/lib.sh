@@ -3,7 +3,7 @@
 # Scripts run from any directory; EIC_BUILD (default: the source tree) holds the built programs.
 #
 # tests/run-all.sh --suite asan|valgrind sets EIC_TEST_SUITE and EIC_TEST_WRAPPER, the command prefix
-# that runs one of our programs checked (ASan options / valgrind); EMULATOR, EIC_CLIENT and EIC_AKC
+# that runs one of our programs checked (ASan options / valgrind); EMULATOR, EIC_CLIENT, EIC_AKC and EICD
 # are then small scripts that run the built program through it (scripts, because some tests run
 # them with a cleared environment). EIC_TEST_HOST_WRAPPER does the same for a program that is not
 # ours but loads our modules (getent with nss_eic). Both are empty in the normal suite. A case that
@@ -15,6 +15,7 @@ EIC_BUILD=${EIC_BUILD:-$TOP}
 EMULATOR="$EIC_BUILD/emulator/eic-emulator"
 EIC_CLIENT="$EIC_BUILD/client/eic"
 EIC_AKC="$EIC_BUILD/authorized_keys/eic-authorized-keys"
+EICD="$EIC_BUILD/eicd/eicd"
 # The client as built, as it names itself in eic ssh's ProxyCommand; EIC_PROXY_SHELL: the SHELL the
 # tests give eic ssh, with which ssh runs that ProxyCommand (see below).
 EIC_CLIENT_PROGRAM=$(readlink -f "$EIC_CLIENT")
@@ -37,7 +38,7 @@ WORK=$(mktemp -d /tmp/eic-test.XXXXXX)
 EMU_PIDS=""
 
 cleanup() {
-    for pid in $EMU_PIDS; do
+    for pid in $EMU_PIDS ${EICD_PID:-}; do
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
@@ -63,7 +64,8 @@ write_wrapper() {
 if [ -n "$EIC_TEST_WRAPPER" ]; then
     write_wrapper "$EIC_TEST_BIN/eic" "$EIC_CLIENT"
     write_wrapper "$EIC_TEST_BIN/eic-authorized-keys" "$EIC_AKC"
-    EIC_CLIENT="$EIC_TEST_BIN/eic" EIC_AKC="$EIC_TEST_BIN/eic-authorized-keys"
+    write_wrapper "$EIC_TEST_BIN/eicd" "$EICD"
+    EIC_CLIENT="$EIC_TEST_BIN/eic" EIC_AKC="$EIC_TEST_BIN/eic-authorized-keys" EICD="$EIC_TEST_BIN/eicd"
     # eic ssh names itself in the ProxyCommand it gives ssh (/proc/self/exe: the program as built,
     # even under valgrind, which does not follow ssh's children), and ssh runs it as
     # "$SHELL -c 'exec COMMAND'". This shell runs COMMAND with that program replaced by its
@@ -157,6 +159,28 @@ start_emulator() {
     done
     echo "# emulator did not become ready"
     return 1
+}
+
+# start_eicd CONFIG SOCKET: eicd --foreground with CONFIG, whose service_socket is SOCKET, run as
+# this suite runs our programs (EICD); sets EICD_PID. Its output goes to $WORK/eicd.out.
+start_eicd() {
+    rm -f "$2"
+    "$EICD" -c "$1" --foreground >>"$WORK/eicd.out" 2>&1 &
+    EICD_PID=$!
+    for _ in $(seq 1 400); do
+        [ -S "$2" ] && return 0
+        kill -0 "$EICD_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "# eicd did not start:"
+    sed 's/^/# /' "$WORK/eicd.out"
+    return 1
+}
+
+stop_eicd() {
+    kill "$EICD_PID" 2>/dev/null
+    wait "$EICD_PID" 2>/dev/null
+    EICD_PID=""
 }
 
 stop_emulator() {

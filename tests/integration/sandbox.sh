@@ -7,6 +7,7 @@
 #                                 installed under /srv/eic
 #   sandbox_add_user NAME UID     a local account (passwd/group/shadow copies, home on tmpfs)
 #   sandbox_start_imds [OPTS...]  (re)start the emulator at 169.254.169.254:80
+#   sandbox_start_eicd            eicd --foreground on /run/eic/eicd.sock (sandbox_start_sshd starts it)
 #   sandbox_start_sshd            the real /usr/sbin/sshd on 127.0.0.1:2222 with eic as its AKC (and on
 #                                 the addresses in SANDBOX_SSHD_LISTEN, port 2222 too;
 #                                 SANDBOX_SSHD_EXTRA: more sshd_config lines)
@@ -15,7 +16,7 @@
 #   sandbox_setup_eic_ssh         sandbox_setup for the eic ssh tests (one account, KEYTMP, SSH_ARGS),
 #   sandbox_eic_ssh AK SK ARGS... then eic ssh with those credentials (no_key_dirs, expect_status)
 #
-# Expects: EIC_BUILD (built tree), SANDBOX (a private work directory), EMULATOR, EIC_CLIENT.
+# Expects: EIC_BUILD (built tree), SANDBOX (a private work directory), EMULATOR, EIC_CLIENT, EICD.
 # DESIGN.md section 4 lists the gotchas this follows: the AuthorizedKeysCommand and its parent
 # directories must be root-owned and not group/world-writable (hence /srv on a tmpfs), and there is
 # no syslog daemon, so the AKC logs to a file.
@@ -34,10 +35,13 @@ sandbox_setup() {
     mkdir -p /srv/eic/keys /srv/eic/log
     if [ -n "${EIC_TEST_WRAPPER:-}" ]; then
         # sshd runs the AKC with an environment of its own: the wrapper carries the suite's options.
-        install -D -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/libexec/eic-authorized-keys
+        # Its fallback eic-authorized-keys-verify sits beside the real program, as installed.
+        install -D -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" \
+            "$EIC_BUILD/authorized_keys/eic-authorized-keys-verify" -t /srv/eic/libexec
         write_wrapper /srv/eic/eic-authorized-keys /srv/eic/libexec/eic-authorized-keys
     else
-        install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" /srv/eic/eic-authorized-keys
+        install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" \
+            "$EIC_BUILD/authorized_keys/eic-authorized-keys-verify" -t /srv/eic
     fi
     touch "$AKC_LOG"
     chown nobody "$AKC_LOG"
@@ -85,8 +89,6 @@ sandbox_install_nss() {
     local libdir
     libdir="/usr/lib/$(gcc -print-multiarch)"
     install -m 0644 "$EIC_BUILD/nss_eic/libnss_eic.so.2" "$libdir/libnss_eic.so.2"
-    install -d -m 0755 "$libdir/eic"
-    install -m 0644 "$EIC_BUILD/nss_eic/libeic_resolver.so" "$libdir/eic/libeic_resolver.so"
     sed -i -E 's/^(passwd|group):.*/\1: files eic/' /etc/nsswitch.conf
     sandbox_preload
     install -d -m 0755 /srv/eic/cache
@@ -139,14 +141,39 @@ log_file = $AKC_LOG
 deadline_ms = $SANDBOX_DEADLINE_MS
 imds_timeout_ms = $((1000 * SANDBOX_TIME_SCALE))
 cache_dir = /srv/eic/cache
+authorized_keys_user = nobody
 CONF
         printf '%s\n' "${1:-}"
     } >/etc/eic/eic.conf
     chmod 0644 /etc/eic/eic.conf
 }
 
+# eicd as on a host without systemd (--foreground), on the default socket /run/eic/eicd.sock (/run
+# is the sandbox's tmpfs), run as this suite runs our programs (EICD: lib.sh).
+sandbox_start_eicd() {
+    [ -n "${SANDBOX_EICD_PID:-}" ] && kill -0 "$SANDBOX_EICD_PID" 2>/dev/null && return 0
+    rm -f /run/eic/eicd.sock
+    "$EICD" --foreground >>"$SANDBOX/eicd.out" 2>&1 &
+    SANDBOX_EICD_PID=$!
+    SANDBOX_PIDS="$SANDBOX_PIDS $SANDBOX_EICD_PID"
+    for _ in $(seq 1 400); do
+        [ -S /run/eic/eicd.sock ] && return 0
+        sleep 0.05
+    done
+    echo "# eicd did not start:"
+    sed 's/^/# /' "$SANDBOX/eicd.out"
+    return 1
+}
+
+sandbox_stop_eicd() {
+    kill "$SANDBOX_EICD_PID" 2>/dev/null
+    wait "$SANDBOX_EICD_PID" 2>/dev/null
+    SANDBOX_EICD_PID=""
+}
+
 sandbox_start_sshd() {
     [ -f /etc/eic/eic.conf ] || sandbox_write_config
+    sandbox_start_eicd || return 1
     ssh-keygen -q -t ed25519 -N '' -f "$SANDBOX/hostkey"
     cat >"$SANDBOX/sshd_config" <<CONF
 ListenAddress 127.0.0.1

@@ -63,11 +63,16 @@ check "${CASES[2]}" refused $TUSER "$WORK/key-a"
 push $OTHER "$WORK/key-a.pub"
 check "${CASES[3]}" refused $TUSER "$WORK/key-a"
 
-# 5-7: the emulator's faults; each login must be refused and the reason logged.
+# 5-7: the emulator's faults; each login must be refused and the reason logged. eicd keeps a
+# verified signer until its OCSP response's nextUpdate (or 300 s) — what an attacker who controls
+# IMDS could get anyway by serving that response again — so a signer revoked in the same emulator
+# is seen by a service that verifies it afresh: eicd starts again with each emulator.
 refused_with() { # refused_with LOG_PATTERN EMULATOR_OPTIONS...
     local pattern=$1 m
     shift
     sandbox_start_imds "$@" || return 1
+    sandbox_stop_eicd
+    sandbox_start_eicd || return 1
     m=$(log_size)
     push $TUSER "$WORK/key-a.pub" || return 1
     if sandbox_login $TUSER "$WORK/key-a"; then

@@ -7,7 +7,7 @@
 
 SECONDS_EACH=${FUZZ_SECONDS_EACH:-6}
 HARNESSES=(fuzz_keyrecords fuzz_signer fuzz_config fuzz_cache fuzz_sigv4 fuzz_metadata fuzz_imds
-           fuzz_emu_request fuzz_ec2_xml)
+           fuzz_emu_request fuzz_ec2_xml fuzz_proto)
 export FUZZ_BUILD_DIR="$WORK/build"
 
 check "fuzz/build.sh builds every harness with clang" "$TOP/fuzz/build.sh"

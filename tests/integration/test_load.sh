@@ -37,10 +37,11 @@ user_name() { printf 'load%03d' "$1"; }
 
 sandbox_setup
 # The shipped deadlines (deadline_ms 5000, imds_timeout_ms 1000), not the sandbox's shorter ones:
-# this test is about what a fleet sees.
+# this test is about what a fleet sees. The sandbox's sshd runs the AKC as nobody.
 cat >/etc/eic/eic.conf <<CONF
 ca_file = /srv/eic/ca.pem
 log_file = $AKC_LOG
+authorized_keys_user = nobody
 CONF
 chmod 0644 /etc/eic/eic.conf
 for i in $(seq 0 $((N - 1))); do

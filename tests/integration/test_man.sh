@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 MAN_DIR="$TOP/man"
-PAGES=(eic.1 eic-emulator.1 eic.conf.5 eic-authorized-keys.8 nss_eic.8 pam_eic.8)
+PAGES=(eic.1 eic-emulator.1 eic.conf.5 eic-authorized-keys.8 eicd.8 nss_eic.8 pam_eic.8)
 ALIASES=(libnss_eic.8) # ".so manN/PAGE" pages
 
 # tags PAGE: one line per tag of a .TP/.TQ item, "SECTION<TAB>SUBSECTION<TAB>TEXT", the text with
@@ -117,7 +117,7 @@ for page in "${ALIASES[@]}"; do
 done
 check "man/Makemodule.am installs every page in man/" installed_by_automake
 
-for page in eic.1 eic-emulator.1 eic-authorized-keys.8; do
+for page in eic.1 eic-emulator.1 eic-authorized-keys.8 eicd.8; do
     check "$page has the sections of a program's page" has_sections "$page" NAME SYNOPSIS DESCRIPTION \
         OPTIONS "EXIT STATUS" FILES EXAMPLES "SEE ALSO"
 done
@@ -161,6 +161,12 @@ akc_options_match() {
         "$(tags eic-authorized-keys.8 | options_in_tags OPTIONS)"
 }
 check "eic-authorized-keys.8 OPTIONS are those of its usage" akc_options_match
+
+eicd_options_match() {
+    same "eicd options" "$("$EIC_BUILD/eicd/eicd" --help | options_in_help)" \
+        "$(tags eicd.8 | options_in_tags OPTIONS | grep -- '^--')"
+}
+check "eicd.8 OPTIONS are those of 'eicd --help'" eicd_options_match
 
 # ---- module arguments, configuration keys, environment, against the source ----
 

@@ -1,17 +1,16 @@
 #!/bin/bash
 # nss_eic through glibc's real NSS loading (getent -s eic, LD_LIBRARY_PATH at the built module,
 # EIC_CONFIG at a test configuration): the module's exports and dependencies, an IAM-mapped
-# account appearing after a push to the emulator (heavy path, as root), then served from the
-# cache (also to non-root callers, who never reach IMDS), the negative cache, a corrupt cache,
-# IMDS down or hanging (bounded by imds_timeout_ms), and the unit tests under valgrind.
+# account appearing after a push to the emulator (a root miss, answered by eicd), then served from
+# the cache (also to non-root callers, who never reach IMDS), the negative cache, a corrupt cache,
+# IMDS down or hanging and eicd gone (bounded by imds_timeout_ms), and the unit tests under valgrind.
 . "$(dirname "$0")/lib.sh"
 
 NSS_DIR="$EIC_BUILD/nss_eic"
 MODULE="$NSS_DIR/libnss_eic.so.2"
-RESOLVER="$NSS_DIR/libeic_resolver.so"
 UNIT="$EIC_BUILD/tests/unit/test_nss"
 
-if [ ! -f "$MODULE" ] || [ ! -f "$RESOLVER" ] || [ ! -x "$EMULATOR" ] || [ ! -x "$EIC_CLIENT" ]; then
+if [ ! -f "$MODULE" ] || [ ! -x "$EMULATOR" ] || [ ! -x "$EIC_CLIENT" ]; then
     echo "1..0 # SKIP nss_eic, the emulator or the client is not built"
     exit 0
 fi
@@ -26,14 +25,12 @@ exports_only_nss() {
     [ -s "$WORK/exports" ] && ! grep -v '^_nss_eic_' "$WORK/exports"
 }
 check "libnss_eic.so.2 exports only _nss_eic_* symbols" exports_only_nss
-check "the resolver exports only eic_resolver_lookup" \
-    bash -c "[ \"\$(nm -D --defined-only '$RESOLVER' | awk '{print \$3}')\" = eic_resolver_lookup ]"
 light_deps() {
     readelf -d "$MODULE" | grep NEEDED
     ldd "$MODULE"
     ! readelf -d "$MODULE" | grep -Ei 'NEEDED.*(curl|crypto|ssl|json)' && ! ldd "$MODULE" | grep -Ei 'curl|crypto|ssl|json'
 }
-check "the light module needs no libcurl/libcrypto/libjson-c" light_deps
+check "the module needs nothing but libc (no libcurl/libcrypto/libjson-c)" light_deps
 # The one init_array entry is the toolchain's frame_dummy; a constructor of ours would add one.
 # ASan adds its own to every instrumented object: in that suite, the in-tree (shipped) build is read.
 SHIPPED_MODULE=$MODULE
@@ -47,11 +44,10 @@ MAIN_URL=$EMU_URL
 MAIN_STATE=$EMU_STATE
 # Non-root callers must be able to read the configuration and the cache.
 chmod 0711 "$WORK"
-# ... and to load the module: a copy of the built one (and of its resolver, which they must never
-# load), as the checkout may be where they cannot go (a clone under /root, in a `mktemp -d`).
+# ... and to load the module: a copy of the built one, as the checkout may be where they cannot go (a clone under /root, in a `mktemp -d`).
 NOBODY_NSS_DIR="$WORK/nss"
 install -d -m 0755 "$NOBODY_NSS_DIR"
-install -m 0644 "$MODULE" "$RESOLVER" "$NOBODY_NSS_DIR"
+install -m 0644 "$MODULE" "$NOBODY_NSS_DIR"
 CONF="$WORK/eic.conf"
 CACHE="$WORK/cache"
 LOG="$WORK/nss.log"
@@ -68,6 +64,7 @@ cache_dir = $CACHE
 log_file = $LOG
 log_level = debug
 negative_cache_ttl = 30
+service_socket = $WORK/run/eicd.sock
 
 [map arn:aws:iam::111122223333:user/*]
 name = {user}
@@ -83,13 +80,14 @@ EOF
 }
 write_conf "$MAIN_URL"
 
-export EIC_CONFIG="$CONF" EIC_RESOLVER="$RESOLVER" EIC_MISS_DIR="$WORK/run/miss"
+export EIC_CONFIG="$CONF" EIC_MISS_DIR="$WORK/run/miss"
+# eicd, as the package runs it (it answers a root process's misses).
+start_eicd "$CONF" "$WORK/run/eicd.sock" || { not_ok "eicd starts"; finish; exit 1; }
 nss_getent() { LD_LIBRARY_PATH="$NSS_DIR" $EIC_TEST_HOST_WRAPPER getent -s eic "$@"; }
 # As an unprivileged user: the same module, the same configuration (nobody can read it).
 nss_getent_nobody() {
     setpriv --reuid=65534 --regid=65534 --clear-groups env LD_LIBRARY_PATH="$NOBODY_NSS_DIR" EIC_CONFIG="$CONF" \
-        EIC_RESOLVER="$NOBODY_NSS_DIR/libeic_resolver.so" EIC_MISS_DIR="$WORK/run/miss" \
-        $EIC_TEST_HOST_WRAPPER getent -s eic "$@"
+        EIC_MISS_DIR="$WORK/run/miss" $EIC_TEST_HOST_WRAPPER getent -s eic "$@"
 }
 imds_requests_for() { grep -c "active-keys/$1/" "$MAIN_STATE/emulator.log"; }
 ms_now() { date +%s%3N; }
@@ -113,9 +111,9 @@ alice_appears() {
         [ "$gid" = "$uid" ] && [ "$home" = /home/alice ] && [ "$shell" = /bin/bash ] &&
         echo "$gecos" | grep -q alice
 }
-check "getent passwd alice: the account appears (root, heavy path)" alice_appears
+check "getent passwd alice: the account appears (root, from eicd)" alice_appears
 check "... and is now in the cache" test -s "$CACHE/accounts.db"
-check "... and the resolver logged the principal" grep -q "account alice (uid .*arn:aws:iam::111122223333:user/alice" "$LOG"
+check "... and eicd logged the principal" grep -q "eicd\[.*account alice (uid .*arn:aws:iam::111122223333:user/alice" "$LOG"
 ALICE_UID=$(cut -d: -f3 "$WORK/alice.pw")
 N_ALICE=$(imds_requests_for alice)
 check "getent passwd alice again: from the cache, IMDS not asked" \
@@ -236,18 +234,36 @@ check "... logged as an IMDS failure" grep -q "lookup of erin in IMDS failed" "$
 check_timed "IMDS hanging: the second lookup is answered at once (remembered)" bash -c "
     t0=\$(date +%s%3N); LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd erin; rc=\$?; t1=\$(date +%s%3N)
     echo \"status \$rc after \$((t1 - t0)) ms\"; [ \$rc -eq 2 ] && [ \$((t1 - t0)) -lt 300 ]"
+check_timed "IMDS hanging: another unknown name is answered at once (eicd saw IMDS fail)" bash -c "
+    t0=\$(date +%s%3N); LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd fiona; rc=\$?; t1=\$(date +%s%3N)
+    echo \"status \$rc after \$((t1 - t0)) ms\"; [ \$rc -eq 2 ] && [ \$((t1 - t0)) -lt 300 ] && grep -q 'lookup of fiona not tried: IMDS was unreachable moments ago' '$LOG'"
 check_timed "IMDS hanging: the cached alice still resolves at once" bash -c "
     t0=\$(date +%s%3N); LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd alice | grep -q '^alice:'; t1=\$(date +%s%3N)
     [ \$((t1 - t0)) -lt 300 ]"
 check "local users are untouched (files)" getent passwd root
 stop_emulator
 
+# ---- eicd gone: no network in the caller, cached accounts still resolve ----
+stop_eicd
+service_gone() {
+    local t0 t1 rc
+    t0=$(ms_now)
+    nss_getent passwd gina
+    rc=$?
+    t1=$(ms_now)
+    echo "status $rc after $((t1 - t0)) ms"
+    [ "$rc" -eq 2 ] && [ $((t1 - t0)) -lt $((1000 * TIME_SCALE)) ] &&
+        grep -q "eicd does not answer on $WORK/run/eicd.sock .*; gina not looked up" "$LOG"
+}
+check_timed "eicd gone: an unknown name is not found before imds_timeout_ms, and logged" service_gone
+check "eicd gone: the cached alice still resolves" bash -c "LD_LIBRARY_PATH='$NSS_DIR' $EIC_TEST_HOST_WRAPPER getent -s eic passwd alice | grep -q '^alice:'"
+
 # ---- the unit tests under valgrind ----
 # --fair-sched=yes: with valgrind's default lock, the 16 reader threads starve the cache writer and
 # this run takes minutes instead of seconds.
 if command -v valgrind >/dev/null && [ -x "$UNIT" ]; then
     check "tests/unit/test_nss under valgrind (no errors, no leaks)" \
-        env -u EIC_CONFIG -u EIC_RESOLVER -u EIC_MISS_DIR CMOCKA_MESSAGE_OUTPUT=TAP "$MEMCHECK" -q --fair-sched=yes --leak-check=full \
+        env -u EIC_CONFIG -u EIC_MISS_DIR CMOCKA_MESSAGE_OUTPUT=TAP "$MEMCHECK" -q --fair-sched=yes --leak-check=full \
         --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible \
         --error-exitcode=1 "$UNIT"
 fi

@@ -40,13 +40,13 @@ stress() {
     shift 3
     mkdir -m 0755 "$WORK/$name"
     # cache_dir is the only thing that differs between the runs.
-    sed "1i cache_dir = $WORK/$name" "$CONF" >"$WORK/$name.conf"
+    sed -e "1i cache_dir = $WORK/$name" -e "1i service_socket = /nonexistent/eicd.sock" "$CONF" >"$WORK/$name.conf"
     chmod 0644 "$WORK/$name.conf"
-    # EIC_RESOLVER names no file: a by-name miss would be an error, never a trip to IMDS.
+    # No service listens on service_socket: a by-name miss would be an error, never a trip to IMDS.
     unshare --mount --propagation private bash -c \
         'mount --bind "$1" /etc/nsswitch.conf && shift && exec "$@"' \
         - "$WORK/nsswitch.conf" env LD_LIBRARY_PATH="$module_dir" EIC_CONFIG="$WORK/$name.conf" \
-        EIC_RESOLVER=/nonexistent EIC_MISS_DIR="$WORK/$name/miss" "$@" "$program" "$WORK/$name" "$BASE_ACCOUNTS" "$ADDED_ACCOUNTS" >"$WORK/$name.out" 2>&1
+        EIC_MISS_DIR="$WORK/$name/miss" "$@" "$program" "$WORK/$name" "$BASE_ACCOUNTS" "$ADDED_ACCOUNTS" >"$WORK/$name.out" 2>&1
     local rc=$?
     cat "$WORK/$name.out"
     return $rc

@@ -19,6 +19,7 @@ CASES=(
     "dpkg installs eic, eic-client and eic-emulator"
     "FHS paths, eic.conf a conffile, no .la and no libnss_eic.so link"
     "the AuthorizedKeysCommand user eic: system user, no shell, no home"
+    "eic.socket enabled (sockets.target), both units pass systemd-analyze verify"
     "the sshd drop-in is in place and sshd -T shows eic's AuthorizedKeysCommand"
     "nsswitch.conf: eic last on passwd and group"
     "pam-auth-update put pam_eic in common-account and common-session"
@@ -29,7 +30,7 @@ CASES=(
     "after remove: the running sshd still lets a local key in"
     "after remove: sshd -t passes, a new sshd starts, a local key logs in"
     "purge: nsswitch.conf and /etc/pam.d are byte-identical to before the install"
-    "purge: /etc/eic, /var/lib/eic, /var/log/eic and the drop-in are gone"
+    "purge: /etc/eic, /var/lib/eic, /var/log/eic, the drop-in and the socket's enablement are gone"
     "after purge: sshd -t passes, a new sshd starts, a local key logs in"
     "another AuthorizedKeysCommand configured: no drop-in added, sshd keeps the other"
 )
@@ -161,7 +162,8 @@ check "${CASES[3]}" in_root sh -c 'dpkg -i /tmp/debs/eic_*.deb /tmp/debs/eic-cli
 fhs_paths() {
     local ma p
     ma=$(gcc -print-multiarch)
-    for p in /usr/libexec/eic/eic-authorized-keys "/usr/lib/$ma/libnss_eic.so.2" "/usr/lib/$ma/eic/libeic_resolver.so" \
+    for p in /usr/libexec/eic/eic-authorized-keys /usr/libexec/eic/eic-authorized-keys-verify /usr/sbin/eicd \
+        /lib/systemd/system/eic.socket /lib/systemd/system/eic.service "/usr/lib/$ma/libnss_eic.so.2" \
         "/usr/lib/$ma/security/pam_eic.so" /etc/eic/eic.conf /usr/share/pam-configs/eic /usr/lib/tmpfiles.d/eic.conf \
         /usr/bin/eic /usr/bin/eic-emulator; do
         [ -f "$ROOT$p" ] || { echo "missing: $p"; return 1; }
@@ -180,20 +182,33 @@ akc_user() {
 }
 check "${CASES[5]}" akc_user
 
+units_enabled() {
+    [ -L "$ROOT/etc/systemd/system/sockets.target.wants/eic.socket" ] || { echo "eic.socket not enabled"; return 1; }
+    [ ! -e "$ROOT/etc/systemd/system/multi-user.target.wants/eic.service" ] || { echo "eic.service enabled"; return 1; }
+    # The minbase root has no systemd: the host's checks the packaged units, with the packaged eicd
+    # at its path in a mount namespace of the check's own.
+    unshare --mount --propagation private sh -c 'mount -t tmpfs tmpfs /usr/sbin && cp "$1/usr/sbin/eicd" /usr/sbin/ &&
+        exec systemd-analyze verify --man=no "$1/lib/systemd/system/eic.socket" "$1/lib/systemd/system/eic.service"' \
+        - "$ROOT" >"$WORK/verify.out" 2>&1
+    cat "$WORK/verify.out"
+    ! grep -q . "$WORK/verify.out"
+}
+check "${CASES[6]}" units_enabled
+
 dropin_active() {
     cmp "$ROOT/etc/ssh/sshd_config.d/eic.conf" "$ROOT/usr/share/eic/sshd_config.d/eic.conf" || return 1
     in_root /usr/sbin/sshd -T >"$WORK/sshd-T" || return 1
     grep -ix 'authorizedkeyscommand /usr/libexec/eic/eic-authorized-keys -- %u %f' "$WORK/sshd-T" &&
         grep -ix 'authorizedkeyscommanduser eic' "$WORK/sshd-T"
 }
-check "${CASES[6]}" dropin_active
+check "${CASES[7]}" dropin_active
 
 nsswitch_has_eic() {
     grep -E '^(passwd|group):' "$ROOT/etc/nsswitch.conf"
     [ "$(grep -cE '^(passwd|group):[[:space:]]+files( [a-z]+)* eic$' "$ROOT/etc/nsswitch.conf")" -eq 2 ]
 }
-check "${CASES[7]}" nsswitch_has_eic
-check "${CASES[8]}" grep -q pam_eic.so "$ROOT/etc/pam.d/common-account" "$ROOT/etc/pam.d/common-session"
+check "${CASES[8]}" nsswitch_has_eic
+check "${CASES[9]}" grep -q pam_eic.so "$ROOT/etc/pam.d/common-account" "$ROOT/etc/pam.d/common-session"
 
 postinst_idempotent() {
     system_state >"$WORK/state-1"
@@ -201,7 +216,7 @@ postinst_idempotent() {
     system_state >"$WORK/state-2"
     diff "$WORK/state-1" "$WORK/state-2"
 }
-check "${CASES[9]}" postinst_idempotent
+check "${CASES[10]}" postinst_idempotent
 
 # --- Logins. The emulator (from eic-emulator) and the root's sshd, with the configuration
 # the package installed plus what the test needs: the emulator's CA as trust anchor, a log file
@@ -213,7 +228,7 @@ for _ in $(seq 1 100); do
     [ "$(readlink "/proc/$NETNS_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
     sleep 0.05
 done
-[ "$(readlink "/proc/$NETNS_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] || abort_from 10
+[ "$(readlink "/proc/$NETNS_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] || abort_from 11
 nsenter --net="/proc/$NETNS_PID/ns/net" ip link set lo up
 nsenter --net="/proc/$NETNS_PID/ns/net" ip addr add 169.254.169.254/32 dev lo
 
@@ -265,7 +280,7 @@ push() { # push OS_USER KEY
         --ssh-public-key "file:///root/$2.pub" >>"$WORK/push.log" 2>&1
 }
 
-start_emulator_in_root || abort_from 10
+start_emulator_in_root || abort_from 11
 # Outside /etc/eic, which purge must leave empty (and so remove).
 install -m 0644 "$ROOT/var/lib/eic-emulator/ca.pem" "$ROOT/usr/local/share/eic-test-ca.pem"
 in_root install -o eic -g eic -m 0644 /dev/null /var/log/eic-test.log
@@ -275,14 +290,27 @@ log_file = /var/log/eic-test.log
 [map arn:aws:iam::111122223333:user/*]
 name = {user}
 CONF
-start_sshd || abort_from 10
+# No systemd in the root: eicd as on a host or in a container without it.
+start_eicd_in_root() {
+    nsenter --net="/proc/$NETNS_PID/ns/net" chroot "$ROOT" "${ROOT_ENV[@]}" /usr/sbin/eicd --foreground \
+        >"$WORK/eicd.out" 2>&1 &
+    EMU_PIDS="$EMU_PIDS $!"
+    for _ in $(seq 1 200); do
+        [ -S "$ROOT/run/eic/eicd.sock" ] && return 0
+        sleep 0.05
+    done
+    cat "$WORK/eicd.out"
+    return 1
+}
+start_eicd_in_root || abort_from 11
+start_sshd || abort_from 11
 
 pushed_key_logs_in() {
     push "$TUSER" key-eic || return 1
     [ "$(login "$TUSER" key-eic 'id -un')" = "$TUSER" ] &&
         grep -q "Providing ssh key from EC2 Instance Connect" "$ROOT/var/log/eic-test.log"
 }
-check "${CASES[10]}" pushed_key_logs_in
+check "${CASES[11]}" pushed_key_logs_in
 
 mapped_user_logs_in() {
     local out
@@ -295,7 +323,7 @@ mapped_user_logs_in() {
         echo "$out" | grep -qx home-exists &&
         grep -qE '"user": ?"alice"' "$ROOT/var/log/eic/audit.log"
 }
-check "${CASES[11]}" mapped_user_logs_in
+check "${CASES[12]}" mapped_user_logs_in
 
 # --- Remove, then purge.
 in_root dpkg -r eic >"$WORK/remove.log" 2>&1 || cat "$WORK/remove.log"
@@ -304,26 +332,27 @@ removed_cleanly() {
         ! grep -E '^(passwd|group|initgroups):.*[[:space:]]eic([[:space:]]|$)' "$ROOT/etc/nsswitch.conf" &&
         [ ! -e "$ROOT/usr/lib/$(gcc -print-multiarch)/security/pam_eic.so" ]
 }
-check "${CASES[12]}" removed_cleanly
+check "${CASES[13]}" removed_cleanly
 local_key_logs_in() { [ "$(login "$TUSER" key-local 'id -un')" = "$TUSER" ]; }
-check "${CASES[13]}" local_key_logs_in
+check "${CASES[14]}" local_key_logs_in
 fresh_sshd_local_login() {
     stop_sshd || return 1
     start_sshd && local_key_logs_in
 }
-check "${CASES[14]}" fresh_sshd_local_login
+check "${CASES[15]}" fresh_sshd_local_login
 
 in_root dpkg -P eic >"$WORK/purge.log" 2>&1 || cat "$WORK/purge.log"
 auth_config_state >"$WORK/auth-after"
-check "${CASES[15]}" diff "$WORK/auth-before" "$WORK/auth-after"
+check "${CASES[16]}" diff "$WORK/auth-before" "$WORK/auth-after"
 purged() {
     local p
-    for p in /etc/eic /var/lib/eic /var/log/eic /etc/ssh/sshd_config.d/eic.conf; do
+    for p in /etc/eic /var/lib/eic /var/log/eic /etc/ssh/sshd_config.d/eic.conf \
+        /etc/systemd/system/sockets.target.wants/eic.socket; do
         [ ! -e "$ROOT$p" ] || { echo "$p still exists"; return 1; }
     done
 }
-check "${CASES[16]}" purged
-check "${CASES[17]}" fresh_sshd_local_login
+check "${CASES[17]}" purged
+check "${CASES[18]}" fresh_sshd_local_login
 stop_sshd
 
 # --- An administrator's own AuthorizedKeysCommand is never shadowed by eic's drop-in.
@@ -335,7 +364,7 @@ other_akc_kept() {
     in_root /usr/sbin/sshd -T | grep -ix 'authorizedkeyscommand /usr/bin/true' || return 1
     in_root dpkg -P eic && rm "$ROOT/etc/ssh/sshd_config.d/local-akc.conf"
 }
-check "${CASES[18]}" other_akc_kept
+check "${CASES[19]}" other_akc_kept
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     for f in var/log/eic-test.log var/log/sshd-test.log; do

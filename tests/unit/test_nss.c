@@ -1,7 +1,7 @@
-/* nss_eic's light module (libnss_eic.so.2), loaded with dlopen as glibc loads it, against a
- * cache written with eic_cache_add_user() in a temporary directory. The heavy part is replaced by
- * tests/unit/nss_fake_resolver.so (no IMDS). Root only for the cases that need the heavy path
- * (it is only ever taken by root callers); they are skipped otherwise. */
+/* nss_eic's module (libnss_eic.so.2), loaded with dlopen as glibc loads it, against a cache
+ * written with eic_cache_add_user() in a temporary directory. eicd, which a root process's miss
+ * asks, is replaced by tests/unit/nss_fake_service.c (no IMDS). Root only for the cases that need
+ * the miss path (it is only ever taken by root callers); they are skipped otherwise. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "eic_cache.h"
+#include "nss_fake_service.h"
 #include "unit_support.h"
 
 typedef enum nss_status (*getpwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
@@ -57,6 +58,7 @@ static char log_path[128];
 static char passwd_file[128];
 static char group_file[128];
 static char miss_dir[128];
+static char socket_path[128];
 
 #define N_USERS 4
 static const char *const user_names[N_USERS] = {"alice", "bob", "carol", "dave.smith"};
@@ -86,9 +88,9 @@ static void write_config(unsigned long uid_min, unsigned long uid_max, const cha
 
     snprintf(text, sizeof(text),
              "cache_dir = %s\nuid_min = %lu\nuid_max = %lu\nlog_file = %s\nnegative_cache_ttl = 30\n"
-             "imds_timeout_ms = 500\nhome_base = /home\nshell = /bin/bash\n%s"
+             "imds_timeout_ms = 500\nhome_base = /home\nshell = /bin/bash\nservice_socket = %s\n%s"
              "[map arn:aws:iam::111122223333:user/*]\nname = {user}\n",
-             cache_dir, uid_min, uid_max, log_path, extra);
+             cache_dir, uid_min, uid_max, log_path, socket_path, extra);
     write_file(config, text);
 }
 
@@ -151,6 +153,7 @@ static int setup(void **state)
     snprintf(passwd_file, sizeof(passwd_file), "%s/passwd", dir);
     snprintf(group_file, sizeof(group_file), "%s/group", dir);
     snprintf(miss_dir, sizeof(miss_dir), "%s/run/miss", dir);
+    snprintf(socket_path, sizeof(socket_path), "%s/eicd.sock", dir);
     if (mkdir(cache_dir, 0755) != 0) {
         return -1;
     }
@@ -158,7 +161,6 @@ static int setup(void **state)
     write_file(group_file, "root:x:0:\nsudo:x:27:localuser\nlocaluser:x:1000:\n");
     write_config(200000, 299999, "");
     setenv("EIC_CONFIG", config, 1);
-    setenv("EIC_RESOLVER", NSS_FAKE_RESOLVER, 1);
     setenv("EIC_MISS_DIR", miss_dir, 1);
     setenv("FAKE_PASSWD", passwd_file, 1);
     setenv("FAKE_GROUP", group_file, 1);
@@ -179,6 +181,9 @@ static int setup(void **state)
     }
     gid_dev = g.gid;
     eic_cache_close(cache);
+    if (fake_service_start(socket_path) != 0) {
+        return -1;
+    }
 
     module = dlopen(NSS_EIC_MODULE, RTLD_NOW | RTLD_LOCAL);
     if (module == NULL) {
@@ -204,6 +209,7 @@ static int teardown(void **state)
     char cmd[128];
 
     (void)state;
+    fake_service_stop();
     /* The module is never unloaded by glibc either; dlclose would only hide leaks from valgrind. */
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) {
@@ -599,22 +605,6 @@ static void test_initgroups(void **state)
     free(groups);
 }
 
-static unsigned int resolver_calls(void)
-{
-    void *h = dlopen(NSS_FAKE_RESOLVER, RTLD_NOW | RTLD_NOLOAD);
-    unsigned int *calls;
-    unsigned int n;
-
-    if (h == NULL) {
-        return 0; /* not loaded yet */
-    }
-    calls = dlsym(h, "fake_resolver_calls");
-    assert_non_null(calls);
-    n = __atomic_load_n(calls, __ATOMIC_SEQ_CST);
-    dlclose(h); /* drops only the reference taken here */
-    return n;
-}
-
 /* The on-disk negative-cache file holding exactly text; false if none. Every file there must be
  * a slot ("slot-HH": a bounded number of files, whatever names are tried). */
 static bool find_miss_entry(const char *text, char *path, size_t path_len)
@@ -648,7 +638,7 @@ static bool find_miss_entry(const char *text, char *path, size_t path_len)
     return found;
 }
 
-/* Root callers: a miss goes to the resolver, once; the negative cache answers after that. */
+/* Root callers: a miss goes to the service, once; the negative cache answers after that. */
 static void test_heavy_path(void **state)
 {
     struct pw_copy p;
@@ -661,28 +651,28 @@ static void test_heavy_path(void **state)
     if (geteuid() != 0) {
         skip();
     }
-    /* A name the resolver finds: added to the cache and served from it. */
+    /* A name the service finds: added to the cache and served from it. */
     pw_lookup("newcomer", 0, 4096, &p);
     assert_int_equal(p.status, NSS_STATUS_SUCCESS);
     assert_string_equal(p.name, "newcomer");
     assert_string_equal(p.dir, "/home/newcomer");
     assert_true(p.uid >= 200000 && p.uid <= 299999);
-    before = resolver_calls();
+    before = fake_service_calls();
     assert_true(before >= 1);
     pw_lookup("newcomer", 0, 4096, &again);
     assert_pw_equal(&p, &again);
     pw_lookup(NULL, p.uid, 4096, &again);
     assert_pw_equal(&p, &again);
-    assert_int_equal(resolver_calls(), before);
+    assert_int_equal(fake_service_calls(), before);
 
     /* A name it does not know: NOTFOUND, and the second time without asking. */
     pw_lookup("stranger", 0, 4096, &p);
     assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
     assert_int_equal(p.err, ENOENT);
-    assert_int_equal(resolver_calls(), before + 1);
+    assert_int_equal(fake_service_calls(), before + 1);
     pw_lookup("stranger", 0, 4096, &p);
     assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
-    assert_int_equal(resolver_calls(), before + 1);
+    assert_int_equal(fake_service_calls(), before + 1);
     /* ... remembered on disk too, in a private directory, for the next process. */
     assert_true(find_miss_entry("2 stranger\n", path, sizeof(path)));
     assert_int_equal(stat(path, &st), 0);
@@ -701,7 +691,7 @@ static void test_heavy_path(void **state)
         assert_int_equal(stat(path, &st), -1);
         assert_int_equal(errno, ENOENT);
     }
-    assert_int_equal(resolver_calls(), before + 1);
+    assert_int_equal(fake_service_calls(), before + 1);
 
     /* IMDS unreachable: UNAVAIL (never TRYAGAIN), remembered as well. */
     pw_lookup("downstairs", 0, 4096, &p);
@@ -709,22 +699,21 @@ static void test_heavy_path(void **state)
     assert_int_equal(p.err, ETIMEDOUT);
     pw_lookup("downstairs", 0, 4096, &p);
     assert_int_equal(p.status, NSS_STATUS_UNAVAIL);
-    assert_int_equal(resolver_calls(), before + 2);
+    assert_int_equal(fake_service_calls(), before + 2);
 
-    /* A local account (the resolver says EEXIST): NOTFOUND, files answers for it. */
+    /* A local account (the service says EEXIST): NOTFOUND, files answers for it. */
     pw_lookup("localthing", 0, 4096, &p);
     assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
 
     /* Lookups by uid and of groups never take the heavy path. */
-    before = resolver_calls();
+    before = fake_service_calls();
     pw_lookup(NULL, 254321, 4096, &p);
     assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
-    assert_int_equal(resolver_calls(), before);
+    assert_int_equal(fake_service_calls(), before);
 }
 
 /* Only a plain root process takes the heavy path: with euid 0 but another real uid (a setuid-root
- * program run by a user: su, sudo -u, passwd NAME) a miss is NOTFOUND, the resolver is not loaded or
- * called and nothing is remembered on disk. AT_SECURE itself is tested end to end with a real
+ * program run by a user: su, sudo -u, passwd NAME) a miss is NOTFOUND, the service is not asked and nothing is remembered on disk. AT_SECURE itself is tested end to end with a real
  * setuid su and sudo (tests/integration/test_e2e_setuid.sh). */
 static void test_heavy_path_plain_root_only(void **state)
 {
@@ -736,19 +725,19 @@ static void test_heavy_path_plain_root_only(void **state)
     if (geteuid() != 0) {
         skip();
     }
-    before = resolver_calls();
+    before = fake_service_calls();
     assert_int_equal(setresuid(65534, 0, 0), 0);
     pw_lookup("newbysetuid", 0, 4096, &p);
     assert_int_equal(setresuid(0, 0, 0), 0);
     assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
     assert_int_equal(p.err, ENOENT);
-    assert_int_equal(resolver_calls(), before);
+    assert_int_equal(fake_service_calls(), before);
     assert_false(find_miss_entry("2 newbysetuid\n", path, sizeof(path)));
 
-    /* The same lookup by plain root does go to the resolver (which adds the account). */
+    /* The same lookup by plain root does go to the service (which adds the account). */
     pw_lookup("newbysetuid", 0, 4096, &p);
     assert_int_equal(p.status, NSS_STATUS_SUCCESS);
-    assert_int_equal(resolver_calls(), before + 1);
+    assert_int_equal(fake_service_calls(), before + 1);
 }
 
 /* A cache file that fails verification is not trusted: nothing is served and it is logged. */

@@ -202,6 +202,36 @@ static void test_signer_good(void **state)
     expect_signer("chain-good.pem", "good", "pki/ca.pem", 0, NULL);
 }
 
+/* How long a verified signer may be relied on (eicd keeps it): the earliest of the chain's
+ * notAfter dates (the fixture CA's, 2126-11-01 16:32:09 UTC, a second before the intermediate's and
+ * the signer's) and the OCSP responses' nextUpdate (16:32:11 and :12); 0 when it does not verify. */
+static void test_signer_valid_until(void **state)
+{
+    struct ocsp_set set;
+    X509_STORE *store = anchors_from("pki/ca.pem");
+    EVP_PKEY *key = NULL;
+    long long until = -1;
+    char reason[256];
+    size_t len;
+    char *pem = read_fixture("chain-good.pem", &len);
+
+    (void)state;
+    load_ocsp_set("good", &set);
+    assert_int_equal(eic_signer_verify_until(pem, len, store, EXPECTED_CN, set.blobs, set.n, fixture_now, &key, &until,
+                                             reason, sizeof(reason)),
+                     0);
+    assert_int_equal(until, 4949224329LL);
+    EVP_PKEY_free(key);
+    key = NULL;
+    assert_int_equal(eic_signer_verify_until(pem, len, store, "managed-ssh-signer.eu-west-1.amazonaws.com", set.blobs,
+                                             set.n, fixture_now, &key, &until, reason, sizeof(reason)),
+                     EACCES);
+    assert_int_equal(until, 0);
+    free_ocsp_set(&set);
+    free(pem);
+    X509_STORE_free(store);
+}
+
 static void test_signer_wrong_cn(void **state)
 {
     (void)state;
@@ -735,6 +765,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signer_good),
+        cmocka_unit_test(test_signer_valid_until),
         cmocka_unit_test(test_signer_wrong_cn),
         cmocka_unit_test(test_signer_untrusted_chain),
         cmocka_unit_test(test_signer_chain_expired_or_not_yet_valid),
