@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "eic_cache.h"
+#include "eic_log.h"
 #include "eic_metadata.h"
 
 int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *principal, size_t principal_len)
@@ -52,4 +53,65 @@ bool eic_principal_maps_to(const struct eic_mapping *mapping, const char *arn, c
     }
     *why = "ok";
     return true;
+}
+
+bool eic_account_still_allowed(const struct eic_config *cfg, const char *config_path, const char *user,
+                               const char *principal, const struct eic_rule **map_rule)
+{
+    const struct eic_rule *rule = NULL;
+    const char *why = NULL;
+
+    if (eic_principal_maps_to(&cfg->mapping, principal, user, &why, &rule)) {
+        if (map_rule != NULL) {
+            *map_rule = rule;
+        }
+        return true;
+    }
+    if (rule != NULL) {
+        eic_log(LOG_WARNING, "IAM-mapped account %s refused: principal %s %s by the %s rule at %s:%u", user,
+                principal, why, rule->kind == EIC_RULE_DENY ? "deny" : "map", config_path, rule->line);
+    } else {
+        eic_log(LOG_WARNING, "IAM-mapped account %s refused: principal %s %s (%s)", user, principal, why,
+                config_path);
+    }
+    return false;
+}
+
+int eic_account_keep(const struct eic_config *cfg, const char *config_path, const struct passwd *pw,
+                     bool change_nothing)
+{
+    char principal[EIC_ARN_MAX + 1];
+    const struct eic_rule *rule = NULL;
+    struct eic_cache_new_user account;
+    struct eic_cache_range range;
+    uid_t uid = 0;
+    int ret;
+
+    ret = eic_account_mapped(cfg->cache_dir, pw, principal, sizeof(principal));
+    if (ret != 0) {
+        if (ret != ENOENT) {
+            eic_log(LOG_ERR, "IAM-mapped account %s refused: the account cache cannot be read (%s)", pw->pw_name,
+                    strerror(ret));
+        }
+        return ret;
+    }
+    if (!eic_account_still_allowed(cfg, config_path, pw->pw_name, principal, &rule)) {
+        return EPERM;
+    }
+    eic_config_cache_account(cfg, rule, pw->pw_name, principal, &account, &range);
+    if (change_nothing) {
+        if (!eic_cache_user_unchanged(cfg->cache_dir, &range, &account)) {
+            eic_log(LOG_ERR, "IAM-mapped account %s refused: its groups or shell must be brought in line with the "
+                    "map rule at %s:%u, and only eicd may write the account cache", pw->pw_name, config_path,
+                    rule->line);
+            return EAGAIN;
+        }
+        return 0;
+    }
+    ret = eic_cache_add_user(cfg->cache_dir, &range, &account, &uid);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "IAM-mapped account %s refused: its groups and shell cannot be brought in line with the "
+                "map rule at %s:%u (account cache: %s)", pw->pw_name, config_path, rule->line, strerror(ret));
+    }
+    return ret;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "eic_config.h"
 #include "eic_mapping.h"
 
 /* Is pw (as getpwnam returned it) an IAM-mapped account, served by nss_eic from the account cache
@@ -27,4 +28,21 @@ int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *pri
  * eic_map_status_name(), or "maps to another account") and *rule the deciding rule or NULL. */
 bool eic_principal_maps_to(const struct eic_mapping *mapping, const char *arn, const char *user, const char **why,
                            const struct eic_rule **rule);
+
+/* eic_principal_maps_to() for the cached principal of user, with the refusal logged (naming the
+ * deciding rule and its line in config_path). When allowed, *map_rule (when not NULL) is the map
+ * rule that gives the account. */
+bool eic_account_still_allowed(const struct eic_config *cfg, const char *config_path, const char *user,
+                               const char *principal, const struct eic_rule **map_rule);
+
+/* The account step of an IAM-mapped account (pam_eic's, carried out by eicd): the rules as they
+ * are now must still give pw's account to its cached principal (revocation), and its cache entry
+ * is brought in line with the rule that does: the rule's groups and the configured shell. The
+ * cache is written only at an account's first lookup, so without this an account would keep the
+ * groups of the rule it was created by for ever. With change_nothing (pam_eic when eicd cannot be
+ * reached: only the service writes the cache) an entry that would change is refused instead.
+ * Returns 0 (allowed), ENOENT (pw is not IAM-mapped), EPERM (refused by the rules), EAGAIN (would
+ * change, change_nothing), or the cache's error; every refusal is logged. */
+int eic_account_keep(const struct eic_config *cfg, const char *config_path, const struct passwd *pw,
+                     bool change_nothing);
 #endif

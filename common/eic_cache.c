@@ -1870,6 +1870,14 @@ done:
     return unchanged;
 }
 
+bool eic_cache_user_unchanged(const char *dir, const struct eic_cache_range *range,
+                              const struct eic_cache_new_user *user)
+{
+    uid_t uid;
+
+    return requests_change_nothing(dir, range, user, 1, &uid);
+}
+
 int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *users,
                         size_t n, uid_t *uids)
 {

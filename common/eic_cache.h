@@ -115,6 +115,10 @@ uint64_t eic_name_hash(const char *name);
  * full), EACCES (a change, and not root / cannot lock), EIO. */
 int eic_cache_add_user(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *user,
                        uid_t *uid);
+/* Would eic_cache_add_user(dir, range, user) leave the file as it is? Read only, without the lock;
+ * any doubt (an error, no readable file) is false. */
+bool eic_cache_user_unchanged(const char *dir, const struct eic_cache_range *range,
+                              const struct eic_cache_new_user *user);
 /* The same for n accounts under one lock and one write (provisioning, tests at 100 000 accounts).
  * All or nothing: the first account that fails decides the return value and nothing is written.
  * uids (may be NULL) receives n UIDs on success. */

@@ -23,7 +23,13 @@
  *   EIC_REQ_RESOLVE  name: make name an IAM-mapped account if a verified record maps to it (the
  *                    only request that can create an account or reach IMDS for a name). Answer: 0
  *                    (the account is in the cache now), ENOENT, EEXIST (a local account), or why
- *                    IMDS could not answer; one field, a reason. Callers: root. */
+ *                    IMDS could not answer; one field, a reason. Callers: root.
+ *   EIC_REQ_ACCOUNT  user: pam_eic's account step for an IAM-mapped account. The rules as they are
+ *                    now must still give the account to its cached principal, and the cache entry
+ *                    is brought in line with the rule that does (groups, shell): eicd is the only
+ *                    writer of the account cache. Answer: 0 (allowed), ENOENT (not IAM-mapped),
+ *                    EPERM (refused by the rules) or why the cache could not be brought in line;
+ *                    one field, a reason. Callers: root. */
 #ifndef EIC_PROTO_H
 #define EIC_PROTO_H
 
@@ -40,6 +46,7 @@
 enum eic_proto_request {
     EIC_REQ_KEYS = 1,
     EIC_REQ_RESOLVE = 2,
+    EIC_REQ_ACCOUNT = 3,
 };
 
 /* Four response fields per key of an EIC_REQ_KEYS answer. */

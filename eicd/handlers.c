@@ -5,6 +5,8 @@
  *                    AKC as that user. Anyone else would learn which keys may log in as whom.
  *   EIC_REQ_RESOLVE  root only: it is the one request that can create an account or make the host
  *                    ask IMDS for a name; nss_eic sends it only from a plain root process.
+ *   EIC_REQ_ACCOUNT  root only: it may write the account cache (pam_eic's account step, which runs
+ *                    as root in sshd, and in sudo or su, setuid root).
  *
  * The configuration is read for every request (as each AKC run did), so an edit of eic.conf — a
  * new deny rule — counts from the next request on. */
@@ -16,10 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eic_accounts.h"
 #include "eic_config.h"
 #include "eic_keyrecords.h"
 #include "eic_log.h"
 #include "eic_login.h"
+#include "eic_metadata.h"
 #include "eic_resolve.h"
 #include "eic_time.h"
 
@@ -121,6 +125,29 @@ static int answer_resolve(const struct eic_config *cfg, const char *name, uint8_
     return answer_error(ret, err[0] != '\0' ? err : strerror(ret), resp, resp_len);
 }
 
+static int answer_account(const struct eic_config *cfg, const char *config_path, const char *user, uint8_t **resp,
+                          size_t *resp_len)
+{
+    struct passwd pw;
+    struct passwd *res = NULL;
+    char buf[4096];
+    int ret;
+
+    if (!eic_valid_login_name(user)) {
+        eic_log(LOG_WARNING, "account step refused for an invalid user name");
+        return answer_error(EINVAL, "invalid user name", resp, resp_len);
+    }
+    ret = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+    if (res == NULL) {
+        ret = ret != 0 ? ret : ENOENT;
+        return answer_error(ret, "no such account", resp, resp_len);
+    }
+    ret = eic_account_keep(cfg, config_path, &pw, false);
+    return answer_error(ret, ret == 0 ? "allowed" : ret == ENOENT ? "not an IAM-mapped account"
+                                                : ret == EPERM ? "refused by the mapping rules" : strerror(ret),
+                        resp, resp_len);
+}
+
 int eicd_handle(const char *config_path, uid_t peer_uid, pid_t peer_pid, const uint8_t *req, size_t req_len,
                 uint8_t **resp, size_t *resp_len)
 {
@@ -163,6 +190,17 @@ int eicd_handle(const char *config_path, uid_t peer_uid, pid_t peer_pid, const u
             ret = answer_error(EPERM, "not allowed", resp, resp_len);
         } else {
             ret = answer_resolve(&cfg, msg.fields[0], resp, resp_len);
+        }
+        break;
+    case EIC_REQ_ACCOUNT:
+        if (msg.n_fields != 1) {
+            ret = EBADMSG;
+        } else if (peer_uid != 0) {
+            eic_log(LOG_WARNING, "account step of %s refused to uid %lu (pid %ld): only root may ask", msg.fields[0],
+                    (unsigned long)peer_uid, (long)peer_pid);
+            ret = answer_error(EPERM, "not allowed", resp, resp_len);
+        } else {
+            ret = answer_account(&cfg, config_path, msg.fields[0], resp, resp_len);
         }
         break;
     default:

@@ -26,15 +26,10 @@
 #include <security/pam_modules.h>
 
 #include "eic_accounts.h"
-#include "eic_cache.h"
 #include "eic_config.h"
-#include "eic_imds.h"
-#include "eic_keys.h"
 #include "eic_log.h"
-#include "eic_mapping.h"
 #include "eic_metadata.h"
-#include "eic_signer.h"
-#include "eic_sshkey.h"
+#include "eic_proto.h"
 #include "eic_time.h"
 #include "eic_util.h"
 #include "pam_args.h"
@@ -134,55 +129,46 @@ static int get_user(pam_handle_t *pamh, struct ctx *c)
     return PAM_SUCCESS;
 }
 
-/* Do the rules as they are now still give this account to principal? Logs the refusal. When they
- * do, *map_rule (when not NULL) is the map rule that gives it. */
-static bool still_allowed(const struct ctx *c, const char *principal, const struct eic_rule **map_rule)
+/* eic_proto_call's errors that mean "no service answered": the checks then run without it. */
+static bool service_absent(int err)
 {
-    const struct eic_rule *rule = NULL;
-    const char *why = NULL;
-
-    if (eic_principal_maps_to(&c->cfg.mapping, principal, c->user, &why, &rule)) {
-        if (map_rule != NULL) {
-            *map_rule = rule;
-        }
-        return true;
-    }
-    if (rule != NULL) {
-        eic_log(LOG_WARNING, "IAM-mapped account %s refused: principal %s %s by the %s rule at %s:%u", c->user,
-                principal, why, rule->kind == EIC_RULE_DENY ? "deny" : "map", c->args.config, rule->line);
-    } else {
-        eic_log(LOG_WARNING, "IAM-mapped account %s refused: principal %s %s (%s)", c->user, principal, why,
-                c->args.config);
-    }
-    return false;
+    return err != 0 && err != ENOMEM && err != ENAMETOOLONG;
 }
 
-/* The cached account as rule (the one that gives it to principal now) and the configuration make
- * it: the rule's groups and the configured shell. The cache is written only on the account's first
- * lookup, so without this an account would keep the groups of the rule it was created by for ever
- * (a rule that stops giving sudo would not reach anyone who already has an account).
- * eic_cache_add_user() keeps the UID and home, writes a new version only when something changed,
- * and logs what did. Returns 0 or its errno (logged here). */
-static int bring_in_line(const struct ctx *c, const struct eic_rule *rule, const char *principal)
+/* The account step is eicd's (EIC_REQ_ACCOUNT): it alone writes the account cache, and it does so
+ * in its own clean process, not in sudo's or su's. Without the service the account is checked here
+ * and allowed only as it is: an entry that a changed rule would rewrite is refused until eicd runs
+ * again. Returns PAM_SUCCESS or PAM_PERM_DENIED (logged). */
+static int account_step(const struct ctx *c)
 {
-    struct eic_cache_new_user account;
-    struct eic_cache_range range;
-    uid_t uid = 0;
+    const char *fields[1] = {c->user};
+    struct eic_proto_msg answer = {0};
     int ret;
 
-    eic_config_cache_account(&c->cfg, rule, c->user, principal, &account, &range);
-    ret = eic_cache_add_user(c->cfg.cache_dir, &range, &account, &uid);
-    if (ret != 0) {
-        eic_log(LOG_ERR, "IAM-mapped account %s refused: its groups and shell cannot be brought in line with the "
-                "map rule at %s:%u (account cache: %s)", c->user, c->args.config, rule->line, strerror(ret));
+    ret = eic_proto_call(c->cfg.service_socket, EIC_REQ_ACCOUNT, fields, 1,
+                         eic_monotonic_ms() + (uint64_t)c->cfg.deadline_ms, &answer);
+    if (service_absent(ret)) {
+        eic_log(LOG_NOTICE, "eicd does not answer on %s (%s); account %s checked without it",
+                c->cfg.service_socket, strerror(ret), c->user);
+        ret = eic_account_keep(&c->cfg, c->args.config, &c->pw, true);
+        goto done;
     }
-    return ret;
+    if (ret == 0 && answer.code != 0) {
+        ret = answer.code;
+        eic_log(LOG_WARNING, "IAM-mapped account %s refused by eicd: %s", c->user,
+                answer.n_fields > 0 ? answer.fields[0] : strerror(ret));
+    } else if (ret != 0) {
+        eic_log(LOG_ERR, "IAM-mapped account %s refused: eicd on %s: %s", c->user, c->cfg.service_socket,
+                strerror(ret));
+    }
+done:
+    eic_proto_msg_free(&answer);
+    return ret == 0 ? PAM_SUCCESS : PAM_PERM_DENIED;
 }
 
 PAM_EIC_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     char principal[EIC_ARN_MAX + 1];
-    const struct eic_rule *rule = NULL;
     struct ctx c;
     int ret;
 
@@ -208,17 +194,16 @@ PAM_EIC_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, con
         ret = PAM_PERM_DENIED;
         goto done;
     }
-    if (!still_allowed(&c, principal, &rule)) {
+    /* Checked here first with the module's own configuration: a revoked account needs no service. */
+    if (!eic_account_still_allowed(&c.cfg, c.args.config, c.user, principal, NULL)) {
         ret = PAM_PERM_DENIED;
         goto done;
     }
     /* Groups and shell take effect here, before the caller (sshd, su, cron) calls initgroups(). */
-    if (bring_in_line(&c, rule, principal) != 0) {
-        ret = PAM_PERM_DENIED;
-        goto done;
+    ret = account_step(&c);
+    if (ret == PAM_SUCCESS) {
+        eic_log(LOG_DEBUG, "IAM-mapped account %s allowed for %s", c.user, principal);
     }
-    eic_log(LOG_DEBUG, "IAM-mapped account %s allowed for %s", c.user, principal);
-    ret = PAM_SUCCESS;
 done:
     end(&c);
     return ret;
@@ -257,19 +242,13 @@ static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max, siz
         size_t len = strcspn(info, "\n");
 
         if (len > 10 && strncmp(info, "publickey ", 10) == 0) {
-            struct eic_sshkey key;
-
             if (is_certificate(info + 10, len - 10)) {
                 (*n_certs)++;
             }
-            memset(&key, 0, sizeof(key));
-            fps[n][0] = '\0';
-            if (eic_sshkey_parse_openssh(info + 10, len - 10, &key) != 0 ||
-                eic_sshkey_fingerprint(&key, fps[n]) != 0) {
+            if (pam_eic_key_fingerprint(info + 10, len - 10, fps[n]) != 0) {
                 eic_log(LOG_NOTICE, "SSH_AUTH_INFO_0 holds a public key eic cannot read");
                 fps[n][0] = '\0';
             }
-            eic_sshkey_free(&key);
             n++;
         }
         info += len;
@@ -280,58 +259,57 @@ static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max, siz
     return n;
 }
 
-/* Which of the keys the user logged in with are valid pushed keys of the user? Re-fetches the
- * user's records from IMDS (one deadline: imds_timeout_ms). accepted[i] is set for fps[i]; the
- * first accepted record's #Caller and #Request go into s. For an IAM-mapped account the #Caller
- * must also map to the account, as eic-authorized-keys requires. Returns 0 or an IMDS/trust error
- * (logged). */
-static int match_pushed_keys(const struct ctx *c, bool mapped, char fps[][64], size_t n_fps, bool *accepted,
+/* Which of the keys the user logged in with are pushed keys that may log in as the user now?
+ * eicd answers with the one login policy the AuthorizedKeysCommand used (eic_login_keys): the
+ * records verified, and for an IAM-mapped account a #Caller that maps to exactly this account.
+ * accepted[i] is set for fps[i]; the first accepted key's fingerprint, #Caller and #Request go
+ * into s. Returns 0, or why the keys could not be checked (logged). */
+static int match_pushed_keys(const struct ctx *c, char fps[][64], size_t n_fps, bool *accepted,
                              struct pam_eic_session *s)
 {
-    struct eic_record_verdict *v = NULL;
-    size_t n_v = 0;
+    /* One key (the usual case): only its record is asked for, and eicd may answer it from what it
+     * verified for the AuthorizedKeysCommand of this login. */
+    const char *fields[2] = {c->user, n_fps == 1 ? fps[0] : ""};
+    struct eic_proto_msg answer = {0};
     int ret;
 
-    /* IMDS is asked from sshd (a plain root process) only. In a setuid host (sudo, su run by a
-     * user) libcurl would obey the invoker's environment (eic_util.h), and SSH_AUTH_INFO_0 did not
-     * come from sshd: no key of such a session counts as pushed. */
+    /* In a setuid host (sudo, su run by a user) SSH_AUTH_INFO_0 did not come from sshd: no key of
+     * such a session counts as pushed. */
     if (!eic_process_is_plain_root()) {
-        eic_log(LOG_NOTICE, "pushed keys of %s not checked: IMDS is not asked from a setuid or non-root process",
-                c->user);
+        eic_log(LOG_NOTICE, "pushed keys of %s not checked: not asked from a setuid or non-root process", c->user);
         return EPERM;
     }
-    /* One key (the usual case): only its record is verified. */
-    ret = eic_keys_for_user(&c->cfg, c->user, n_fps == 1 ? fps[0] : NULL,
-                            eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms, &v, &n_v);
+    ret = eic_proto_call(c->cfg.service_socket, EIC_REQ_KEYS, fields, 2,
+                         eic_monotonic_ms() + (uint64_t)c->cfg.deadline_ms, &answer);
     if (ret != 0) {
+        eic_log(LOG_WARNING, "pushed keys of %s not checked: eicd on %s: %s", c->user, c->cfg.service_socket,
+                strerror(ret));
+        goto done;
+    }
+    if (answer.code != 0 || answer.n_fields % EIC_KEY_FIELDS != 0) {
+        ret = answer.code != 0 ? answer.code : EBADMSG;
+        eic_log(LOG_WARNING, "pushed keys of %s not checked: eicd: %s", c->user,
+                answer.code != 0 && answer.n_fields > 0 ? answer.fields[0] : strerror(ret));
         goto done;
     }
     for (size_t i = 0; i < n_fps; i++) {
-        for (size_t j = 0; j < n_v && !accepted[i]; j++) {
-            const struct eic_rule *rule = NULL;
-            const char *why = NULL;
+        for (size_t k = 0; k < answer.n_fields && !accepted[i]; k += EIC_KEY_FIELDS) {
+            char **key = answer.fields + k;
 
-            if (v[j].status != EIC_RECORD_ACCEPTED || fps[i][0] == '\0' || strcmp(v[j].fingerprint, fps[i]) != 0) {
-                continue;
-            }
-            if (mapped && (v[j].caller == NULL || !eic_principal_maps_to(&c->cfg.mapping, v[j].caller, c->user,
-                                                                         &why, &rule))) {
-                eic_log(LOG_WARNING, "pushed key %s for IAM-mapped account %s not counted: its principal %s %s",
-                        fps[i], c->user, v[j].caller ? v[j].caller : "(none)", v[j].caller ? why : "");
+            if (fps[i][0] == '\0' || strcmp(key[EIC_KEY_FINGERPRINT], fps[i]) != 0) {
                 continue;
             }
             accepted[i] = true;
             if (!s->eic_key) {
                 s->eic_key = true;
                 set_str(s->fingerprint, sizeof(s->fingerprint), fps[i]);
-                set_str(s->principal, sizeof(s->principal), v[j].caller ? v[j].caller : "");
-                set_str(s->request_id, sizeof(s->request_id), v[j].request_id ? v[j].request_id : "");
+                set_str(s->principal, sizeof(s->principal), key[EIC_KEY_CALLER]);
+                set_str(s->request_id, sizeof(s->request_id), key[EIC_KEY_REQUEST_ID]);
             }
         }
     }
-    ret = 0;
 done:
-    eic_keyrecords_free(v, n_v);
+    eic_proto_msg_free(&answer);
     return ret;
 }
 
@@ -427,7 +405,7 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
         goto done;
     }
     /* The account step checks this too; a stack without it must not skip revocation. */
-    if (mapped && !still_allowed(&c, cached_principal, NULL)) {
+    if (mapped && !eic_account_still_allowed(&c.cfg, c.args.config, c.user, cached_principal, NULL)) {
         ret = PAM_PERM_DENIED;
         goto done;
     }
@@ -445,7 +423,7 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
         /* Certificates are trusted through TrustedUserCAKeys, never pushed: nothing to ask. */
         eic_log(LOG_DEBUG, "%s logged in with an OpenSSH certificate; IMDS not asked", c.user);
     } else if (n_fps > 0 && c.cfg_ok && eic_valid_login_name(c.user)) {
-        if (match_pushed_keys(&c, mapped, fps, n_fps, accepted, s) != 0 && eic_only) {
+        if (match_pushed_keys(&c, fps, n_fps, accepted, s) != 0 && eic_only) {
             eic_log(LOG_WARNING, "session of %s refused: eic_only user and its pushed keys cannot be checked",
                     c.user);
             ret = PAM_PERM_DENIED;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eic_sha256.h"
 #include "eic_sshkey.h"
 #include "eic_util.h"
 
@@ -159,4 +160,22 @@ bool pam_eic_keys_in_authorized_keys(const struct pam_eic_args *args, const stru
         p += plen + (p[plen] == ',');
     }
     return n_listed == n;
+}
+
+int pam_eic_key_fingerprint(const char *text, size_t len, char fp[64])
+{
+    size_t type_len = strcspn(text, " \t\n");
+    size_t blob_len;
+    const char *blob;
+
+    fp[0] = '\0';
+    if (type_len == 0 || type_len >= len) {
+        return EINVAL;
+    }
+    blob = text + type_len + 1;
+    blob_len = strcspn(blob, " \t\n");
+    if (blob_len > len - type_len - 1) {
+        blob_len = len - type_len - 1;
+    }
+    return eic_ssh_fingerprint_libc(blob, blob_len, fp) == 0 ? 0 : EINVAL;
 }

@@ -22,4 +22,9 @@
 bool pam_eic_keys_in_authorized_keys(const struct pam_eic_args *args, const struct passwd *pw, char fps[][64],
                                      size_t n);
 
+/* The fingerprint ("SHA256:...", as ssh-keygen -l prints it) of the public key at the start of
+ * text (len bytes): "type base64" and anything after a blank. 0, or EINVAL when there is no key
+ * eic can read there. libc only. */
+int pam_eic_key_fingerprint(const char *text, size_t len, char fp[64]);
+
 #endif

@@ -18,7 +18,9 @@
  *
  * IMDS: the real emulator (EIC_EMULATOR_PATH) on a free loopback port, keys pushed with the real
  * client (EIC_CLIENT_PATH) as alice of tests/data/worlds/mapped.json; SSH_AUTH_INFO_0 is set with
- * pam_putenv as sshd does. Needs root (the config must be root's, the cache is written as root). */
+ * pam_putenv as sshd does. The module asks the real service (EICD_PATH, `eicd --foreground`, with
+ * the same fake accounts) on its socket; eicd reads a symlink that each case points at the case's
+ * configuration. Needs root (the config must be root's, the cache is written as root). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +36,9 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +76,9 @@ static char key_pushed[256];   /* public key files (ssh-keygen) */
 static char key_other[256];
 static char emu_url[128];
 static pid_t emu_pid;
+static char eicd_conf[256];    /* what eicd reads: a symlink to the configuration of the case */
+static char eicd_sock[100];  /* sockaddr_un.sun_path is 108 bytes */
+static pid_t eicd_pid;
 static bool have_root;
 static uid_t uid_of[8];             /* cache UIDs of the mapped accounts, by index in mapped[] */
 
@@ -273,9 +280,19 @@ static int open_close(const char *user, const char *args, const char *info, int 
 
 static char args_buf[8192];
 
-/* "config=CFG audit_log=AUDIT " + extra. */
+/* eicd answers from cfg from now on (it reads its configuration at every request). */
+static void eicd_use(const char *cfg)
+{
+    if (unlink(eicd_conf) != 0) {
+        assert_int_equal(errno, ENOENT);
+    }
+    assert_int_equal(symlink(cfg, eicd_conf), 0);
+}
+
+/* "config=CFG audit_log=AUDIT " + extra; eicd reads CFG too, as it reads the module's on a host. */
 static const char *args_with(const char *cfg, const char *extra)
 {
+    eicd_use(cfg);
     snprintf(args_buf, sizeof(args_buf), "config=%s audit_log=%s skel=%s %s", cfg, audit_path, skel, extra);
     return args_buf;
 }
@@ -370,12 +387,59 @@ static void emu_start(void)
     fail_msg("emulator not ready");
 }
 
+/* eicd, as the package runs it without systemd; the fake accounts (nss_wrapper) are inherited. */
+static void eicd_start(void)
+{
+    char out[PATH_MAX + 16];
+    uint64_t until;
+
+    snprintf(out, sizeof(out), "%s/eicd.out", top);
+    eicd_pid = fork();
+    assert_true(eicd_pid >= 0);
+    if (eicd_pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execl(EICD_PATH, EICD_PATH, "--config", eicd_conf, "--foreground", "--socket", eicd_sock, (char *)NULL);
+        _exit(127);
+    }
+    until = eic_monotonic_ms() + READY_TIMEOUT_MS;
+    while (eic_monotonic_ms() < until) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool up;
+
+        assert_true(fd >= 0);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", eicd_sock);
+        up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        if (up) {
+            return;
+        }
+        assert_int_not_equal(waitpid(eicd_pid, NULL, WNOHANG), eicd_pid);
+        sleep_ms(20);
+    }
+    fail_msg("eicd not ready");
+}
+
+static void eicd_stop(void)
+{
+    if (eicd_pid > 0) {
+        kill(eicd_pid, SIGTERM);
+        waitpid(eicd_pid, NULL, 0);
+        eicd_pid = 0;
+    }
+}
+
 static void write_config(const char *path, const char *rules, const char *endpoint)
 {
     write_file(path, 0644,
                "imds_endpoint = %s\nimds_timeout_ms = 5000\nca_file = %s/emu-state/ca.pem\nlog_file = %s\n"
-               "cache_dir = %s\nhome_base = %s\n%s\n",
-               endpoint, top, log_path, cache_dir, home_base, rules);
+               "cache_dir = %s\nhome_base = %s\nservice_socket = %s\n%s\n",
+               endpoint, top, log_path, cache_dir, home_base, eicd_sock, rules);
 }
 
 #define ALLOW_RULES "[map arn:aws:iam::111122223333:user/*]\nname = {user}\n"
@@ -403,6 +467,8 @@ static int setup(void **state)
     snprintf(skel, sizeof(skel), "%s/skel", top);
     snprintf(log_path, sizeof(log_path), "%s/pam.log", top);
     snprintf(audit_path, sizeof(audit_path), "%s/audit/audit.log", top);
+    snprintf(eicd_conf, sizeof(eicd_conf), "%s/eicd.conf", top);
+    snprintf(eicd_sock, sizeof(eicd_sock), "%s/eicd.sock", top);
     assert_int_equal(mkdir(confdir, 0755), 0);
     assert_int_equal(mkdir(cache_dir, 0755), 0);
     assert_int_equal(mkdir(home_base, 0755), 0);
@@ -491,12 +557,15 @@ static int setup(void **state)
     write_config(cfg_gw, ALLOW_RULES, emu_url);
     assert_int_equal(chmod(cfg_gw, 0664), 0);
     write_config(cfg_noimds, ALLOW_RULES, "http://127.0.0.1:1");
+    eicd_use(cfg_allow);
+    eicd_start();
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    eicd_stop();
     if (emu_pid > 0) {
         kill(emu_pid, SIGTERM);
         waitpid(emu_pid, NULL, 0);
@@ -633,9 +702,9 @@ static void test_account_deny_rule(void **state)
 
     NEED_ROOT();
     assert_int_equal(account("alice", args_with(cfg_deny, "")), PAM_PERM_DENIED);
-    /* the deny rule is the section at line 7 of the file (6 settings before it) */
+    /* the deny rule is the section at line 8 of the file (7 settings before it) */
     snprintf(needle, sizeof(needle), "IAM-mapped account alice refused: principal " ALICE_ARN
-             " denied by the deny rule at %s:7", cfg_deny);
+             " denied by the deny rule at %s:8", cfg_deny);
     assert_true(file_has(log_path, needle));
     /* others under the same config are unaffected */
     assert_int_equal(account("m1", args_with(cfg_deny, "")), PAM_SUCCESS);
@@ -647,7 +716,7 @@ static void test_account_maps_elsewhere_or_no_rule(void **state)
 
     NEED_ROOT();
     assert_int_equal(account("alice", args_with(cfg_other, "")), PAM_PERM_DENIED);
-    snprintf(needle, sizeof(needle), "principal " ALICE_ARN " maps to another account by the map rule at %s:7",
+    snprintf(needle, sizeof(needle), "principal " ALICE_ARN " maps to another account by the map rule at %s:8",
              cfg_other);
     assert_true(file_has(log_path, needle));
     assert_int_equal(account("alice", args_with(cfg_norule, "")), PAM_PERM_DENIED);
@@ -731,11 +800,30 @@ static void test_account_groups_follow_the_rule(void **state)
     assert_int_equal(account("m5", args_with(cfg_groups, "")), PAM_PERM_DENIED);
     assert_int_equal(rmdir(lock), 0);
     assert_int_equal(rename(saved, lock), 0);
+    /* eicd writes the cache and logs it (it names the file it reads) */
     snprintf(needle, sizeof(needle), "IAM-mapped account m5 refused: its groups and shell cannot be brought in line "
-             "with the map rule at %s:7", cfg_groups);
+             "with the map rule at %s:8", eicd_conf);
     assert_true(file_has(log_path, needle));
+    assert_true(file_has(log_path, "IAM-mapped account m5 refused by eicd: Permission denied"));
     m5_groups(&n_groups, &first_group, &ops_members, &ops_gid);
     assert_int_equal(n_groups, 0);
+
+    /* Without eicd, the only writer of the cache: an account in line gets in as it is; one that a
+     * rule would change is refused, and nothing is written. */
+    eicd_stop();
+    generation = cache_generation();
+    assert_int_equal(account("m5", args_with(cfg_allow, "")), PAM_SUCCESS);
+    assert_int_equal(account("m5", args_with(cfg_groups, "")), PAM_PERM_DENIED);
+    assert_int_equal(cache_generation(), generation);
+    snprintf(needle, sizeof(needle), "IAM-mapped account m5 refused: its groups or shell must be brought in line "
+             "with the map rule at %s:8, and only eicd may write the account cache", cfg_groups);
+    assert_true(file_has(log_path, needle));
+    assert_true(file_has(log_path, "eicd does not answer on"));
+    /* a revoked account needs no service to be refused */
+    assert_int_equal(account("alice", args_with(cfg_deny, "")), PAM_PERM_DENIED);
+    eicd_start();
+    assert_int_equal(account("m5", args_with(cfg_groups, "")), PAM_SUCCESS);
+    assert_int_equal(cache_generation(), generation + 1);
 }
 
 /* An unusable configuration leaves only the built-in defaults, so the account cache is looked up in
@@ -994,6 +1082,17 @@ static void test_session_local_user_with_pushed_key(void **state)
     assert_false(jbool(rec, "eic_key"));
     assert_null(jstr(rec, "principal"));
     json_object_put(rec);
+
+    /* eicd not running: the pushed key cannot be checked, so this is a local login (audited, not
+     * managed); the local user is not locked out */
+    eicd_stop();
+    auth_info(key_pushed, info, sizeof(info));
+    assert_int_equal(open_close("eicuser", args_with(cfg_allow, ""), info, NULL), PAM_IGNORE);
+    rec = last_audit();
+    assert_false(jbool(rec, "eic_key"));
+    json_object_put(rec);
+    assert_true(file_has(log_path, "pushed keys of eicuser not checked: eicd on"));
+    eicd_start();
 }
 
 /* A key the user logged in with from their own authorized_keys (sshd reads those before the
@@ -1159,8 +1258,8 @@ static void test_session_not_plain_root(void **state)
     assert_int_equal(setresuid(0, 0, 0), 0);
     assert_true(eic_only_refused);
     log = read_all(log_path);
-    assert_non_null(strstr(log + mark, "pushed keys of alice not checked: IMDS is not asked from a setuid or "
-                                       "non-root process"));
+    assert_non_null(strstr(log + mark, "pushed keys of alice not checked: not asked from a setuid or non-root "
+                                       "process"));
     free(log);
     elog = read_all(elog_path);
     if (strstr(elog + emu_mark, " /latest/") != NULL) {
@@ -1189,6 +1288,11 @@ static void test_eic_only(void **state)
     assert_true(refused_and_ended("eicuser", args_with(cfg_noimds, "eic_only=eicuser"), info));
     assert_true(file_has(log_path, "eic_only user and its pushed keys cannot be checked"));
     assert_true(file_has(log_path, "session of eicuser refused; sshd would go on with it, so its process"));
+    /* eicd not running: cannot be checked either, refused; the module never asks IMDS itself */
+    eicd_stop();
+    assert_true(refused_and_ended("eicuser", args_with(cfg_allow, "eic_only=eicuser"), info));
+    assert_true(file_has(log_path, "pushed keys of eicuser not checked: eicd on"));
+    eicd_start();
     /* a key that was never pushed (a stale authorized_keys line): refused */
     auth_info(key_other, info, sizeof(info));
     assert_true(refused_and_ended("eicuser", args_with(cfg_allow, "eic_only=eicuser"), info));
