@@ -30,7 +30,8 @@ trap 'kill -CONT "${SANDBOX_EICD_PID:-0}" 2>/dev/null; sandbox_stop; cleanup' EX
 
 sandbox_setup
 sandbox_install_nss
-sandbox_install_pam "audit_log=/srv/eic/log/audit.log"
+# pam_eic reads the files sshd reads (AuthorizedKeysFile): a local key login never waits on eicd.
+sandbox_install_pam "audit_log=/srv/eic/log/audit.log" "authorized_keys=/srv/eic/keys/%u"
 sandbox_add_user eicuser 61000
 sandbox_write_config "$RULES"
 WORLD=(--config "$TEST_DATA/worlds/mapped.json")
