@@ -17,6 +17,16 @@ exports_only_pam_sm() {
     [ "$syms" = "$(printf 'pam_sm_acct_mgmt\npam_sm_close_session\npam_sm_open_session')" ]
 }
 check "pam_eic.so exports pam_sm_acct_mgmt, pam_sm_open_session, pam_sm_close_session only" exports_only_pam_sm
+# libc and libpam only: the trust work (libcurl, OpenSSL, json-c) is eicd's, never in sshd, sudo or su.
+libc_and_libpam_only() {
+    local needed
+    needed=$(readelf -d "$MODULE" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort)
+    echo "$needed"
+    # The ASan build links the sanitizer runtimes into every program.
+    [ "$EIC_TEST_SUITE" = asan ] && needed=$(echo "$needed" | grep -v -e '^libasan' -e '^libubsan')
+    [ "$needed" = "$(printf 'libc.so.6\nlibpam.so.0')" ] && ! ldd "$MODULE" | grep -Ei 'curl|crypto|ssl|json'
+}
+check "pam_eic.so needs libc and libpam only (readelf -d), loads no libcurl, OpenSSL or json-c (ldd)" libc_and_libpam_only
 check "pam_eic.so has no undefined symbol left unresolved (ldd -r)" bash -c "! ldd -r '$MODULE' 2>&1 | grep -q 'undefined symbol'"
 
 # The unit tests under valgrind. nss_wrapper is set here (not by the program's re-exec) so that
