@@ -41,6 +41,7 @@
 #define PAM_EIC_EXPORT __attribute__((visibility("default")))
 #define SESSION_DATA "pam_eic_session"
 #define MAX_AUTH_KEYS 8
+#define SERVICE_GRACE_MS 250 /* for eicd to answer, on top of its own IMDS budget */
 
 /* What every hook starts from. */
 struct ctx {
@@ -279,8 +280,10 @@ static int match_pushed_keys(const struct ctx *c, char fps[][64], size_t n_fps, 
         eic_log(LOG_NOTICE, "pushed keys of %s not checked: not asked from a setuid or non-root process", c->user);
         return EPERM;
     }
+    /* The budget of the in-module fetch this replaces (imds_timeout_ms), and time for the service
+     * to answer: a hung eicd delays the session of an EIC login no more than a hung IMDS did. */
     ret = eic_proto_call(c->cfg.service_socket, EIC_REQ_KEYS, fields, 2,
-                         eic_monotonic_ms() + (uint64_t)c->cfg.deadline_ms, &answer);
+                         eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms + SERVICE_GRACE_MS, &answer);
     if (ret != 0) {
         eic_log(LOG_WARNING, "pushed keys of %s not checked: eicd on %s: %s", c->user, c->cfg.service_socket,
                 strerror(ret));
