@@ -10,77 +10,204 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "eic_log.h"
 
-/* NULL for "" so that unknown values are JSON null, not empty strings. */
-static int add_string(json_object *obj, const char *key, const char *value)
-{
-    json_object *v = NULL;
+/* The audit record is written here, without json-c: pam_eic is loaded into sshd, sudo and su, and
+ * brings in nothing but libc and libpam. The text is the one json-c wrote before
+ * (json_object_to_json_string_ext with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+ * byte for byte, so that readers of existing logs see no difference: keys in a fixed order, no
+ * blanks, null for an unknown ("") value, and json-c's escaping of strings (tests/unit/
+ * test_pam_libc.c compares the two for every byte value). */
 
-    if (value != NULL && value[0] != '\0') {
-        v = json_object_new_string(value);
-        if (v == NULL) {
-            return ENOMEM;
+/* The longest escape of one byte: "\u00XX". */
+#define JSON_ESCAPE_MAX 6
+#define FIELD_SIZE(field) sizeof(((const struct pam_eic_session *)NULL)->field)
+/* The longest event name accepted ("session_expired" is the longest there is). */
+#define AUDIT_EVENT_MAX 32
+/* Room for the longest record: every string value escaped at JSON_ESCAPE_MAX bytes a byte, and
+ * 512 bytes for the keys, the punctuation, the integers (at most 20 characters each), the
+ * boolean and the final newline. */
+#define AUDIT_LINE_MAX                                                                            \
+    (JSON_ESCAPE_MAX * (AUDIT_EVENT_MAX + FIELD_SIZE(user) + FIELD_SIZE(principal) +              \
+                        FIELD_SIZE(request_id) + FIELD_SIZE(fingerprint) + FIELD_SIZE(rhost) +    \
+                        FIELD_SIZE(service)) +                                                    \
+     512)
+
+/* A JSON text written into a buffer of fixed size. The first error sticks (EOVERFLOW when the
+ * buffer is too small, which AUDIT_LINE_MAX rules out for any session), so a record is built
+ * with no check after each call and tested once at the end. */
+struct json_writer {
+    char *buf;
+    size_t size;
+    size_t used;
+    bool first_member; /* no ',' before the next member */
+    int err;
+};
+
+static void json_put(struct json_writer *w, const char *bytes, size_t len)
+{
+    if (w->err != 0) {
+        return;
+    }
+    /* Keep one byte for the terminating NUL. */
+    if (len >= w->size - w->used) {
+        w->err = EOVERFLOW;
+        return;
+    }
+    memcpy(w->buf + w->used, bytes, len);
+    w->used += len;
+    w->buf[w->used] = '\0';
+}
+
+/* A JSON string of the len bytes at s, escaped as json-c escapes: '"' and '\\' with a backslash,
+ * the control characters that JSON has a short form for by it (\b \f \n \r \t), the other
+ * bytes below 0x20 as \u00XX in lower-case hex (so no value, an rhost or a principal from a key
+ * record, breaks the one-record-per-line framing), and everything else as it is: '/', DEL (0x7f)
+ * and the bytes from 0x80 up (UTF-8 or not) are not escaped. */
+static void json_put_string(struct json_writer *w, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t plain = 0; /* bytes of s before i not yet written: written in one piece */
+
+    json_put(w, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[JSON_ESCAPE_MAX];
+        size_t esc_len = 2;
+
+        esc[0] = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            esc[1] = (char)c;
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            if (c >= 0x20) {
+                continue;
+            }
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xf];
+            esc_len = 6;
+            break;
         }
+        json_put(w, s + plain, i - plain);
+        json_put(w, esc, esc_len);
+        plain = i + 1;
     }
-    if (json_object_object_add(obj, key, v) != 0) {
-        json_object_put(v);
-        return ENOMEM;
-    }
-    return 0;
+    json_put(w, s + plain, len - plain);
+    json_put(w, "\"", 1);
 }
 
-static int add_int(json_object *obj, const char *key, long long value)
+/* "key": with the ',' that separates it from the member before. The keys are our own literals:
+ * nothing in them needs escaping. */
+static void json_put_key(struct json_writer *w, const char *key)
 {
-    json_object *v = json_object_new_int64(value);
-
-    if (v == NULL || json_object_object_add(obj, key, v) != 0) {
-        json_object_put(v);
-        return ENOMEM;
+    if (!w->first_member) {
+        json_put(w, ",", 1);
     }
-    return 0;
+    w->first_member = false;
+    json_put(w, "\"", 1);
+    json_put(w, key, strlen(key));
+    json_put(w, "\":", 2);
 }
 
+/* A string member from a bounded char array (at most max bytes read, even without a NUL);
+ * null when it is empty, as an unknown value is null in the records. */
+static void json_member_string(struct json_writer *w, const char *key, const char *value, size_t max)
+{
+    size_t len = value != NULL ? strnlen(value, max) : 0;
+
+    json_put_key(w, key);
+    if (len == 0) {
+        json_put(w, "null", 4);
+    } else {
+        json_put_string(w, value, len);
+    }
+}
+
+static void json_member_int(struct json_writer *w, const char *key, long long value)
+{
+    char digits[32]; /* 20 characters for the lowest long long, with its sign */
+    int n = snprintf(digits, sizeof(digits), "%lld", value);
+
+    json_put_key(w, key);
+    if (n < 0 || (size_t)n >= sizeof(digits)) {
+        if (w->err == 0) {
+            w->err = EOVERFLOW;
+        }
+        return;
+    }
+    json_put(w, digits, (size_t)n);
+}
+
+static void json_member_bool(struct json_writer *w, const char *key, bool value)
+{
+    json_put_key(w, key);
+    json_put(w, value ? "true" : "false", value ? 4 : 5);
+}
+
+/* The record as one line, "\n" included, in a malloc'd *line of AUDIT_LINE_MAX bytes. Returns 0,
+ * EINVAL (an event name longer than AUDIT_EVENT_MAX), ENOMEM, or EOVERFLOW (cannot happen for a
+ * session within its fields' sizes; checked all the same). */
 static int build_line(const struct pam_eic_session *s, const char *event, long long duration, char **line,
                       size_t *len)
 {
-    json_object *obj = json_object_new_object();
-    json_object *b = NULL;
-    const char *text;
-    int ret = ENOMEM;
+    struct json_writer w = {.size = AUDIT_LINE_MAX, .first_member = true};
+    size_t event_len = event != NULL ? strnlen(event, AUDIT_EVENT_MAX + 1) : 0;
+    int ret;
 
     *line = NULL;
-    if (obj == NULL) {
+    *len = 0;
+    if (event_len > AUDIT_EVENT_MAX) {
+        ret = EINVAL;
         goto done;
     }
-    if (add_string(obj, "event", event) != 0 || add_int(obj, "time", (long long)time(NULL)) != 0 ||
-        add_string(obj, "user", s->user) != 0 || add_int(obj, "uid", (long long)s->uid) != 0 ||
-        add_string(obj, "principal", s->principal) != 0 || add_string(obj, "request_id", s->request_id) != 0 ||
-        add_string(obj, "fingerprint", s->fingerprint) != 0 || add_string(obj, "rhost", s->rhost) != 0 ||
-        add_string(obj, "service", s->service) != 0 || add_int(obj, "pid", (long long)s->pid) != 0) {
+    w.buf = malloc(w.size);
+    if (w.buf == NULL) {
+        ret = ENOMEM;
         goto done;
     }
-    b = json_object_new_boolean(s->eic_key);
-    if (b == NULL || json_object_object_add(obj, "eic_key", b) != 0) {
-        json_object_put(b);
+    json_put(&w, "{", 1);
+    json_member_string(&w, "event", event, event_len);
+    json_member_int(&w, "time", (long long)time(NULL));
+    json_member_string(&w, "user", s->user, sizeof(s->user));
+    json_member_int(&w, "uid", (long long)s->uid);
+    json_member_string(&w, "principal", s->principal, sizeof(s->principal));
+    json_member_string(&w, "request_id", s->request_id, sizeof(s->request_id));
+    json_member_string(&w, "fingerprint", s->fingerprint, sizeof(s->fingerprint));
+    json_member_string(&w, "rhost", s->rhost, sizeof(s->rhost));
+    json_member_string(&w, "service", s->service, sizeof(s->service));
+    json_member_int(&w, "pid", (long long)s->pid);
+    json_member_bool(&w, "eic_key", s->eic_key);
+    if (duration >= 0) {
+        json_member_int(&w, "duration", duration);
+    }
+    json_put(&w, "}\n", 2);
+    ret = w.err;
+    if (ret != 0) {
         goto done;
     }
-    if (duration >= 0 && add_int(obj, "duration", duration) != 0) {
-        goto done;
-    }
-    /* PLAIN: no newlines inside the object; json-c escapes control characters in strings (an rhost
-     * or a #Caller from a record cannot break the one-object-per-line framing). */
-    text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (text == NULL || asprintf(line, "%s\n", text) < 0) {
-        *line = NULL;
-        goto done;
-    }
-    *len = strlen(*line);
-    ret = 0;
+    *line = w.buf;
+    *len = w.used;
+    w.buf = NULL;
 done:
-    json_object_put(obj);
+    free(w.buf);
     return ret;
 }
 

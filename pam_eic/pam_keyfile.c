@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,12 @@
 #include <unistd.h>
 
 #include "eic_sha256.h"
-#include "eic_sshkey.h"
 #include "eic_util.h"
 
 #define MAX_FILE_SIZE (1024 * 1024)
 #define MAX_KEYS 16 /* login keys looked for (sshd's SSH_AUTH_INFO_0 has one per method) */
+#define MAX_KEY_TEXT (64 * 1024) /* "type base64 [comment]": a 16384-bit RSA key is ~2.8 KiB of base64 */
+#define MAX_KEY_TYPE 64          /* OpenSSH's longest key type name has 44 bytes */
 
 /* Expand one pattern (len bytes; %u, %h, %% as sshd does; relative to the home directory).
  * Returns 0 or ENAMETOOLONG. */
@@ -85,39 +87,139 @@ fail:
     return NULL;
 }
 
-/* The fingerprint of the key on one authorized_keys line, or "" when there is none. A line is
- * "[options] type base64 [comment]"; options are one token that may hold double-quoted blanks
- * (command="a b"), so when the line does not start with a key, that token is skipped, once. */
-static void line_fingerprint(const char *line, size_t len, char fp[64])
+static bool is_blank(char c)
 {
-    struct eic_sshkey key;
+    return c == ' ' || c == '\t';
+}
+
+/* Length of the word at s[0..len): up to the first blank. */
+static size_t word_length(const char *s, size_t len)
+{
+    size_t n = 0;
+
+    while (n < len && !is_blank(s[n])) {
+        n++;
+    }
+    return n;
+}
+
+/* Could s[0..len) be the key type word of a key line (ssh-ed25519, ecdsa-sha2-nistp256,
+ * sk-ssh-ed25519@openssh.com, ...)? Printable ASCII, no blanks, not too long. Whether it is the
+ * key's type is for the blob to say (blob_has_type). */
+static bool looks_like_key_type(const char *s, size_t len)
+{
+    if (len == 0 || len > MAX_KEY_TYPE) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Does the key blob start with the key type as an SSH string (RFC 4251 section 5: a uint32
+ * length, big-endian, then the bytes), and is that type the word written in front of it? sshd
+ * refuses a line whose word and blob disagree, so such a line must not count as listing the key. */
+static bool blob_has_type(const uint8_t *blob, size_t blob_len, const char *type, size_t type_len)
+{
+    uint32_t name_len;
+
+    if (blob_len < 4) {
+        return false;
+    }
+    name_len = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 | blob[3];
+    /* Compared with type_len first: the length in the blob is not trusted to fit in it. */
+    return name_len == type_len && type_len <= blob_len - 4 && memcmp(blob + 4, type, type_len) == 0;
+}
+
+int pam_eic_key_fingerprint(const char *line, size_t len, char fp[64])
+{
+    size_t type_len, b64_start, b64_len;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    int ret;
+
+    fp[0] = '\0';
+    if (len > MAX_KEY_TEXT) {
+        ret = EINVAL;
+        goto done;
+    }
+    type_len = word_length(line, len);
+    if (!looks_like_key_type(line, type_len)) {
+        ret = EINVAL;
+        goto done;
+    }
+    b64_start = type_len;
+    while (b64_start < len && is_blank(line[b64_start])) {
+        b64_start++;
+    }
+    b64_len = word_length(line + b64_start, len - b64_start);
+    if (b64_len == 0) {
+        ret = EINVAL;
+        goto done;
+    }
+    ret = eic_base64_decode_libc(line + b64_start, b64_len, &blob, &blob_len);
+    if (ret != 0) {
+        goto done;
+    }
+    if (!blob_has_type(blob, blob_len, line, type_len)) {
+        ret = EINVAL;
+        goto done;
+    }
+    ret = eic_ssh_fingerprint_libc(line + b64_start, b64_len, fp);
+done:
+    if (ret != 0) {
+        fp[0] = '\0';
+    }
+    free(blob);
+    return ret;
+}
+
+/* Where the key starts after the options token at the start of line[0..len): options are one
+ * token that may hold double-quoted blanks (command="a b") and backslash-escaped quotes in them,
+ * followed by blanks. */
+static size_t skip_options(const char *line, size_t len)
+{
     bool quoted = false;
     size_t i = 0;
 
-    fp[0] = '\0';
-    for (int attempt = 0; attempt < 2 && i < len; attempt++) {
-        memset(&key, 0, sizeof(key));
-        if (eic_sshkey_parse_openssh(line + i, len - i, &key) == 0) {
-            if (eic_sshkey_fingerprint(&key, fp) != 0) {
-                fp[0] = '\0';
-            }
-            eic_sshkey_free(&key);
-            return;
-        }
-        eic_sshkey_free(&key);
-        if (attempt == 0 && memmem(line, len, "cert-authority", 14) != NULL) {
-            return; /* the key there is a CA's: sshd accepts certificates it signed, not the key itself */
-        }
-        for (; i < len && (quoted || (line[i] != ' ' && line[i] != '\t')); i++) {
-            if (line[i] == '\\' && i + 1 < len) {
-                i++;
-            } else if (line[i] == '"') {
-                quoted = !quoted;
-            }
-        }
-        while (i < len && (line[i] == ' ' || line[i] == '\t')) {
+    for (; i < len && (quoted || !is_blank(line[i])); i++) {
+        if (line[i] == '\\' && i + 1 < len) {
             i++;
+        } else if (line[i] == '"') {
+            quoted = !quoted;
         }
+    }
+    while (i < len && is_blank(line[i])) {
+        i++;
+    }
+    return i;
+}
+
+/* The fingerprint of the key on one authorized_keys line (no blanks in front), or "" when there is
+ * none. A line is "[options] type base64 [comment]": when it does not start with a key, its first
+ * token is taken as options and skipped, once. */
+static void line_fingerprint(const char *line, size_t len, char fp[64])
+{
+    size_t key_start;
+
+    fp[0] = '\0';
+    /* Blanks and the CR of a CRLF line at the end are not part of the base64 of a key without a
+     * comment. */
+    while (len > 0 && (is_blank(line[len - 1]) || line[len - 1] == '\r')) {
+        len--;
+    }
+    if (pam_eic_key_fingerprint(line, len, fp) == 0) {
+        return;
+    }
+    if (memmem(line, len, "cert-authority", 14) != NULL) {
+        return; /* the key there is a CA's: sshd accepts certificates it signed, not the key itself */
+    }
+    key_start = skip_options(line, len);
+    if (key_start < len) {
+        pam_eic_key_fingerprint(line + key_start, len - key_start, fp);
     }
 }
 
@@ -160,22 +262,4 @@ bool pam_eic_keys_in_authorized_keys(const struct pam_eic_args *args, const stru
         p += plen + (p[plen] == ',');
     }
     return n_listed == n;
-}
-
-int pam_eic_key_fingerprint(const char *text, size_t len, char fp[64])
-{
-    size_t type_len = strcspn(text, " \t\n");
-    size_t blob_len;
-    const char *blob;
-
-    fp[0] = '\0';
-    if (type_len == 0 || type_len >= len) {
-        return EINVAL;
-    }
-    blob = text + type_len + 1;
-    blob_len = strcspn(blob, " \t\n");
-    if (blob_len > len - type_len - 1) {
-        blob_len = len - type_len - 1;
-    }
-    return eic_ssh_fingerprint_libc(blob, blob_len, fp) == 0 ? 0 : EINVAL;
 }

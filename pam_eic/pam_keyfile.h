@@ -22,9 +22,10 @@
 bool pam_eic_keys_in_authorized_keys(const struct pam_eic_args *args, const struct passwd *pw, char fps[][64],
                                      size_t n);
 
-/* The fingerprint ("SHA256:...", as ssh-keygen -l prints it) of the public key at the start of
- * text (len bytes): "type base64" and anything after a blank. 0, or EINVAL when there is no key
- * eic can read there. libc only. */
-int pam_eic_key_fingerprint(const char *text, size_t len, char fp[64]);
+/* The fingerprint of a key written "type base64 [comment]" at line[0..len) (no blanks in front):
+ * "SHA256:" and the unpadded base64 of the SHA-256 of the decoded blob, as ssh-keygen -l prints
+ * it, in libc code. The blob must name the type written in front of it, as sshd requires.
+ * Returns 0, or EINVAL when this is not a key (fp is then ""), or ENOMEM. */
+int pam_eic_key_fingerprint(const char *line, size_t len, char fp[64]);
 
 #endif
