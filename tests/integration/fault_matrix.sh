@@ -13,6 +13,7 @@
 #   cached user    getent passwd alice: served from the account cache, never from IMDS
 #   NSS miss       getent passwd of a name in no cache (nss_eic's heavy path, as sshd's root monitor
 #                  would): must come back, not found, within imds_timeout_ms
+#   NSS miss again another such name right after: eicd has seen IMDS fail (or answer) once now
 #   EIC login      alice with a key pushed for her: refused (fail closed) unless IMDS answers in time;
 #                  and one run of eic-authorized-keys on its own, timed against deadline_ms
 #   crashes        getent killed by a signal, sshd's listener gone, sshd logging a child killed by
@@ -191,6 +192,12 @@ fm_run_row() {
     FM_MISS_MS=$(fm_ms "$t")
     [ "$rc" -ge 128 ] && FM_CRASH+="getent passwd $miss_name: signal $((rc - 128)); "
     if [ "$rc" -eq 2 ] && [ -z "$out" ]; then FM_MISS="not found"; else FM_MISS="exit $rc: $out"; fi
+    t=$(date +%s%N)
+    out=$(getent passwd "$miss_name-again")
+    rc=$?
+    FM_MISS_AGAIN_MS=$(fm_ms "$t")
+    [ "$rc" -ge 128 ] && FM_CRASH+="getent passwd $miss_name-again: signal $((rc - 128)); "
+    if [ "$rc" -eq 2 ] && [ -z "$out" ]; then FM_MISS_AGAIN="not found"; else FM_MISS_AGAIN="exit $rc: $out"; fi
 
     t=$(date +%s%N)
     if sandbox_login alice "$WORK/key-alice" true 2>>"$WORK/ssh.err"; then FM_EIC=accepted; else FM_EIC=refused; fi

@@ -49,6 +49,7 @@ row_behaves() { # row_behaves ID
     ! grep "active-keys/$FM_LOCAL_USER/" "$FM_LOG_ALL" || { echo "FAIL a local login asked IMDS"; fail=1; }
     [ "$FM_CACHED" = ok ] || { echo "FAIL cached user: $FM_CACHED"; fail=1; }
     [ "$FM_MISS" = "not found" ] || { echo "FAIL NSS miss: $FM_MISS"; fail=1; }
+    [ "$FM_MISS_AGAIN" = "not found" ] || { echo "FAIL second NSS miss: $FM_MISS_AGAIN"; fail=1; }
     [ "$FM_MISS_MS" -lt "$MISS_BOUND_MS" ] || { echo "FAIL NSS miss took ${FM_MISS_MS}ms"; fail=1; }
     [ "$FM_EIC" = "$want" ] || { echo "FAIL EIC login $FM_EIC, want $want"; fail=1; }
     [ "$FM_EIC_MS" -lt "$EIC_BOUND_MS" ] || { echo "FAIL EIC login took ${FM_EIC_MS}ms"; fail=1; }
