@@ -14,7 +14,9 @@
 #include "eic_codec.h"
 #include "eic_log.h"
 #include "eic_metadata.h"
+#include "eic_record_memory.h"
 #include "eic_signer.h"
+#include "eic_time.h"
 
 #define META "/latest/meta-data/"
 #define SSH_KEYS META "managed-ssh-keys/"
@@ -190,13 +192,19 @@ static struct {
 static size_t n_idle;
 /* The last verified signer: what it was verified against ("endpoint ca_file@version
  * ca_path@version", file_identity()), this
- * instance's id, the signer's key, and until when it may be relied on (Unix seconds). */
+ * instance's id, the signer's key, and until when it may be relied on (Unix seconds). generation
+ * changes whenever the signer relied on changes or is dropped (never 0 once one was kept). */
 static struct {
     char source[4096 + 160];
     char instance_id[64];
     EVP_PKEY *signer_key;
     long long valid_until;
+    uint64_t generation;
 } trust;
+/* The records that verified ACCEPTED with that signer, per (user, fingerprint), tagged with its
+ * generation: forgotten whenever it changes, so that a record is never given back on the word of
+ * a signer no longer relied on. */
+static struct eic_record_memory verified_records;
 
 void eic_keys_keep_state(void)
 {
@@ -205,16 +213,32 @@ void eic_keys_keep_state(void)
     pthread_mutex_unlock(&kept_lock);
 }
 
-/* The kept signer for source at now (its key up-ref'd into *key), or false. */
-static bool trust_get(const char *source, long long now, char instance_id[64], EVP_PKEY **key)
+/* Is the kept signer one to rely on for source at now? (kept_lock held) */
+static bool trust_usable_locked(const char *source, long long now)
+{
+    return trust.signer_key != NULL && now < trust.valid_until && strcmp(trust.source, source) == 0;
+}
+
+/* Drop the kept signer, and with it every record verified with it. (kept_lock held) */
+static void trust_drop_locked(void)
+{
+    EVP_PKEY_free(trust.signer_key);
+    trust.signer_key = NULL;
+    trust.generation++;
+    eic_record_memory_clear(&verified_records);
+}
+
+/* The kept signer for source at now (its key up-ref'd into *key, its generation in *generation),
+ * or false. */
+static bool trust_get(const char *source, long long now, char instance_id[64], EVP_PKEY **key, uint64_t *generation)
 {
     bool ok = false;
 
     pthread_mutex_lock(&kept_lock);
-    if (trust.signer_key != NULL && now < trust.valid_until && strcmp(trust.source, source) == 0 &&
-        EVP_PKEY_up_ref(trust.signer_key) == 1) {
+    if (trust_usable_locked(source, now) && EVP_PKEY_up_ref(trust.signer_key) == 1) {
         memcpy(instance_id, trust.instance_id, sizeof(trust.instance_id));
         *key = trust.signer_key;
+        *generation = trust.generation;
         ok = true;
     }
     pthread_mutex_unlock(&kept_lock);
@@ -224,28 +248,84 @@ static bool trust_get(const char *source, long long now, char instance_id[64], E
 static void trust_forget(void)
 {
     pthread_mutex_lock(&kept_lock);
-    EVP_PKEY_free(trust.signer_key);
-    trust.signer_key = NULL;
+    trust_drop_locked();
     pthread_mutex_unlock(&kept_lock);
 }
 
-static void trust_put(const char *source, const char *instance_id, EVP_PKEY *key, long long now,
-                      long long valid_until)
+/* Keep key, just verified for source and instance_id, as the signer to rely on; returns the
+ * generation it is kept under, 0 when it could not be kept. */
+static uint64_t trust_put(const char *source, const char *instance_id, EVP_PKEY *key, long long now,
+                          long long valid_until)
 {
+    uint64_t generation;
+
     if (valid_until > now + TRUST_REUSE_MAX_SECONDS) {
         valid_until = now + TRUST_REUSE_MAX_SECONDS;
     }
     if (strlen(source) >= sizeof(trust.source) || strlen(instance_id) >= sizeof(trust.instance_id) ||
         EVP_PKEY_up_ref(key) != 1) {
-        return;
+        return 0;
     }
     pthread_mutex_lock(&kept_lock);
+    /* The signer relied on, verified again (by requests that found none kept at the same time):
+     * the records verified with it stay. Any other change, an expired signer verified again
+     * included, is a new generation, and the records verified with the one before are forgotten. */
+    if (!trust_usable_locked(source, now) || strcmp(trust.instance_id, instance_id) != 0 ||
+        EVP_PKEY_eq(trust.signer_key, key) != 1) {
+        trust_drop_locked();
+        memcpy(trust.source, source, strlen(source) + 1);
+        memcpy(trust.instance_id, instance_id, strlen(instance_id) + 1);
+    }
     EVP_PKEY_free(trust.signer_key);
-    memcpy(trust.source, source, strlen(source) + 1);
-    memcpy(trust.instance_id, instance_id, strlen(instance_id) + 1);
     trust.signer_key = key;
     trust.valid_until = valid_until;
+    generation = trust.generation;
     pthread_mutex_unlock(&kept_lock);
+    return generation;
+}
+
+/* The ACCEPTED records remembered for (user, fingerprint) that may answer for source at now
+ * (eic_record_memory_get): 0 with them in *verdicts, else ENOENT (or ENOMEM). */
+static int remembered_records(const char *source, const char *user, const char *fingerprint, long long now,
+                              struct eic_record_verdict **verdicts, size_t *n_verdicts, uint64_t *age_ms)
+{
+    int ret = ENOENT;
+
+    *verdicts = NULL;
+    *n_verdicts = 0;
+    pthread_mutex_lock(&kept_lock);
+    if (trust.signer_key != NULL && now >= trust.valid_until) {
+        /* The kept signer has expired (a certificate, an OCSP response, the 300 s): neither it nor
+         * what it vouched for is relied on any longer. */
+        trust_drop_locked();
+    }
+    if (trust_usable_locked(source, now)) {
+        ret = eic_record_memory_get(&verified_records, user, fingerprint, trust.generation, now,
+                                    eic_monotonic_ms(), verdicts, n_verdicts, age_ms);
+    }
+    pthread_mutex_unlock(&kept_lock);
+    return ret;
+}
+
+/* After a fetch for user fetched at fetched_ms: its verdicts replace what was remembered for
+ * user, kept only if they were judged with the signer still relied on. */
+static void remember_records(const char *user, const char *fingerprint, const struct eic_record_verdict *verdicts,
+                             size_t n_verdicts, uint64_t generation, uint64_t fetched_ms)
+{
+    int ret;
+
+    pthread_mutex_lock(&kept_lock);
+    if (generation != trust.generation || trust.signer_key == NULL) {
+        /* The signer changed while this request was judging with it: remember nothing. */
+        generation = 0;
+    }
+    ret = eic_record_memory_refresh(&verified_records, user, fingerprint, verdicts, n_verdicts, generation,
+                                    fetched_ms);
+    pthread_mutex_unlock(&kept_lock);
+    if (ret != 0) {
+        eic_log(LOG_NOTICE, "cannot remember the verified key records of %s (%s); they are fetched again next time",
+                user, strerror(ret));
+    }
 }
 
 /* An idle IMDS client made with options, or a new one. */
@@ -309,9 +389,10 @@ static bool any_bad_signature(const struct eic_record_verdict *v, size_t n)
 }
 
 /* eic_keys_fetch_verified, relying on the kept signer for trust_source when there is one (NULL:
- * never kept, never relied on). */
+ * never kept, never relied on). *generation: that of the kept signer the records were judged with,
+ * 0 when they were not (or there were none). */
 static int fetch_verified(struct eic_imds *imds, const struct eic_keys_request *req, const char *trust_source,
-                          struct eic_record_verdict **verdicts, size_t *n_verdicts)
+                          struct eic_record_verdict **verdicts, size_t *n_verdicts, uint64_t *generation)
 {
     struct signer_material signer;
     struct eic_buf instance_id;
@@ -331,6 +412,7 @@ static int fetch_verified(struct eic_imds *imds, const struct eic_keys_request *
 
     *verdicts = NULL;
     *n_verdicts = 0;
+    *generation = 0;
     memset(&signer, 0, sizeof(signer));
     eic_buf_init(&signer.chain, max);
     eic_buf_init(&instance_id, SMALL_RESPONSE);
@@ -353,7 +435,7 @@ static int fetch_verified(struct eic_imds *imds, const struct eic_keys_request *
 
     ctx.now = req->now;
     ctx.fingerprint = req->fingerprint;
-    if (trust_source != NULL && trust_get(trust_source, req->now, kept_id, &signer_key)) {
+    if (trust_source != NULL && trust_get(trust_source, req->now, kept_id, &signer_key, generation)) {
         ctx.instance_id = kept_id;
         ctx.signer_key = signer_key;
         ret = eic_keyrecords_verify(records.data, records.len, &ctx, verdicts, n_verdicts);
@@ -369,6 +451,7 @@ static int fetch_verified(struct eic_imds *imds, const struct eic_keys_request *
         *n_verdicts = 0;
         EVP_PKEY_free(signer_key);
         signer_key = NULL;
+        *generation = 0;
         trust_forget();
     }
 
@@ -405,13 +488,14 @@ static int fetch_verified(struct eic_imds *imds, const struct eic_keys_request *
         goto done;
     }
     if (trust_source != NULL) {
-        trust_put(trust_source, instance_id.data, signer_key, req->now, valid_until);
+        *generation = trust_put(trust_source, instance_id.data, signer_key, req->now, valid_until);
     }
 
     ctx.instance_id = instance_id.data;
     ctx.signer_key = signer_key;
     ret = eic_keyrecords_verify(records.data, records.len, &ctx, verdicts, n_verdicts);
     if (ret != 0) {
+        *generation = 0;
         goto done;
     }
 log_verdicts:
@@ -431,7 +515,9 @@ done:
 int eic_keys_fetch_verified(struct eic_imds *imds, const struct eic_keys_request *req,
                             struct eic_record_verdict **verdicts, size_t *n_verdicts)
 {
-    return fetch_verified(imds, req, NULL, verdicts, n_verdicts);
+    uint64_t generation;
+
+    return fetch_verified(imds, req, NULL, verdicts, n_verdicts, &generation);
 }
 
 int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char *fingerprint, uint64_t deadline_ms,
@@ -446,12 +532,42 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     char source[sizeof(trust.source)];
     char ca_file_id[PATH_MAX + 80];
     char ca_path_id[PATH_MAX + 80];
+    uint64_t generation = 0;
+    uint64_t fetched_ms;
+    uint64_t age_ms;
     bool kept = false;
     bool source_ok;
     int ret;
 
     *verdicts = NULL;
     *n_verdicts = 0;
+    /* What a kept client and a kept signer were made from: another configuration gets its own. */
+    snprintf(options, sizeof(options), "%s %ld %ld %ld", cfg->imds_endpoint, cfg->imds_timeout_ms, cfg->imds_token_ttl,
+             cfg->imds_max_response);
+    source_ok = file_identity(cfg->ca_file, ca_file_id, sizeof(ca_file_id)) == 0 &&
+                file_identity(cfg->ca_path, ca_path_id, sizeof(ca_path_id)) == 0 &&
+                (size_t)snprintf(source, sizeof(source), "%s %s %s", cfg->imds_endpoint, ca_file_id, ca_path_id) <
+                    sizeof(source);
+    pthread_mutex_lock(&kept_lock);
+    kept = keep_state;
+    pthread_mutex_unlock(&kept_lock);
+    req.now = (long long)time(NULL);
+
+    /* A login asks for the same key two or three times within seconds (sshd's AKC runs, pam_eic's
+     * session step): the records verified at its first request answer the others. Only for a
+     * fingerprint: a request for all of a user's keys must see one pushed a moment ago. */
+    if (kept && source_ok && fingerprint != NULL) {
+        ret = remembered_records(source, user, fingerprint, req.now, verdicts, n_verdicts, &age_ms);
+        if (ret == 0) {
+            eic_log(LOG_DEBUG, "key %s for %s: the records verified %llu ms ago answer, no IMDS request", fingerprint,
+                    user, (unsigned long long)age_ms);
+            goto done;
+        }
+        if (ret != ENOENT) {
+            goto done;
+        }
+    }
+
     ret = eic_signer_load_anchors(cfg->ca_file, cfg->ca_path, &anchors);
     if (ret != 0) {
         eic_log(LOG_ERR, "cannot load trust anchors (ca_file %s, ca_path %s)", cfg->ca_file ? cfg->ca_file : "-",
@@ -464,16 +580,6 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     opts.request_timeout_ms = cfg->imds_timeout_ms;
     opts.token_ttl = cfg->imds_token_ttl;
     opts.max_response = (size_t)cfg->imds_max_response;
-    /* What a kept client and a kept signer were made from: another configuration gets its own. */
-    snprintf(options, sizeof(options), "%s %ld %ld %ld", cfg->imds_endpoint, cfg->imds_timeout_ms, cfg->imds_token_ttl,
-             cfg->imds_max_response);
-    source_ok = file_identity(cfg->ca_file, ca_file_id, sizeof(ca_file_id)) == 0 &&
-                file_identity(cfg->ca_path, ca_path_id, sizeof(ca_path_id)) == 0 &&
-                (size_t)snprintf(source, sizeof(source), "%s %s %s", cfg->imds_endpoint, ca_file_id, ca_path_id) <
-                    sizeof(source);
-    pthread_mutex_lock(&kept_lock);
-    kept = keep_state;
-    pthread_mutex_unlock(&kept_lock);
     ret = kept ? imds_take(&opts, options, &imds) : eic_imds_new(&opts, &imds);
     if (ret != 0) {
         eic_log(LOG_ERR, "cannot set up the IMDS client: %s", strerror(ret));
@@ -482,11 +588,12 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     req.user = user;
     req.fingerprint = fingerprint;
     req.anchors = anchors;
-    req.now = (long long)time(NULL);
     req.deadline_ms = deadline_ms;
+    /* Taken before the records are fetched: a remembered record's age counts from then. */
+    fetched_ms = eic_monotonic_ms();
     /* A kept client counts since it was made: this call's share is the difference. */
     eic_imds_stats(imds, NULL, &requests_before, &retries_before);
-    ret = fetch_verified(imds, &req, kept && source_ok ? source : NULL, verdicts, n_verdicts);
+    ret = fetch_verified(imds, &req, kept && source_ok ? source : NULL, verdicts, n_verdicts, &generation);
     eic_imds_stats(imds, NULL, &requests, &retries);
     requests -= requests_before;
     retries -= retries_before;
@@ -495,6 +602,10 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
          * the next login may not get away with it. */
         eic_log(LOG_NOTICE, "IMDS: %lu of %lu requests ran into imds_timeout_ms (%ld ms) and were sent again",
                 retries, requests, cfg->imds_timeout_ms);
+    }
+    /* What IMDS lists now replaces what was remembered for user (a failed fetch says nothing). */
+    if (kept && ret == 0) {
+        remember_records(user, fingerprint, *verdicts, *n_verdicts, generation, fetched_ms);
     }
 done:
     if (kept && imds != NULL) {

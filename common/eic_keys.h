@@ -42,7 +42,16 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
  * eic_keys_for_user (each with its session token and connection), and so is the verified signer
  * (chain, CN, OCSP, instance identity), relied on until the earliest of its certificates' expiry,
  * its OCSP responses' nextUpdate and 300 s after it was verified, and verified again at once when
- * a record does not verify with it. Records themselves are fetched and verified at every call. */
+ * a record does not verify with it.
+ *
+ * The records that verified ACCEPTED are remembered per (user, fingerprint) (eic_record_memory.h),
+ * and a later call for the same user and fingerprint is answered from them without IMDS while
+ * they have not expired (#Timestamp > now, eic_keyrecords' rule), for at most 60 s after they were
+ * fetched, and only while the signer they were verified with is still the one relied on for the
+ * same IMDS endpoint and trust anchors (a signer dropped or replaced takes them with it). At most
+ * 256 keys, the oldest forgotten first. A call without a fingerprint, or for one not remembered,
+ * fetches, and what it fetched replaces what was remembered for that user. Policy (the account,
+ * the mapping) is the caller's and applies at every call. Without this call nothing is kept. */
 void eic_keys_keep_state(void);
 
 #endif

@@ -1,8 +1,9 @@
 #!/bin/bash
 # eicd and eic-authorized-keys as its client, against the emulator on loopback (no namespace): the
 # socket, who may ask what (peer credentials), malformed and stuck clients, the AKC's fallback when
-# the service is gone, and that the AKC loads libc only. Needs root (eicd runs as root, the AKC
-# runs as other users).
+# the service is gone, that the AKC loads libc only, and what eicd keeps between requests (IMDS
+# clients, the verified signer, the records verified for a key). Needs root (eicd runs as root, the
+# AKC runs as other users).
 source "$(dirname "$0")/lib.sh"
 
 CASES=(
@@ -15,8 +16,12 @@ CASES=(
     "a client that stalls does not hold up a root request"
     "an unknown request type is answered EOPNOTSUPP, not dropped"
     "eic-authorized-keys loads libc only"
-    "a second login's request: one IMDS GET (the records), no token PUT (token and verified signer kept)"
+    "the same key asked for again (a login's second AKC run): answered from the records verified at the first, no IMDS request"
+    "a request without a fingerprint is fetched: one IMDS GET (the records), no token PUT (token and verified signer kept)"
+    "a key pushed since, with another fingerprint: fetched at its first request (one GET), answered from memory at its second"
     "a new signer key under the same root: the records do not verify with the kept one, it is verified again and the key printed"
+    "the kept signer replaced: the records verified with the old one are forgotten (a key remembered before is fetched again)"
+    "a remembered record that has expired is never answered: the next request is fetched (and finds no key)"
     "the trust anchor replaced (by a CA that does not anchor the signer): the kept signer is not relied on, no key"
     "without eicd the AKC checks by itself (eic-authorized-keys-verify) and prints the key"
     "a second eicd on the same socket refuses to start; the first goes on"
@@ -50,18 +55,40 @@ KEY_LINE=$(awk '{print $1, $2}' "$WORK/key.pub")
 
 start_emulator emu || exit 1
 install -m 0644 "$EMU_STATE/ca.pem" "$PUB/ca.pem"
-printf 'imds_endpoint = %s\nca_file = %s\nlog_file = %s\ndeadline_ms = %s\nservice_socket = %s\nauthorized_keys_user = nobody\n' \
+# log_level debug: eicd says so when records it remembers answer.
+printf 'imds_endpoint = %s\nca_file = %s\nlog_file = %s\ndeadline_ms = %s\nservice_socket = %s\nauthorized_keys_user = nobody\nlog_level = debug\n' \
     "$EMU_URL" "$PUB/ca.pem" "$LOG" $((3000 * TIME_SCALE)) "$SOCK" >"$PUB/eic.conf"
 chmod 0644 "$PUB/eic.conf"
-AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK "$EIC_CLIENT" send-ssh-public-key \
-    --endpoint-url "$EMU_URL" --region $REGION --instance-id $INSTANCE --instance-os-user "$USER_NAME" \
-    --ssh-public-key "file://$WORK/key.pub" >/dev/null
+push_key() { # push_key PUBLIC_KEY_FILE: to USER_NAME, as alice
+    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK "$EIC_CLIENT" send-ssh-public-key \
+        --endpoint-url "$EMU_URL" --region $REGION --instance-id $INSTANCE --instance-os-user "$USER_NAME" \
+        --ssh-public-key "file://$1" >/dev/null
+}
+push_key "$WORK/key.pub"
 
 as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"; }
-akc_as() { as_user "$1" "$AKC" -c "$PUB/eic.conf" -- "$USER_NAME" "$FP"; }
+# akc_as USER [FINGERPRINT]: the AKC as sshd runs it, for USER_NAME (default: the first key's)
+akc_as() { as_user "$1" "$AKC" -c "$PUB/eic.conf" -- "$USER_NAME" "${2-$FP}"; }
 log_mark() { wc -l <"$LOG"; }
 log_since() { tail -n +$(($1 + 1)) "$LOG"; }
+emu_mark() { wc -l <"$EMU_STATE/emulator.log"; }
 imds_requests_since() { tail -n +$(($1 + 1)) "$EMU_STATE/emulator.log" | grep -c ' /latest/'; }
+token_puts_since() { tail -n +$(($1 + 1)) "$EMU_STATE/emulator.log" | grep -c ' PUT /latest/api/token '; }
+imds_gets_since() { tail -n +$(($1 + 1)) "$EMU_STATE/emulator.log" | grep -c ' GET /latest/'; }
+# restart_emulator [OPTIONS...]: the emulator again, at the same address with the same state
+# directory (the same root CA, so the same kept state applies), with OPTIONS. Pushed keys are gone.
+restart_emulator() {
+    local listen=${EMU_URL#http://}
+    stop_emulator
+    rm -f "$WORK/emu2.ready"
+    "$EMULATOR" --listen "$listen" --state-dir "$EMU_STATE" --ready-file "$WORK/emu2.ready" \
+        --log-file "$EMU_STATE/emulator.log" "$@" >"$WORK/emu2.out" 2>&1 &
+    EMU_PID=$!
+    EMU_PIDS="$EMU_PIDS $EMU_PID"
+    for _ in $(seq 1 200); do [ -s "$WORK/emu2.ready" ] && break; sleep 0.05; done
+    [ -s "$WORK/emu2.ready" ] || { cat "$WORK/emu2.out"; return 1; }
+    cmp -s "$EMU_STATE/ca.pem" "$PUB/ca.pem" || { echo "the root CA changed"; return 1; }
+}
 
 start_eicd "$PUB/eic.conf" "$SOCK" || { not_ok "eicd starts"; finish; exit; }
 
@@ -71,13 +98,15 @@ socket_safe() {
 }
 check "${CASES[0]}" socket_safe
 
-from_service() { # from_service USER: the key, from the service (the fallback never ran)
-    local m out
+from_service() { # from_service USER [KEY]: the key (default: the first), from the service (the fallback never ran)
+    local m out key=${2:-$WORK/key} fp line
+    fp=$(ssh-keygen -lf "$key.pub" | awk '{print $2}')
+    line=$(awk '{print $1, $2}' "$key.pub")
     m=$(log_mark)
-    out=$(akc_as "$1") || { echo "exit $?: $out"; log_since "$m"; return 1; }
+    out=$(akc_as "$1" "$fp") || { echo "exit $?: $out"; log_since "$m"; return 1; }
     log_since "$m"
-    [ "$out" = "$KEY_LINE" ] || { echo "printed: $out"; return 1; }
-    log_since "$m" | grep -q "eic-authorized-keys\[.*Providing ssh key from EC2 Instance Connect with fingerprint: $FP, request-id: .*, for IAM principal: arn:aws:iam::111122223333:user/alice" &&
+    [ "$out" = "$line" ] || { echo "printed: $out"; return 1; }
+    log_since "$m" | grep -q "eic-authorized-keys\[.*Providing ssh key from EC2 Instance Connect with fingerprint: $fp, request-id: .*, for IAM principal: arn:aws:iam::111122223333:user/alice" &&
         ! log_since "$m" | grep -q "checking without it"
 }
 check "${CASES[1]}" from_service nobody
@@ -151,38 +180,86 @@ libc_only() {
 }
 check "${CASES[8]}" libc_only
 
-kept_state() {
-    local e puts gets
+same_key_again() {
+    local e m
     from_service root || return 1
-    e=$(wc -l <"$EMU_STATE/emulator.log")
-    from_service nobody || return 1
-    puts=$(tail -n +$((e + 1)) "$EMU_STATE/emulator.log" | grep -c ' PUT /latest/api/token ')
-    gets=$(tail -n +$((e + 1)) "$EMU_STATE/emulator.log" | grep -c ' GET /latest/')
-    echo "$puts token PUTs, $gets GETs"
-    [ "$puts" -eq 0 ] && [ "$gets" -eq 1 ]
-}
-check "${CASES[9]}" kept_state
-
-new_signer() {
-    local m listen=${EMU_URL#http://}
-    stop_emulator
-    # The same address and root CA (the same kept state applies), a new signer key: AWS rotating
-    # its signer. The emulator issues again only what is missing from its state directory.
-    rm -f "$EMU_STATE/signer.pem" "$EMU_STATE/signer.key"
-    "$EMULATOR" --listen "$listen" --state-dir "$EMU_STATE" --ready-file "$WORK/emu2.ready" \
-        --log-file "$EMU_STATE/emulator.log" >"$WORK/emu2.out" 2>&1 &
-    EMU_PIDS="$EMU_PIDS $!"
-    for _ in $(seq 1 200); do [ -s "$WORK/emu2.ready" ] && break; sleep 0.05; done
-    [ -s "$WORK/emu2.ready" ] || { cat "$WORK/emu2.out"; return 1; }
-    cmp -s "$EMU_STATE/ca.pem" "$PUB/ca.pem" || { echo "the root CA changed"; return 1; }
-    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK "$EIC_CLIENT" send-ssh-public-key \
-        --endpoint-url "$EMU_URL" --region $REGION --instance-id $INSTANCE --instance-os-user "$USER_NAME" \
-        --ssh-public-key "file://$WORK/key.pub" >/dev/null || return 1
+    e=$(emu_mark)
     m=$(log_mark)
-    from_service root &&
+    from_service nobody || return 1
+    echo "$(imds_requests_since "$e") IMDS requests"
+    [ "$(imds_requests_since "$e")" -eq 0 ] &&
+        log_since "$m" | grep -q "eicd\[.*debug: key $FP for $USER_NAME: the records verified [0-9]* ms ago answer, no IMDS request"
+}
+check "${CASES[9]}" same_key_again
+
+no_fingerprint_fetched() {
+    local e out
+    e=$(emu_mark)
+    out=$(akc_as root "") || { echo "exit $?: $out"; return 1; }
+    echo "printed: $out; $(token_puts_since "$e") token PUTs, $(imds_gets_since "$e") GETs"
+    [ "$out" = "$KEY_LINE" ] && [ "$(token_puts_since "$e")" -eq 0 ] && [ "$(imds_gets_since "$e")" -eq 1 ]
+}
+check "${CASES[10]}" no_fingerprint_fetched
+
+ssh-keygen -q -t ed25519 -N '' -C eicd-test-2 -f "$WORK/key2"
+new_key_fetched() {
+    local e
+    push_key "$WORK/key2.pub" || return 1
+    e=$(emu_mark)
+    from_service root "$WORK/key2" || return 1
+    echo "first request: $(imds_gets_since "$e") GETs"
+    [ "$(imds_gets_since "$e")" -eq 1 ] || return 1
+    e=$(emu_mark)
+    from_service nobody "$WORK/key2" || return 1
+    echo "second request: $(imds_requests_since "$e") IMDS requests"
+    [ "$(imds_requests_since "$e")" -eq 0 ]
+}
+check "${CASES[11]}" new_key_fetched
+
+ssh-keygen -q -t ed25519 -N '' -C eicd-test-3 -f "$WORK/key3"
+new_signer() {
+    local m
+    # A new signer key: AWS rotating its signer. The emulator issues again only what is missing
+    # from its state directory. A key pushed now is signed by it.
+    rm -f "$EMU_STATE/signer.pem" "$EMU_STATE/signer.key"
+    restart_emulator || return 1
+    push_key "$WORK/key3.pub" || return 1
+    m=$(log_mark)
+    from_service root "$WORK/key3" &&
         log_since "$m" | grep -q "a key record for $USER_NAME does not verify with the signer verified before; verifying the signer again"
 }
-check "${CASES[10]}" new_signer
+check "${CASES[12]}" new_signer
+
+# key2 was remembered (and would still be within its lifetime) with the signer now replaced; the
+# emulator started again holds no record of it.
+signer_replaced_forgets() {
+    local e out
+    e=$(emu_mark)
+    out=$(akc_as root "$(ssh-keygen -lf "$WORK/key2.pub" | awk '{print $2}')")
+    echo "printed: '$out'; $(imds_gets_since "$e") GETs"
+    [ -z "$out" ] && [ "$(imds_gets_since "$e")" -ge 1 ]
+}
+check "${CASES[13]}" signer_replaced_forgets
+
+# Keys that live LIFETIME seconds (the emulator's clock: no fixture can be signed by its signer
+# otherwise); long enough for the first request under valgrind. Then the emulator as it was, with
+# the first key pushed again for the cases after this one.
+LIFETIME=$((3 * TIME_SCALE))
+ssh-keygen -q -t ed25519 -N '' -C eicd-test-4 -f "$WORK/key4"
+expired_not_answered() {
+    local e out rc=0
+    restart_emulator --key-lifetime "$LIFETIME" || return 1
+    push_key "$WORK/key4.pub" || return 1
+    from_service root "$WORK/key4" || rc=1
+    sleep $((LIFETIME + 1))
+    e=$(emu_mark)
+    out=$(akc_as root "$(ssh-keygen -lf "$WORK/key4.pub" | awk '{print $2}')")
+    echo "after expiry: printed '$out'; $(imds_gets_since "$e") GETs"
+    [ -z "$out" ] && [ "$(imds_gets_since "$e")" -ge 1 ] || rc=1
+    restart_emulator && push_key "$WORK/key.pub" || rc=1
+    return $rc
+}
+check "${CASES[14]}" expired_not_answered
 
 anchor_replaced() {
     local m out rc
@@ -193,7 +270,7 @@ anchor_replaced() {
     install -m 0644 "$EMU_STATE/ca.pem" "$PUB/ca.pem"
     [ $rc -eq 1 ] && [ -z "$out" ] && log_since "$m" | grep -q "signer not trusted"
 }
-check "${CASES[11]}" anchor_replaced
+check "${CASES[15]}" anchor_replaced
 
 without_service() {
     local m out
@@ -204,7 +281,7 @@ without_service() {
     [ "$out" = "$KEY_LINE" ] && log_since "$m" | grep -q "eicd does not answer on $SOCK .*; checking without it" &&
         log_since "$m" | grep -q "Providing ssh key from EC2 Instance Connect with fingerprint: $FP"
 }
-check "${CASES[12]}" without_service
+check "${CASES[16]}" without_service
 
 sigterm_exits_0() {
     local rc
@@ -220,8 +297,8 @@ second_refused() {
     cat "$WORK/second.out"
     [ $rc -eq 1 ] && grep -q "another eicd listens on $SOCK already" "$WORK/second.out" && from_service root
 }
-check "${CASES[13]}" second_refused
-check "${CASES[14]}" sigterm_exits_0
+check "${CASES[17]}" second_refused
+check "${CASES[18]}" sigterm_exits_0
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     echo "# --- eic.log"; sed 's/^/# /' "$LOG" | tail -n 30
