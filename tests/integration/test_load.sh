@@ -1,7 +1,8 @@
 #!/bin/bash
 # Load (issue #7 part 5): 200 `ssh` logins at once through one sshd, in the end-to-end sandbox
 # (sandbox.sh: the emulator at 169.254.169.254:80, the real sshd with eic-authorized-keys as its
-# AuthorizedKeysCommand, the real OpenSSH client). 200 different local accounts, each with its own
+# AuthorizedKeysCommand and pam_eic in its PAM stack, eicd, the real OpenSSH client). 200
+# different local accounts, each with its own
 # pushed key, as a fleet sees it: many people, each logging in once. MaxStartups is raised so sshd
 # accepts them all at once. All must log in; the IMDS requests the burst caused are counted from
 # the emulator's request log and reported per login (token PUTs and GETs).
@@ -20,6 +21,8 @@ CASES=(
     "sshd dropped no connection (MaxStartups)"
     "every login was authorized by eic (two AuthorizedKeysCommand runs each)"
     "token PUTs: at most one per AuthorizedKeysCommand run, plus the requests it logged as sent again (a token is reused within a run)"
+    "one verification per login: at most 2 IMDS requests per login (both AKC runs and pam_eic's session), eicd's first signer verification aside; every session audited with its pushed key"
+    "no IMDS request was sent again after a timeout"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -47,6 +50,8 @@ chmod 0644 /etc/eic/eic.conf
 for i in $(seq 0 $((N - 1))); do
     sandbox_add_user "$(user_name "$i")" $((62000 + i))
 done
+# pam_eic as the package stacks it: its session step asks eicd about the login key as well.
+sandbox_install_pam "audit_log=/srv/eic/log/audit.log" "authorized_keys=/srv/eic/keys/%u"
 sandbox_start_imds || { not_ok "emulator starts"; finish; exit; }
 sandbox_start_sshd || { not_ok "sshd starts"; finish; exit; }
 # On EC2 the metadata service and the people's ssh clients are not on the instance; here they
@@ -133,6 +138,16 @@ RETRIED=$(sed -n 's/.*IMDS: \([0-9]*\) of [0-9]* requests ran into imds_timeout_
     awk '{ n += $1 } END { print n + 0 }')
 check "${CASES[4]}" bash -c "echo '$PUTS token PUTs, $AKC_RUNS runs, $RETRIED requests sent again'; [ $PUTS -le $((AKC_RUNS + RETRIED)) ]"
 
+# The signer's chain, OCSP responses and identity: fetched once by the warm service (8 GETs and a
+# token); every login after that costs the GET of its records, shared by its three questions.
+one_verification() {
+    local audited
+    audited=$(grep '"event":"session_open"' /srv/eic/log/audit.log | grep -c '"eic_key":true')
+    echo "$((PUTS + GETS)) IMDS requests for $N logins; $audited sessions audited with their pushed key"
+    [ $((PUTS + GETS)) -le $((2 * N + 16)) ] && [ "$audited" -eq "$N" ]
+}
+check "${CASES[5]}" one_verification
+check "${CASES[6]}" test "$RETRIED" -eq 0
 per_login() { awk -v a="$1" -v n="$N" 'BEGIN { printf "%.2f", a / n }'; }
 echo "# $N logins in $((end_ms - start_ms)) ms; IMDS requests: $PUTS token PUTs ($(per_login "$PUTS") per login)," \
     "$GETS GETs ($(per_login "$GETS") per login); $RETRIED sent again after a timeout"
