@@ -115,3 +115,41 @@ int eic_account_keep(const struct eic_config *cfg, const char *config_path, cons
     }
     return ret;
 }
+
+int eic_account_hand_over(const struct eic_config *cfg, const char *config_path, const char *name, const char *arn)
+{
+    char derived[EIC_LOGIN_NAME_MAX + 1];
+    const struct eic_rule *rule = NULL;
+    struct eic_cache_new_user account;
+    struct eic_cache_range range;
+    struct eic_cache *cache = NULL;
+    struct eic_cached_user cached;
+    enum eic_map_status status;
+    uid_t uid = 0;
+    int ret;
+
+    /* The account must then be usable by its new owner: the rules as they are must give it. */
+    status = eic_mapping_resolve(&cfg->mapping, arn, derived, sizeof(derived), &rule);
+    if (status != EIC_MAP_OK || strcmp(derived, name) != 0) {
+        eic_log(LOG_ERR, "%s not handed over to %s: the rules of %s do not give it that account (%s)", name, arn,
+                config_path, status != EIC_MAP_OK ? eic_map_status_name(status) : "maps to another account");
+        return EPERM;
+    }
+    ret = eic_cache_open(cfg->cache_dir, &cache);
+    if (ret == 0 && eic_cache_user_by_name(cache, name, &cached) != 0) {
+        ret = ENOENT;
+    }
+    eic_cache_close(cache);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "%s not handed over: no IAM-mapped account of that name in %s/" EIC_CACHE_FILE " (%s)", name,
+                cfg->cache_dir, strerror(ret));
+        return ret;
+    }
+    eic_config_cache_account(cfg, rule, name, arn, &account, &range);
+    account.hand_over = true;
+    ret = eic_cache_add_user(cfg->cache_dir, &range, &account, &uid);
+    if (ret != 0) {
+        eic_log(LOG_ERR, "%s not handed over to %s: account cache: %s", name, arn, strerror(ret));
+    }
+    return ret;
+}

@@ -45,4 +45,10 @@ bool eic_account_still_allowed(const struct eic_config *cfg, const char *config_
  * change, change_nothing), or the cache's error; every refusal is logged. */
 int eic_account_keep(const struct eic_config *cfg, const char *config_path, const struct passwd *pw,
                      bool change_nothing);
+
+/* An administrator's hand-over (eicd --hand-over): the IAM-mapped account name, which belongs to
+ * one identity, now belongs to arn's, keeping its UID and home. The rules as they are must map arn
+ * to name. Logged (the writer names both ARNs). Returns 0, EPERM (the rules do not give name to
+ * arn), ENOENT (no such account in the cache), or the cache's error. */
+int eic_account_hand_over(const struct eic_config *cfg, const char *config_path, const char *name, const char *arn);
 #endif

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "eic_log.h"
+#include "eic_mapping.h"
 #include "eic_util.h"
 
 #define CACHE_MAGIC "EICACHE\0"
@@ -1443,13 +1444,27 @@ static int add_one(struct writer *w, const struct eic_cache_new_user *req, uid_t
 
     if (existing != NULL) {
         u = &w->users[*existing];
+        /* An account belongs to the identity that created it: a principal of another identity
+         * that derives the same name (a role session named after an IAM user) never gets it, only
+         * an administrator's hand-over does (eicd --hand-over). */
+        if (!req->hand_over && !eic_same_identity(u->principal, req->principal)) {
+            WRITER_LOG(w, LOG_WARNING, "account cache: %s (uid %u) belongs to %s; %s is another identity and does not "
+                       "get it", u->name, (unsigned)u->uid, u->principal, req->principal);
+            ret = EPERM;
+            goto done;
+        }
         if (strcmp(u->principal, req->principal) != 0 || !same_groups(u, gids, n_gids) || strcmp(u->shell, shell) != 0) {
             if (w->probe) {
                 ret = ECANCELED;
                 goto done;
             }
-            if (strcmp(u->principal, req->principal) != 0) {
-                eic_log(LOG_NOTICE, "account cache: %s (uid %u) now maps from %s (was %s)", u->name,
+            if (req->hand_over && !eic_same_identity(u->principal, req->principal)) {
+                eic_log(LOG_WARNING, "account cache: %s (uid %u) handed over by an administrator to %s (was %s)",
+                        u->name, (unsigned)u->uid, req->principal, u->principal);
+                u->principal = own(w, strdup(req->principal));
+                u->gecos = make_gecos(w, req->principal);
+            } else if (strcmp(u->principal, req->principal) != 0) {
+                eic_log(LOG_NOTICE, "account cache: %s (uid %u) now maps from %s (was %s, the same identity)", u->name,
                         (unsigned)u->uid, req->principal, u->principal);
                 u->principal = own(w, strdup(req->principal));
                 u->gecos = make_gecos(w, req->principal);

@@ -90,6 +90,8 @@ struct eic_cache_new_user {
     size_t n_group_names;
     const char *home_base;            /* "/home" */
     const char *shell;                /* "/bin/bash" */
+    bool hand_over;                   /* an administrator gives an existing account to principal, even
+                                         when it is another identity (eic_same_identity()) */
 };
 
 struct eic_cache_range {
@@ -104,7 +106,9 @@ struct eic_cache_range {
 /* FNV-1a (64 bit) of a string: for hash tables and slots, not the UID/GID hash. */
 uint64_t eic_name_hash(const char *name);
 
-/* Add (or refresh) one account under the lock and write a new version atomically.
+/* Add (or refresh) one account under the lock and write a new version atomically. An existing
+ * account keeps belonging to its identity: a principal that is not eic_same_identity() as the
+ * cached one is refused (EPERM, logged with both ARNs) unless user->hand_over.
  * UID = min + (stable hash of the name) mod (max - min + 1), moving to the next free id on a
  * collision (logged); an id that is in the cache, in /etc/passwd or /etc/group is never given
  * out; an existing account keeps its UID and home forever, and is updated only if its principal,
@@ -112,7 +116,7 @@ uint64_t eic_name_hash(const char *name);
  * account step makes one at every login) is answered from the current file, without the lock,
  * and writes nothing. A name that exists in /etc/passwd is refused (EEXIST): local accounts are
  * never shadowed. On success *uid holds the account's UID. Returns 0, EEXIST, ENOSPC (range
- * full), EACCES (a change, and not root / cannot lock), EIO. */
+ * full), EPERM (another identity), EACCES (a change, and not root / cannot lock), EIO. */
 int eic_cache_add_user(const char *dir, const struct eic_cache_range *range, const struct eic_cache_new_user *user,
                        uid_t *uid);
 /* Would eic_cache_add_user(dir, range, user) leave the file as it is? Read only, without the lock;

@@ -400,6 +400,23 @@ static int map_end(struct eic_config *cfg, void *obj, char *why, size_t why_len)
     return 0;
 }
 
+/* "logins = pushed-keys | any": how a map rule's accounts may log in (docs/CONFIG.md). */
+static int set_logins(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    bool *any = (bool *)(void *)((char *)obj + key->offset);
+
+    if (strcmp(value, "pushed-keys") == 0) {
+        *any = false;
+    } else if (strcmp(value, "any") == 0) {
+        *any = true;
+    } else {
+        eic_set_err(why, why_len, "'%s' must be 'pushed-keys' or 'any', not '%.*s%s'", key->name, VALUE_ECHO_MAX,
+                    value, ellipsis(value));
+        return EINVAL;
+    }
+    return 0;
+}
+
 /* A local account name (the service looks it up with getpwnam). */
 static int set_login_name(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
 {
@@ -442,6 +459,7 @@ static const struct config_key top_keys[] = {
 static const struct config_key map_keys[] = {
     RULE_KEY("name", name_template, set_template),
     RULE_KEY("groups", groups, set_groups),
+    RULE_KEY("logins", any_login, set_logins),
 };
 
 static const struct config_section config_sections[] = {

@@ -16,8 +16,11 @@
 #include "eic_metadata.h"
 
 /* For an IAM-mapped account: the record's principal must map, through the rules as they are now,
- * to exactly this account — bob's push for os-user alice never logs in as alice. */
-static bool caller_maps_to(const struct eic_config *cfg, const char *user, const struct eic_record_verdict *v)
+ * to exactly this account — bob's push for os-user alice never logs in as alice — and be the
+ * identity the account belongs to (owner, its cached principal): a role session that chose the
+ * session name "alice" derives the name of IAM user alice's account, and never gets in. */
+static bool caller_maps_to(const struct eic_config *cfg, const char *user, const char *owner,
+                           const struct eic_record_verdict *v)
 {
     const struct eic_rule *rule = NULL;
     const char *why = NULL;
@@ -35,6 +38,11 @@ static bool caller_maps_to(const struct eic_config *cfg, const char *user, const
             eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: principal %s %s", v->fingerprint, user,
                     v->caller, why);
         }
+        return false;
+    }
+    if (!eic_same_identity(owner, v->caller)) {
+        eic_log(LOG_WARNING, "key %s for IAM-mapped account %s refused: the account belongs to %s, and %s is another "
+                "identity", v->fingerprint, user, owner, v->caller);
         return false;
     }
     return true;
@@ -78,6 +86,7 @@ int eic_login_keys(const struct eic_config *cfg, const char *user, const char *f
     size_t n_ok = 0;
     struct passwd pw;
     char *pw_buf = NULL;
+    char owner[EIC_ARN_MAX + 1] = "";
     bool mapped;
     int ret;
 
@@ -100,7 +109,7 @@ int eic_login_keys(const struct eic_config *cfg, const char *user, const char *f
         ret = 0;
         goto done;
     }
-    ret = eic_account_mapped(cfg->cache_dir, &pw, NULL, 0);
+    ret = eic_account_mapped(cfg->cache_dir, &pw, owner, sizeof(owner));
     mapped = ret == 0;
     if (ret != 0 && ret != ENOENT) {
         /* The cache exists but cannot be read (locked-down directory, corrupt or wrongly owned
@@ -125,7 +134,7 @@ int eic_login_keys(const struct eic_config *cfg, const char *user, const char *f
     }
     /* The keys that may log in go to the front, in their order. */
     for (size_t i = 0; i < n_v; i++) {
-        if (v[i].status == EIC_RECORD_ACCEPTED && (!mapped || caller_maps_to(cfg, user, &v[i]))) {
+        if (v[i].status == EIC_RECORD_ACCEPTED && (!mapped || caller_maps_to(cfg, user, owner, &v[i]))) {
             struct eic_record_verdict keep = v[i];
 
             v[i] = v[n_ok];

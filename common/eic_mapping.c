@@ -405,6 +405,43 @@ static int expand_template(const char *tmpl, const struct eic_principal *pr, cha
 
 /* ---- resolving ------------------------------------------------------------------------ */
 
+/* The partition of an ARN ("aws" of "arn:aws:..."), as a length at arn + 4; 0 when malformed. */
+static size_t arn_partition_len(const char *arn)
+{
+    const char *colon;
+
+    if (strncmp(arn, "arn:", 4) != 0 || (colon = strchr(arn + 4, ':')) == NULL) {
+        return 0;
+    }
+    return (size_t)(colon - (arn + 4));
+}
+
+static bool identity_center_session(const struct eic_principal *p)
+{
+    return p->session[0] != '\0' &&
+           strncmp(p->role, EIC_IDENTITY_CENTER_ROLE_PREFIX, sizeof(EIC_IDENTITY_CENTER_ROLE_PREFIX) - 1) == 0;
+}
+
+bool eic_same_identity(const char *a, const char *b)
+{
+    struct eic_principal pa, pb;
+    size_t part_len;
+
+    if (a == NULL || b == NULL) {
+        return false;
+    }
+    if (strcmp(a, b) == 0) {
+        return true;
+    }
+    if (eic_principal_parse(a, &pa) != 0 || eic_principal_parse(b, &pb) != 0) {
+        return false;
+    }
+    part_len = arn_partition_len(a);
+    return identity_center_session(&pa) && identity_center_session(&pb) && part_len > 0 &&
+           part_len == arn_partition_len(b) && memcmp(a + 4, b + 4, part_len) == 0 &&
+           strcmp(pa.account, pb.account) == 0 && strcmp(pa.session, pb.session) == 0;
+}
+
 enum eic_map_status eic_mapping_resolve(const struct eic_mapping *mapping, const char *arn, char *name,
                                         size_t name_len, const struct eic_rule **rule)
 {

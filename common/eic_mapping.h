@@ -46,6 +46,9 @@ struct eic_rule {
     char *name_template;                 /* map rules only */
     char *groups[EIC_MAX_RULE_GROUPS];   /* map rules only: group names */
     size_t n_groups;
+    bool any_login;                      /* map rules only: "logins = any" — the accounts may also log
+                                            in without a key verified at that login (authorized_keys,
+                                            a password); default: a pushed key only (revocation) */
     unsigned int line;                   /* line of the section header, for log lines */
 };
 
@@ -67,6 +70,20 @@ struct eic_principal {
 };
 
 int eic_principal_parse(const char *arn, struct eic_principal *out);
+
+/* The role name prefix IAM Identity Center gives the roles of its permission sets
+ * (AWSReservedSSO_<PermissionSet>_<hex>, path /aws-reserved/sso.amazonaws.com/). */
+#define EIC_IDENTITY_CENTER_ROLE_PREFIX "AWSReservedSSO_"
+
+/* Are a and b (principal ARNs) the same identity, so that one account may serve both? An account
+ * belongs to the identity that created it (docs/SECURITY.md, "One identity per account"):
+ *   - the same ARN: an IAM user across its pushes, a role session of the same role and name;
+ *   - IAM Identity Center: role sessions of roles named AWSReservedSSO_* in the same partition and
+ *     AWS account with the same session name — one Identity Center user (Identity Center sets
+ *     the session name to the user name) under any of their permission sets.
+ * Anything else is another identity: an IAM user and a role session of the same name, two roles'
+ * sessions of the same name, the same name in two AWS accounts. Pure, libc only. */
+bool eic_same_identity(const char *a, const char *b);
 
 enum eic_map_status {
     EIC_MAP_OK = 0,

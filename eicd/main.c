@@ -1,4 +1,5 @@
 /* eicd [-c CONFIG] [--foreground [--socket PATH]] [--idle-exit SECONDS]
+ * eicd [-c CONFIG] --hand-over NAME --to ARN
  *
  * The root service that owns eic's trust work: IMDS, the signer chain and the records, the login
  * policy, the mapping and the account cache writer. eic-authorized-keys, nss_eic and pam_eic ask
@@ -6,7 +7,9 @@
  *
  * Started by systemd's eic.socket on the first connection (it exits again after --idle-exit
  * seconds without a client; eic.service passes 60), or with --foreground on hosts and in containers
- * without systemd, where it makes the socket itself and runs until SIGTERM.
+ * without systemd, where it makes the socket itself and runs until SIGTERM. --hand-over gives an
+ * IAM-mapped account to another identity (docs/SECURITY.md, "One identity per account"), once, and
+ * exits.
  *
  * Exit status: 0 after SIGTERM/SIGINT or when idle; 1 when it cannot serve (bad configuration, no
  * socket); 2 for a usage error. */
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eic_accounts.h"
 #include "eic_config.h"
 #include "eic_keys.h"
 #include "eic_log.h"
@@ -26,7 +30,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: eicd [-c CONFIG] [--foreground [--socket PATH]] [--idle-exit SECONDS]\n");
+    fprintf(f, "usage: eicd [-c CONFIG] [--foreground [--socket PATH]] [--idle-exit SECONDS]\n"
+               "       eicd [-c CONFIG] --hand-over NAME --to ARN\n");
 }
 
 int main(int argc, char **argv)
@@ -36,11 +41,15 @@ int main(int argc, char **argv)
         {"foreground", no_argument, NULL, 'f'},
         {"socket", required_argument, NULL, 's'},
         {"idle-exit", required_argument, NULL, 'i'},
+        {"hand-over", required_argument, NULL, 'o'},
+        {"to", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct eicd_options opt = {.config_path = EIC_CONFIG_DEFAULT_PATH};
     struct eic_config cfg;
+    const char *hand_over = NULL;
+    const char *to = NULL;
     char err[512];
     char *end;
     int c;
@@ -67,6 +76,12 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'o':
+            hand_over = optarg;
+            break;
+        case 't':
+            to = optarg;
+            break;
         case 'h':
             usage(stdout);
             return EXIT_SUCCESS;
@@ -75,7 +90,8 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind != argc || (opt.socket_path != NULL && !opt.foreground)) {
+    if (optind != argc || (opt.socket_path != NULL && !opt.foreground) || (hand_over == NULL) != (to == NULL) ||
+        (hand_over != NULL && (opt.foreground || opt.idle_exit_s != 0))) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -100,6 +116,12 @@ int main(int argc, char **argv)
     }
     eic_log_open("eicd", cfg.log_file, EIC_LOG_STDERR);
     eic_log_set_level(cfg.log_level);
+    if (hand_over != NULL) {
+        ret = eic_account_hand_over(&cfg, opt.config_path, hand_over, to);
+        eic_config_free(&cfg);
+        eic_log_close();
+        return ret == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
     eic_config_free(&cfg);
 
     status = eicd_serve(&opt);

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         char name[32];
         char arn[128];
-        struct eic_cache_new_user u = {name, arn, groups, (size_t)(i % 4), "/home", "/bin/bash"};
+        struct eic_cache_new_user u = {name, arn, groups, (size_t)(i % 4), "/home", "/bin/bash", false};
         uid_t uid;
 
         snprintf(name, sizeof(name), "user%d", i);

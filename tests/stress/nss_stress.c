@@ -342,7 +342,7 @@ static int add_account(const char *name, uid_t *uid)
 {
     static const char *const groups[] = {STRESS_GROUP};
     const struct eic_cache_range range = {200000, 299999, NULL, NULL};
-    struct eic_cache_new_user user = {name, NULL, groups, 1, "/home", "/bin/bash"};
+    struct eic_cache_new_user user = {name, NULL, groups, 1, "/home", "/bin/bash", false};
     char principal[96];
 
     snprintf(principal, sizeof(principal), "arn:aws:iam::111122223333:user/%s", name);

@@ -88,16 +88,24 @@ static int teardown(void **state)
     return 0;
 }
 
-static int add(const struct fx *fx, const char *dir, const char *name, const char *const *groups, size_t n_groups,
-               uid_t *uid)
+static int add_as(const struct fx *fx, const char *dir, const char *name, const char *arn,
+                  const char *const *groups, size_t n_groups, uid_t *uid)
 {
-    char arn[256];
     struct eic_cache_new_user u = {.name = name, .principal = arn, .group_names = groups,
                                    .n_group_names = n_groups, .home_base = "/home", .shell = "/bin/bash"};
     uid_t dummy;
 
-    snprintf(arn, sizeof(arn), "arn:aws:iam::111122223333:user/%s", name);
     return eic_cache_add_user(dir, &fx->range, &u, uid ? uid : &dummy);
+}
+
+/* name for IAM user name */
+static int add(const struct fx *fx, const char *dir, const char *name, const char *const *groups, size_t n_groups,
+               uid_t *uid)
+{
+    char arn[256];
+
+    snprintf(arn, sizeof(arn), "arn:aws:iam::111122223333:user/%s", name);
+    return add_as(fx, dir, name, arn, groups, n_groups, uid);
 }
 
 static struct eic_cache *open_ok(const char *dir)
@@ -352,7 +360,18 @@ static void test_readd_keeps_uid(void **state)
     uid_t first, second;
 
     assert_int_equal(add(fx, fx->dir, "dave", g1, 1, &first), 0);
+    /* IAM user dave's account is not lent to a role session that chose the name dave: another
+     * identity is refused, and nothing is written */
+    assert_int_equal(eic_cache_add_user(fx->dir, &fx->range, &u, &second), EPERM);
+    c = open_ok(fx->dir);
+    assert_int_equal(eic_cache_generation(c), 1);
+    assert_int_equal(eic_cache_user_by_name(c, "dave", &cu), 0);
+    assert_string_equal(cu.principal, ARN("dave"));
+    eic_cache_close(c);
+    /* an administrator's hand-over gives it, keeping the UID */
+    u.hand_over = true;
     assert_int_equal(eic_cache_add_user(fx->dir, &fx->range, &u, &second), 0);
+    u.hand_over = false;
     assert_int_equal(first, second);
     c = open_ok(fx->dir);
     assert_int_equal(eic_cache_generation(c), 2);
@@ -375,7 +394,7 @@ static void test_readd_keeps_uid(void **state)
     assert_int_equal(mkdir(lock, 0700), 0);
     assert_int_equal(eic_cache_add_user(fx->dir, &fx->range, &u, &second), 0);
     assert_int_equal(second, first);
-    assert_int_equal(add(fx, fx->dir, "dave", NULL, 0, NULL), EACCES);
+    assert_int_equal(add_as(fx, fx->dir, "dave", u.principal, NULL, 0, NULL), EACCES);
     assert_int_equal(rmdir(lock), 0);
     assert_int_equal(rename(saved, lock), 0);
     c = open_ok(fx->dir);
@@ -383,7 +402,7 @@ static void test_readd_keeps_uid(void **state)
     eic_cache_close(c);
 
     /* Dropping the group keeps the group (its gid is never reused) but not the membership. */
-    assert_int_equal(add(fx, fx->dir, "dave", NULL, 0, &second), 0);
+    assert_int_equal(add_as(fx, fx->dir, "dave", u.principal, NULL, 0, &second), 0);
     assert_int_equal(second, first);
     c = open_ok(fx->dir);
     assert_int_equal(eic_cache_group_by_name(c, "eic-ops", &g), 0);

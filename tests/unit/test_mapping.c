@@ -807,6 +807,39 @@ static void test_config_rule_limits(void **state)
 }
 
 /* The commented examples of configs/eic.conf parse once uncommented, and do what they say. */
+/* One identity per account (docs/SECURITY.md): which principals may share one. */
+static void test_same_identity(void **state)
+{
+    static const char sso_admin[] = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jdoe";
+    static const char sso_read[] = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_fedcba9876543210/jdoe";
+
+    (void)state;
+    /* the same ARN: an IAM user across pushes, the same role session */
+    assert_true(eic_same_identity("arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:user/alice"));
+    assert_true(eic_same_identity("arn:aws:sts::111122223333:assumed-role/R/s", "arn:aws:sts::111122223333:assumed-role/R/s"));
+    /* the takeover of the review: a role session that chose an IAM user's name */
+    assert_false(eic_same_identity("arn:aws:iam::111122223333:user/alice",
+                                   "arn:aws:sts::111122223333:assumed-role/R/alice"));
+    /* two roles' sessions of one name; one name in two accounts */
+    assert_false(eic_same_identity("arn:aws:sts::111122223333:assumed-role/R1/alice",
+                                   "arn:aws:sts::111122223333:assumed-role/R2/alice"));
+    assert_false(eic_same_identity("arn:aws:iam::111122223333:user/alice", "arn:aws:iam::444455556666:user/alice"));
+    /* an IAM user moved to another path is another ARN: another identity */
+    assert_false(eic_same_identity("arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:user/ops/alice"));
+    /* IAM Identity Center: one user under two permission sets */
+    assert_true(eic_same_identity(sso_admin, sso_read));
+    /* ... but not another Identity Center user, account or partition, nor a role that is not one */
+    assert_false(eic_same_identity(sso_admin, "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jroe"));
+    assert_false(eic_same_identity(sso_admin, "arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jdoe"));
+    assert_false(eic_same_identity(sso_admin, "arn:aws-cn:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jdoe"));
+    assert_false(eic_same_identity(sso_admin, "arn:aws:sts::111122223333:assumed-role/Admin/jdoe"));
+    assert_false(eic_same_identity(sso_admin, "arn:aws:iam::111122223333:user/jdoe"));
+    /* nothing eic cannot parse, and no NULL */
+    assert_false(eic_same_identity(sso_admin, "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_x"));
+    assert_false(eic_same_identity(NULL, sso_admin));
+    assert_false(eic_same_identity(sso_admin, NULL));
+}
+
 static void test_sample_examples(void **state)
 {
     FILE *f = fopen(EIC_SAMPLE_CONFIG, "re");
@@ -871,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_config_bad_rules),
         cmocka_unit_test(test_config_rule_limits),
         cmocka_unit_test(test_sample_examples),
+        cmocka_unit_test(test_same_identity),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

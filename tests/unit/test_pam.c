@@ -496,7 +496,7 @@ static int setup(void **state)
     range.group_file = cache_group;
     for (size_t i = 0; i < sizeof(mapped) / sizeof(mapped[0]); i++) {
         char arn[128];
-        struct eic_cache_new_user nu = {mapped[i], arn, NULL, 0, home_base, "/bin/bash"};
+        struct eic_cache_new_user nu = {mapped[i], arn, NULL, 0, home_base, "/bin/bash", false};
 
         snprintf(arn, sizeof(arn), "arn:aws:iam::111122223333:user/%s", mapped[i]);
         assert_int_equal(eic_cache_add_user(cache_dir, &range, &nu, &uid_of[i]), 0);
@@ -505,7 +505,7 @@ static int setup(void **state)
         /* carol: in the cache, but the passwd entry that resolves has another UID (a local account
          * of the same name): not IAM-mapped. */
         struct eic_cache_new_user nu = {"carol", "arn:aws:iam::111122223333:user/carol", NULL, 0, home_base,
-                                        "/bin/bash"};
+                                        "/bin/bash", false};
         uid_t uid;
 
         assert_int_equal(eic_cache_add_user(cache_dir, &range, &nu, &uid), 0);
