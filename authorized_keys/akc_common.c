@@ -11,7 +11,7 @@
 static void usage(bool with_deadline)
 {
     fprintf(stderr, "usage: %s [-c CONFIG]%s [--] USER [FINGERPRINT]\n",
-            with_deadline ? "eic-authorized-keys-verify" : "eic-authorized-keys", with_deadline ? " [-d MS]" : "");
+            with_deadline ? "eic-authorized-keys-verify" : "eic-authorized-keys", with_deadline ? " [-d MS] [-s]" : "");
 }
 
 int akc_parse_args(int argc, char **argv, bool with_deadline, struct akc_args *args)
@@ -23,7 +23,8 @@ int akc_parse_args(int argc, char **argv, bool with_deadline, struct akc_args *a
     args->user = NULL;
     args->fingerprint = NULL;
     args->deadline_left_ms = -1;
-    while ((opt = getopt(argc, argv, with_deadline ? "c:d:h" : "c:h")) != -1) {
+    args->session_form = false;
+    while ((opt = getopt(argc, argv, with_deadline ? "c:d:sh" : "c:h")) != -1) {
         switch (opt) {
         case 'c':
             args->config_path = optarg;
@@ -35,6 +36,9 @@ int akc_parse_args(int argc, char **argv, bool with_deadline, struct akc_args *a
                 usage(with_deadline);
                 return AKC_EXIT_USAGE;
             }
+            break;
+        case 's':
+            args->session_form = true;
             break;
         case 'h':
             usage(with_deadline);

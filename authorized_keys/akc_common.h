@@ -15,9 +15,10 @@ struct akc_args {
     const char *user;
     const char *fingerprint; /* NULL: none given (or "") */
     long deadline_left_ms;   /* -d (eic-authorized-keys-verify only), else -1 */
+    bool session_form;       /* -s (eic-authorized-keys-verify only): for pam_eic, "FP CALLER REQUEST" */
 };
 
-/* Parse "[-c CONFIG] [-d MS] [--] USER [FINGERPRINT]" (-d only when with_deadline). Returns -1
+/* Parse "[-c CONFIG] [-d MS] [-s] [--] USER [FINGERPRINT]" (-d and -s only when with_deadline). Returns -1
  * to go on, or the exit status (usage printed to stderr; -h: 0). */
 int akc_parse_args(int argc, char **argv, bool with_deadline, struct akc_args *args);
 

@@ -1,4 +1,4 @@
-/* eic-authorized-keys-verify [-c CONFIG] [-d MS] [--] USER [FINGERPRINT]
+/* eic-authorized-keys-verify [-c CONFIG] [-d MS] [-s] [--] USER [FINGERPRINT]
  *
  * eic-authorized-keys' fallback, run (exec'd) by it only when the service eicd cannot be reached:
  * a host without systemd, a stopped or broken service still lets EIC keys in. It does in its own
@@ -6,7 +6,9 @@
  * mapping), so it loads libcurl and OpenSSL — which is why it is a program of its own and
  * eic-authorized-keys itself never does. Its output, log lines and exit status are those of
  * eic-authorized-keys (eic-authorized-keys(8)); -d bounds the whole run to what is left of the
- * caller's deadline. */
+ * caller's deadline. pam_eic runs it too when eicd cannot be reached (-s): the keys are then
+ * printed as "FINGERPRINT CALLER REQUEST_ID" lines ("-" for none), for the session's audit record. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,20 @@
 #include "eic_log.h"
 #include "eic_login.h"
 #include "eic_time.h"
+
+/* A field of a -s line: "-" for none, and for anything that is not one printable word. */
+static const char *one_word(const char *s)
+{
+    if (s == NULL || s[0] == '\0') {
+        return "-";
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
+            return "-";
+        }
+    }
+    return s;
+}
 
 int main(int argc, char **argv)
 {
@@ -45,7 +61,13 @@ int main(int argc, char **argv)
                        &n_allowed) != 0) {
         goto done;
     }
-    for (size_t i = 0; i < n_allowed; i++) {
+    for (size_t i = 0; i < n_allowed && args.session_form; i++) {
+        if (printf("%s %s %s\n", verdicts[i].fingerprint, one_word(verdicts[i].caller),
+                   one_word(verdicts[i].request_id)) < 0) {
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < n_allowed && !args.session_form; i++) {
         if (akc_print_key(args.user, verdicts[i].key, verdicts[i].fingerprint, verdicts[i].caller,
                           verdicts[i].request_id) != 0) {
             goto done;

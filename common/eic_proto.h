@@ -29,7 +29,11 @@
  *                    is brought in line with the rule that does (groups, shell): eicd is the only
  *                    writer of the account cache. Answer: 0 (allowed), ENOENT (not IAM-mapped),
  *                    EPERM (refused by the rules) or why the cache could not be brought in line;
- *                    one field, a reason. Callers: root. */
+ *                    one field, a reason. Callers: root.
+ *   EIC_REQ_SESSION  user, fingerprint: pam_eic's session step in sshd. The key with that
+ *                    fingerprint that the AuthorizedKeysCommand let in for user during this login
+ *                    (within sshd's LoginGraceTime, even if its record has expired since), else as
+ *                    EIC_REQ_KEYS. Answer: as EIC_REQ_KEYS. Callers: root. */
 #ifndef EIC_PROTO_H
 #define EIC_PROTO_H
 
@@ -47,6 +51,7 @@ enum eic_proto_request {
     EIC_REQ_KEYS = 1,
     EIC_REQ_RESOLVE = 2,
     EIC_REQ_ACCOUNT = 3,
+    EIC_REQ_SESSION = 4,
 };
 
 /* Four response fields per key of an EIC_REQ_KEYS answer. */

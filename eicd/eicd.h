@@ -2,7 +2,8 @@
  *
  *   main.c      command line, configuration, logging, signals
  *   server.c    the listening socket (its own, or systemd's), one thread per client, limits
- *   handlers.c  one request: who may ask it (peer credentials), and its answer */
+ *   handlers.c  one request: who may ask it (peer credentials), and its answer
+ *   admissions.c  the keys the AKC let in, for the session of the same login */
 #ifndef EICD_H
 #define EICD_H
 
@@ -42,5 +43,18 @@ uid_t eicd_akc_uid(const struct eic_config *cfg);
  * the request is malformed (no answer: the client is dropped), or ENOMEM. */
 int eicd_handle(const char *config_path, uid_t peer_uid, pid_t peer_pid, const uint8_t *req, size_t req_len,
                 uint8_t **resp, size_t *resp_len);
+
+/* How long a key the AKC let in answers pam_eic's session of the same login: sshd's default
+ * LoginGraceTime, the longest an authentication may take before the session opens. */
+#define EICD_ADMISSION_MS (120 * 1000)
+
+/* Remember that the AKC let key (fingerprint, #Caller, #Request) in for user now. */
+void eicd_admission_note(const char *user, const char *fingerprint, const char *key, const char *caller,
+                         const char *request_id);
+/* The key let in for user with fingerprint within EICD_ADMISSION_MS, as malloc'd copies. 0,
+ * ENOENT, ENOMEM. */
+int eicd_admission_find(const char *user, const char *fingerprint, char **key, char **caller, char **request_id);
+/* At exit (leak checkers). */
+void eicd_admissions_free(void);
 
 #endif

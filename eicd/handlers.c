@@ -7,6 +7,7 @@
  *                    ask IMDS for a name; nss_eic sends it only from a plain root process.
  *   EIC_REQ_ACCOUNT  root only: it may write the account cache (pam_eic's account step, which runs
  *                    as root in sshd, and in sudo or su, setuid root).
+ *   EIC_REQ_SESSION  root only: pam_eic's session step in sshd, the key the AKC let in.
  *
  * The configuration is read for every request (as each AKC run did), so an edit of eic.conf — a
  * new deny rule — counts from the next request on. */
@@ -47,8 +48,10 @@ static int answer_error(int err, const char *reason, uint8_t **resp, size_t *res
     return eic_proto_encode((uint16_t)err, fields, 1, EIC_PROTO_RESPONSE_MAX, resp, resp_len);
 }
 
-static int answer_keys(const struct eic_config *cfg, const char *user, const char *fingerprint, uint8_t **resp,
-                       size_t *resp_len)
+/* The keys that may log in as user now. With admit (the AKC's question: a fingerprint was given),
+ * the keys given are remembered for the session of the same login (admissions.c). */
+static int answer_keys(const struct eic_config *cfg, const char *user, const char *fingerprint, bool admit,
+                       uint8_t **resp, size_t *resp_len)
 {
     struct eic_record_verdict *v = NULL;
     size_t n_v = 0;
@@ -74,6 +77,10 @@ static int answer_keys(const struct eic_config *cfg, const char *user, const cha
         fields[i * EIC_KEY_FIELDS + EIC_KEY_FINGERPRINT] = v[i].fingerprint;
         fields[i * EIC_KEY_FIELDS + EIC_KEY_CALLER] = v[i].caller != NULL ? v[i].caller : "";
         fields[i * EIC_KEY_FIELDS + EIC_KEY_REQUEST_ID] = v[i].request_id != NULL ? v[i].request_id : "";
+        if (admit && strcmp(v[i].fingerprint, fingerprint) == 0) {
+            eicd_admission_note(user, v[i].fingerprint, v[i].key, fields[i * EIC_KEY_FIELDS + EIC_KEY_CALLER],
+                                fields[i * EIC_KEY_FIELDS + EIC_KEY_REQUEST_ID]);
+        }
     }
     ret = eic_proto_encode(0, fields, n_ok * EIC_KEY_FIELDS, EIC_PROTO_RESPONSE_MAX, resp, resp_len);
     if (ret == EMSGSIZE) {
@@ -83,6 +90,34 @@ static int answer_keys(const struct eic_config *cfg, const char *user, const cha
 done:
     free(fields);
     eic_keyrecords_free(v, n_v);
+    return ret;
+}
+
+/* pam_eic's session: the key the AKC let in for this login, even when its record has expired since
+ * (admissions.c); otherwise the keys that may log in now. */
+static int answer_session(const struct eic_config *cfg, const char *user, const char *fingerprint, uint8_t **resp,
+                          size_t *resp_len)
+{
+    char *key = NULL, *caller = NULL, *request_id = NULL;
+    int ret;
+
+    ret = eicd_admission_find(user, fingerprint, &key, &caller, &request_id);
+    if (ret != 0) {
+        return answer_keys(cfg, user, fingerprint, false, resp, resp_len);
+    }
+    eic_log(LOG_DEBUG, "session of %s: key %s was let in by the AuthorizedKeysCommand of this login", user,
+            fingerprint);
+    {
+        const char *fields[EIC_KEY_FIELDS] = {[EIC_KEY_LINE] = key,
+                                              [EIC_KEY_FINGERPRINT] = fingerprint,
+                                              [EIC_KEY_CALLER] = caller,
+                                              [EIC_KEY_REQUEST_ID] = request_id};
+
+        ret = eic_proto_encode(0, fields, EIC_KEY_FIELDS, EIC_PROTO_RESPONSE_MAX, resp, resp_len);
+    }
+    free(key);
+    free(caller);
+    free(request_id);
     return ret;
 }
 
@@ -178,7 +213,7 @@ int eicd_handle(const char *config_path, uid_t peer_uid, pid_t peer_pid, const u
                     (unsigned long)peer_uid, (long)peer_pid, cfg.authorized_keys_user);
             ret = answer_error(EPERM, "not allowed", resp, resp_len);
         } else {
-            ret = answer_keys(&cfg, msg.fields[0], msg.fields[1], resp, resp_len);
+            ret = answer_keys(&cfg, msg.fields[0], msg.fields[1], msg.fields[1][0] != '\0', resp, resp_len);
         }
         break;
     case EIC_REQ_RESOLVE:
@@ -190,6 +225,17 @@ int eicd_handle(const char *config_path, uid_t peer_uid, pid_t peer_pid, const u
             ret = answer_error(EPERM, "not allowed", resp, resp_len);
         } else {
             ret = answer_resolve(&cfg, msg.fields[0], resp, resp_len);
+        }
+        break;
+    case EIC_REQ_SESSION:
+        if (msg.n_fields != 2 || msg.fields[1][0] == '\0') {
+            ret = EBADMSG;
+        } else if (peer_uid != 0) {
+            eic_log(LOG_WARNING, "session key of %s refused to uid %lu (pid %ld): only root may ask", msg.fields[0],
+                    (unsigned long)peer_uid, (long)peer_pid);
+            ret = answer_error(EPERM, "not allowed", resp, resp_len);
+        } else {
+            ret = answer_session(&cfg, msg.fields[0], msg.fields[1], resp, resp_len);
         }
         break;
     case EIC_REQ_ACCOUNT:

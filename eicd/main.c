@@ -125,6 +125,7 @@ int main(int argc, char **argv)
     eic_config_free(&cfg);
 
     status = eicd_serve(&opt);
+    eicd_admissions_free();
     eic_log_close();
     return status;
 }

@@ -140,7 +140,7 @@ static bool valid_authorized_keys(const char *list)
 int pam_eic_args_parse(int argc, const char **argv, struct pam_eic_args *args, char *err, size_t err_len)
 {
     bool seen_config = false, seen_audit = false, seen_skel = false, seen_max = false, seen_only = false,
-         seen_mode = false, seen_keys = false;
+         seen_mode = false, seen_keys = false, seen_verify = false;
     int ret = 0;
 
     memset(args, 0, sizeof(*args));
@@ -149,6 +149,7 @@ int pam_eic_args_parse(int argc, const char **argv, struct pam_eic_args *args, c
     args->skel = PAM_EIC_DEFAULT_SKEL;
     args->authorized_keys = PAM_EIC_DEFAULT_AUTHORIZED_KEYS;
     args->home_mode = PAM_EIC_DEFAULT_HOME_MODE;
+    args->verify = PAM_EIC_DEFAULT_VERIFY;
     err[0] = '\0';
 
     for (int i = 0; i < argc; i++) {
@@ -195,6 +196,10 @@ int pam_eic_args_parse(int argc, const char **argv, struct pam_eic_args *args, c
             seen = &seen_keys;
             ok = valid_authorized_keys(v);
             args->authorized_keys = v;
+        } else if (strncmp(a, "verify=", 7) == 0) {
+            seen = &seen_verify;
+            ok = pam_eic_valid_path(v);
+            args->verify = v;
         } else if (strncmp(a, "home_mode=", 10) == 0) {
             seen = &seen_mode;
             ok = parse_mode(v, &args->home_mode);

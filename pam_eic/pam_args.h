@@ -13,6 +13,8 @@
  *                           (default .ssh/authorized_keys,.ssh/authorized_keys2: sshd's default);
  *                           each absolute or relative to the home directory; %u is the user name,
  *                           %h the home directory, %% a '%'; at most 4
+ *   verify=/abs/path        eic-authorized-keys-verify, run when eicd cannot be reached (default
+ *                           the installed one, PAM_EIC_DEFAULT_VERIFY)
  *   debug                   log at debug level */
 #ifndef PAM_EIC_ARGS_H
 #define PAM_EIC_ARGS_H
@@ -29,6 +31,9 @@
 #define PAM_EIC_PATH_MAX 1024
 #define PAM_EIC_DEFAULT_AUTHORIZED_KEYS ".ssh/authorized_keys,.ssh/authorized_keys2"
 #define PAM_EIC_MAX_AUTHORIZED_KEYS 4
+#ifndef PAM_EIC_DEFAULT_VERIFY
+#define PAM_EIC_DEFAULT_VERIFY "/usr/libexec/eic/eic-authorized-keys-verify"
+#endif
 
 struct pam_eic_args {
     /* Pointers into argv (PAM keeps the module arguments alive for the handle's lifetime) or
@@ -37,6 +42,7 @@ struct pam_eic_args {
     const char *audit_log;
     const char *skel;
     const char *authorized_keys;               /* comma-separated patterns, checked when parsed */
+    const char *verify;
     long max_session;                          /* 0: no limit */
     char eic_only[PAM_EIC_MAX_EIC_ONLY][33];   /* login names (EIC_LOGIN_NAME_MAX + 1) */
     size_t n_eic_only;

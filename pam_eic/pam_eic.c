@@ -36,6 +36,7 @@
 #include "pam_audit.h"
 #include "pam_home.h"
 #include "pam_keyfile.h"
+#include "pam_verify.h"
 #include "pam_watchdog.h"
 
 #define PAM_EIC_EXPORT __attribute__((visibility("default")))
@@ -260,19 +261,42 @@ static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max, siz
     return n;
 }
 
-/* Which of the keys the user logged in with are pushed keys that may log in as the user now?
- * eicd answers with the one login policy the AuthorizedKeysCommand used (eic_login_keys): the
- * records verified, and for an IAM-mapped account a #Caller that maps to exactly this account.
- * accepted[i] is set for fps[i]; the first accepted key's fingerprint, #Caller and #Request go
- * into s. Returns 0, or why the keys could not be checked (logged). */
+/* No eicd: the AuthorizedKeysCommand's own fallback program answers, run as a child. */
+static int match_without_service(const struct ctx *c, const char *fingerprint, bool *accepted,
+                                 struct pam_eic_session *s)
+{
+    struct pam_eic_verified_key key;
+    int ret;
+
+    eic_log(LOG_NOTICE, "eicd does not answer on %s; key %s of %s checked by %s", c->cfg.service_socket,
+            fingerprint, c->user, c->args.verify);
+    ret = pam_eic_verify_key(c->args.verify, c->args.config, c->user, fingerprint,
+                             eic_monotonic_ms() + (uint64_t)c->cfg.deadline_ms, accepted, &key);
+    if (ret != 0) {
+        eic_log(LOG_WARNING, "pushed keys of %s not checked: %s: %s", c->user, c->args.verify,
+                ret == ECHILD ? "it failed (see its log lines)" : strerror(ret));
+        return ret;
+    }
+    if (*accepted && !s->eic_key) {
+        s->eic_key = true;
+        set_str(s->fingerprint, sizeof(s->fingerprint), key.fingerprint);
+        set_str(s->principal, sizeof(s->principal), key.caller);
+        set_str(s->request_id, sizeof(s->request_id), key.request_id);
+    }
+    return 0;
+}
+
+/* Which of the keys the user logged in with did eic let in? eicd answers (EIC_REQ_SESSION) with the
+ * key its AuthorizedKeysCommand let in during this login — even when the record has expired since —
+ * or else with the one login policy (eic_login_keys: the records verified, and for an IAM-mapped
+ * account a #Caller that maps to exactly this account and is its identity). accepted[i] is set for
+ * fps[i]; the first accepted key's fingerprint, #Caller and #Request go into s. Returns 0, or why
+ * the keys could not be checked (logged). */
 static int match_pushed_keys(const struct ctx *c, char fps[][64], size_t n_fps, bool *accepted,
                              struct pam_eic_session *s)
 {
-    /* One key (the usual case): only its record is asked for, and eicd may answer it from what it
-     * verified for the AuthorizedKeysCommand of this login. */
-    const char *fields[2] = {c->user, n_fps == 1 ? fps[0] : ""};
     struct eic_proto_msg answer = {0};
-    int ret;
+    int ret = 0;
 
     /* In a setuid host (sudo, su run by a user) SSH_AUTH_INFO_0 did not come from sshd: no key of
      * such a session counts as pushed. */
@@ -280,26 +304,35 @@ static int match_pushed_keys(const struct ctx *c, char fps[][64], size_t n_fps, 
         eic_log(LOG_NOTICE, "pushed keys of %s not checked: not asked from a setuid or non-root process", c->user);
         return EPERM;
     }
-    /* The budget of the in-module fetch this replaces (imds_timeout_ms), and time for the service
-     * to answer: a hung eicd delays the session of an EIC login no more than a hung IMDS did. */
-    ret = eic_proto_call(c->cfg.service_socket, EIC_REQ_KEYS, fields, 2,
-                         eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms + SERVICE_GRACE_MS, &answer);
-    if (ret != 0) {
-        eic_log(LOG_WARNING, "pushed keys of %s not checked: eicd on %s: %s", c->user, c->cfg.service_socket,
-                strerror(ret));
-        goto done;
-    }
-    if (answer.code != 0 || answer.n_fields % EIC_KEY_FIELDS != 0) {
-        ret = answer.code != 0 ? answer.code : EBADMSG;
-        eic_log(LOG_WARNING, "pushed keys of %s not checked: eicd: %s", c->user,
-                answer.code != 0 && answer.n_fields > 0 ? answer.fields[0] : strerror(ret));
-        goto done;
-    }
-    for (size_t i = 0; i < n_fps; i++) {
+    for (size_t i = 0; i < n_fps && ret == 0; i++) {
+        const char *fields[2] = {c->user, fps[i]};
+
+        if (fps[i][0] == '\0') {
+            continue; /* a key eic cannot read is no key it let in */
+        }
+        /* The budget of the in-module fetch this replaced (imds_timeout_ms), and time for the
+         * service to answer: a hung eicd delays an EIC session no more than a hung IMDS did. */
+        ret = eic_proto_call(c->cfg.service_socket, EIC_REQ_SESSION, fields, 2,
+                             eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms + SERVICE_GRACE_MS, &answer);
+        if (service_absent(ret) && ret != ETIMEDOUT) {
+            ret = match_without_service(c, fps[i], &accepted[i], s);
+            continue;
+        }
+        if (ret != 0) {
+            eic_log(LOG_WARNING, "pushed keys of %s not checked: eicd on %s: %s", c->user, c->cfg.service_socket,
+                    strerror(ret));
+            break;
+        }
+        if (answer.code != 0 || answer.n_fields % EIC_KEY_FIELDS != 0) {
+            ret = answer.code != 0 ? answer.code : EBADMSG;
+            eic_log(LOG_WARNING, "pushed keys of %s not checked: eicd: %s", c->user,
+                    answer.code != 0 && answer.n_fields > 0 ? answer.fields[0] : strerror(ret));
+            break;
+        }
         for (size_t k = 0; k < answer.n_fields && !accepted[i]; k += EIC_KEY_FIELDS) {
             char **key = answer.fields + k;
 
-            if (fps[i][0] == '\0' || strcmp(key[EIC_KEY_FINGERPRINT], fps[i]) != 0) {
+            if (strcmp(key[EIC_KEY_FINGERPRINT], fps[i]) != 0) {
                 continue;
             }
             accepted[i] = true;
@@ -310,8 +343,8 @@ static int match_pushed_keys(const struct ctx *c, char fps[][64], size_t n_fps, 
                 set_str(s->request_id, sizeof(s->request_id), key[EIC_KEY_REQUEST_ID]);
             }
         }
+        eic_proto_msg_free(&answer);
     }
-done:
     eic_proto_msg_free(&answer);
     return ret;
 }
@@ -374,7 +407,8 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
     struct pam_eic_session *s = NULL;
     size_t n_fps;
     size_t n_certs;
-    bool mapped, eic_only, all_accepted;
+    const struct eic_rule *rule = NULL;
+    bool mapped, eic_only, pushed_only, all_accepted;
     struct ctx c;
     int ret;
 
@@ -408,10 +442,18 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
         goto done;
     }
     /* The account step checks this too; a stack without it must not skip revocation. */
-    if (mapped && !eic_account_still_allowed(&c.cfg, c.args.config, c.user, cached_principal, NULL)) {
+    if (mapped && !eic_account_still_allowed(&c.cfg, c.args.config, c.user, cached_principal, &rule)) {
         ret = PAM_PERM_DENIED;
         goto done;
     }
+    /* Revocation: an IAM-mapped account logs in through sshd only with a key eic let in at this
+     * login, unless its rule says "logins = any". A key the user planted in an authorized_keys file
+     * (or a password) during an earlier session must not outlive their IAM right. Other ways into
+     * the account (root's su, sudo as sudoers allows, its cron jobs, systemd --user) are not logins
+     * of its owner: a [deny] rule ends those, at the account step. SSH_AUTH_INFO_0 in a setuid host
+     * came from its invoker, not from sshd (match_pushed_keys). */
+    pushed_only = eic_only || (mapped && !rule->any_login && pam_getenv(pamh, "SSH_AUTH_INFO_0") != NULL &&
+                               eic_process_is_plain_root());
 
     n_fps = auth_info_keys(pamh, fps, MAX_AUTH_KEYS, &n_certs);
     if (n_fps > 0) {
@@ -426,22 +468,28 @@ PAM_EIC_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, 
         /* Certificates are trusted through TrustedUserCAKeys, never pushed: nothing to ask. */
         eic_log(LOG_DEBUG, "%s logged in with an OpenSSH certificate; IMDS not asked", c.user);
     } else if (n_fps > 0 && c.cfg_ok && eic_valid_login_name(c.user)) {
-        if (match_pushed_keys(&c, fps, n_fps, accepted, s) != 0 && eic_only) {
-            eic_log(LOG_WARNING, "session of %s refused: eic_only user and its pushed keys cannot be checked",
-                    c.user);
+        if (match_pushed_keys(&c, fps, n_fps, accepted, s) != 0 && pushed_only) {
+            eic_log(LOG_WARNING, "session of %s refused: %s and its pushed keys cannot be checked", c.user,
+                    eic_only ? "eic_only user" : "IAM-mapped account");
             ret = PAM_PERM_DENIED;
             goto done;
         }
     }
-    /* eic_only: every key this login used must be a valid pushed key, so a stale authorized_keys
-     * line (or a key left behind by an earlier push) opens nothing. */
+    /* Every key this login used must be a valid pushed key, so a stale authorized_keys line (or a
+     * key left behind by an earlier push) opens nothing. */
     all_accepted = n_fps > 0;
     for (size_t i = 0; i < n_fps; i++) {
         all_accepted = all_accepted && accepted[i];
     }
-    if (eic_only && !all_accepted) {
-        eic_log(LOG_WARNING, "session of %s refused: eic_only user and the login key %s is not a valid pushed key",
-                c.user, n_fps > 0 ? fps[0] : "(none: no public key authentication)");
+    if (pushed_only && !all_accepted) {
+        if (eic_only) {
+            eic_log(LOG_WARNING, "session of %s refused: eic_only user and the login key %s is not a valid pushed key",
+                    c.user, n_fps > 0 ? fps[0] : "(none: no public key authentication)");
+        } else {
+            eic_log(LOG_WARNING, "session of %s refused: IAM-mapped account and the login key %s is not a key eic let "
+                    "in at this login (logins = pushed-keys, the map rule at %s:%u)", c.user,
+                    n_fps > 0 ? fps[0] : "(none: no public key authentication)", c.args.config, rule->line);
+        }
         ret = PAM_PERM_DENIED;
         goto done;
     }

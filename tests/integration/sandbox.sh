@@ -39,9 +39,11 @@ sandbox_setup() {
         install -D -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" \
             "$EIC_BUILD/authorized_keys/eic-authorized-keys-verify" -t /srv/eic/libexec
         write_wrapper /srv/eic/eic-authorized-keys /srv/eic/libexec/eic-authorized-keys
+        SANDBOX_VERIFY=/srv/eic/libexec/eic-authorized-keys-verify
     else
         install -m 0755 "$EIC_BUILD/authorized_keys/eic-authorized-keys" \
             "$EIC_BUILD/authorized_keys/eic-authorized-keys-verify" -t /srv/eic
+        SANDBOX_VERIFY=/srv/eic/eic-authorized-keys-verify
     fi
     touch "$AKC_LOG"
     chown nobody "$AKC_LOG"
@@ -76,8 +78,10 @@ sandbox_install_pam() { # sandbox_install_pam ARGS...
     local libdir
     libdir="/usr/lib/$(gcc -print-multiarch)"
     install -m 0644 "$EIC_BUILD/pam_eic/pam_eic.so" "$libdir/security/pam_eic.so"
-    sed -e "/^@include common-account/a account required pam_eic.so $*" /etc/pam.d/sshd >/etc/pam.d/sshd-eic
-    echo "session required pam_eic.so $*" >>/etc/pam.d/sshd-eic
+    # pam_eic runs the AKC's fallback (verify=) when eicd cannot be reached, as installed beside it.
+    sed -e "/^@include common-account/a account required pam_eic.so verify=$SANDBOX_VERIFY $*" /etc/pam.d/sshd \
+        >/etc/pam.d/sshd-eic
+    echo "session required pam_eic.so verify=$SANDBOX_VERIFY $*" >>/etc/pam.d/sshd-eic
     sandbox_preload
     install -d -m 0755 /srv/eic/sbin
     ln -sf /usr/sbin/sshd /srv/eic/sbin/sshd-eic

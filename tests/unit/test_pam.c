@@ -60,6 +60,7 @@
 static char top[] = "/tmp/eic-test-pam.XXXXXX";
 static char confdir[256];      /* PAM service files */
 static char module[256];       /* PAM_EIC_MODULE, through a symlink in top (see setup) */
+static char verify[256];       /* EIC_VERIFY_PATH, the same way */
 static char cache_dir[256];
 static char home_base[256];
 static char skel[256];
@@ -293,7 +294,8 @@ static void eicd_use(const char *cfg)
 static const char *args_with(const char *cfg, const char *extra)
 {
     eicd_use(cfg);
-    snprintf(args_buf, sizeof(args_buf), "config=%s audit_log=%s skel=%s %s", cfg, audit_path, skel, extra);
+    snprintf(args_buf, sizeof(args_buf), "config=%s audit_log=%s skel=%s verify=%s %s", cfg, audit_path, skel, verify,
+             extra);
     return args_buf;
 }
 
@@ -462,6 +464,10 @@ static int setup(void **state)
      * checkout's path (hence PAM_EIC_MODULE) may have a space: the service files name a symlink. */
     snprintf(module, sizeof(module), "%s/pam_eic.so", top);
     assert_int_equal(symlink(PAM_EIC_MODULE, module), 0);
+    /* The module runs it with an empty environment, as it must; here it needs the fake accounts. */
+    snprintf(verify, sizeof(verify), "%s/eic-authorized-keys-verify", top);
+    write_file(verify, 0755, "#!/bin/sh\nexec env LD_PRELOAD='%s' NSS_WRAPPER_PASSWD='%s' NSS_WRAPPER_GROUP='%s' '%s' \"$@\"\n",
+               NSS_WRAPPER_LIB, getenv("NSS_WRAPPER_PASSWD"), getenv("NSS_WRAPPER_GROUP"), EIC_VERIFY_PATH);
     snprintf(cache_dir, sizeof(cache_dir), "%s/cache", top);
     snprintf(home_base, sizeof(home_base), "%s/home", top);
     snprintf(skel, sizeof(skel), "%s/skel", top);
@@ -1083,15 +1089,24 @@ static void test_session_local_user_with_pushed_key(void **state)
     assert_null(jstr(rec, "principal"));
     json_object_put(rec);
 
-    /* eicd not running: the pushed key cannot be checked, so this is a local login (audited, not
-     * managed); the local user is not locked out */
+    /* eicd not running: the AKC's fallback program checks the key, as a child of the module */
     eicd_stop();
     auth_info(key_pushed, info, sizeof(info));
-    assert_int_equal(open_close("eicuser", args_with(cfg_allow, ""), info, NULL), PAM_IGNORE);
+    assert_int_equal(open_close("eicuser", args_with(cfg_allow, ""), info, NULL), PAM_SUCCESS);
+    rec = last_audit();
+    assert_true(jbool(rec, "eic_key"));
+    assert_string_equal(jstr(rec, "principal"), ALICE_ARN);
+    json_object_put(rec);
+    assert_true(file_has(log_path, "eicd does not answer on"));
+    /* ... and when that cannot run either, this is a local login (audited, not managed); the local
+     * user is not locked out */
+    snprintf(args_buf, sizeof(args_buf), "config=%s audit_log=%s skel=%s verify=%s/none", cfg_allow, audit_path, skel,
+             top);
+    assert_int_equal(open_close("eicuser", args_buf, info, NULL), PAM_IGNORE);
     rec = last_audit();
     assert_false(jbool(rec, "eic_key"));
     json_object_put(rec);
-    assert_true(file_has(log_path, "pushed keys of eicuser not checked: eicd on"));
+    assert_true(file_has(log_path, "pushed keys of eicuser not checked: "));
     eicd_start();
 }
 
@@ -1288,10 +1303,14 @@ static void test_eic_only(void **state)
     assert_true(refused_and_ended("eicuser", args_with(cfg_noimds, "eic_only=eicuser"), info));
     assert_true(file_has(log_path, "eic_only user and its pushed keys cannot be checked"));
     assert_true(file_has(log_path, "session of eicuser refused; sshd would go on with it, so its process"));
-    /* eicd not running: cannot be checked either, refused; the module never asks IMDS itself */
+    /* eicd not running: the AKC's fallback program (a child; the module never asks IMDS itself)
+     * lets the key in; when it cannot run either, the key cannot be checked: refused */
     eicd_stop();
-    assert_true(refused_and_ended("eicuser", args_with(cfg_allow, "eic_only=eicuser"), info));
-    assert_true(file_has(log_path, "pushed keys of eicuser not checked: eicd on"));
+    assert_int_equal(open_close("eicuser", args_with(cfg_allow, "eic_only=eicuser"), info, NULL), PAM_SUCCESS);
+    snprintf(args_buf, sizeof(args_buf), "config=%s audit_log=%s skel=%s verify=%s/none eic_only=eicuser", cfg_allow,
+             audit_path, skel, top);
+    assert_true(refused_and_ended("eicuser", args_buf, info));
+    assert_true(file_has(log_path, "pushed keys of eicuser not checked: "));
     eicd_start();
     /* a key that was never pushed (a stale authorized_keys line): refused */
     auth_info(key_other, info, sizeof(info));
