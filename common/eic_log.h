@@ -11,7 +11,10 @@
                            * the ident goes in front of each message instead */
 
 /* ident: program or module name used as the syslog ident / file line prefix.
- * log_file: NULL or "" for syslog(authpriv), otherwise a path opened O_APPEND|O_CLOEXEC.
+ * log_file: NULL or "" for syslog(authpriv), otherwise a path opened O_APPEND|O_CLOEXEC. Before
+ *   each message the descriptor is checked (fstat: same device and inode) to be that file still:
+ *   a host that closed it and reuses the number gets none of our lines; the file is opened again
+ *   (syslog if that fails), and the host's descriptor is never closed by us.
  * flags: EIC_LOG_STDERR, EIC_LOG_IN_HOST or 0.
  * Returns 0 or an errno value (the file could not be opened; syslog is used then). */
 int eic_log_open(const char *ident, const char *log_file, int flags);

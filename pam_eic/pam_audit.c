@@ -211,49 +211,116 @@ done:
     return ret;
 }
 
-/* The directory of the audit log: created 0700 when missing (only its last component: the
- * directories above it are the system's). It must be ours and writable by us alone: whoever else
- * may write it may delete or replace the trail. */
-static int ensure_dir(const char *path)
+/* The directory of the audit log, opened (O_PATH) into *dir_fd: created 0700 when missing (only
+ * its last component: the directories above it are the system's). It must be a directory, ours
+ * and writable by us alone: whoever else may write it may delete or replace the trail. The file is
+ * then opened relative to this descriptor, so the directory written to is the one checked: one
+ * swapped for a symbolic link after the check (or a parent of it renamed) changes nothing. A log
+ * directly under / is in the system's directory, which is not checked. Returns 0 or an errno. */
+static int open_log_dir(const char *path, char *file_name, size_t file_name_size, int *dir_fd)
 {
     char dir[PAM_EIC_PATH_MAX];
+    const char *parent;
+    char *dir_name;
     char *slash;
     struct stat st;
+    size_t len = strnlen(path, sizeof(dir));
+    int parent_fd = -1;
+    int fd = -1;
+    int ret;
 
-    snprintf(dir, sizeof(dir), "%s", path);
+    *dir_fd = -1;
+    if (len >= sizeof(dir)) {
+        ret = ENAMETOOLONG;
+        goto done;
+    }
+    memcpy(dir, path, len + 1);
+    /* Absolute, with a file name after the last '/' (pam_args.c accepts nothing else). */
     slash = strrchr(dir, '/');
-    if (slash == NULL || slash == dir) {
-        return 0; /* directly under / */
+    if (dir[0] != '/' || slash == NULL || slash[1] == '\0') {
+        ret = EINVAL;
+        goto done;
+    }
+    if (strlen(slash + 1) >= file_name_size) {
+        ret = ENAMETOOLONG;
+        goto done;
+    }
+    memcpy(file_name, slash + 1, strlen(slash + 1) + 1);
+    if (slash == dir) {
+        fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ret = fd >= 0 ? 0 : errno;
+        goto done;
     }
     *slash = '\0';
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        return errno;
+
+    /* dir is now the log's directory: split it into its parent and its own name. */
+    slash = strrchr(dir, '/');
+    dir_name = slash + 1;
+    if (slash == dir) {
+        parent = "/";
+    } else {
+        *slash = '\0';
+        parent = dir;
     }
-    if (lstat(dir, &st) != 0) {
-        return errno;
+    if (dir_name[0] == '\0') {
+        ret = EINVAL;
+        goto done;
+    }
+    parent_fd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (parent_fd < 0) {
+        ret = errno;
+        goto done;
+    }
+    if (mkdirat(parent_fd, dir_name, 0700) != 0 && errno != EEXIST) {
+        ret = errno;
+        goto done;
+    }
+    /* O_NOFOLLOW with O_DIRECTORY: a symbolic link there is refused, not followed. */
+    fd = openat(parent_fd, dir_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        ret = errno;
+        goto done;
+    }
+    if (fstat(fd, &st) != 0) {
+        ret = errno;
+        goto done;
     }
     if (!S_ISDIR(st.st_mode)) {
-        return ENOTDIR;
+        ret = ENOTDIR;
+        goto done;
     }
     if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        return EPERM;
+        ret = EPERM;
+        goto done;
     }
-    return 0;
+    ret = 0;
+done:
+    if (ret == 0) {
+        *dir_fd = fd;
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    if (parent_fd >= 0) {
+        close(parent_fd);
+    }
+    return ret;
 }
 
 static int append(const char *path, const char *line, size_t len)
 {
+    char file_name[PAM_EIC_PATH_MAX];
     struct stat st;
     ssize_t n;
+    int dir_fd = -1;
     int fd = -1;
     int ret;
 
-    ret = ensure_dir(path);
+    ret = open_log_dir(path, file_name, sizeof(file_name), &dir_fd);
     if (ret != 0) {
         goto done;
     }
     /* O_NOFOLLOW: a symlink planted at the log path must not make root append to another file. */
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    fd = openat(dir_fd, file_name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
     if (fd < 0) {
         ret = errno;
         goto done;
@@ -282,6 +349,9 @@ static int append(const char *path, const char *line, size_t len)
 done:
     if (fd >= 0 && close(fd) != 0 && ret == 0) {
         ret = errno;
+    }
+    if (dir_fd >= 0) {
+        close(dir_fd);
     }
     return ret;
 }

@@ -95,12 +95,89 @@ static void test_fifo_does_not_block(void **state)
     eic_log_close();
 }
 
+/* What a daemonizing host does: close every descriptor it does not know of, then open its own
+ * file, which takes the logger's number. Returns the number. */
+static int host_takes_log_fd(const char *log_path, const char *host_path)
+{
+    int log_fd = unit_fd_open_on(log_path);
+    int host_fd;
+
+    assert_true(log_fd > STDERR_FILENO);
+    assert_int_equal(close(log_fd), 0);
+    host_fd = open(host_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(host_fd >= 0);
+    if (host_fd != log_fd) {
+        assert_int_equal(dup2(host_fd, log_fd), log_fd);
+        assert_int_equal(close(host_fd), 0);
+    }
+    return log_fd;
+}
+
+/* Regression: the logger wrote to its descriptor number whatever it had become; a host that
+ * closed it and opened a file (or a socket) under the same number got eic's lines in it, and
+ * eic_log_open/eic_log_close closed the host's descriptor. Now the lines go to the log file,
+ * opened again, and the host's file is neither written nor closed. */
+static void test_descriptor_taken_by_host(void **state)
+{
+    char path[128];
+    char host_path[128];
+    struct stat st;
+    char *text;
+    int host_fd;
+
+    (void)state;
+    path_in_dir("taken.log", path, sizeof(path));
+    path_in_dir("host-file", host_path, sizeof(host_path));
+    assert_int_equal(eic_log_open("test_log", path, EIC_LOG_IN_HOST), 0);
+    eic_log(LOG_WARNING, "before the host closed it");
+    host_fd = host_takes_log_fd(path, host_path);
+
+    eic_log(LOG_WARNING, "after the host took the number");
+    assert_int_equal(stat(host_path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    text = unit_read_file(path, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "before the host closed it\n"));
+    assert_non_null(strstr(text, "after the host took the number\n"));
+    free(text);
+
+    /* Reopening or closing the log leaves the host's descriptor alone. */
+    assert_int_equal(eic_log_open("test_log", path, EIC_LOG_IN_HOST), 0);
+    eic_log_close();
+    assert_int_equal(fstat(host_fd, &st), 0);
+    assert_int_equal(write(host_fd, "host\n", 5), 5);
+    assert_int_equal(close(host_fd), 0);
+}
+
+/* The same when the number is left free (EBADF): the line still reaches the file. */
+static void test_descriptor_closed_by_host(void **state)
+{
+    char path[128];
+    char *text;
+    int fd;
+
+    (void)state;
+    path_in_dir("closed.log", path, sizeof(path));
+    assert_int_equal(eic_log_open("test_log", path, EIC_LOG_IN_HOST), 0);
+    fd = unit_fd_open_on(path);
+    assert_true(fd > STDERR_FILENO);
+    assert_int_equal(close(fd), 0);
+    eic_log(LOG_WARNING, "after the host closed it");
+    eic_log_close();
+    text = unit_read_file(path, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "after the host closed it\n"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_gets_one_line_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo_does_not_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_taken_by_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_closed_by_host, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

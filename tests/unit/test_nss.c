@@ -771,6 +771,53 @@ static void test_corrupt_cache(void **state)
     assert_string_equal(p.name, "bob");
 }
 
+/* A host that closes descriptors it does not know of (a daemon detaching: close 3..N) and opens
+ * a file of its own, which gets the number of the module's log file. Regression: the module went
+ * on writing its lines into the host's file. Now it sees the descriptor is not its file any more
+ * (device and inode), never writes there, and opens the log file again. The log lines are made by
+ * a configuration with an unknown key (logged once per version of the file). */
+static void test_log_descriptor_taken_by_host(void **state)
+{
+    char host_path[256];
+    struct pw_copy p;
+    struct stat st;
+    int log_fd;
+    int host_fd;
+
+    (void)state;
+    write_config(200000, 299999, "first_unknown_key = 1\n");
+    pw_lookup(NULL, user_uids[0], 4096, &p);
+    assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
+    assert_true(log_contains("first_unknown_key"));
+
+    log_fd = unit_fd_open_on(log_path);
+    assert_true(log_fd > STDERR_FILENO);
+    assert_int_equal(close(log_fd), 0);
+    snprintf(host_path, sizeof(host_path), "%s/host-file", dir);
+    host_fd = open(host_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(host_fd >= 0);
+    if (host_fd != log_fd) {
+        assert_int_equal(dup2(host_fd, log_fd), log_fd);
+        assert_int_equal(close(host_fd), 0);
+        host_fd = log_fd;
+    }
+
+    write_config(200000, 299999, "second_unknown_key = 1\n");
+    pw_lookup(NULL, user_uids[0], 4096, &p);
+    assert_int_equal(p.status, NSS_STATUS_NOTFOUND);
+    assert_int_equal(stat(host_path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_true(log_contains("second_unknown_key"));
+    /* the host's descriptor is still the host's */
+    assert_int_equal(fstat(host_fd, &st), 0);
+    assert_int_equal(write(host_fd, "host\n", 5), 5);
+    assert_int_equal(close(host_fd), 0);
+
+    write_config(200000, 299999, "");
+    pw_lookup(NULL, user_uids[0], 4096, &p);
+    assert_int_equal(p.status, NSS_STATUS_SUCCESS);
+}
+
 /* 16 threads look users up while the cache is replaced (new accounts added) under them. */
 #define N_THREADS 16
 static int threads_stop;
@@ -847,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_heavy_path),
         cmocka_unit_test(test_heavy_path_plain_root_only),
         cmocka_unit_test(test_corrupt_cache),
+        cmocka_unit_test(test_log_descriptor_taken_by_host),
         cmocka_unit_test(test_threads_while_cache_replaced),
     };
 

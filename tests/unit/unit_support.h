@@ -13,4 +13,8 @@ char *unit_read_file(const char *path, size_t *len);
  * followed. 0, or -1 when something could not be removed. */
 int unit_remove_tree(const char *dir);
 
+/* The descriptor number this process has open on path (found through /proc/self/fd), or -1: how
+ * a test finds a module's own descriptor, e.g. the logger's, to play a host that closes it. */
+int unit_fd_open_on(const char *path);
+
 #endif
