@@ -78,7 +78,7 @@ bool eic_account_still_allowed(const struct eic_config *cfg, const char *config_
 }
 
 int eic_account_keep(const struct eic_config *cfg, const char *config_path, const struct passwd *pw,
-                     bool change_nothing)
+                     const char *login_principal, bool change_nothing)
 {
     char principal[EIC_ARN_MAX + 1];
     const struct eic_rule *rule = NULL;
@@ -94,6 +94,13 @@ int eic_account_keep(const struct eic_config *cfg, const char *config_path, cons
                     strerror(ret));
         }
         return ret;
+    }
+    /* The same identity under another name (an Identity Center user's other permission set): the
+     * account follows the principal of this login. Another identity never gets here: the login
+     * policy refused its key. */
+    if (login_principal != NULL && strcmp(login_principal, principal) != 0 &&
+        eic_same_identity(principal, login_principal) && strlen(login_principal) < sizeof(principal)) {
+        memcpy(principal, login_principal, strlen(login_principal) + 1);
     }
     if (!eic_account_still_allowed(cfg, config_path, pw->pw_name, principal, &rule)) {
         return EPERM;

@@ -41,10 +41,13 @@ bool eic_account_still_allowed(const struct eic_config *cfg, const char *config_
  * cache is written only at an account's first lookup, so without this an account would keep the
  * groups of the rule it was created by for ever. With change_nothing (pam_eic when eicd cannot be
  * reached: only the service writes the cache) an entry that would change is refused instead.
+ * login_principal (may be NULL): the principal whose key was let in for this login; when it is the
+ * account's identity under another ARN (IAM Identity Center, another permission set), the account
+ * follows it (its rule, groups and cached principal).
  * Returns 0 (allowed), ENOENT (pw is not IAM-mapped), EPERM (refused by the rules), EAGAIN (would
  * change, change_nothing), or the cache's error; every refusal is logged. */
 int eic_account_keep(const struct eic_config *cfg, const char *config_path, const struct passwd *pw,
-                     bool change_nothing);
+                     const char *login_principal, bool change_nothing);
 
 /* An administrator's hand-over (eicd --hand-over): the IAM-mapped account name, which belongs to
  * one identity, now belongs to arn's, keeping its UID and home. The rules as they are must map arn

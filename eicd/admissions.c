@@ -104,6 +104,30 @@ int eicd_admission_find(const char *user, const char *fingerprint, char **key, c
     return ret;
 }
 
+int eicd_admission_latest_caller(const char *user, char **caller)
+{
+    uint64_t now = eic_monotonic_ms();
+    const struct admission *latest = NULL;
+    int ret = ENOENT;
+
+    *caller = NULL;
+    pthread_mutex_lock(&admissions_lock);
+    for (size_t i = 0; i < EICD_ADMISSIONS_MAX; i++) {
+        const struct admission *a = &admissions[i];
+
+        if (a->at_ms != 0 && now - a->at_ms <= EICD_ADMISSION_MS && a->caller[0] != '\0' &&
+            strcmp(a->user, user) == 0 && (latest == NULL || a->at_ms > latest->at_ms)) {
+            latest = a;
+        }
+    }
+    if (latest != NULL) {
+        *caller = strdup(latest->caller);
+        ret = *caller != NULL ? 0 : ENOMEM;
+    }
+    pthread_mutex_unlock(&admissions_lock);
+    return ret;
+}
+
 void eicd_admissions_free(void)
 {
     pthread_mutex_lock(&admissions_lock);

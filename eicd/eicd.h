@@ -54,6 +54,9 @@ void eicd_admission_note(const char *user, const char *fingerprint, const char *
 /* The key let in for user with fingerprint within EICD_ADMISSION_MS, as malloc'd copies. 0,
  * ENOENT, ENOMEM. */
 int eicd_admission_find(const char *user, const char *fingerprint, char **key, char **caller, char **request_id);
+/* The #Caller of the key let in last for user within EICD_ADMISSION_MS (the principal of the login
+ * being set up), as a malloc'd copy. 0, ENOENT, ENOMEM. */
+int eicd_admission_latest_caller(const char *user, char **caller);
 /* At exit (leak checkers). */
 void eicd_admissions_free(void);
 

@@ -165,6 +165,7 @@ static int answer_account(const struct eic_config *cfg, const char *config_path,
 {
     struct passwd pw;
     struct passwd *res = NULL;
+    char *login_principal = NULL;
     char buf[4096];
     int ret;
 
@@ -177,7 +178,13 @@ static int answer_account(const struct eic_config *cfg, const char *config_path,
         ret = ret != 0 ? ret : ENOENT;
         return answer_error(ret, "no such account", resp, resp_len);
     }
-    ret = eic_account_keep(cfg, config_path, &pw, false);
+    /* The principal of the login being set up, when the AKC let its key in a moment ago: an IAM
+     * Identity Center user's account takes the groups of the permission set they signed in with. */
+    if (eicd_admission_latest_caller(user, &login_principal) == ENOMEM) {
+        return ENOMEM;
+    }
+    ret = eic_account_keep(cfg, config_path, &pw, login_principal, false);
+    free(login_principal);
     return answer_error(ret, ret == 0 ? "allowed" : ret == ENOENT ? "not an IAM-mapped account"
                                                 : ret == EPERM ? "refused by the mapping rules" : strerror(ret),
                         resp, resp_len);

@@ -152,7 +152,7 @@ static int account_step(const struct ctx *c)
     if (service_absent(ret)) {
         eic_log(LOG_NOTICE, "eicd does not answer on %s (%s); account %s checked without it",
                 c->cfg.service_socket, strerror(ret), c->user);
-        ret = eic_account_keep(&c->cfg, c->args.config, &c->pw, true);
+        ret = eic_account_keep(&c->cfg, c->args.config, &c->pw, NULL, true);
         goto done;
     }
     if (ret == 0 && answer.code != 0) {
