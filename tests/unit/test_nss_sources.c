@@ -1,8 +1,11 @@
 /* common/eic_nss_sources.c: which sources nsswitch.conf names (actions, comments, files and eic
  * left out), and what a real NSS module says when it is asked directly: the test source
- * libnss_eicfake.so.2 (tests/unit/nss_eicfake.c, found through this program's RUNPATH as glibc
- * would find it through the library path) knows a name, is unavailable, busy, hung, or knows
- * nothing. eicd creates an account only when every source says NOTFOUND. */
+ * libnss_eicfake.so.2 (tests/unit/nss_eicfake.c) knows a name, is unavailable, busy, hung, or
+ * knows nothing. eicd creates an account only when every source says NOTFOUND. The module is
+ * loaded here first by its path; dlopen by its soname (what eicd does, with glibc's search) then
+ * finds the loaded object. (A RUNPATH would not do: under ASan, dlopen's caller is the runtime's
+ * interceptor, whose RUNPATH is searched instead.) */
+#include <dlfcn.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,11 +204,20 @@ static void test_may_create(void **state)
 
 int main(void)
 {
+    void *fake = dlopen(EIC_FAKE_MODULE, RTLD_NOW | RTLD_LOCAL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_may_create, setup, teardown),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed;
+
+    if (fake == NULL) {
+        fprintf(stderr, "test_nss_sources: %s\n", dlerror());
+        return 1;
+    }
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    dlclose(fake);
+    return failed;
 }
