@@ -7,16 +7,25 @@
 #include "eic_log.h"
 #include "eic_metadata.h"
 
-int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *principal, size_t principal_len)
+/* eic_account_mapped(), and in *shadowed_uid the uid of a cached account of pw's name that pw is
+ * not (another source answered the name first), else (uid_t)-1. */
+static int account_mapped(const char *cache_dir, const struct passwd *pw, char *principal, size_t principal_len,
+                          uid_t *shadowed_uid)
 {
     struct eic_cache *cache = NULL;
     struct eic_cached_user cached;
     int ret = eic_cache_open(cache_dir, &cache);
 
+    *shadowed_uid = (uid_t)-1;
     if (ret != 0) {
         goto done;
     }
-    if (eic_cache_user_by_name(cache, pw->pw_name, &cached) != 0 || cached.uid != pw->pw_uid) {
+    if (eic_cache_user_by_name(cache, pw->pw_name, &cached) != 0) {
+        ret = ENOENT;
+        goto done;
+    }
+    if (cached.uid != pw->pw_uid) {
+        *shadowed_uid = cached.uid;
         ret = ENOENT;
         goto done;
     }
@@ -33,6 +42,13 @@ int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *pri
 done:
     eic_cache_close(cache);
     return ret;
+}
+
+int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *principal, size_t principal_len)
+{
+    uid_t shadowed_uid;
+
+    return account_mapped(cache_dir, pw, principal, principal_len, &shadowed_uid);
 }
 
 bool eic_principal_maps_to(const struct eic_mapping *mapping, const char *arn, const char *user, const char **why,
@@ -85,11 +101,21 @@ int eic_account_keep(const struct eic_config *cfg, const char *config_path, cons
     struct eic_cache_new_user account;
     struct eic_cache_range range;
     uid_t uid = 0;
+    uid_t shadowed_uid;
     int ret;
 
-    ret = eic_account_mapped(cfg->cache_dir, pw, principal, sizeof(principal));
+    ret = account_mapped(cfg->cache_dir, pw, principal, sizeof(principal), &shadowed_uid);
     if (ret != 0) {
-        if (ret != ENOENT) {
+        if (ret == ENOENT && shadowed_uid != (uid_t)-1) {
+            /* The name came to another source (a directory, or /etc/passwd) after eic created
+             * the account. That user logs in as who they are, with none of the account's groups
+             * (nss_eic's initgroups checks the primary gid); the IAM principal can no longer
+             * reach its account. Refusing the other user is not eic's call; an administrator
+             * must choose who keeps the name. */
+            eic_log(LOG_WARNING, "IAM-mapped account %s (uid %lu) is shadowed: NSS resolves %s to uid %lu from "
+                    "another source; treated as not IAM-mapped", pw->pw_name, (unsigned long)shadowed_uid,
+                    pw->pw_name, (unsigned long)pw->pw_uid);
+        } else if (ret != ENOENT) {
             eic_log(LOG_ERR, "IAM-mapped account %s refused: the account cache cannot be read (%s)", pw->pw_name,
                     strerror(ret));
         }

@@ -2,6 +2,7 @@
 #include "eic_resolve.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "eic_cache.h"
@@ -10,6 +11,7 @@
 #include "eic_log.h"
 #include "eic_mapping.h"
 #include "eic_metadata.h"
+#include "eic_nss_sources.h"
 #include "eic_time.h"
 #include "eic_util.h"
 
@@ -53,6 +55,21 @@ static const struct eic_record_verdict *pick_record(const struct eic_config *cfg
     return NULL;
 }
 
+/* Is name in the cache already (a concurrent lookup created it)? Then adding it creates nothing. */
+static bool already_cached(const char *cache_dir, const char *name)
+{
+    struct eic_cache *cache = NULL;
+    struct eic_cached_user u;
+    bool cached;
+
+    if (eic_cache_open(cache_dir, &cache) != 0) {
+        return false;
+    }
+    cached = eic_cache_user_by_name(cache, name, &u) == 0;
+    eic_cache_close(cache);
+    return cached;
+}
+
 int eic_resolve_account(const struct eic_config *cfg, const char *name, char *err, size_t err_len)
 {
     struct eic_record_verdict *verdicts = NULL;
@@ -61,6 +78,7 @@ int eic_resolve_account(const struct eic_config *cfg, const char *name, char *er
     const struct eic_rule *rule = NULL;
     struct eic_cache_new_user nu;
     struct eic_cache_range range;
+    const char *cache_dir;
     uint64_t deadline;
     uid_t uid = 0;
     int ret;
@@ -85,7 +103,21 @@ int eic_resolve_account(const struct eic_config *cfg, const char *name, char *er
     }
 
     eic_config_cache_account(cfg, rule, name, chosen->caller, &nu, &range);
-    ret = eic_cache_add_user(cfg->cache_dir != NULL ? cfg->cache_dir : EIC_CACHE_DEFAULT_DIR, &range, &nu, &uid);
+    cache_dir = cfg->cache_dir != NULL ? cfg->cache_dir : EIC_CACHE_DEFAULT_DIR;
+    /* A new account must not take a name another NSS source (a directory) knows, or might know
+     * while it is unavailable: that user would get this account's groups, or shadow it. An account
+     * already cached is only refreshed (eic_account_keep warns when it is shadowed). The sources
+     * get what is left of the deadline and the 250 ms nss_eic waits beyond it, less a margin. */
+    if (!already_cached(cache_dir, name)) {
+        ret = eic_nss_may_create(EIC_NSSWITCH_PATH, name, deadline + 200);
+        if (ret != 0) {
+            eic_set_err(err, err_len, "%s is not created: %s", name,
+                        ret == EEXIST ? "another NSS source knows the name"
+                        : ret == EAGAIN ? "an NSS source is unavailable" : strerror(ret));
+            goto done;
+        }
+    }
+    ret = eic_cache_add_user(cache_dir, &range, &nu, &uid);
     if (ret == EEXIST) {
         eic_log(LOG_WARNING, "%s (pushed by %s) is a local account; eic never serves it", name,
                 chosen->caller);

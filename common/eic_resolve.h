@@ -10,8 +10,11 @@
 
 /* Decide from IMDS whether name is an IAM-mapped account: active, verified key records pushed for
  * name whose #Caller the mapping rules map to exactly name. If so, add the account to the cache
- * (cfg->cache_dir). Everything happens within imds_timeout_ms. Returns 0 (the account is in the
- * cache now), ENOENT (no valid record maps to name), EEXIST (name is a local account), or why IMDS
+ * (cfg->cache_dir), unless another NSS source of /etc/nsswitch.conf knows the name or cannot say
+ * (eic_nss_may_create). Everything happens within imds_timeout_ms (+200 ms for those sources).
+ * Returns 0 (the account is in the cache now), ENOENT (no valid record maps to name), EEXIST (name
+ * is a local account, or another NSS source knows it), EAGAIN (an NSS source is unavailable: not
+ * created now), EIO (nsswitch.conf cannot be used), or why IMDS
  * could not answer: ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH, EIO, EPROTO, EMSGSIZE, EACCES
  * (untrusted signer), EBADMSG; ENOMEM. err receives a line for the log. */
 int eic_resolve_account(const struct eic_config *cfg, const char *name, char *err, size_t err_len);

@@ -148,7 +148,8 @@ static int answer_resolve(const struct eic_config *cfg, const char *name, uint8_
         return answer_error(ret, "IMDS was unreachable moments ago", resp, resp_len);
     }
     ret = eic_resolve_account(cfg, name, err, sizeof(err));
-    if (ret != 0 && ret != ENOENT && ret != EEXIST) {
+    /* EAGAIN: an NSS source was unavailable, logged by eic_nss_may_create. */
+    if (ret != 0 && ret != ENOENT && ret != EEXIST && ret != EAGAIN) {
         eic_log(LOG_WARNING, "lookup of %s in IMDS failed: %s", name, err[0] != '\0' ? err : strerror(ret));
     }
     if (unreachable(ret)) {

@@ -185,12 +185,19 @@ enum nss_status _nss_eic_initgroups_dyn(const char *user, gid_t group, long int 
         ret = ENOENT;
         goto done;
     }
-    /* The primary group (`group`) is the caller's to add; the private group and the rule's
-     * groups are ours. gid 0 is never handed out. */
-    ret = 0;
-    if (u.gid != group) {
-        ret = add_gid(u.gid, start, size, groupsp, limit);
+    /* Only to the account itself. glibc passes the primary gid of the passwd entry that actually
+     * resolved the name; a user of the same name from another source (files, SSSD, LDAP, homed:
+     * all come before eic) has another gid and must not borrow this account's private group and
+     * rule groups (eic-admins, sudo). The private group's gid is the account's uid, given to no
+     * one else, so it identifies the account. (gid_t)-1 (getent initgroups) names no account:
+     * nothing either. */
+    if (group != u.gid) {
+        ret = ENOENT;
+        goto done;
     }
+    /* The primary group is the caller's to add; the rule's groups are ours. gid 0 is never
+     * handed out. */
+    ret = 0;
     for (size_t i = 0; ret == 0 && i < u.n_groups && i < EIC_CACHE_MAX_GROUPS_PER_USER; i++) {
         if (u.groups[i] != 0 && u.groups[i] != group) {
             ret = add_gid(u.groups[i], start, size, groupsp, limit);

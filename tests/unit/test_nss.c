@@ -595,6 +595,28 @@ static void test_initgroups(void **state)
     assert_true((groups[0] == gid_admins && groups[1] == gid_dev) || (groups[0] == gid_dev && groups[1] == gid_admins));
     free(groups);
 
+    /* Another user of the name alice (a directory's, whose passwd entry glibc found first: another
+     * primary gid) borrows nothing: not her private group, not eic-admins, not sudo. Nor does a
+     * caller that names no primary group ((gid_t)-1, as getent initgroups does). */
+    {
+        const gid_t others[] = {5000, user_uids[1], 27, gid_admins, (gid_t)-1};
+
+        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+            start = 1;
+            size = 1;
+            groups = malloc(sizeof(gid_t));
+            assert_non_null(groups);
+            groups[0] = others[i];
+            err = 0;
+            assert_int_equal(nss.initgroups_dyn("alice", others[i], &start, &size, &groups, 0, &err),
+                             NSS_STATUS_NOTFOUND);
+            assert_int_equal(err, ENOENT);
+            assert_int_equal(start, 1);
+            assert_int_equal(groups[0], others[i]);
+            free(groups);
+        }
+    }
+
     start = 0;
     size = 0;
     groups = NULL;
