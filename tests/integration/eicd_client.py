@@ -5,6 +5,7 @@ never send: requests from arbitrary users, malformed and oversized messages, cli
   eicd_client.py SOCKET keys USER [FINGERPRINT]   print "CODE FIELD..." of the answer
   eicd_client.py SOCKET resolve NAME
   eicd_client.py SOCKET account USER
+  eicd_client.py SOCKET session USER FINGERPRINT
   eicd_client.py SOCKET raw HEX                   send these bytes, print the answer or "closed"
   eicd_client.py SOCKET stall SECONDS             connect, send half a header, hold it open
 """
@@ -56,6 +57,8 @@ def main():
         s.sendall(message(2, [sys.argv[3]]))
     elif what == "account":
         s.sendall(message(3, [sys.argv[3]]))
+    elif what == "session":
+        s.sendall(message(4, [sys.argv[3], sys.argv[4]]))
     elif what == "raw":
         s.sendall(bytes.fromhex(sys.argv[3]))
     answer = read_answer(s)

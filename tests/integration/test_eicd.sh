@@ -13,6 +13,7 @@ CASES=(
     "another local user asking for keys is refused (nothing printed, exit 1) and eicd logs who asked"
     "resolving a name: refused to a non-root caller, no IMDS request"
     "pam_eic's account step (it may write the account cache): refused to a non-root caller; root is answered"
+    "pam_eic's session question (the key the AKC let in): refused to a non-root caller; root gets the key the AKC was given"
     "a malformed request is dropped and logged; eicd goes on answering"
     "a client that stalls does not hold up a root request"
     "an unknown request type is answered EOPNOTSUPP, not dropped"
@@ -150,6 +151,21 @@ account_refused() {
 }
 check "${CASES[5]}" account_refused
 
+session_question() {
+    local m out fp
+    fp=$(ssh-keygen -lf "$WORK/key.pub" | awk '{print $2}')
+    m=$(log_mark)
+    out=$(as_user nobody "${CLIENT[@]}" "$SOCK" session "$USER_NAME" "$fp")
+    echo "answer to nobody: $out"
+    [ "${out%% *}" = 1 ] && log_since "$m" | grep -q "session key of $USER_NAME refused to uid $(id -u nobody)" ||
+        return 1
+    akc_as nobody >/dev/null || return 1
+    out=$("${CLIENT[@]}" "$SOCK" session "$USER_NAME" "$fp")
+    echo "answer to root: ${out:0:120}"
+    [ "${out%% *}" = 0 ] && echo "$out" | grep -q "$fp"
+}
+check "${CASES[6]}" session_question
+
 malformed_dropped() {
     local m out
     m=$(log_mark)
@@ -161,7 +177,7 @@ malformed_dropped() {
     done
     log_since "$m" | grep -c "dropped: malformed request" | grep -qx 3 && from_service root
 }
-check "${CASES[6]}" malformed_dropped
+check "${CASES[7]}" malformed_dropped
 
 stalled_client_harmless() {
     local start ms
@@ -175,7 +191,7 @@ stalled_client_harmless() {
     echo "root's request took $ms ms beside a stalled client"
     [ $ms -lt 3000 ]
 }
-check_timed "${CASES[7]}" stalled_client_harmless
+check_timed "${CASES[8]}" stalled_client_harmless
 
 unknown_request() {
     local out
@@ -183,7 +199,7 @@ unknown_request() {
     echo "answer: $out"
     [ "$out" = "95 unknown request" ]
 }
-check "${CASES[8]}" unknown_request
+check "${CASES[9]}" unknown_request
 
 libc_only() {
     local libs
@@ -195,7 +211,7 @@ libc_only() {
         libs=$(echo "$libs" | grep -v -e '^libasan' -e '^libubsan' -e '^libstdc++' -e '^libm\.so' -e '^libgcc_s')
     [ -z "$libs" ]
 }
-check "${CASES[9]}" libc_only
+check "${CASES[10]}" libc_only
 
 same_key_again() {
     local e m
@@ -207,7 +223,7 @@ same_key_again() {
     [ "$(imds_requests_since "$e")" -eq 0 ] &&
         log_since "$m" | grep -q "eicd\[.*debug: key $FP for $USER_NAME: the records verified [0-9]* ms ago answer, no IMDS request"
 }
-check "${CASES[10]}" same_key_again
+check "${CASES[11]}" same_key_again
 
 no_fingerprint_fetched() {
     local e out
@@ -216,7 +232,7 @@ no_fingerprint_fetched() {
     echo "printed: $out; $(token_puts_since "$e") token PUTs, $(imds_gets_since "$e") GETs"
     [ "$out" = "$KEY_LINE" ] && [ "$(token_puts_since "$e")" -eq 0 ] && [ "$(imds_gets_since "$e")" -eq 1 ]
 }
-check "${CASES[11]}" no_fingerprint_fetched
+check "${CASES[12]}" no_fingerprint_fetched
 
 ssh-keygen -q -t ed25519 -N '' -C eicd-test-2 -f "$WORK/key2"
 new_key_fetched() {
@@ -231,7 +247,7 @@ new_key_fetched() {
     echo "second request: $(imds_requests_since "$e") IMDS requests"
     [ "$(imds_requests_since "$e")" -eq 0 ]
 }
-check "${CASES[12]}" new_key_fetched
+check "${CASES[13]}" new_key_fetched
 
 ssh-keygen -q -t ed25519 -N '' -C eicd-test-3 -f "$WORK/key3"
 new_signer() {
@@ -245,7 +261,7 @@ new_signer() {
     from_service root "$WORK/key3" &&
         log_since "$m" | grep -q "a key record for $USER_NAME does not verify with the signer verified before; verifying the signer again"
 }
-check "${CASES[13]}" new_signer
+check "${CASES[14]}" new_signer
 
 # key2 was remembered (and would still be within its lifetime) with the signer now replaced; the
 # emulator started again holds no record of it.
@@ -256,7 +272,7 @@ signer_replaced_forgets() {
     echo "printed: '$out'; $(imds_gets_since "$e") GETs"
     [ -z "$out" ] && [ "$(imds_gets_since "$e")" -ge 1 ]
 }
-check "${CASES[14]}" signer_replaced_forgets
+check "${CASES[15]}" signer_replaced_forgets
 
 # Keys that live LIFETIME seconds (the emulator's clock: no fixture can be signed by its signer
 # otherwise); long enough for the first request under valgrind. Then the emulator as it was, with
@@ -276,7 +292,7 @@ expired_not_answered() {
     restart_emulator && push_key "$WORK/key.pub" || rc=1
     return $rc
 }
-check "${CASES[15]}" expired_not_answered
+check "${CASES[16]}" expired_not_answered
 
 anchor_replaced() {
     local m out rc
@@ -287,7 +303,7 @@ anchor_replaced() {
     install -m 0644 "$EMU_STATE/ca.pem" "$PUB/ca.pem"
     [ $rc -eq 1 ] && [ -z "$out" ] && log_since "$m" | grep -q "signer not trusted"
 }
-check "${CASES[16]}" anchor_replaced
+check "${CASES[17]}" anchor_replaced
 
 without_service() {
     local m out
@@ -298,7 +314,7 @@ without_service() {
     [ "$out" = "$KEY_LINE" ] && log_since "$m" | grep -q "eicd does not answer on $SOCK .*; checking without it" &&
         log_since "$m" | grep -q "Providing ssh key from EC2 Instance Connect with fingerprint: $FP"
 }
-check "${CASES[17]}" without_service
+check "${CASES[18]}" without_service
 
 sigterm_exits_0() {
     local rc
@@ -314,8 +330,8 @@ second_refused() {
     cat "$WORK/second.out"
     [ $rc -eq 1 ] && grep -q "another eicd listens on $SOCK already" "$WORK/second.out" && from_service root
 }
-check "${CASES[18]}" second_refused
-check "${CASES[19]}" sigterm_exits_0
+check "${CASES[19]}" second_refused
+check "${CASES[20]}" sigterm_exits_0
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     echo "# --- eic.log"; sed 's/^/# /' "$LOG" | tail -n 30
