@@ -1087,10 +1087,11 @@ static void test_sample_examples(void **state)
     assert_non_null(f);
     assert_non_null(text);
     while (fgets(line, sizeof(line), f) != NULL) {
-        /* "#[", "#name", "#groups": example rule lines. */
+        /* "#[", "#name", "#groups", "#email_domain", "#lowercase": example rule lines. */
         const char *p = line;
 
-        if (strncmp(line, "#[", 2) == 0 || strncmp(line, "#name", 5) == 0 || strncmp(line, "#groups", 7) == 0) {
+        if (strncmp(line, "#[", 2) == 0 || strncmp(line, "#name", 5) == 0 || strncmp(line, "#groups", 7) == 0 ||
+            strncmp(line, "#email_domain", 13) == 0 || strncmp(line, "#lowercase", 10) == 0) {
             p++;
         }
         assert_true(len + strlen(p) < 64 * 1024);
@@ -1101,7 +1102,7 @@ static void test_sample_examples(void **state)
     if (eic_config_parse("eic.conf", text, len, &cfg, err, sizeof(err)) != 0) {
         fail_msg("uncommented sample refused: %s", err);
     }
-    assert_int_equal(cfg.mapping.n_rules, 4);
+    assert_int_equal(cfg.mapping.n_rules, 5);
     assert_int_equal(cfg.mapping.rules[0].kind, EIC_RULE_DENY);
     assert_int_equal(eic_mapping_resolve(&cfg.mapping, "arn:aws:iam::111122223333:user/mallory", line,
                                          sizeof(line), NULL),
@@ -1114,6 +1115,12 @@ static void test_sample_examples(void **state)
                                          NULL),
                      EIC_MAP_OK);
     assert_string_equal(line, "partner-carol");
+    assert_int_equal(eic_mapping_resolve(&cfg.mapping,
+                                         "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/"
+                                         "Jane.Doe@example.com",
+                                         line, sizeof(line), NULL),
+                     EIC_MAP_OK);
+    assert_string_equal(line, "jane.doe");
     eic_config_free(&cfg);
     free(text);
 }
