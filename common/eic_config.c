@@ -14,7 +14,8 @@
  *   misspelt security setting must not silently fall back to its default.
  * - Lines are at most EIC_CONFIG_LINE_MAX bytes; NUL bytes and other control characters (except
  *   tab) are errors, which also rejects CRLF line endings.
- * - "[name ...]" lines open a section: "[map GLOB]" (keys name, groups) and "[deny GLOB]" (no
+ * - "[name ...]" lines open a section: "[map GLOB]" (keys name, groups, logins, email_domain,
+ *   lowercase) and "[deny GLOB]" (no
  *   keys) are the principal -> account mapping rules (issue #4, eic_mapping.h), kept in file
  *   order in cfg->mapping. A section's keys run to the next header or the end of the file, so
  *   top-level keys must come before the first section.
@@ -397,6 +398,36 @@ static int map_end(struct eic_config *cfg, void *obj, char *why, size_t why_len)
         eic_set_err(why, why_len, "'[map ...]' section without a 'name' (the login name template)");
         return EINVAL;
     }
+    /* The rule as a whole, now that all its keys are known: no two identities may ever derive
+     * one name through it (docs/CONFIG.md, "Unique by construction"). */
+    return eic_rule_check(rule, why, why_len);
+}
+
+/* "email_domain = example.com" (eic_mapping.h). */
+static int set_email_domain(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    int ret = eic_email_domain_check(value, why, why_len);
+
+    if (ret != 0) {
+        return ret;
+    }
+    return replace_string((char **)(void *)((char *)obj + key->offset), value);
+}
+
+/* "yes" or "no", nothing else (no "true", "1", "on": one spelling to grep for). */
+static int set_yes_no(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    bool *flag = (bool *)(void *)((char *)obj + key->offset);
+
+    if (strcmp(value, "yes") == 0) {
+        *flag = true;
+    } else if (strcmp(value, "no") == 0) {
+        *flag = false;
+    } else {
+        eic_set_err(why, why_len, "'%s' must be 'yes' or 'no', not '%.*s%s'", key->name, VALUE_ECHO_MAX, value,
+                    ellipsis(value));
+        return EINVAL;
+    }
     return 0;
 }
 
@@ -460,6 +491,8 @@ static const struct config_key map_keys[] = {
     RULE_KEY("name", name_template, set_template),
     RULE_KEY("groups", groups, set_groups),
     RULE_KEY("logins", any_login, set_logins),
+    RULE_KEY("email_domain", email_domain, set_email_domain),
+    RULE_KEY("lowercase", lowercase, set_yes_no),
 };
 
 static const struct config_section config_sections[] = {

@@ -253,10 +253,11 @@ enum placeholder {
     PH_ROLE,
     PH_SESSION,
     PH_ACCOUNT,
+    PH_EMAIL_LOCAL,
     PH_COUNT,
 };
 
-static const char *const placeholder_names[PH_COUNT] = {"user", "role", "session", "account"};
+static const char *const placeholder_names[PH_COUNT] = {"user", "role", "session", "account", "email_local"};
 
 /* "{NAME}" at s (s[0] == '{', close the matching '}'): the placeholder, or PH_COUNT. */
 static enum placeholder placeholder_at(const char *s, const char *close)
@@ -299,7 +300,8 @@ int eic_template_check(const char *tmpl, char *why, size_t why_len)
             }
             if (placeholder_at(p, close) == PH_COUNT) {
                 snprintf(why, why_len,
-                         "unknown placeholder '%.*s' in name template (known: {user}, {role}, {session}, {account})",
+                         "unknown placeholder '%.*s' in name template (known: {user}, {role}, {session}, "
+                         "{account}, {email_local})",
                          (int)(close - p + 1 > 40 ? 40 : close - p + 1), p);
                 return EINVAL;
             }
@@ -323,7 +325,8 @@ int eic_template_check(const char *tmpl, char *why, size_t why_len)
     /* A name derived from nothing but literal text would give every matching principal the same
      * account, and an account (its UID, its files) must belong to one principal. */
     if (n_placeholders == 0) {
-        snprintf(why, why_len, "name template has no placeholder ({user}, {role}, {session} or {account})");
+        snprintf(why, why_len,
+                 "name template has no placeholder ({user}, {role}, {session}, {account} or {email_local})");
         return EINVAL;
     }
     /* Each placeholder yields at least one character. */
@@ -335,25 +338,71 @@ int eic_template_check(const char *tmpl, char *why, size_t why_len)
     return 0;
 }
 
-static const char *principal_part(const struct eic_principal *pr, enum placeholder ph)
+/* What each placeholder stands for, for one principal under one rule: "" when the principal has
+ * no such part ({session} of an IAM user; {email_local} of a name outside the rule's domain). */
+struct template_values {
+    const char *value[PH_COUNT];
+    char email_local[IAM_NAME_MAX + 1];
+};
+
+/* ASCII only, whatever the locale of the process NSS runs in. */
+static char ascii_lower(char c)
 {
-    switch (ph) {
-    case PH_USER:
-        return pr->user;
-    case PH_ROLE:
-        return pr->role;
-    case PH_SESSION:
-        return pr->session;
-    case PH_ACCOUNT:
-        return pr->account;
-    case PH_COUNT:
-        break;
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool ascii_equal_nocase(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        if (ascii_lower(*a) != ascii_lower(*b)) {
+            return false;
+        }
     }
-    return "";
+    return *a == *b;
+}
+
+/* {email_local}: LOCAL of "LOCAL@DOMAIN", the session name of a role session or the name of an
+ * IAM user, when DOMAIN is the rule's email_domain. The domain is compared exactly, or
+ * ASCII-case-insensitively under "lowercase = yes" (the administrator's word that the source is
+ * case-insensitive): otherwise "a@Example.com" and "a@example.com", two session names, would both
+ * give "a". LOCAL is the text before the final "@DOMAIN"; one with another '@' gives a name
+ * eic_mappable_name() refuses. */
+static void email_local_of(const struct eic_rule *rule, const struct eic_principal *pr, char *out)
+{
+    const char *source = pr->session[0] != '\0' ? pr->session : pr->user;
+    size_t len = strlen(source);
+    size_t domain_len;
+    const char *at;
+
+    out[0] = '\0';
+    if (rule->email_domain == NULL) {
+        return;
+    }
+    domain_len = strlen(rule->email_domain);
+    if (len < domain_len + 2) {
+        return; /* at least one character of LOCAL, the '@' and the domain */
+    }
+    at = source + len - domain_len - 1;
+    if (*at != '@' ||
+        !(rule->lowercase ? ascii_equal_nocase(at + 1, rule->email_domain) : strcmp(at + 1, rule->email_domain) == 0)) {
+        return;
+    }
+    copy_part(out, source, (size_t)(at - source)); /* < IAM_NAME_MAX: source is an IAM name */
+}
+
+static void template_values_of(const struct eic_rule *rule, const struct eic_principal *pr,
+                               struct template_values *tv)
+{
+    email_local_of(rule, pr, tv->email_local);
+    tv->value[PH_USER] = pr->user;
+    tv->value[PH_ROLE] = pr->role;
+    tv->value[PH_SESSION] = pr->session;
+    tv->value[PH_ACCOUNT] = pr->account;
+    tv->value[PH_EMAIL_LOCAL] = tv->email_local;
 }
 
 /* Does the template only use parts the principal has? (Otherwise the rule does not apply.) */
-static bool template_applies(const char *tmpl, const struct eic_principal *pr)
+static bool template_applies(const char *tmpl, const struct template_values *tv)
 {
     for (const char *p = strchr(tmpl, '{'); p != NULL; p = strchr(p + 1, '{')) {
         const char *close = strchr(p, '}');
@@ -363,7 +412,7 @@ static bool template_applies(const char *tmpl, const struct eic_principal *pr)
             return true; /* malformed: expand_template() refuses it */
         }
         ph = placeholder_at(p, close);
-        if (ph != PH_COUNT && principal_part(pr, ph)[0] == '\0') {
+        if (ph != PH_COUNT && tv->value[ph][0] == '\0') {
             return false;
         }
     }
@@ -372,7 +421,7 @@ static bool template_applies(const char *tmpl, const struct eic_principal *pr)
 
 /* Expand into out (out_len bytes). EINVAL for a malformed template (rules built by hand rather
  * than by the config parser), ENAMETOOLONG when the result does not fit. */
-static int expand_template(const char *tmpl, const struct eic_principal *pr, char *out, size_t out_len)
+static int expand_template(const char *tmpl, const struct template_values *tv, char *out, size_t out_len)
 {
     size_t len = 0;
 
@@ -387,7 +436,7 @@ static int expand_template(const char *tmpl, const struct eic_principal *pr, cha
             if (close == NULL || (ph = placeholder_at(p, close)) == PH_COUNT) {
                 return EINVAL;
             }
-            piece = principal_part(pr, ph);
+            piece = tv->value[ph];
             piece_len = strlen(piece);
             p = close;
         } else if (*p == '}') {
@@ -446,6 +495,7 @@ enum eic_map_status eic_mapping_resolve(const struct eic_mapping *mapping, const
                                         size_t name_len, const struct eic_rule **rule)
 {
     struct eic_principal pr;
+    struct template_values tv;
     /* Room for one character more than any valid name, so "too long" is seen, not truncated. */
     char derived[EIC_LOGIN_NAME_MAX + 2];
 
@@ -475,8 +525,11 @@ enum eic_map_status eic_mapping_resolve(const struct eic_mapping *mapping, const
     for (size_t i = 0; i < mapping->n_rules; i++) {
         const struct eic_rule *r = &mapping->rules[i];
 
-        if (r->kind != EIC_RULE_MAP || r->name_template == NULL || !eic_glob_match(r->pattern, arn) ||
-            !template_applies(r->name_template, &pr)) {
+        if (r->kind != EIC_RULE_MAP || r->name_template == NULL || !eic_glob_match(r->pattern, arn)) {
+            continue;
+        }
+        template_values_of(r, &pr, &tv);
+        if (!template_applies(r->name_template, &tv)) {
             continue;
         }
         /* This rule decides, whatever the outcome: falling through to a later rule when the
@@ -484,14 +537,336 @@ enum eic_map_status eic_mapping_resolve(const struct eic_mapping *mapping, const
         if (rule != NULL) {
             *rule = r;
         }
-        if (expand_template(r->name_template, &pr, derived, sizeof(derived)) != 0 ||
-            !eic_mappable_name(derived) || name == NULL || strlen(derived) >= name_len) {
+        if (expand_template(r->name_template, &tv, derived, sizeof(derived)) != 0) {
+            return EIC_MAP_BAD_NAME;
+        }
+        if (r->lowercase) {
+            for (char *c = derived; *c != '\0'; c++) {
+                *c = ascii_lower(*c);
+            }
+        }
+        if (!eic_mappable_name(derived) || name == NULL || strlen(derived) >= name_len) {
             return EIC_MAP_BAD_NAME;
         }
         memcpy(name, derived, strlen(derived) + 1);
         return EIC_MAP_OK;
     }
     return EIC_MAP_NO_RULE;
+}
+
+/* ---- unique by construction (checked at load) ------------------------------------------ */
+
+/* What a rule may be asked to map: an ARN of one of these kinds, each with its own parts. */
+enum principal_kind {
+    KIND_USER,    /* arn:P:iam::A:user[/path]/NAME */
+    KIND_ROLE,    /* arn:P:iam::A:role[/path]/NAME */
+    KIND_SESSION, /* arn:P:sts::A:assumed-role/ROLE/SESSION */
+    KIND_COUNT,
+};
+
+#define PH_BIT(ph) (1U << (ph))
+
+/* The placeholders each kind of ARN can fill; a template using any other does not apply to it. */
+static const unsigned int kind_parts[KIND_COUNT] = {
+    [KIND_USER] = PH_BIT(PH_USER) | PH_BIT(PH_ACCOUNT) | PH_BIT(PH_EMAIL_LOCAL),
+    [KIND_ROLE] = PH_BIT(PH_ROLE) | PH_BIT(PH_ACCOUNT),
+    [KIND_SESSION] = PH_BIT(PH_ROLE) | PH_BIT(PH_SESSION) | PH_BIT(PH_ACCOUNT) | PH_BIT(PH_EMAIL_LOCAL),
+};
+
+static const char *const kind_names[KIND_COUNT] = {"IAM users", "IAM roles", "role sessions"};
+
+enum session_roles {
+    SESSION_ROLES_ANY,             /* sessions of possibly several roles */
+    SESSION_ROLES_ONE,             /* of the one role the pattern names */
+    SESSION_ROLES_IDENTITY_CENTER, /* of Identity Center's roles (AWSReservedSSO_*) only */
+};
+
+/* What a pattern tells for sure about the ARNs it can match. Every answer errs on the side of
+ * "may match", "not named": a rule is then refused rather than let through. */
+struct pattern_facts {
+    bool partition_named;
+    bool may_match[KIND_COUNT];
+    bool account_named[KIND_COUNT];
+    enum session_roles session_roles;
+};
+
+static bool has_glob(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '*' || s[i] == '?') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Can the pattern match some text that starts with prefix? (A '*' can match the rest.) */
+static bool may_start_with(const char *pattern, const char *prefix)
+{
+    for (; *prefix != '\0'; pattern++, prefix++) {
+        if (*pattern == '*') {
+            return true;
+        }
+        if (*pattern == '\0' || (*pattern != '?' && *pattern != *prefix)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool twelve_digits(const char *s, size_t len)
+{
+    if (len != ACCOUNT_DIGITS) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void pattern_facts_of(const char *pattern, struct pattern_facts *f)
+{
+    const char *colon[6];
+    size_t n_colons = 0;
+    char prefix[32];
+    size_t partition_len;
+
+    memset(f, 0, sizeof(*f));
+    f->session_roles = SESSION_ROLES_ANY;
+    for (const char *p = strchr(pattern, ':'); p != NULL && n_colons < 6; p = strchr(p + 1, ':')) {
+        colon[n_colons++] = p;
+    }
+    /* "arn:PART:" without a glob: only ARNs of that partition start like this (a partition holds
+     * no ':'). Otherwise nothing is known, and the caller refuses the rule. */
+    if (n_colons < 2 || has_glob(pattern, (size_t)(colon[1] - pattern))) {
+        return;
+    }
+    partition_len = (size_t)(colon[1] - colon[0] - 1);
+    if (partition_len == 0 || partition_len > 16) {
+        return; /* no partition eic knows: the rule can match nothing */
+    }
+    f->partition_named = true;
+
+    /* IAM users and roles. Their paths may hold ':', so a glob before the pattern's fifth ':'
+     * could line that ':' up with one in a path ("arn:aws:*::111122223333:*" matches
+     * "arn:aws:iam::444455556666:user/x::111122223333:y/bob"): only a prefix written out in full
+     * names the account. */
+    snprintf(prefix, sizeof(prefix), "arn:%.*s:iam::", (int)partition_len, colon[0] + 1);
+    if (may_start_with(pattern, prefix)) {
+        if (n_colons >= 5 && !has_glob(pattern, (size_t)(colon[4] - pattern))) {
+            bool named = twelve_digits(colon[3] + 1, (size_t)(colon[4] - colon[3] - 1));
+
+            f->may_match[KIND_USER] = may_start_with(colon[4] + 1, "user/");
+            f->may_match[KIND_ROLE] = may_start_with(colon[4] + 1, "role/");
+            f->account_named[KIND_USER] = named;
+            f->account_named[KIND_ROLE] = named;
+        } else {
+            f->may_match[KIND_USER] = true;
+            f->may_match[KIND_ROLE] = true;
+        }
+    }
+
+    /* Role sessions. Their ARN holds exactly five ':' (IAM names hold none). Each ':' of the
+     * pattern matches one of them, and a glob that swallowed one would leave too few for the
+     * pattern's own; so a pattern with five ':' lines up with the ARN field for field, whatever
+     * globs it has, and one with more matches no session. */
+    snprintf(prefix, sizeof(prefix), "arn:%.*s:sts::", (int)partition_len, colon[0] + 1);
+    if (!may_start_with(pattern, prefix) || n_colons > 5) {
+        return;
+    }
+    f->may_match[KIND_SESSION] = true;
+    if (n_colons == 5) {
+        const char *resource = colon[4] + 1;
+        static const char assumed[] = "assumed-role/";
+        static const char idc[] = EIC_IDENTITY_CENTER_ROLE_PREFIX;
+
+        f->account_named[KIND_SESSION] = twelve_digits(colon[3] + 1, (size_t)(colon[4] - colon[3] - 1));
+        if (strncmp(resource, assumed, sizeof(assumed) - 1) == 0) {
+            const char *role = resource + sizeof(assumed) - 1;
+            size_t role_len = strcspn(role, "/*?");
+
+            /* A role name holds no '/': a literal "ROLE/" is the whole role name. */
+            if (role_len > 0 && role[role_len] == '/') {
+                f->session_roles = SESSION_ROLES_ONE;
+            } else if (strncmp(role, idc, sizeof(idc) - 1) == 0) {
+                f->session_roles = SESSION_ROLES_IDENTITY_CENTER;
+            }
+        }
+    }
+}
+
+/* The placeholders a template uses, as PH_BIT()s. */
+static unsigned int template_parts(const char *tmpl)
+{
+    unsigned int parts = 0;
+
+    for (const char *p = strchr(tmpl, '{'); p != NULL; p = strchr(p + 1, '{')) {
+        const char *close = strchr(p, '}');
+        enum placeholder ph;
+
+        if (close == NULL) {
+            break;
+        }
+        ph = placeholder_at(p, close);
+        if (ph != PH_COUNT) {
+            parts |= PH_BIT(ph);
+        }
+    }
+    return parts;
+}
+
+/* One kind of principal the rule applies to: do different identities of that kind get different
+ * names? The account, then the part that tells identities of an account apart. */
+static int check_kind(const struct eic_rule *rule, const struct pattern_facts *f, enum principal_kind kind,
+                      unsigned int parts, char *why, size_t why_len)
+{
+    const unsigned int session_parts = PH_BIT(PH_SESSION) | PH_BIT(PH_EMAIL_LOCAL);
+
+    if (!f->account_named[kind] && (parts & PH_BIT(PH_ACCOUNT)) == 0) {
+        snprintf(why, why_len,
+                 "the pattern matches %s of more than one AWS account: put {account} into the name template, or "
+                 "write the 12 digits of one account with no '*' or '?' before them", kind_names[kind]);
+        return EINVAL;
+    }
+    switch (kind) {
+    case KIND_USER:
+        if ((parts & (PH_BIT(PH_USER) | PH_BIT(PH_EMAIL_LOCAL))) == 0) {
+            snprintf(why, why_len, "all IAM users of an account would get one name: put {user} into the name template");
+            return EINVAL;
+        }
+        break;
+    case KIND_ROLE:
+        if ((parts & PH_BIT(PH_ROLE)) == 0) {
+            snprintf(why, why_len, "all IAM roles of an account would get one name: put {role} into the name template");
+            return EINVAL;
+        }
+        break;
+    case KIND_SESSION:
+        if ((parts & session_parts) == 0) {
+            snprintf(why, why_len,
+                     "%s: put {session} (or {email_local}) into the name template",
+                     (parts & PH_BIT(PH_ROLE)) != 0 ? "{role} names the role, not who assumed it: all its sessions "
+                                                      "would share one account"
+                                                    : "all role sessions of an account would get one name");
+            return EINVAL;
+        }
+        if (f->session_roles == SESSION_ROLES_ANY) {
+            snprintf(why, why_len,
+                     "one session name under two roles is two identities: name one role in the pattern "
+                     "(assumed-role/ROLE/*), or Identity Center's only (assumed-role/AWSReservedSSO_*/*)");
+            return EINVAL;
+        }
+        /* "{role}-{session}": role "a-b" with session "c" and role "a" with session "b-c" both
+         * give "a-b-c", and every character a login name may hold may also be in either part. */
+        if (f->session_roles != SESSION_ROLES_ONE && (parts & PH_BIT(PH_ROLE)) != 0) {
+            snprintf(why, why_len,
+                     "{role} with {session} or {email_local} is ambiguous ('a-b'+'c', 'a'+'b-c') unless the pattern "
+                     "names one role: drop {role}, or write one rule per role");
+            return EINVAL;
+        }
+        if (rule->lowercase && f->session_roles != SESSION_ROLES_IDENTITY_CENTER) {
+            snprintf(why, why_len,
+                     "'lowercase = yes' for the sessions of a role other than Identity Center's: their names are "
+                     "chosen freely and case-sensitively ('Alice', 'alice' are two identities)");
+            return EINVAL;
+        }
+        break;
+    case KIND_COUNT:
+        break;
+    }
+    return 0;
+}
+
+int eic_rule_check(const struct eic_rule *rule, char *why, size_t why_len)
+{
+    struct pattern_facts facts;
+    unsigned int parts;
+    bool applies = false;
+
+    if (rule == NULL || rule->kind != EIC_RULE_MAP) {
+        return 0;
+    }
+    if (rule->pattern == NULL || rule->name_template == NULL) {
+        snprintf(why, why_len, "map rule without a pattern or a name template");
+        return EINVAL;
+    }
+    parts = template_parts(rule->name_template);
+    if ((parts & PH_BIT(PH_EMAIL_LOCAL)) != 0 && rule->email_domain == NULL) {
+        snprintf(why, why_len, "{email_local} needs 'email_domain' (the domain of the e-mail style names the rule "
+                 "takes)");
+        return EINVAL;
+    }
+    if ((parts & PH_BIT(PH_EMAIL_LOCAL)) == 0 && rule->email_domain != NULL) {
+        snprintf(why, why_len, "'email_domain' is set, but the name template does not use {email_local}");
+        return EINVAL;
+    }
+    pattern_facts_of(rule->pattern, &facts);
+    if (!facts.partition_named) {
+        snprintf(why, why_len,
+                 "the pattern must name its partition ('arn:aws:', 'arn:aws-cn:', ...) with no '*' or '?': one "
+                 "account number in two partitions is two accounts");
+        return EINVAL;
+    }
+    for (int kind = 0; kind < KIND_COUNT; kind++) {
+        int ret;
+
+        if (!facts.may_match[kind] || (parts & ~kind_parts[kind]) != 0) {
+            continue; /* the rule never applies to this kind */
+        }
+        applies = true;
+        ret = check_kind(rule, &facts, (enum principal_kind)kind, parts, why, why_len);
+        if (ret != 0) {
+            return ret;
+        }
+    }
+    if (!applies) {
+        snprintf(why, why_len,
+                 "the rule can never apply: no ARN the pattern matches has every placeholder of the name template "
+                 "({user}: IAM users; {session}: role sessions)");
+        return EINVAL;
+    }
+    return 0;
+}
+
+int eic_email_domain_check(const char *domain, char *why, size_t why_len)
+{
+    size_t len;
+    size_t label_len = 0;
+
+    if (domain == NULL || domain[0] == '\0') {
+        snprintf(why, why_len, "empty e-mail domain");
+        return EINVAL;
+    }
+    len = strlen(domain);
+    /* "x@DOMAIN" must fit an IAM user or session name. */
+    if (len > IAM_NAME_MAX - 2) {
+        snprintf(why, why_len, "e-mail domain longer than %d characters (no IAM name 'x@DOMAIN' could hold it)",
+                 IAM_NAME_MAX - 2);
+        return EINVAL;
+    }
+    for (size_t i = 0; i <= len; i++) {
+        char c = domain[i];
+
+        if (c == '.' || c == '\0') {
+            if (label_len == 0 || domain[i - 1] == '-') {
+                snprintf(why, why_len, "e-mail domain '%s' is not a domain name (labels of A-Z, a-z, 0-9 and '-', "
+                         "joined by single dots, no '-' at a label's ends)", domain);
+                return EINVAL;
+            }
+            label_len = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c == '-' && label_len > 0)) {
+            label_len++;
+        } else {
+            snprintf(why, why_len, "e-mail domain '%s' is not a domain name (labels of A-Z, a-z, 0-9 and '-', "
+                     "joined by single dots, no '-' at a label's ends)", domain);
+            return EINVAL;
+        }
+    }
+    return 0;
 }
 
 bool eic_mappable_name(const char *name)
@@ -531,6 +906,7 @@ void eic_mapping_free(struct eic_mapping *mapping)
 
         free(r->pattern);
         free(r->name_template);
+        free(r->email_domain);
         for (size_t g = 0; g < r->n_groups && g < EIC_MAX_RULE_GROUPS; g++) {
             free(r->groups[g]);
         }

@@ -20,10 +20,15 @@
  * '?' one character; no other metacharacters). A principal is denied when any deny rule matches;
  * otherwise the first matching map rule decides; no match: not mapped.
  * Name template placeholders: {user} (IAM user name, last path element), {role} (role name),
- * {session} (role session name), {account} (12 digits); literal text around them is kept
- * ("aws-{user}"). A placeholder the ARN does not have (e.g. {session} for an IAM user) makes the
- * rule not apply to that ARN. The derived name must pass eic_valid_login_name() and is refused,
+ * {session} (role session name), {account} (12 digits), {email_local} (LOCAL of a session or
+ * IAM user name "LOCAL@DOMAIN" whose DOMAIN is the rule's email_domain); literal text around them
+ * is kept ("aws-{user}"). A placeholder the ARN does not have (e.g. {session} for an IAM user,
+ * {email_local} for a name of another domain) makes the rule not apply to that ARN. The derived
+ * name (lower-cased with "lowercase = yes") must pass eic_valid_login_name() and is refused,
  * never mangled, otherwise.
+ *
+ * Unique by construction: eic_rule_check(), run when the configuration is loaded, refuses a map
+ * rule through which two identities (eic_same_identity() false) could derive one name.
  *
  * This file is pure (no I/O) and libc-only, so the light part of nss_eic can use it. */
 #ifndef EIC_MAPPING_H
@@ -49,6 +54,11 @@ struct eic_rule {
     bool any_login;                      /* map rules only: "logins = any" — the accounts may also log
                                             in without a key verified at that login (authorized_keys,
                                             a password); default: a pushed key only (revocation) */
+    char *email_domain;                  /* map rules only, NULL when unset: the rule applies to user
+                                            and session names "LOCAL@email_domain" only, and
+                                            {email_local} is LOCAL */
+    bool lowercase;                      /* map rules only: "lowercase = yes" — the derived name is
+                                            lower-cased (a source that is case-insensitive) */
     unsigned int line;                   /* line of the section header, for log lines */
 };
 
@@ -114,6 +124,25 @@ int eic_glob_match(const char *pattern, const char *text);
  * with the reason in why (no file or line: the parser adds those). */
 int eic_glob_check(const char *pattern, char *why, size_t why_len);
 int eic_template_check(const char *tmpl, char *why, size_t why_len);
+/* The value of "email_domain": a DNS name (labels of A-Z a-z 0-9 '-', separated by single dots,
+ * no leading or trailing dot or '-' at a label's ends), short enough that "x@DOMAIN" fits an IAM
+ * name. 0 or EINVAL with the reason in why. */
+int eic_email_domain_check(const char *domain, char *why, size_t why_len);
+/* The check of a complete map rule at load (after eic_glob_check() and eic_template_check()):
+ * {email_local} and email_domain go together, and no two identities can ever derive the same
+ * name through the rule (docs/CONFIG.md, "Unique by construction"):
+ *   - the template holds the part that tells identities apart for every kind of principal the
+ *     rule can apply to: {user} or {email_local} for IAM users, {session} or {email_local} for
+ *     role sessions, {role} for roles;
+ *   - the pattern names its partition, and names one account or the template holds {account};
+ *   - for role sessions, the pattern names one role, or only Identity Center roles
+ *     (assumed-role/AWSReservedSSO_...): a session name is one identity per role, except under
+ *     Identity Center (eic_same_identity()); {role} next to {session} only with one role named
+ *     (two parts of any length, joined by characters both may hold, are ambiguous);
+ *   - "lowercase = yes" not for the sessions of roles other than Identity Center's, whose session
+ *     names are chosen freely and case-sensitively.
+ * Returns 0 or EINVAL with the reason and the remedy in why (no file or line). */
+int eic_rule_check(const struct eic_rule *rule, char *why, size_t why_len);
 void eic_mapping_free(struct eic_mapping *mapping);
 
 #endif

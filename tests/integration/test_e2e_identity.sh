@@ -3,7 +3,8 @@
 # IAM Identity Center users keep one account across permission sets. The sandbox of test_e2e_*
 # (sandbox.sh: real sshd, nss_eic, pam_eic, eicd, the AKC, the emulator at 169.254.169.254), with a
 # world whose principals include a role session that chose the name "alice" and one Identity
-# Center user under two permission sets. Needs root; without it every case is "not ok".
+# Center user under two permission sets, and one whose user name is an e-mail address (a rule pins
+# the domain, name = {email_local}, lowercase = yes). Needs root; without it every case is "not ok".
 if [ "$(id -u)" -eq 0 ] && [ "${1:-}" != --inside ] && command -v unshare >/dev/null; then
     exec unshare --net --mount --propagation private bash "$0" --inside
 fi
@@ -14,6 +15,9 @@ ALICE_ARN=arn:aws:iam::111122223333:user/alice
 SESSION_ARN=arn:aws:sts::111122223333:assumed-role/Admins/alice
 SSO_ADMIN_ARN=arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jdoe
 SSO_READ_ARN=arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_fedcba9876543210/jdoe
+JANE_ADMIN_ARN=arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/Jane.Doe@example.com
+JANE_READ_ARN=arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_fedcba9876543210/Jane.Doe@example.com
+EVIL_ARN=arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/x@evil.example
 CASES=(
     "IAM user alice pushes and logs in: the account alice is hers"
     "a role session that chose the name alice is refused as alice (both ARNs logged); the account stays alice's"
@@ -24,6 +28,9 @@ CASES=(
     "a rule with logins = any lets the planted key in"
     "a session that opens after the record expired is still the EIC key's (managed, principal audited)"
     "an administrator hands alice's account to the role session (eicd --hand-over): it logs in with alice's UID, IAM user alice no longer does"
+    "IAM Identity Center, e-mail user name: Jane.Doe@example.com under the Admin permission set logs in as jane.doe with its group"
+    "Jane.Doe@example.com under the ReadOnly permission set (another key) lands in jane.doe (same UID), without the Admin group"
+    "an e-mail user name of another domain (x@evil.example) gets no account (its name is refused, logged)"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -36,6 +43,15 @@ SANDBOX_LIFETIME=6
 AUDIT=/srv/eic/log/audit.log
 RULES='uid_min = 200000
 uid_max = 299999
+[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_*/*]
+email_domain = example.com
+name = {email_local}
+lowercase = yes
+groups = eic-admins
+[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]
+email_domain = example.com
+name = {email_local}
+lowercase = yes
 [map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_*/*]
 name = {session}
 groups = eic-admins
@@ -56,7 +72,10 @@ cat >"$WORK/world.json" <<EOF
     {"arn": "$ALICE_ARN", "access_key_id": "AKIAEICDEMOALICE0001", "secret_access_key": "eic-demo-secret-alice"},
     {"arn": "$SESSION_ARN", "access_key_id": "AKIAEICTESTSESSALICE", "secret_access_key": "eic-test-secret-session"},
     {"arn": "$SSO_ADMIN_ARN", "access_key_id": "AKIAEICTESTSSOADMIN1", "secret_access_key": "eic-test-secret-sso-admin"},
-    {"arn": "$SSO_READ_ARN", "access_key_id": "AKIAEICTESTSSOREAD01", "secret_access_key": "eic-test-secret-sso-read"}
+    {"arn": "$SSO_READ_ARN", "access_key_id": "AKIAEICTESTSSOREAD01", "secret_access_key": "eic-test-secret-sso-read"},
+    {"arn": "$JANE_ADMIN_ARN", "access_key_id": "AKIAEICTESTJANEADMIN", "secret_access_key": "eic-test-secret-jane-admin"},
+    {"arn": "$JANE_READ_ARN", "access_key_id": "AKIAEICTESTJANEREAD1", "secret_access_key": "eic-test-secret-jane-read"},
+    {"arn": "$EVIL_ARN", "access_key_id": "AKIAEICTESTEVILSSO01", "secret_access_key": "eic-test-secret-evil"}
   ],
   "policy": [{"principal": "arn:aws:*::111122223333:*", "instance": "$INSTANCE", "os_user": "*"}]
 }
@@ -69,7 +88,7 @@ sandbox_write_config "$RULES"
 WORLD=(--config "$WORK/world.json")
 sandbox_start_imds "${WORLD[@]}" || { not_ok "emulator starts"; finish; exit; }
 sandbox_start_sshd || { not_ok "sshd starts"; finish; exit; }
-for k in key-alice key-session key-sso key-sso2 key-planted; do ssh-keygen -q -t ed25519 -N '' -C $k -f "$WORK/$k"; done
+for k in key-alice key-session key-sso key-sso2 key-planted key-jane key-jane2 key-evil; do ssh-keygen -q -t ed25519 -N '' -C $k -f "$WORK/$k"; done
 
 push_as() { # push_as alice|session|sso-admin|sso-read OS_USER PUBKEY
     local ak sk
@@ -78,6 +97,9 @@ push_as() { # push_as alice|session|sso-admin|sso-read OS_USER PUBKEY
     session) ak=AKIAEICTESTSESSALICE sk=eic-test-secret-session ;;
     sso-admin) ak=AKIAEICTESTSSOADMIN1 sk=eic-test-secret-sso-admin ;;
     sso-read) ak=AKIAEICTESTSSOREAD01 sk=eic-test-secret-sso-read ;;
+    jane-admin) ak=AKIAEICTESTJANEADMIN sk=eic-test-secret-jane-admin ;;
+    jane-read) ak=AKIAEICTESTJANEREAD1 sk=eic-test-secret-jane-read ;;
+    evil) ak=AKIAEICTESTEVILSSO01 sk=eic-test-secret-evil ;;
     esac
     AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk "$EIC_CLIENT" send-ssh-public-key \
         --endpoint-url http://169.254.169.254 --region $REGION --instance-id $INSTANCE \
@@ -175,6 +197,37 @@ handed_over() {
         "$AKC_LOG"
 }
 check "${CASES[8]}" handed_over
+
+# 10, 11, 12: an Identity Center user whose user name is an e-mail address (#10 item 4): the rule
+# pins the domain, so jane.doe is that one address's; two permission sets, one account.
+jane_admin() {
+    local out
+    push_as jane-admin jane.doe "$WORK/key-jane.pub" || return 1
+    out=$(sandbox_login jane.doe "$WORK/key-jane" 'echo "$(id -un) $(id -u) $(id -Gn)"') || return 1
+    echo "jane.doe: $out"
+    JANE_UID=$(echo "$out" | cut -d' ' -f2)
+    [ "$(echo "$out" | cut -d' ' -f1)" = jane.doe ] && echo "$out" | grep -qw eic-admins &&
+        getent passwd jane.doe | grep -qF "AWSReservedSSO_Admin_0123456789abcdef/Jane.Doe@example.com"
+}
+check "${CASES[9]}" jane_admin
+jane_read() {
+    local out
+    push_as jane-read jane.doe "$WORK/key-jane2.pub" || return 1
+    out=$(sandbox_login jane.doe "$WORK/key-jane2" 'echo "$(id -un) $(id -u) $(id -Gn)"') || return 1
+    echo "jane.doe: $out"
+    [ -n "$JANE_UID" ] && [ "$(echo "$out" | cut -d' ' -f2)" = "$JANE_UID" ] && ! echo "$out" | grep -qw eic-admins &&
+        last_session_open | grep -q "\"principal\":\"${JANE_READ_ARN//\//\\/}\""
+}
+check "${CASES[10]}" jane_read
+evil_refused() {
+    local m
+    m=$(log_size)
+    push_as evil x "$WORK/key-evil.pub" || return 1
+    if sandbox_login x "$WORK/key-evil" true; then echo "x@evil.example logged in as x"; return 1; fi
+    if getent passwd x >/dev/null; then echo "an account x exists"; return 1; fi
+    log_since "$m" | grep -F "$EVIL_ARN" | grep -q "derived name is not a valid login name"
+}
+check "${CASES[11]}" evil_refused
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     echo "# --- akc.log"; sed 's/^/# /' "$AKC_LOG" | tail -n 40

@@ -631,7 +631,9 @@ static void test_config_good_rules(void **state)
     expect(&cfg.mapping, "arn:aws:iam::111122223333:user/alice", EIC_MAP_OK, "alice", 7);
     expect(&cfg.mapping, "arn:aws:iam::111122223333:user/mallory", EIC_MAP_DENIED, NULL, 10);
     expect(&cfg.mapping, "arn:aws:sts::111122223333:assumed-role/Admins/bob", EIC_MAP_OK, "bob", 12);
-    expect(&cfg.mapping, "arn:aws:sts::444455556666:assumed-role/Any/erin", EIC_MAP_OK, "erin", 17);
+    expect(&cfg.mapping, "arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_Ops_0123456789abcdef/erin",
+           EIC_MAP_OK, "erin", 17);
+    expect(&cfg.mapping, "arn:aws:sts::444455556666:assumed-role/Any/erin", EIC_MAP_NO_RULE, NULL, 0);
     expect(&cfg.mapping, "arn:aws:iam::444455556666:user/erin", EIC_MAP_OK, "aws-erin", 21);
     expect(&cfg.mapping, "arn:aws-cn:iam::777788889999:role/svc/web", EIC_MAP_OK, "r-web-777788889999", 24);
     expect(&cfg.mapping, "arn:aws:sts::444455556666:assumed-role/Blocked/erin", EIC_MAP_DENIED, NULL, 28);
@@ -761,11 +763,12 @@ static void test_config_rule_limits(void **state)
     char err[512];
     char *text = malloc(64 * 1024);
     char *pattern = repeat('*', EIC_ARN_MAX);
+    static const char head[] = "arn:aws:iam::111122223333:user/";
     size_t len;
 
     (void)state;
     assert_non_null(text);
-    memcpy(pattern, "arn:", 4);
+    memcpy(pattern, head, sizeof(head) - 1);
     len = (size_t)snprintf(text, 64 * 1024,
                            "[map %s]\nname = {user}\n"
                            "groups = g1,g2,g3,g4,g5,g6,g7,g8,g9,g10,g11,g12,g13,g14,g15,abcdefghijklmnopqrstuvwxyz012345\n",
@@ -792,18 +795,249 @@ static void test_config_rule_limits(void **state)
     /* 1000 rules, in order. */
     len = 0;
     for (int i = 0; i < 1000; i++) {
-        len += (size_t)snprintf(text + len, 64 * 1024 - len, "[%s arn:aws:iam::*:user/u%d]\n%s",
+        len += (size_t)snprintf(text + len, 64 * 1024 - len, "[%s arn:aws:iam::111122223333:user/u%d]\n%s",
                                 i % 2 ? "deny" : "map", i, i % 2 ? "" : "name = {user}\n");
     }
     assert_int_equal(eic_config_parse("mem", text, len, &cfg, err, sizeof(err)), 0);
     assert_int_equal(cfg.mapping.n_rules, 1000);
     assert_int_equal(cfg.mapping.rules[999].kind, EIC_RULE_DENY);
-    assert_string_equal(cfg.mapping.rules[998].pattern, "arn:aws:iam::*:user/u998");
+    assert_string_equal(cfg.mapping.rules[998].pattern, "arn:aws:iam::111122223333:user/u998");
     expect(&cfg.mapping, "arn:aws:iam::111122223333:user/u998", EIC_MAP_OK, "u998", 1498);
     expect(&cfg.mapping, "arn:aws:iam::111122223333:user/u999", EIC_MAP_DENIED, NULL, 1500);
     eic_config_free(&cfg);
     free(text);
     free(pattern);
+}
+
+/* Parse one rule from memory; expect it loaded (why == NULL) or refused with why at line 1. */
+static void expect_rule(const char *text, const char *why)
+{
+    struct eic_config cfg;
+    char err[512];
+    char expected[512];
+    int ret;
+
+    memset(err, 'x', sizeof(err));
+    err[sizeof(err) - 1] = '\0';
+    ret = eic_config_parse("mem", text, strlen(text), &cfg, err, sizeof(err));
+    if (why == NULL) {
+        if (ret != 0) {
+            fail_msg("refused: '%s': %s", text, err);
+        }
+    } else {
+        snprintf(expected, sizeof(expected), "mem:1: %s", why);
+        if (ret != EINVAL || strncmp(err, expected, strlen(expected)) != 0) {
+            fail_msg("'%s': returned %d, message '%s', expected '%s...'", text, ret, err, expected);
+        }
+        assert_int_equal(cfg.mapping.n_rules, 0);
+    }
+    eic_config_free(&cfg);
+}
+
+/* Unique by construction: the rules that load, and those refused with their reasons. */
+static void test_rule_unique(void **state)
+{
+    static const char *good[] = {
+        /* one account and (for sessions) one role named */
+        "[map arn:aws:iam::111122223333:user/*]\nname = {user}\n",
+        "[map arn:aws:sts::111122223333:assumed-role/Admins/*]\nname = {session}\n",
+        "[map arn:aws:sts::111122223333:assumed-role/Admins/*]\nname = {role}-{session}\n",
+        /* any account, with {account} */
+        "[map arn:aws:iam::*:user/*]\nname = {user}-{account}\n",
+        "[map arn:aws:sts::????????????:assumed-role/Admins/*]\nname = {account}.{session}\n",
+        "[map arn:aws-cn:iam::*:role/*]\nname = r-{role}-{account}\n",
+        /* Identity Center: any of its roles, one person per session name */
+        "[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]\nname = {session}\n",
+        "[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_*/*]\nname = {session}\nlowercase = yes\n",
+        "[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*]\nname = {email_local}\n"
+        "email_domain = example.com\nlowercase = yes\n",
+        "[map arn:aws:sts::*:assumed-role/AWSReservedSSO_*/*]\nname = {email_local}-{account}\n"
+        "email_domain = corp.example.com\n",
+        /* for sessions the account lines up whatever globs come before it (five ':', none in IAM names) */
+        "[map arn:aws:*::111122223333:assumed-role/AWSReservedSSO_*/*]\nname = {session}\n",
+        /* IAM users: case-insensitive names, e-mail style names */
+        "[map arn:aws:iam::111122223333:user/*]\nname = {user}\nlowercase = yes\n",
+        "[map arn:aws:iam::111122223333:user/*]\nname = {email_local}\nemail_domain = example.com\n",
+        /* a pattern for users and sessions: each kind the template fits passes */
+        "[map arn:aws:*::*]\nname = {user}-{account}\n",
+        /* a glob before the account (an IAM path may hold "::111122223333:"): {account} it is */
+        "[map arn:aws:*::111122223333:*]\nname = u-{account}-{user}\n",
+        "[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]\nname = {session}\nlowercase = no\n",
+    };
+    static const struct {
+        const char *text;
+        const char *why;
+    } bad[] = {
+        {"[map arn:aws:iam::*:user/*]\nname = {user}\n", "the pattern matches IAM users of more than one AWS account"},
+        {"[map arn:aws:iam::11112222333?:user/*]\nname = {user}\n", "the pattern matches IAM users of more than one"},
+        {"[map arn:aws:sts::*:assumed-role/Admins/*]\nname = {session}\n",
+         "the pattern matches role sessions of more than one AWS account"},
+        {"[map arn:aws:*::111122223333:*]\nname = {session}\n", "one session name under two roles is two identities"},
+        /* a glob before the account: an IAM path may hold "::111122223333:" */
+        {"[map arn:aws:*::111122223333:*]\nname = {user}\n", "the pattern matches IAM users of more than one"},
+        {"[map arn:aws:sts::111122223333:assumed-role/*/*]\nname = {session}\n", "one session name under two roles"},
+        {"[map arn:aws:sts::111122223333:assumed-role/Admin?/*]\nname = {session}\n", "one session name under two"},
+        {"[map arn:aws:sts::111122223333:assumed-role/AWSReserved*/*]\nname = {session}\n", "one session name under"},
+        {"[map arn:aws:sts::111122223333:assumed-role/*]\nname = {role}-{session}\n", "one session name under two"},
+        {"[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]\nname = {session}.{role}\n",
+         "{role} with {session} or {email_local} is ambiguous"},
+        {"[map arn:aws:sts::111122223333:assumed-role/Admins/*]\nname = {role}\n", "{role} names the role, not who"},
+        {"[map arn:aws:sts::111122223333:assumed-role/Admins/*]\nname = s{account}\n",
+         "all role sessions of an account would get one name"},
+        {"[map arn:aws:iam::111122223333:role/*]\nname = r{account}\n", "all IAM roles of an account would get one"},
+        {"[map arn:aws:iam::111122223333:user/*]\nname = u{account}\n", "all IAM users of an account would get one"},
+        {"[map arn:*]\nname = {user}\n", "the pattern must name its partition"},
+        {"[map arn:aws?:iam::111122223333:user/*]\nname = {user}\n", "the pattern must name its partition"},
+        {"[map arn:aws:iam::111122223333:user/*]\nname = {session}\n", "the rule can never apply"},
+        {"[map arn:aws:sts::111122223333:assumed-role/Admins/*]\nname = {user}\n", "the rule can never apply"},
+        {"[map arn:aws:iam::111122223333:role/*]\nname = {email_local}\nemail_domain = example.com\n",
+         "the rule can never apply"},
+        {"[map arn:aws:sts::111122223333:assumed-role/Admins/*]\nname = {session}\nlowercase = yes\n",
+         "'lowercase = yes' for the sessions of a role other than Identity Center's"},
+        {"[map arn:aws:sts::111122223333:assumed-role/Admins/*]\nname = {email_local}\nemail_domain = example.com\n"
+         "lowercase = yes\n",
+         "'lowercase = yes' for the sessions"},
+        {"[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]\nname = {email_local}\n",
+         "{email_local} needs 'email_domain'"},
+        {"[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]\nname = {session}\nemail_domain = a.com\n",
+         "'email_domain' is set, but the name template does not use {email_local}"},
+    };
+    static const char *bad_domains[] = {
+        "", ".example.com", "example.com.", "example..com", "-a.com", "a-.com", "ex_ample.com", "exa mple.com",
+        "a@example.com", "*.example.com",
+        "abcdefghij.abcdefghij.abcdefghij.abcdefghij.abcdefghij.abcdefgh", /* 63 */
+    };
+    struct eic_config cfg;
+    char err[512];
+    char text[512];
+    char why[200];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        expect_rule(good[i], NULL);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_rule(bad[i].text, bad[i].why);
+    }
+    /* Why a '*' before the account names none: an IAM path may hold ':'. */
+    {
+        static const char crafted[] = "arn:aws:iam::444455556666:user/x::111122223333:y/bob";
+        struct eic_principal pr;
+
+        assert_int_equal(eic_principal_parse(crafted, &pr), 0);
+        assert_string_equal(pr.account, "444455556666");
+        assert_true(eic_glob_match("arn:aws:*::111122223333:*", crafted));
+    }
+    for (size_t i = 0; i < sizeof(bad_domains) / sizeof(bad_domains[0]); i++) {
+        why[0] = '\0';
+        if (eic_email_domain_check(bad_domains[i], why, sizeof(why)) != EINVAL) {
+            fail_msg("bad e-mail domain accepted: '%s'", bad_domains[i]);
+        }
+        assert_true(why[0] != '\0');
+    }
+    assert_int_equal(eic_email_domain_check(NULL, why, sizeof(why)), EINVAL);
+    assert_int_equal(eic_email_domain_check("x", why, sizeof(why)), 0);
+    assert_int_equal(eic_email_domain_check("Example-1.co.uk", why, sizeof(why)), 0);
+    /* 62 characters: "x@" + it is an IAM name of 64 */
+    assert_int_equal(eic_email_domain_check("abcdefghij.abcdefghij.abcdefghij.abcdefghij.abcdefghij.abcdefg", why,
+                                            sizeof(why)),
+                     0);
+    /* A rule built by hand without a template, a deny rule, no rule. */
+    {
+        struct eic_rule r = {.kind = EIC_RULE_MAP, .pattern = (char *)"arn:aws:iam::111122223333:user/*"};
+
+        assert_int_equal(eic_rule_check(&r, why, sizeof(why)), EINVAL);
+        r.kind = EIC_RULE_DENY;
+        assert_int_equal(eic_rule_check(&r, why, sizeof(why)), 0);
+        assert_int_equal(eic_rule_check(NULL, why, sizeof(why)), 0);
+    }
+    /* Key values: reported at their own line. */
+    snprintf(text, sizeof(text), "[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]\nname = {session}\n"
+             "lowercase = Yes\n");
+    assert_int_equal(eic_config_parse("mem", text, strlen(text), &cfg, err, sizeof(err)), EINVAL);
+    assert_string_equal(err, "mem:3: 'lowercase' must be 'yes' or 'no', not 'Yes'");
+    eic_config_free(&cfg);
+    snprintf(text, sizeof(text), "[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]\n"
+             "name = {email_local}\nemail_domain = example.com.\n");
+    assert_int_equal(eic_config_parse("mem", text, strlen(text), &cfg, err, sizeof(err)), EINVAL);
+    assert_memory_equal(err, "mem:3: e-mail domain 'example.com.' is not a domain name", 55);
+    eic_config_free(&cfg);
+}
+
+/* IAM Identity Center with e-mail style user names: {email_local}, email_domain, lowercase. */
+static void test_resolve_email(void **state)
+{
+    static const char rules[] =
+        "[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_*/*]\n" /* 1 */
+        "email_domain = example.com\n"
+        "name = {email_local}\n"
+        "lowercase = yes\n"
+        "groups = eic-admins\n"
+        "[map arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_*/*]\n" /* 6 */
+        "email_domain = example.com\n"
+        "name = {email_local}\n"
+        "lowercase = yes\n"
+        "[map arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_*/*]\n" /* 10 */
+        "email_domain = Example.com\n"
+        "name = x-{email_local}\n"
+        "[map arn:aws:iam::111122223333:user/*]\n" /* 13 */
+        "email_domain = example.com\n"
+        "name = {email_local}\n"
+        "[map arn:aws:iam::111122223333:user/*]\n" /* 16 */
+        "name = {user}\n"
+        "lowercase = yes\n";
+    static const char admin[] = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/";
+    static const char read[] = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_fedcba9876543210/";
+    static const char other[] = "arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/";
+    struct eic_config cfg;
+    char err[512];
+    char arn[256];
+    const struct eic_rule *rule = NULL;
+    char out[EIC_LOGIN_NAME_MAX + 1];
+
+    (void)state;
+    if (eic_config_parse("mem", rules, strlen(rules), &cfg, err, sizeof(err)) != 0) {
+        fail_msg("refused: %s", err);
+    }
+    /* One person under two permission sets: one name; the first rule's groups for Admin only. */
+    snprintf(arn, sizeof(arn), "%sJane.Doe@example.com", admin);
+    assert_int_equal(eic_mapping_resolve(&cfg.mapping, arn, out, sizeof(out), &rule), EIC_MAP_OK);
+    assert_string_equal(out, "jane.doe");
+    assert_int_equal(rule->line, 1);
+    assert_int_equal(rule->n_groups, 1);
+    snprintf(arn, sizeof(arn), "%sJane.Doe@example.com", read);
+    expect(&cfg.mapping, arn, EIC_MAP_OK, "jane.doe", 6);
+    /* lowercase = yes: the domain is compared without case too */
+    snprintf(arn, sizeof(arn), "%sJane.Doe@EXAMPLE.COM", read);
+    expect(&cfg.mapping, arn, EIC_MAP_OK, "jane.doe", 6);
+    /* another domain, a sub-domain, a look-alike, no '@', nothing before the '@': not this rule's */
+    snprintf(arn, sizeof(arn), "%sx@evil.example", admin);
+    expect(&cfg.mapping, arn, EIC_MAP_NO_RULE, NULL, 0);
+    snprintf(arn, sizeof(arn), "%sx@mail.example.com", admin);
+    expect(&cfg.mapping, arn, EIC_MAP_NO_RULE, NULL, 0);
+    snprintf(arn, sizeof(arn), "%sx@notexample.com", admin);
+    expect(&cfg.mapping, arn, EIC_MAP_NO_RULE, NULL, 0);
+    snprintf(arn, sizeof(arn), "%sexample.com", admin);
+    expect(&cfg.mapping, arn, EIC_MAP_NO_RULE, NULL, 0);
+    snprintf(arn, sizeof(arn), "%s@example.com", admin);
+    expect(&cfg.mapping, arn, EIC_MAP_NO_RULE, NULL, 0);
+    /* LOCAL must itself be a login name: refused, never altered (and no later rule tried) */
+    snprintf(arn, sizeof(arn), "%sa@b@example.com", admin);
+    expect(&cfg.mapping, arn, EIC_MAP_BAD_NAME, NULL, 1);
+    snprintf(arn, sizeof(arn), "%sa+b@example.com", admin);
+    expect(&cfg.mapping, arn, EIC_MAP_BAD_NAME, NULL, 1);
+    snprintf(arn, sizeof(arn), "%s1234@example.com", admin);
+    expect(&cfg.mapping, arn, EIC_MAP_BAD_NAME, NULL, 1);
+    /* without lowercase: the name keeps its case and the domain must be written as in the rule */
+    snprintf(arn, sizeof(arn), "%sJane.Doe@Example.com", other);
+    expect(&cfg.mapping, arn, EIC_MAP_OK, "x-Jane.Doe", 10);
+    snprintf(arn, sizeof(arn), "%sJane.Doe@example.com", other);
+    expect(&cfg.mapping, arn, EIC_MAP_NO_RULE, NULL, 0);
+    /* IAM users: an e-mail style user name, then any other name (lower-cased by rule 16) */
+    expect(&cfg.mapping, "arn:aws:iam::111122223333:user/Bob@example.com", EIC_MAP_OK, "Bob", 13);
+    expect(&cfg.mapping, "arn:aws:iam::111122223333:user/Bob", EIC_MAP_OK, "bob", 16);
+    expect(&cfg.mapping, "arn:aws:iam::111122223333:user/Bob@example.org", EIC_MAP_BAD_NAME, NULL, 16);
+    eic_config_free(&cfg);
 }
 
 /* The commented examples of configs/eic.conf parse once uncommented, and do what they say. */
@@ -853,10 +1087,11 @@ static void test_sample_examples(void **state)
     assert_non_null(f);
     assert_non_null(text);
     while (fgets(line, sizeof(line), f) != NULL) {
-        /* "#[", "#name", "#groups": example rule lines. */
+        /* "#[", "#name", "#groups", "#email_domain", "#lowercase": example rule lines. */
         const char *p = line;
 
-        if (strncmp(line, "#[", 2) == 0 || strncmp(line, "#name", 5) == 0 || strncmp(line, "#groups", 7) == 0) {
+        if (strncmp(line, "#[", 2) == 0 || strncmp(line, "#name", 5) == 0 || strncmp(line, "#groups", 7) == 0 ||
+            strncmp(line, "#email_domain", 13) == 0 || strncmp(line, "#lowercase", 10) == 0) {
             p++;
         }
         assert_true(len + strlen(p) < 64 * 1024);
@@ -867,7 +1102,7 @@ static void test_sample_examples(void **state)
     if (eic_config_parse("eic.conf", text, len, &cfg, err, sizeof(err)) != 0) {
         fail_msg("uncommented sample refused: %s", err);
     }
-    assert_int_equal(cfg.mapping.n_rules, 4);
+    assert_int_equal(cfg.mapping.n_rules, 5);
     assert_int_equal(cfg.mapping.rules[0].kind, EIC_RULE_DENY);
     assert_int_equal(eic_mapping_resolve(&cfg.mapping, "arn:aws:iam::111122223333:user/mallory", line,
                                          sizeof(line), NULL),
@@ -880,6 +1115,12 @@ static void test_sample_examples(void **state)
                                          NULL),
                      EIC_MAP_OK);
     assert_string_equal(line, "partner-carol");
+    assert_int_equal(eic_mapping_resolve(&cfg.mapping,
+                                         "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/"
+                                         "Jane.Doe@example.com",
+                                         line, sizeof(line), NULL),
+                     EIC_MAP_OK);
+    assert_string_equal(line, "jane.doe");
     eic_config_free(&cfg);
     free(text);
 }
@@ -905,6 +1146,8 @@ int main(void)
         cmocka_unit_test(test_config_rule_limits),
         cmocka_unit_test(test_sample_examples),
         cmocka_unit_test(test_same_identity),
+        cmocka_unit_test(test_rule_unique),
+        cmocka_unit_test(test_resolve_email),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
