@@ -31,6 +31,7 @@ CASES=(
     "IAM Identity Center, e-mail user name: Jane.Doe@example.com under the Admin permission set logs in as jane.doe with its group"
     "Jane.Doe@example.com under the ReadOnly permission set (another key) lands in jane.doe (same UID), without the Admin group"
     "an e-mail user name of another domain (x@evil.example) gets no account (its name is refused, logged)"
+    "a directory user (another NSS source) named like an eic account logs in with none of the account's groups"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -75,7 +76,8 @@ cat >"$WORK/world.json" <<EOF
     {"arn": "$SSO_READ_ARN", "access_key_id": "AKIAEICTESTSSOREAD01", "secret_access_key": "eic-test-secret-sso-read"},
     {"arn": "$JANE_ADMIN_ARN", "access_key_id": "AKIAEICTESTJANEADMIN", "secret_access_key": "eic-test-secret-jane-admin"},
     {"arn": "$JANE_READ_ARN", "access_key_id": "AKIAEICTESTJANEREAD1", "secret_access_key": "eic-test-secret-jane-read"},
-    {"arn": "$EVIL_ARN", "access_key_id": "AKIAEICTESTEVILSSO01", "secret_access_key": "eic-test-secret-evil"}
+    {"arn": "$EVIL_ARN", "access_key_id": "AKIAEICTESTEVILSSO01", "secret_access_key": "eic-test-secret-evil"},
+    {"arn": "arn:aws:iam::111122223333:user/dora", "access_key_id": "AKIAEICTESTDORA00001", "secret_access_key": "eic-test-secret-dora"}
   ],
   "policy": [{"principal": "arn:aws:*::111122223333:*", "instance": "$INSTANCE", "os_user": "*"}]
 }
@@ -83,12 +85,18 @@ EOF
 
 sandbox_setup
 sandbox_install_nss
+# A directory (SSSD, LDAP) stands between files and eic: tests/unit/libnss_eicfake.so.2 answers from
+# EIC_FAKE_NSS_FILE, which sshd, eicd and their children inherit; it knows nobody yet.
+install -m 0644 "$EIC_BUILD/tests/unit/libnss_eicfake.so.2" "/usr/lib/$(gcc -print-multiarch)/"
+sed -i -E 's/^(passwd|group):.*/\1: files eicfake eic/' /etc/nsswitch.conf
+export EIC_FAKE_NSS_FILE="$WORK/directory"
+: >"$EIC_FAKE_NSS_FILE"
 sandbox_install_pam "audit_log=$AUDIT"
 sandbox_write_config "$RULES"
 WORLD=(--config "$WORK/world.json")
 sandbox_start_imds "${WORLD[@]}" || { not_ok "emulator starts"; finish; exit; }
 sandbox_start_sshd || { not_ok "sshd starts"; finish; exit; }
-for k in key-alice key-session key-sso key-sso2 key-planted key-jane key-jane2 key-evil; do ssh-keygen -q -t ed25519 -N '' -C $k -f "$WORK/$k"; done
+for k in key-alice key-session key-sso key-sso2 key-planted key-jane key-jane2 key-evil key-dora key-directory; do ssh-keygen -q -t ed25519 -N '' -C $k -f "$WORK/$k"; done
 
 push_as() { # push_as alice|session|sso-admin|sso-read OS_USER PUBKEY
     local ak sk
@@ -97,6 +105,7 @@ push_as() { # push_as alice|session|sso-admin|sso-read OS_USER PUBKEY
     session) ak=AKIAEICTESTSESSALICE sk=eic-test-secret-session ;;
     sso-admin) ak=AKIAEICTESTSSOADMIN1 sk=eic-test-secret-sso-admin ;;
     sso-read) ak=AKIAEICTESTSSOREAD01 sk=eic-test-secret-sso-read ;;
+    dora) ak=AKIAEICTESTDORA00001 sk=eic-test-secret-dora ;;
     jane-admin) ak=AKIAEICTESTJANEADMIN sk=eic-test-secret-jane-admin ;;
     jane-read) ak=AKIAEICTESTJANEREAD1 sk=eic-test-secret-jane-read ;;
     evil) ak=AKIAEICTESTEVILSSO01 sk=eic-test-secret-evil ;;
@@ -229,8 +238,31 @@ evil_refused() {
 }
 check "${CASES[11]}" evil_refused
 
+# 13: IAM user dora has an eic account; then the directory learns a dora of its own (uid 5000),
+# who logs in with a key from her authorized_keys file. initgroups(dora, 5000) must not lend her
+# the eic account's groups (eic-admins, from dora's rule).
+directory_user() {
+    local eic_uid out dora_rule
+    dora_rule='uid_max = 299999
+[map arn:aws:iam::111122223333:user/dora]
+name = {user}
+groups = eic-admins'
+    sandbox_write_config "${RULES/uid_max = 299999/$dora_rule}"
+    push_as dora dora "$WORK/key-dora.pub" || return 1
+    eic_uid=$(sandbox_login dora "$WORK/key-dora" 'id -u') || { echo "IAM user dora cannot log in"; return 1; }
+    echo "passwd dora found 5000 5000" >"$EIC_FAKE_NSS_FILE"
+    install -o 5000 -g 5000 -m 0600 "$WORK/key-directory.pub" /srv/eic/keys/dora
+    out=$(sandbox_login dora "$WORK/key-directory" 'echo "$(id -u) $(id -G)"') || { echo "directory dora cannot log in"; return 1; }
+    echo "eic dora: uid $eic_uid, groups $(id -G "$eic_uid" 2>/dev/null); directory dora: uid and groups $out"
+    [ "$out" = "5000 5000" ]
+}
+check "${CASES[12]}" directory_user
+: >"$EIC_FAKE_NSS_FILE"
+sandbox_write_config "$RULES"
+
 if [ "$TAP_FAILED" -ne 0 ]; then
     echo "# --- akc.log"; sed 's/^/# /' "$AKC_LOG" | tail -n 40
+    echo "# --- errors"; grep -E ': (error|warning):' "$AKC_LOG" | sed 's/^/# /' | tail -n 20
     echo "# --- sshd.log"; sed 's/^/# /' "$WORK/sshd.log" | tail -n 20
     echo "# --- push.log"; sed 's/^/# /' "$WORK/push.log" | tail -n 10
 fi

@@ -4,7 +4,7 @@
  * directly (common/eic_nss_sources.c). What it answers is read at every call from the file named
  * by EIC_FAKE_NSS_FILE (none: it knows nothing), one answer a line:
  *
- *   passwd NAME found UID GID    the user, home /nonexistent, shell /usr/sbin/nologin
+ *   passwd NAME found UID GID    the user, home /, shell /bin/sh (a directory user can log in)
  *   passwd NAME unavail          NSS_STATUS_UNAVAIL (the directory is down), errno EHOSTUNREACH
  *   passwd NAME tryagain         NSS_STATUS_TRYAGAIN, errno EAGAIN (busy)
  *   passwd NAME hang SECONDS     sleeps, then NOTFOUND (a directory that does not answer)
@@ -106,8 +106,7 @@ static enum nss_status fill_pw(const struct answer *ans, struct passwd *pw, char
     pw->pw_gid = (gid_t)ans->b;
     if ((pw->pw_name = put(&pos, end, ans->name)) == NULL || (pw->pw_passwd = put(&pos, end, "x")) == NULL ||
         (pw->pw_gecos = put(&pos, end, "eicfake directory user")) == NULL ||
-        (pw->pw_dir = put(&pos, end, "/nonexistent")) == NULL ||
-        (pw->pw_shell = put(&pos, end, "/usr/sbin/nologin")) == NULL) {
+        (pw->pw_dir = put(&pos, end, "/")) == NULL || (pw->pw_shell = put(&pos, end, "/bin/sh")) == NULL) {
         *errnop = ERANGE;
         return NSS_STATUS_TRYAGAIN;
     }
