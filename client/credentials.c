@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "cred_source.h"
 #include "eic.h"
 #include "eic_log.h"
 #include "eic_util.h"
@@ -263,11 +264,115 @@ done:
     return ret;
 }
 
+int eic_profile_get(const char *profile, const char *key, char **value)
+{
+    char *path;
+    int ret = ENOENT;
+
+    *value = NULL;
+    path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    if (path != NULL) {
+        ret = eic_ini_get(path, profile, 0, key, value);
+        free(path);
+    }
+    if (ret == 0 || ret == ENOMEM) {
+        return ret;
+    }
+    path = aws_file("AWS_CONFIG_FILE", "config");
+    ret = ENOENT;
+    if (path != NULL) {
+        ret = eic_ini_get(path, profile, 1, key, value);
+        free(path);
+    }
+    return ret == 0 || ret == ENOMEM ? ret : ENOENT;
+}
+
+/* Whether either file has a section for profile. */
+static bool profile_exists(const char *profile)
+{
+    char *path, *value = NULL;
+    bool seen = false;
+
+    for (int config_style = 0; config_style <= 1 && !seen; config_style++) {
+        path = config_style ? aws_file("AWS_CONFIG_FILE", "config") : aws_file("AWS_SHARED_CREDENTIALS_FILE",
+                                                                                 "credentials");
+        if (path != NULL) {
+            int ret = eic_ini_get(path, profile, config_style, "__eic_no_such_key__", &value);
+
+            seen = ret == 0 || ret == ENOENT;
+            free(value);
+            value = NULL;
+            free(path);
+        }
+    }
+    return seen;
+}
+
+static int from_env(struct eic_credentials *out, char *err, size_t err_len)
+{
+    const char *token = nonempty_env("AWS_SESSION_TOKEN");
+    int ret;
+
+    if (nonempty_env("AWS_SECRET_ACCESS_KEY") == NULL) {
+        snprintf(err, err_len, "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY");
+        return EINVAL;
+    }
+    ret = dup_or_null(getenv("AWS_ACCESS_KEY_ID"), &out->access_key_id);
+    if (ret == 0) {
+        ret = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"), &out->secret_access_key);
+    }
+    if (ret == 0) {
+        ret = dup_or_null(token ? token : nonempty_env("AWS_SECURITY_TOKEN"), &out->session_token);
+    }
+    snprintf(out->source, sizeof(out->source), "env");
+    if (ret != 0) {
+        eic_credentials_free(out);
+    }
+    return ret;
+}
+
+/* The profile's credential_process, if it has one. */
+static int from_process(const char *profile, struct eic_credentials *out, char *err, size_t err_len)
+{
+    char *command = NULL;
+    int ret = eic_profile_get(profile, "credential_process", &command);
+
+    if (ret != 0) {
+        return ret;
+    }
+    ret = eic_cred_process(command, out, err, err_len);
+    free(command);
+    return ret;
+}
+
+/* Sources that a profile names but this build cannot use yet: a clear error rather than a
+ * silent fall-through to other credentials (the CLI would use the profile's). */
+static int unsupported(const char *profile, char *err, size_t err_len)
+{
+    static const char *const keys[] = {"role_arn", "web_identity_token_file", "sso_session", "sso_start_url"};
+    char *value = NULL;
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        int ret = eic_profile_get(profile, keys[i], &value);
+
+        free(value);
+        value = NULL;
+        if (ret == ENOMEM) {
+            return ENOMEM;
+        }
+        if (ret == 0) {
+            snprintf(err, err_len, "The config profile (%s) uses %s, which eic does not support yet", profile,
+                     keys[i]);
+            return ENOTSUP;
+        }
+    }
+    return ENOENT;
+}
+
 int eic_credentials_resolve(const char *profile_arg, struct eic_credentials *out, char *err, size_t err_len)
 {
     const char *profile = profile_name(profile_arg);
     bool profile_named = strcmp(profile, "default") != 0 || profile_arg != NULL;
-    bool profile_seen = false;
     char *path = NULL;
     int ret;
 
@@ -275,43 +380,41 @@ int eic_credentials_resolve(const char *profile_arg, struct eic_credentials *out
     err[0] = '\0';
     /* botocore: an explicit --profile disables the environment variables. */
     if (profile_arg == NULL && nonempty_env("AWS_ACCESS_KEY_ID") != NULL) {
-        if (nonempty_env("AWS_SECRET_ACCESS_KEY") == NULL) {
-            snprintf(err, err_len, "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY");
-            return EINVAL;
-        }
-        ret = dup_or_null(getenv("AWS_ACCESS_KEY_ID"), &out->access_key_id);
-        if (ret == 0) {
-            ret = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"), &out->secret_access_key);
-        }
-        if (ret == 0) {
-            const char *token = nonempty_env("AWS_SESSION_TOKEN");
+        return from_env(out, err, err_len);
+    }
+    if (profile_named && !profile_exists(profile)) {
+        snprintf(err, err_len, "The config profile (%s) could not be found", profile);
+        return ESRCH;
+    }
 
-            ret = dup_or_null(token ? token : nonempty_env("AWS_SECURITY_TOKEN"), &out->session_token);
-        }
-        snprintf(out->source, sizeof(out->source), "environment");
-        if (ret != 0) {
-            eic_credentials_free(out);
-        }
+    ret = unsupported(profile, err, err_len);
+    if (ret != ENOENT) {
         return ret;
     }
 
     path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
     ret = path ? from_file(path, profile, 0, "shared-credentials-file", out, err, err_len) : ESRCH;
     free(path);
-    profile_seen = ret != ESRCH;
     if (ret == 0 || (ret != ENOENT && ret != ESRCH)) {
+        return ret;
+    }
+    ret = from_process(profile, out, err, err_len);
+    if (ret != ENOENT) {
         return ret;
     }
     path = aws_file("AWS_CONFIG_FILE", "config");
     ret = path ? from_file(path, profile, 1, "config-file", out, err, err_len) : ESRCH;
     free(path);
-    profile_seen = profile_seen || ret != ESRCH;
     if (ret == 0 || (ret != ENOENT && ret != ESRCH)) {
         return ret;
     }
-    if (profile_named && !profile_seen) {
-        snprintf(err, err_len, "The config profile (%s) could not be found", profile);
-        return ESRCH;
+    ret = eic_cred_container(out, err, err_len);
+    if (ret != ENOENT) {
+        return ret;
+    }
+    ret = eic_cred_imds(profile, out, err, err_len);
+    if (ret != ENOENT) {
+        return ret;
     }
     snprintf(err, err_len, "Unable to locate credentials. You can configure credentials by running \"aws configure\".");
     return ENOENT;
@@ -441,6 +544,7 @@ int eic_region_and_credentials_resolve(const char *region_arg, const char *profi
         fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
         return ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
     }
-    eic_log(LOG_DEBUG, "credentials from %s, access key %s, region %s", creds->source, creds->access_key_id, *region);
+    eic_log(LOG_DEBUG, "credentials from %s, access key %s%s, region %s", creds->source, creds->access_key_id,
+            creds->session_token ? " (with a session token)" : "", *region);
     return EIC_EXIT_OK;
 }
