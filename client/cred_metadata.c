@@ -293,10 +293,10 @@ done:
 
 /* ---- IMDS ---- */
 
-/* A setting from the environment, else from the profile (malloc'd), else NULL. */
+/* A setting from the environment (its value: env), else from the profile (malloc'd), else NULL. */
 static char *setting(const char *env, const char *profile, const char *key)
 {
-    const char *v = nonempty_env(env);
+    const char *v = env;
     char *value = NULL;
 
     if (v != NULL) {
@@ -343,9 +343,10 @@ int eic_cred_imds(const char *profile, struct eic_credentials *out, char *err, s
         eic_log(LOG_DEBUG, "credentials: IMDS disabled by AWS_EC2_METADATA_DISABLED");
         return ENOENT;
     }
-    base = setting("AWS_EC2_METADATA_SERVICE_ENDPOINT", profile, "ec2_metadata_service_endpoint");
+    base = setting(nonempty_env("AWS_EC2_METADATA_SERVICE_ENDPOINT"), profile, "ec2_metadata_service_endpoint");
     if (base == NULL) {
-        mode = setting("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", profile, "ec2_metadata_service_endpoint_mode");
+        mode = setting(nonempty_env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"), profile,
+                       "ec2_metadata_service_endpoint_mode");
         base = strdup(mode != NULL && strcasecmp(mode, "ipv6") == 0 ? IMDS_V6 : IMDS_V4);
         if (base == NULL) {
             ret = ENOMEM;
@@ -356,8 +357,10 @@ int eic_cred_imds(const char *profile, struct eic_credentials *out, char *err, s
     while (len > 0 && base[len - 1] == '/') {
         base[--len] = '\0';
     }
-    timeout_ms = 1000 * number_setting("AWS_METADATA_SERVICE_TIMEOUT", profile, "metadata_service_timeout", 1, 3600);
-    attempts = number_setting("AWS_METADATA_SERVICE_NUM_ATTEMPTS", profile, "metadata_service_num_attempts", 1, 10);
+    timeout_ms = 1000 * number_setting(nonempty_env("AWS_METADATA_SERVICE_TIMEOUT"), profile,
+                                       "metadata_service_timeout", 1, 3600);
+    attempts = number_setting(nonempty_env("AWS_METADATA_SERVICE_NUM_ATTEMPTS"), profile,
+                              "metadata_service_num_attempts", 1, 10);
 
     /* The token. */
     if (asprintf(&url, "%s/latest/api/token", base) < 0) {
