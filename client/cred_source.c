@@ -148,8 +148,9 @@ int eic_cred_from_json(json_object *obj, const char *token_member, int token_opt
         }
     }
     if (values[3] != NULL && eic_cred_parse_time(values[3], &expiration) != 0) {
-        snprintf(err, err_len, "Error when retrieving credentials from %s: Expiration \"%.40s\" is not an ISO 8601 time",
-                 source, values[3]);
+        snprintf(err, err_len,
+                 "Error when retrieving credentials from %s: Expiration \"%.40s\" is not an ISO 8601 time", source,
+                 values[3]);
         return EINVAL;
     }
     return eic_cred_set(out, values[0], values[1], values[2], expiration, source);

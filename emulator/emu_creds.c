@@ -116,7 +116,8 @@ int emu_creds_imds(struct emu_server *srv, const char *path, struct emu_reply *r
         ret = json_reply(reply, 200, obj);
         goto done;
     }
-    if (strncmp(path, SEC_CREDS "/", strlen(SEC_CREDS "/")) != 0 || !is_node(path + strlen(SEC_CREDS "/"), role->name)) {
+    if (strncmp(path, SEC_CREDS "/", strlen(SEC_CREDS "/")) != 0 ||
+        !is_node(path + strlen(SEC_CREDS "/"), role->name)) {
         ret = text_reply(reply, 404, "Not Found");
         goto done;
     }
