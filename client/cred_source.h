@@ -48,4 +48,13 @@ int eic_cred_container(struct eic_credentials *out, char *err, size_t err_len);
  * credentials". */
 int eic_cred_imds(const char *profile, struct eic_credentials *out, char *err, size_t err_len);
 
+/* STS AssumeRole of role_arn with source credentials, the profile's role_session_name,
+ * external_id, duration_seconds and mfa_serial (the code asked for on the terminal). */
+int eic_cred_sts_assume_role(const char *profile, const struct eic_credentials *source, const char *role_arn,
+                             struct eic_credentials *out, char *err, size_t err_len);
+/* STS AssumeRoleWithWebIdentity of role_arn with the token in token_file (session_name may be
+ * NULL: botocore-session-<time>). */
+int eic_cred_sts_web_identity(const char *profile, const char *role_arn, const char *token_file,
+                              const char *session_name, struct eic_credentials *out, char *err, size_t err_len);
+
 #endif

@@ -3,6 +3,9 @@
 
   resolve                  resolve credentials as the AWS CLI would in this environment (its
                            variables and ~/.aws files); prints "METHOD ACCESS_KEY_ID"
+  push URL USER KEYFILE    resolve them, then push KEYFILE for USER with botocore's own
+                           ec2-instance-connect client to URL; prints the method (for sources
+                           that mint new credentials at each call: STS)
   resign RAWFILE           resolve them the same way, sign the request in RAWFILE (a request eic
                            sent, captured by emu_sigv4.py capture) again with them at the same
                            X-Amz-Date, and compare: prints "same" and exits 0 when the
@@ -41,6 +44,19 @@ def resolve():
         return 1
     frozen = creds.get_frozen_credentials()
     print(creds.method, frozen.access_key)
+    return 0
+
+
+def push(url, user, keyfile):
+    s = session()
+    creds = s.get_credentials()
+    if creds is None:
+        print("none")
+        return 1
+    client = s.create_client("ec2-instance-connect", region_name="us-east-1", endpoint_url=url)
+    client.send_ssh_public_key(InstanceId="i-0123456789abcdef0", InstanceOSUser=user,
+                               SSHPublicKey=open(keyfile).read(), AvailabilityZone="us-east-1a")
+    print(creds.method)
     return 0
 
 
@@ -96,6 +112,8 @@ def resign(path):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["resolve"]:
         sys.exit(resolve())
+    if sys.argv[1:2] == ["push"] and len(sys.argv) == 5:
+        sys.exit(push(sys.argv[2], sys.argv[3], sys.argv[4]))
     if sys.argv[1:2] == ["resign"] and len(sys.argv) == 3:
         sys.exit(resign(sys.argv[2]))
     print(__doc__)

@@ -19,6 +19,7 @@ if ! "$PY" -c 'import botocore' 2>/dev/null; then
 fi
 start_emulator creds --config "$TEST_DATA/worlds/credentials.json" || { not_ok "emulator starts"; finish; exit 1; }
 URL=$EMU_URL
+EXTRA=()
 
 # case_env NAME VAR=VALUE...: the environment of one case in CASE_ENV: a HOME of its own (files
 # written by the caller into $WORK/NAME/.aws), IMDS off unless the case sets its endpoint.
@@ -39,7 +40,7 @@ case_env() {
 # eic_push OS-USER [ENDPOINT]: push in CASE_ENV with --debug; status in RC.
 eic_push() {
     env -i "${CASE_ENV[@]}" "$EIC_CLIENT" send-ssh-public-key --instance-id "$INSTANCE" --instance-os-user "$1" \
-        --ssh-public-key "$KEY" --availability-zone "$ZONE" --endpoint-url "${2:-$URL}" --debug \
+        --ssh-public-key "$KEY" --availability-zone "$ZONE" --endpoint-url "${2:-$URL}" --debug ${EXTRA[@]+"${EXTRA[@]}"} \
         >"$WORK/out" 2>"$WORK/err" </dev/null
     RC=$?
 }
@@ -77,6 +78,16 @@ same_signature() {
     wait $cap
     [ "$RC" -eq 0 ] || { cat "$WORK/err"; return 1; }
     env -i "${CASE_ENV[@]}" "$PY" "$JUDGE" resign "$WORK/raw"
+}
+
+# botocore_pushed_as OS-USER METHOD CALLER: botocore, in the same environment, resolves METHOD
+# and its own push for OS-USER is recorded with CALLER (for STS, where each call mints new keys).
+botocore_pushed_as() {
+    env -i "${CASE_ENV[@]}" "$PY" "$JUDGE" push "$URL" "$1" "$TEST_DATA/sshkey/ed25519.pub" >"$WORK/botocore" 2>&1
+    cat "$WORK/botocore"
+    [ "$(cat "$WORK/botocore")" = "$2" ] || return 1
+    imds_get "/latest/meta-data/managed-ssh-keys/active-keys/$1/" >"$WORK/active" || return 1
+    grep -qxF "#Caller=$3" "$WORK/active"
 }
 
 # refused STATUS PATTERN: eic's push failed with STATUS and stderr matching PATTERN.
@@ -157,6 +168,63 @@ check "IMDSv2 instance-profile credentials: push as the Bastion role of the inst
     pushed_by imds iam-role "arn:aws:sts::$ACCOUNT:assumed-role/Bastion/$INSTANCE"
 check "IMDS: botocore resolves the same source and key" same_as_botocore iam-role
 check "IMDS: botocore signs eic's request identically" same_signature
+
+# ---- assume-role profiles (STS AssumeRole) ----
+role_profile() {
+    case_env "$1" AWS_ENDPOINT_URL_STS="$URL" EIC_JUDGE_STS_URL="$URL"
+    cat >"$CASE_HOME/.aws/credentials" <<CFG
+[alice]
+aws_access_key_id = $ALICE_AK
+aws_secret_access_key = $ALICE_SK
+[carol]
+aws_access_key_id = AKIAEICCREDSCAROL003
+aws_secret_access_key = eic-creds-secret-carol
+CFG
+    printf '[default]\nrole_arn = arn:aws:iam::%s:role/Deploy\n%b' "$ACCOUNT" "$2" >"$CASE_HOME/.aws/config"
+}
+role_profile role 'source_profile = alice\nrole_session_name = eic-deploy\nexternal_id = eic-external-7\nduration_seconds = 7200\n'
+check "assume-role (source_profile, session name, external id, duration): push as the Deploy role" \
+    pushed_by role assume-role "arn:aws:sts::$ACCOUNT:assumed-role/Deploy/eic-deploy"
+check "assume-role: botocore resolves assume-role and its push has the same caller" \
+    botocore_pushed_as role-boto assume-role "arn:aws:sts::$ACCOUNT:assumed-role/Deploy/eic-deploy"
+
+role_profile role-env 'credential_source = Environment\nrole_session_name = from-env\nexternal_id = eic-external-7\n'
+CASE_ENV+=(AWS_ACCESS_KEY_ID="$ALICE_AK" AWS_SECRET_ACCESS_KEY="$ALICE_SK")
+EXTRA=(--profile default) # the environment is then no source of its own (botocore), only the role's
+check "assume-role with credential_source = Environment (--profile default)" \
+    pushed_by roleenv assume-role "arn:aws:sts::$ACCOUNT:assumed-role/Deploy/from-env"
+EXTRA=()
+
+role_profile role-noext 'source_profile = alice\n'
+check "assume-role without the role's external id: AccessDenied from STS, 253 naming assume-role" \
+    refused 253 "Error when retrieving credentials from assume-role: An error occurred (AccessDenied)"
+role_profile role-untrusted 'source_profile = carol\nexternal_id = eic-external-7\n'
+check "assume-role from a principal the role does not trust: AccessDenied naming carol" \
+    refused 253 "User: arn:aws:iam::$ACCOUNT:user/carol is not authorized to perform: sts:AssumeRole"
+role_profile role-nosource ''
+check "role_arn without source_profile or credential_source: botocore's complaint" \
+    refused 253 "contains role_arn but neither source_profile nor credential_source"
+
+# ---- web identity (STS AssumeRoleWithWebIdentity) ----
+printf %s eic-oidc-token-1 >"$WORK/oidc-token" # a JWT file has no final newline
+case_env webid AWS_ENDPOINT_URL_STS="$URL" EIC_JUDGE_STS_URL="$URL" AWS_WEB_IDENTITY_TOKEN_FILE="$WORK/oidc-token" \
+    AWS_ROLE_ARN="arn:aws:iam::$ACCOUNT:role/WebApp" AWS_ROLE_SESSION_NAME=pod-1
+check "web identity from AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN: push as the WebApp role" \
+    pushed_by webid assume-role-with-web-identity "arn:aws:sts::$ACCOUNT:assumed-role/WebApp/pod-1"
+check "web identity: botocore resolves the same source and its push has the same caller" \
+    botocore_pushed_as webid-boto assume-role-with-web-identity "arn:aws:sts::$ACCOUNT:assumed-role/WebApp/pod-1"
+
+case_env webid-profile AWS_ENDPOINT_URL_STS="$URL" EIC_JUDGE_STS_URL="$URL"
+printf '[default]\nrole_arn = arn:aws:iam::%s:role/WebApp\nweb_identity_token_file = %s\nrole_session_name = cfg-1\n' \
+    "$ACCOUNT" "$WORK/oidc-token" >"$CASE_HOME/.aws/config"
+check "web identity from the profile's web_identity_token_file" \
+    pushed_by webidprofile assume-role-with-web-identity "arn:aws:sts::$ACCOUNT:assumed-role/WebApp/cfg-1"
+
+echo not-the-token >"$WORK/bad-token"
+case_env webid-bad AWS_ENDPOINT_URL_STS="$URL" AWS_WEB_IDENTITY_TOKEN_FILE="$WORK/bad-token" \
+    AWS_ROLE_ARN="arn:aws:iam::$ACCOUNT:role/WebApp"
+check "web identity with a token the role does not accept: InvalidIdentityToken, 253" \
+    refused 253 "An error occurred (InvalidIdentityToken) when calling the AssumeRoleWithWebIdentity operation"
 
 # ---- order ----
 case_env order-env AWS_ACCESS_KEY_ID="$ALICE_AK" AWS_SECRET_ACCESS_KEY="$ALICE_SK" \
