@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "cred_source.h"
 #include "eic.h"
 #include "eic_log.h"
 #include "eic_util.h"
@@ -263,55 +264,305 @@ done:
     return ret;
 }
 
+int eic_profile_get(const char *profile, const char *key, char **value)
+{
+    char *path;
+    int ret = ENOENT;
+
+    *value = NULL;
+    path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    if (path != NULL) {
+        ret = eic_ini_get(path, profile, 0, key, value);
+        free(path);
+    }
+    if (ret == 0 || ret == ENOMEM) {
+        return ret;
+    }
+    path = aws_file("AWS_CONFIG_FILE", "config");
+    ret = ENOENT;
+    if (path != NULL) {
+        ret = eic_ini_get(path, profile, 1, key, value);
+        free(path);
+    }
+    return ret == 0 || ret == ENOMEM ? ret : ENOENT;
+}
+
+/* Whether either file has a section for profile. */
+static bool profile_exists(const char *profile)
+{
+    char *path, *value = NULL;
+    bool seen = false;
+
+    for (int config_style = 0; config_style <= 1 && !seen; config_style++) {
+        path = config_style ? aws_file("AWS_CONFIG_FILE", "config") : aws_file("AWS_SHARED_CREDENTIALS_FILE",
+                                                                                 "credentials");
+        if (path != NULL) {
+            int ret = eic_ini_get(path, profile, config_style, "__eic_no_such_key__", &value);
+
+            seen = ret == 0 || ret == ENOENT;
+            free(value);
+            value = NULL;
+            free(path);
+        }
+    }
+    return seen;
+}
+
+static int from_env(struct eic_credentials *out, char *err, size_t err_len)
+{
+    const char *token = nonempty_env("AWS_SESSION_TOKEN");
+    int ret;
+
+    if (nonempty_env("AWS_SECRET_ACCESS_KEY") == NULL) {
+        snprintf(err, err_len, "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY");
+        return EINVAL;
+    }
+    ret = dup_or_null(getenv("AWS_ACCESS_KEY_ID"), &out->access_key_id);
+    if (ret == 0) {
+        ret = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"), &out->secret_access_key);
+    }
+    if (ret == 0) {
+        ret = dup_or_null(token ? token : nonempty_env("AWS_SECURITY_TOKEN"), &out->session_token);
+    }
+    snprintf(out->source, sizeof(out->source), "env");
+    if (ret != 0) {
+        eic_credentials_free(out);
+    }
+    return ret;
+}
+
+/* The profile's credential_process, if it has one. */
+static int from_process(const char *profile, struct eic_credentials *out, char *err, size_t err_len)
+{
+    char *command = NULL;
+    int ret = eic_profile_get(profile, "credential_process", &command);
+
+    if (ret != 0) {
+        return ret;
+    }
+    ret = eic_cred_process(command, out, err, err_len);
+    free(command);
+    return ret;
+}
+
+/* SSO profiles: a clear error rather than a silent fall-through to other credentials (the CLI
+ * would use the profile's). */
+static int unsupported(const char *profile, char *err, size_t err_len)
+{
+    static const char *const keys[] = {"sso_session", "sso_start_url"};
+    char *value = NULL;
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        int ret = eic_profile_get(profile, keys[i], &value);
+
+        free(value);
+        value = NULL;
+        if (ret == ENOMEM) {
+            return ENOMEM;
+        }
+        if (ret == 0) {
+            snprintf(err, err_len, "The config profile (%s) uses %s, which eic does not support yet", profile,
+                     keys[i]);
+            return ENOTSUP;
+        }
+    }
+    return ENOENT;
+}
+
+#define MAX_ROLE_CHAIN 8 /* source_profile hops; a loop ends here */
+
+static int profile_chain(const char *profile, int depth, bool env_web_identity, struct eic_credentials *out,
+                         char *err, size_t err_len);
+
+/* The static keys of profile itself (a source_profile naming its own profile). */
+static int own_static_keys(const char *profile, struct eic_credentials *out, char *err, size_t err_len)
+{
+    char *path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    int ret = path ? from_file(path, profile, 0, "shared-credentials-file", out, err, err_len) : ESRCH;
+
+    free(path);
+    if (ret == ENOENT || ret == ESRCH) {
+        path = aws_file("AWS_CONFIG_FILE", "config");
+        ret = path ? from_file(path, profile, 1, "config-file", out, err, err_len) : ESRCH;
+        free(path);
+    }
+    return ret == ESRCH ? ENOENT : ret;
+}
+
+/* role_arn with source_profile or credential_source: the source credentials, then AssumeRole. */
+static int assume_role(const char *profile, const char *role_arn, int depth, struct eic_credentials *out, char *err,
+                       size_t err_len)
+{
+    char *source_profile = NULL, *credential_source = NULL;
+    struct eic_credentials source;
+    int ret;
+
+    memset(&source, 0, sizeof(source));
+    if (depth >= MAX_ROLE_CHAIN) {
+        snprintf(err, err_len, "Infinite loop in credential configuration detected (profile %s)", profile);
+        return ELOOP;
+    }
+    if (eic_profile_get(profile, "source_profile", &source_profile) == ENOMEM ||
+        eic_profile_get(profile, "credential_source", &credential_source) == ENOMEM) {
+        ret = ENOMEM;
+        goto done;
+    }
+    if ((source_profile == NULL) == (credential_source == NULL)) {
+        snprintf(err, err_len, source_profile ? "The profile \"%s\" contains both source_profile and "
+                                                "credential_source."
+                                              : "The profile \"%s\" contains role_arn but neither source_profile "
+                                                "nor credential_source.", profile);
+        ret = EINVAL;
+        goto done;
+    }
+    if (source_profile != NULL) {
+        if (!profile_exists(source_profile)) {
+            snprintf(err, err_len, "The source_profile \"%s\" referenced in the profile \"%s\" does not exist.",
+                     source_profile, profile);
+            ret = ESRCH;
+            goto done;
+        }
+        ret = strcmp(source_profile, profile) == 0 ? own_static_keys(profile, &source, err, err_len)
+                                                    : profile_chain(source_profile, depth + 1, false, &source, err,
+                                                                    err_len);
+        if (ret == ENOENT) {
+            snprintf(err, err_len, "The source profile \"%s\" must have credentials.", source_profile);
+            ret = EINVAL;
+        }
+    } else if (strcmp(credential_source, "Environment") == 0) {
+        ret = nonempty_env("AWS_ACCESS_KEY_ID") ? from_env(&source, err, err_len) : ENOENT;
+    } else if (strcmp(credential_source, "EcsContainer") == 0) {
+        ret = eic_cred_container(&source, err, err_len);
+    } else if (strcmp(credential_source, "Ec2InstanceMetadata") == 0) {
+        ret = eic_cred_imds(profile, &source, err, err_len);
+    } else {
+        snprintf(err, err_len, "Unsupported credential source: %.64s (Environment, Ec2InstanceMetadata or "
+                 "EcsContainer)", credential_source);
+        ret = EINVAL;
+        goto done;
+    }
+    if (ret == ENOENT) {
+        snprintf(err, err_len, "No credentials found in credential_source referenced in profile %s", profile);
+        ret = EINVAL;
+    }
+    if (ret != 0) {
+        goto done;
+    }
+    ret = eic_cred_sts_assume_role(profile, &source, role_arn, out, err, err_len);
+done:
+    eic_credentials_free(&source);
+    free(source_profile);
+    free(credential_source);
+    return ret;
+}
+
+/* Web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (when env_web_identity), else the
+ * profile's web_identity_token_file + role_arn. */
+static int web_identity(const char *profile, bool env_web_identity, struct eic_credentials *out, char *err,
+                        size_t err_len)
+{
+    char *file = NULL, *role = NULL, *session = NULL;
+    int ret = ENOENT;
+
+    if (env_web_identity && nonempty_env("AWS_WEB_IDENTITY_TOKEN_FILE") != NULL) {
+        if (nonempty_env("AWS_ROLE_ARN") == NULL) {
+            snprintf(err, err_len, "Error when retrieving credentials from assume-role-with-web-identity: "
+                     "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
+            return EINVAL;
+        }
+        return eic_cred_sts_web_identity(profile, getenv("AWS_ROLE_ARN"), getenv("AWS_WEB_IDENTITY_TOKEN_FILE"),
+                                         nonempty_env("AWS_ROLE_SESSION_NAME"), out, err, err_len);
+    }
+    if (eic_profile_get(profile, "web_identity_token_file", &file) == ENOMEM ||
+        eic_profile_get(profile, "role_arn", &role) == ENOMEM ||
+        eic_profile_get(profile, "role_session_name", &session) == ENOMEM) {
+        ret = ENOMEM;
+    } else if (file != NULL && role == NULL) {
+        snprintf(err, err_len, "The profile \"%s\" has web_identity_token_file but no role_arn", profile);
+        ret = EINVAL;
+    } else if (file != NULL) {
+        ret = eic_cred_sts_web_identity(profile, role, file, session, out, err, err_len);
+    }
+    free(file);
+    free(role);
+    free(session);
+    return ret;
+}
+
+/* The sources that belong to a profile, in botocore's order: assume-role, web identity, SSO,
+ * the credentials file, credential_process, the config file. */
+static int profile_chain(const char *profile, int depth, bool env_web_identity, struct eic_credentials *out,
+                         char *err, size_t err_len)
+{
+    char *role_arn = NULL, *wit = NULL, *path = NULL;
+    int ret;
+
+    if (eic_profile_get(profile, "role_arn", &role_arn) == ENOMEM ||
+        eic_profile_get(profile, "web_identity_token_file", &wit) == ENOMEM) {
+        ret = ENOMEM;
+        goto done;
+    }
+    if (role_arn != NULL && wit == NULL) {
+        ret = assume_role(profile, role_arn, depth, out, err, err_len);
+        goto done;
+    }
+    ret = web_identity(profile, env_web_identity, out, err, err_len);
+    if (ret != ENOENT) {
+        goto done;
+    }
+    ret = unsupported(profile, err, err_len);
+    if (ret != ENOENT) {
+        goto done;
+    }
+    path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    ret = path ? from_file(path, profile, 0, "shared-credentials-file", out, err, err_len) : ESRCH;
+    free(path);
+    if (ret == 0 || (ret != ENOENT && ret != ESRCH)) {
+        goto done;
+    }
+    ret = from_process(profile, out, err, err_len);
+    if (ret != ENOENT) {
+        goto done;
+    }
+    path = aws_file("AWS_CONFIG_FILE", "config");
+    ret = path ? from_file(path, profile, 1, "config-file", out, err, err_len) : ESRCH;
+    free(path);
+    if (ret == ESRCH) {
+        ret = ENOENT;
+    }
+done:
+    free(role_arn);
+    free(wit);
+    return ret;
+}
+
 int eic_credentials_resolve(const char *profile_arg, struct eic_credentials *out, char *err, size_t err_len)
 {
     const char *profile = profile_name(profile_arg);
     bool profile_named = strcmp(profile, "default") != 0 || profile_arg != NULL;
-    bool profile_seen = false;
-    char *path = NULL;
     int ret;
 
     memset(out, 0, sizeof(*out));
     err[0] = '\0';
     /* botocore: an explicit --profile disables the environment variables. */
     if (profile_arg == NULL && nonempty_env("AWS_ACCESS_KEY_ID") != NULL) {
-        if (nonempty_env("AWS_SECRET_ACCESS_KEY") == NULL) {
-            snprintf(err, err_len, "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY");
-            return EINVAL;
-        }
-        ret = dup_or_null(getenv("AWS_ACCESS_KEY_ID"), &out->access_key_id);
-        if (ret == 0) {
-            ret = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"), &out->secret_access_key);
-        }
-        if (ret == 0) {
-            const char *token = nonempty_env("AWS_SESSION_TOKEN");
-
-            ret = dup_or_null(token ? token : nonempty_env("AWS_SECURITY_TOKEN"), &out->session_token);
-        }
-        snprintf(out->source, sizeof(out->source), "environment");
-        if (ret != 0) {
-            eic_credentials_free(out);
-        }
-        return ret;
+        return from_env(out, err, err_len);
     }
-
-    path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
-    ret = path ? from_file(path, profile, 0, "shared-credentials-file", out, err, err_len) : ESRCH;
-    free(path);
-    profile_seen = ret != ESRCH;
-    if (ret == 0 || (ret != ENOENT && ret != ESRCH)) {
-        return ret;
-    }
-    path = aws_file("AWS_CONFIG_FILE", "config");
-    ret = path ? from_file(path, profile, 1, "config-file", out, err, err_len) : ESRCH;
-    free(path);
-    profile_seen = profile_seen || ret != ESRCH;
-    if (ret == 0 || (ret != ENOENT && ret != ESRCH)) {
-        return ret;
-    }
-    if (profile_named && !profile_seen) {
+    if (profile_named && !profile_exists(profile)) {
         snprintf(err, err_len, "The config profile (%s) could not be found", profile);
         return ESRCH;
+    }
+    ret = profile_chain(profile, 0, profile_arg == NULL, out, err, err_len);
+    if (ret != ENOENT) {
+        return ret;
+    }
+    ret = eic_cred_container(out, err, err_len);
+    if (ret != ENOENT) {
+        return ret;
+    }
+    ret = eic_cred_imds(profile, out, err, err_len);
+    if (ret != ENOENT) {
+        return ret;
     }
     snprintf(err, err_len, "Unable to locate credentials. You can configure credentials by running \"aws configure\".");
     return ENOENT;
@@ -441,6 +692,7 @@ int eic_region_and_credentials_resolve(const char *region_arg, const char *profi
         fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
         return ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
     }
-    eic_log(LOG_DEBUG, "credentials from %s, access key %s, region %s", creds->source, creds->access_key_id, *region);
+    eic_log(LOG_DEBUG, "credentials from %s, access key %s%s, region %s", creds->source, creds->access_key_id,
+            creds->session_token ? " (with a session token)" : "", *region);
     return EIC_EXIT_OK;
 }

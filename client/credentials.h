@@ -1,10 +1,22 @@
-/* Where the AWS CLI finds credentials and the region, reproduced for eic:
+/* Where the AWS CLI finds credentials and the region, reproduced for eic.
  *
- * credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), unless a
- *   profile was named with --profile (botocore ignores the environment then); else the
- *   profile's section of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
- *   ~/.aws/credentials, section "[NAME]"); else of the config file (AWS_CONFIG_FILE or
- *   ~/.aws/config, section "[profile NAME]", or "[default]").
+ * credentials, in botocore's order (each source is named by botocore's method name, which
+ * eic_credentials.source receives and --debug shows):
+ *   env                       AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN),
+ *                             unless --profile was given (botocore ignores the environment then)
+ *   assume-role               the profile has role_arn (cred_sts.c)
+ *   assume-role-with-web-identity  AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, or the profile's
+ *                             web_identity_token_file (cred_sts.c)
+ *   sso                       the profile has sso_session or sso_start_url (cred_sso.c)
+ *   shared-credentials-file   static keys in ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE),
+ *                             section "[NAME]"
+ *   custom-process            the profile's credential_process (cred_process.c)
+ *   config-file               static keys in ~/.aws/config (AWS_CONFIG_FILE), section
+ *                             "[profile NAME]" or "[default]"
+ *   container-role            AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI (cred_metadata.c)
+ *   iam-role                  IMDS instance-profile credentials (cred_metadata.c)
+ * A profile's settings are those of both files, the credentials file's winning (botocore's
+ * full_config).
  * profile: --profile, else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else "default".
  * region: --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's "region" in the config
  *   file, else the availability zone without its final letter.
@@ -13,17 +25,19 @@
 #define EIC_CLIENT_CREDENTIALS_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct eic_credentials {
     char *access_key_id;
     char *secret_access_key;
     char *session_token; /* NULL when none */
-    char source[64];     /* "environment", "shared-credentials-file", "config-file" */
+    time_t expiration;   /* 0: they do not expire */
+    char source[64];     /* botocore's method name, above */
 };
 
-/* Returns 0, ENOENT (nothing found: err says what was looked at), ESRCH (a profile was named
- * but exists in neither file), EINVAL (partial credentials), or another errno value. err
- * receives a message for the user in each error case. */
+/* Returns 0, ENOENT (nothing found), ESRCH (a profile was named but exists in neither file),
+ * EINVAL (partial credentials, a source's bad answer), or another errno value (a configured source
+ * that failed). err receives a message for the user in each error case. */
 int eic_credentials_resolve(const char *profile_arg, struct eic_credentials *out, char *err, size_t err_len);
 /* Wipes the secrets before freeing them. */
 void eic_credentials_free(struct eic_credentials *creds);
@@ -45,5 +59,9 @@ int eic_region_and_credentials_resolve(const char *region_arg, const char *profi
  * config_style: the file is a config file, where "[profile NAME]" names profile NAME.
  * Returns 0, ENOENT (no such key), ESRCH (no such section) or an errno value of reading. */
 int eic_ini_get(const char *path, const char *profile, int config_style, const char *key, char **value);
+
+/* The profile's setting key (malloc'd): the credentials file's, else the config file's.
+ * Returns 0, ENOENT or ENOMEM. */
+int eic_profile_get(const char *profile, const char *key, char **value);
 
 #endif

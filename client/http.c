@@ -28,6 +28,20 @@ static char *header_copy(CURL *curl, const char *name)
     return strndup(h->value, 256);
 }
 
+/* GET, or a POST/PUT of the body (a PUT through curl's POST machinery: the same body handling). */
+static bool set_method(CURL *curl, const struct eic_http_request *request)
+{
+    if (request->method != NULL && strcmp(request->method, "GET") == 0) {
+        return curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+    }
+    if (curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->body ? request->body : "") != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)request->body_len) != CURLE_OK) {
+        return false;
+    }
+    return request->method == NULL || curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request->method) == CURLE_OK;
+}
+
 int eic_http_post(const struct eic_http_request *request, struct eic_http_response *response)
 {
     struct curl_slist *headers = NULL;
@@ -62,9 +76,7 @@ int eic_http_post(const struct eic_http_request *request, struct eic_http_respon
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->body) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)request->body_len) != CURLE_OK ||
+        !set_method(curl, request) ||
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, request->connect_timeout_ms) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, request->timeout_ms) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)request->max_response) != CURLE_OK ||

@@ -1,4 +1,4 @@
-/* One HTTP POST with libcurl: a total deadline, a cap on the answer, no redirects, http and
+/* One HTTP request (POST unless told otherwise) with libcurl: a total deadline, a cap on the answer, no redirects, http and
  * https only. The caller calls curl_global_init() once at start-up. */
 #ifndef EIC_CLIENT_HTTP_H
 #define EIC_CLIENT_HTTP_H
@@ -11,6 +11,7 @@
 #include "eic_buf.h"
 
 struct eic_http_request {
+    const char *method;        /* NULL: POST; "GET" or "PUT" (the metadata services) */
     CURLU *url;                /* parsed URL, sent exactly as parsed (and as signed) */
     const char *const *headers; /* "Name: value" lines */
     size_t n_headers;

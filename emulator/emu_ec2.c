@@ -14,7 +14,6 @@
 
 #define XML_TYPE "text/xml;charset=UTF-8"
 #define XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-#define MAX_PARAMS 64
 #define MAX_IDS 32
 
 /* Whether the form body [body, body+len) has an Action parameter. */
@@ -39,11 +38,6 @@ bool emu_ec2_request(const struct emu_request *req)
            strncasecmp(type, EMU_FORM_TYPE, strlen(EMU_FORM_TYPE)) == 0 &&
            emu_request_header(req, "X-Amz-Target") == NULL && has_action(req->body, req->body_len);
 }
-
-struct param {
-    char *name;
-    char *value;
-};
 
 /* Form decoding of [s, s+len): '+' is a space, %XX a byte; a bad escape or a decoded NUL is
  * EINVAL (no parameter of this API may hold one). */
@@ -78,7 +72,7 @@ static int form_decode(const char *s, size_t len, char **out)
     return 0;
 }
 
-static void params_free(struct param *p, size_t n)
+void emu_form_free(struct emu_param *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(p[i].name);
@@ -86,8 +80,8 @@ static void params_free(struct param *p, size_t n)
     }
 }
 
-/* Split the form body into at most MAX_PARAMS decoded pairs. EINVAL: malformed or too many. */
-static int parse_form(const char *body, size_t len, struct param *p, size_t *n)
+/* Split the form body into at most EMU_FORM_MAX_PARAMS decoded pairs. EINVAL: malformed or too many. */
+int emu_form_parse(const char *body, size_t len, struct emu_param *p, size_t *n)
 {
     size_t pos = 0;
     int ret = 0;
@@ -100,7 +94,7 @@ static int parse_form(const char *body, size_t len, struct param *p, size_t *n)
         size_t name_end = eq ? (size_t)(eq - body) : end;
 
         if (end > pos) {
-            if (*n == MAX_PARAMS) {
+            if (*n == EMU_FORM_MAX_PARAMS) {
                 return EINVAL;
             }
             p[*n].name = NULL;
@@ -116,7 +110,7 @@ static int parse_form(const char *body, size_t len, struct param *p, size_t *n)
     return ret;
 }
 
-static const char *param_get(const struct param *p, size_t n, const char *name)
+const char *emu_form_get(const struct emu_param *p, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {
         if (strcmp(p[i].name, name) == 0) {
@@ -127,7 +121,7 @@ static const char *param_get(const struct param *p, size_t n, const char *name)
 }
 
 /* Text for XML character data: &, <, > and quotes escaped. */
-static int xml_text(struct eic_buf *buf, const char *s)
+int emu_xml_text(struct eic_buf *buf, const char *s)
 {
     int ret = 0;
 
@@ -157,7 +151,7 @@ static int ec2_error(struct emu_reply *reply, unsigned int status, const char *c
         ret = eic_buf_printf(&buf, XML_HEAD "<Response><Errors><Error><Code>%s</Code><Message>", code);
     }
     if (ret == 0) {
-        ret = xml_text(&buf, message);
+        ret = emu_xml_text(&buf, message);
     }
     if (ret == 0) {
         ret = eic_buf_printf(&buf, "</Message></Error></Errors><RequestID>%s</RequestID></Response>", request_id);
@@ -169,7 +163,7 @@ static int ec2_error(struct emu_reply *reply, unsigned int status, const char *c
     return ret;
 }
 
-static int describe_instances(struct emu_server *srv, const struct param *p, size_t n, struct emu_reply *reply)
+static int describe_instances(struct emu_server *srv, const struct emu_param *p, size_t n, struct emu_reply *reply)
 {
     const struct emu_world *w = srv->world;
     struct eic_buf buf;
@@ -183,7 +177,7 @@ static int describe_instances(struct emu_server *srv, const struct param *p, siz
         const char *id;
 
         snprintf(name, sizeof(name), "InstanceId.%d", i);
-        id = param_get(p, n, name);
+        id = emu_form_get(p, n, name);
         if (id == NULL) {
             break;
         }
@@ -287,7 +281,7 @@ static int describe_instances(struct emu_server *srv, const struct param *p, siz
 
 /* Filter.N.Name with Filter.N.Value.M: does the value the endpoint has for name match one of the
  * filter's values? (EC2: values of one filter are ORed, filters ANDed.) */
-static bool filter_matches(const struct param *p, size_t n, int index, const char *have)
+static bool filter_matches(const struct emu_param *p, size_t n, int index, const char *have)
 {
     char name[48];
 
@@ -295,7 +289,7 @@ static bool filter_matches(const struct param *p, size_t n, int index, const cha
         const char *v;
 
         snprintf(name, sizeof(name), "Filter.%d.Value.%d", index, m);
-        v = param_get(p, n, name);
+        v = emu_form_get(p, n, name);
         if (v == NULL) {
             break;
         }
@@ -325,7 +319,7 @@ static const char *endpoint_attribute(const struct emu_endpoint *e, const char *
 
 /* Whether the endpoint passes filter number index, called filter: an attribute or, for tag:KEY,
  * tag-key and tag-value, one of its tags, equal to one of the filter's values. */
-static bool endpoint_matches(const struct param *p, size_t n, int index, const char *filter,
+static bool endpoint_matches(const struct emu_param *p, size_t n, int index, const char *filter,
                              const struct emu_endpoint *e)
 {
     const char *have = endpoint_attribute(e, filter);
@@ -376,13 +370,13 @@ static int append_endpoint(struct eic_buf *buf, const struct emu_world *w, const
     for (size_t t = 0; ret == 0 && t < e->n_tags; t++) {
         ret = eic_buf_append_str(buf, "<item><key>");
         if (ret == 0) {
-            ret = xml_text(buf, e->tags[t].key);
+            ret = emu_xml_text(buf, e->tags[t].key);
         }
         if (ret == 0) {
             ret = eic_buf_append_str(buf, "</key><value>");
         }
         if (ret == 0) {
-            ret = xml_text(buf, e->tags[t].value);
+            ret = emu_xml_text(buf, e->tags[t].value);
         }
         if (ret == 0) {
             ret = eic_buf_append_str(buf, "</value></item>");
@@ -394,7 +388,7 @@ static int append_endpoint(struct eic_buf *buf, const struct emu_world *w, const
     return ret;
 }
 
-static int describe_endpoints(struct emu_server *srv, const struct param *p, size_t n, struct emu_reply *reply)
+static int describe_endpoints(struct emu_server *srv, const struct emu_param *p, size_t n, struct emu_reply *reply)
 {
     static const char *const filters[] = {"state", "vpc-id", "subnet-id", "instance-connect-endpoint-id",
                                           "tag-key", "tag-value"};
@@ -409,7 +403,7 @@ static int describe_endpoints(struct emu_server *srv, const struct param *p, siz
 
     for (int i = 1; i <= MAX_IDS; i++) {
         snprintf(name, sizeof(name), "InstanceConnectEndpointId.%d", i);
-        ids[n_ids] = param_get(p, n, name);
+        ids[n_ids] = emu_form_get(p, n, name);
         if (ids[n_ids] == NULL) {
             break;
         }
@@ -429,7 +423,7 @@ static int describe_endpoints(struct emu_server *srv, const struct param *p, siz
         bool known = false;
 
         snprintf(name, sizeof(name), "Filter.%d.Name", f);
-        filter = param_get(p, n, name);
+        filter = emu_form_get(p, n, name);
         if (filter == NULL) {
             break;
         }
@@ -463,7 +457,7 @@ static int describe_endpoints(struct emu_server *srv, const struct param *p, siz
             const char *filter;
 
             snprintf(name, sizeof(name), "Filter.%d.Name", f);
-            filter = param_get(p, n, name);
+            filter = emu_form_get(p, n, name);
             if (filter == NULL) {
                 break;
             }
@@ -487,7 +481,7 @@ static int describe_endpoints(struct emu_server *srv, const struct param *p, siz
 int emu_ec2_handle(struct emu_server *srv, const struct emu_request *req, struct emu_reply *reply)
 {
     const struct emu_principal *principal = NULL;
-    struct param params[MAX_PARAMS];
+    struct emu_param params[EMU_FORM_MAX_PARAMS];
     size_t n = 0;
     const char *action;
     const char *version;
@@ -505,7 +499,7 @@ int emu_ec2_handle(struct emu_server *srv, const struct emu_request *req, struct
     if (ret != 0) {
         return ret;
     }
-    ret = parse_form(req->body ? req->body : "", req->body_len, params, &n);
+    ret = emu_form_parse(req->body ? req->body : "", req->body_len, params, &n);
     if (ret == ENOMEM) {
         goto done;
     }
@@ -513,8 +507,8 @@ int emu_ec2_handle(struct emu_server *srv, const struct emu_request *req, struct
         ret = ec2_error(reply, 400, "MalformedQueryString", "The form body cannot be decoded");
         goto done;
     }
-    action = param_get(params, n, "Action");
-    version = param_get(params, n, "Version");
+    action = emu_form_get(params, n, "Action");
+    version = emu_form_get(params, n, "Version");
     if (action == NULL ||
         (strcmp(action, "DescribeInstances") != 0 && strcmp(action, "DescribeInstanceConnectEndpoints") != 0)) {
         snprintf(msg, sizeof(msg), "The action %.64s is not valid for this web service (the emulator has "
@@ -534,6 +528,6 @@ int emu_ec2_handle(struct emu_server *srv, const struct emu_request *req, struct
         ret = describe_endpoints(srv, params, n, reply);
     }
 done:
-    params_free(params, n);
+    emu_form_free(params, n);
     return ret;
 }

@@ -6,6 +6,9 @@
 #define EMU_EC2_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "eic_buf.h"
 
 #include "emu_server.h"
 
@@ -16,6 +19,20 @@
 /* Whether req is for the EC2 API: a POST with a form body naming an Action and no X-Amz-Target
  * (the push API's JSON protocol always sends one). */
 bool emu_ec2_request(const struct emu_request *req);
+/* The Query protocol's form body (shared with emu_sts.c). */
+#define EMU_FORM_MAX_PARAMS 64
+struct emu_param {
+    char *name;
+    char *value;
+};
+/* Split a form body into at most EMU_FORM_MAX_PARAMS decoded pairs. EINVAL: malformed or too many
+ * (the pairs parsed so far are in p[0..*n), to be freed). */
+int emu_form_parse(const char *body, size_t len, struct emu_param *p, size_t *n);
+const char *emu_form_get(const struct emu_param *p, size_t n, const char *name);
+void emu_form_free(struct emu_param *p, size_t n);
+/* Append s as XML character data. */
+int emu_xml_text(struct eic_buf *buf, const char *s);
+
 /* Answer one EC2 API request. Returns 0 (reply filled) or an errno value (internal failure). */
 int emu_ec2_handle(struct emu_server *srv, const struct emu_request *req, struct emu_reply *reply);
 

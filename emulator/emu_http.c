@@ -15,7 +15,9 @@
 #include "eic_log.h"
 #include "emu_fault.h"
 #include "emu_imds.h"
+#include "emu_creds.h"
 #include "emu_ec2.h"
+#include "emu_sts.h"
 #include "emu_push.h"
 #include "emu_tunnel.h"
 
@@ -405,6 +407,12 @@ int emu_http_dispatch(struct emu_server *srv, const struct emu_request *req, str
 {
     if (emu_imds_path(req->path)) {
         return emu_imds_handle(srv, req, reply);
+    }
+    if (srv->sessions != NULL && emu_creds_container_request(srv, req)) {
+        return emu_creds_container_handle(srv, req, reply);
+    }
+    if (emu_sts_request(req)) {
+        return emu_sts_handle(srv, req, reply); /* the Query protocol, Action AssumeRole* */
     }
     if (emu_ec2_request(req)) {
         return emu_ec2_handle(srv, req, reply); /* the Query protocol: a form body */

@@ -13,6 +13,7 @@
 #include "eic_codec.h"
 #include "eic_log.h"
 #include "eic_time.h"
+#include "emu_creds.h"
 
 #define TOKEN_BYTES 32
 #define TOKEN_LEN 43 /* base64url of 32 bytes, unpadded */
@@ -321,7 +322,15 @@ int emu_imds_handle(struct emu_server *srv, const struct emu_request *req, struc
     }
 
     if (is_node(path, MD)) {
-        return text_reply(reply, 200, "instance-id\nmanaged-ssh-keys/\nplacement/\nservices/");
+        return text_reply(reply, 200, emu_world_instance_role(w) != NULL
+                                          ? "iam/\ninstance-id\nmanaged-ssh-keys/\nplacement/\nservices/"
+                                          : "instance-id\nmanaged-ssh-keys/\nplacement/\nservices/");
+    }
+    if (srv->sessions != NULL) {
+        ret = emu_creds_imds(srv, path, reply);
+        if (ret != ENOENT) {
+            return ret;
+        }
     }
     if (is_node(path, MD "/instance-id")) {
         return text_reply(reply, 200, w->instance_id);

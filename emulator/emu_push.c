@@ -1,4 +1,5 @@
 #include "emu_push.h"
+#include "emu_sessions.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -188,8 +189,15 @@ static int verify_signature(struct emu_server *srv, const struct emu_request *re
     memset(values, 0, sizeof(values));
     memset(expected, 0, sizeof(expected));
     principal = emu_world_principal(w, auth->access_key_id);
+    if (principal == NULL && srv->sessions != NULL) {
+        principal = emu_sessions_find(srv->sessions, auth->access_key_id);
+    }
     if (principal == NULL) {
         set_msg(msg, "The access key id %.128s does not exist in this world", auth->access_key_id);
+        goto done;
+    }
+    if (principal->expires != 0 && now >= principal->expires) {
+        set_msg(msg, "The security token included in the request is expired");
         goto done;
     }
     if (strcmp(auth->service, service) != 0) {

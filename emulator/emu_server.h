@@ -20,6 +20,7 @@
 #define EMU_MAX_REPLY_HEADERS 4
 
 struct emu_tokens; /* IMDSv2 session tokens, emu_imds.c */
+struct emu_sessions; /* temporary credentials issued, emu_sessions.h */
 struct emu_fault;  /* emu_fault.h */
 
 struct emu_server {
@@ -27,6 +28,7 @@ struct emu_server {
     const struct emu_pki *pki;
     struct emu_record_store *store;
     struct emu_tokens *tokens;
+    struct emu_sessions *sessions; /* NULL: none are issued (handler unit tests) */
     long max_skew;            /* seconds of X-Amz-Date drift accepted */
     bool tamper_records;      /* sign records, then spoil one byte (fault for the verifier) */
     const struct emu_fault *faults;

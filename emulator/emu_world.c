@@ -648,25 +648,223 @@ static int parse_policy(const char *name, json_object *arr, struct emu_world *w,
     return 0;
 }
 
+
+/* Whether path is IMDS's (which the container endpoint must not shadow). */
+static bool emu_imds_like(const char *path)
+{
+    return strcmp(path, "/latest") == 0 || strncmp(path, "/latest/", 8) == 0;
+}
+
+/* An optional array of 1..EMU_ROLE_MAX_ITEMS strings of printable characters without spaces. */
+static int get_string_list(const char *name, const char *path, json_object *obj, const char *key, char **out,
+                           size_t *n_out, char *err, size_t err_len)
+{
+    json_object *arr;
+    size_t n;
+
+    *n_out = 0;
+    if (!json_object_object_get_ex(obj, key, &arr)) {
+        return 0;
+    }
+    if (!json_object_is_type(arr, json_type_array) || (n = json_object_array_length(arr)) == 0 ||
+        n > EMU_ROLE_MAX_ITEMS) {
+        eic_set_err(err, err_len, "%s: \"%s.%s\" must be an array of 1 to %d strings", name, path, key,
+                    EMU_ROLE_MAX_ITEMS);
+        return EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(arr, i);
+
+        if (!json_object_is_type(v, json_type_string) || !is_token(json_object_get_string(v), 1, 4096)) {
+            eic_set_err(err, err_len, "%s: \"%s.%s[%zu]\" must be 1 to 4096 printable characters without spaces",
+                        name, path, key, i);
+            return EINVAL;
+        }
+        out[i] = strdup(json_object_get_string(v));
+        if (out[i] == NULL) {
+            return ENOMEM;
+        }
+        *n_out = i + 1;
+    }
+    return 0;
+}
+
+static int parse_role(const char *name, const char *path, json_object *r, struct emu_role *role, char *err,
+                      size_t err_len)
+{
+    static const char *const keys[] = {"arn", "trusted", "external_id", "web_identity_tokens", "instance_profile",
+                                       "container_path", "container_authorization", "sso_role_name",
+                                       "sso_access_tokens", "max_session_duration", NULL};
+    json_object *member;
+    const char *slash;
+    int ret;
+
+    if (!json_object_is_type(r, json_type_object)) {
+        eic_set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
+        return EINVAL;
+    }
+    ret = check_keys(name, path, r, keys, err, err_len);
+    if (ret == 0) {
+        ret = get_string(name, path, r, "arn", true, &role->arn, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, r, "external_id", false, &role->external_id, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, r, "container_path", false, &role->container_path, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, r, "container_authorization", false, &role->container_authorization, err,
+                         err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, r, "sso_role_name", false, &role->sso_role_name, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string_list(name, path, r, "trusted", role->trusted, &role->n_trusted, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string_list(name, path, r, "web_identity_tokens", role->web_identity_tokens,
+                              &role->n_web_identity_tokens, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string_list(name, path, r, "sso_access_tokens", role->sso_access_tokens, &role->n_sso_access_tokens,
+                              err, err_len);
+    }
+    if (ret != 0) {
+        return ret;
+    }
+    /* arn:aws:iam::ACCOUNT:role/[PATH/]NAME, NAME as IAM allows it. */
+    if (!world_re_match("^arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$",
+                        role->arn)) {
+        eic_set_err(err, err_len, "%s: \"%s.arn\": \"%.80s\" is not an IAM role ARN", name, path, role->arn);
+        return EINVAL;
+    }
+    role->account_id = strndup(strstr(role->arn, "::") + 2, 12);
+    slash = strrchr(role->arn, '/');
+    role->name = strdup(slash + 1);
+    if (role->account_id == NULL || role->name == NULL) {
+        return ENOMEM;
+    }
+    if (role->external_id != NULL && !world_re_match("^[A-Za-z0-9+=,.@:/_-]{2,1224}$", role->external_id)) {
+        eic_set_err(err, err_len, "%s: \"%s.external_id\" must be 2 to 1224 of [A-Za-z0-9+=,.@:/_-]", name, path);
+        return EINVAL;
+    }
+    if (role->container_path != NULL &&
+        (!world_re_match("^/[A-Za-z0-9._~/-]{1,255}$", role->container_path) || emu_imds_like(role->container_path))) {
+        eic_set_err(err, err_len, "%s: \"%s.container_path\" must be an absolute path of [A-Za-z0-9._~/-] outside "
+                    "/latest", name, path);
+        return EINVAL;
+    }
+    if (role->container_authorization != NULL && !is_token(role->container_authorization, 1, 4096)) {
+        eic_set_err(err, err_len, "%s: \"%s.container_authorization\" must be 1 to 4096 printable characters "
+                    "without spaces", name, path);
+        return EINVAL;
+    }
+    if ((role->sso_role_name != NULL) != (role->n_sso_access_tokens > 0) ||
+        (role->sso_role_name != NULL && !world_re_match("^[A-Za-z0-9+=,.@_-]{1,64}$", role->sso_role_name))) {
+        eic_set_err(err, err_len, "%s: \"%s\": \"sso_role_name\" (a role name) and \"sso_access_tokens\" go "
+                    "together", name, path);
+        return EINVAL;
+    }
+    role->instance_profile = false;
+    if (json_object_object_get_ex(r, "instance_profile", &member)) {
+        if (!json_object_is_type(member, json_type_boolean)) {
+            eic_set_err(err, err_len, "%s: \"%s.instance_profile\" must be true or false", name, path);
+            return EINVAL;
+        }
+        role->instance_profile = json_object_get_boolean(member);
+    }
+    role->max_session_duration = 3600;
+    if (json_object_object_get_ex(r, "max_session_duration", &member)) {
+        int64_t v = json_object_is_type(member, json_type_int) ? json_object_get_int64(member) : -1;
+
+        if (v < 900 || v > 43200) {
+            eic_set_err(err, err_len, "%s: \"%s.max_session_duration\" must be an integer in 900..43200", name, path);
+            return EINVAL;
+        }
+        role->max_session_duration = (long)v;
+    }
+    return 0;
+}
+
+static int parse_roles(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
+{
+    size_t n;
+    int ret;
+
+    if (!json_object_is_type(arr, json_type_array) || (n = json_object_array_length(arr)) > EMU_WORLD_MAX_ROLES) {
+        eic_set_err(err, err_len, "%s: \"roles\" must be an array of at most %d roles", name, EMU_WORLD_MAX_ROLES);
+        return EINVAL;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    w->roles = calloc(n, sizeof(*w->roles));
+    if (w->roles == NULL) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[32];
+        bool profile_seen = false;
+
+        w->n_roles = i + 1;
+        snprintf(path, sizeof(path), "roles[%zu]", i);
+        ret = parse_role(name, path, json_object_array_get_idx(arr, i), &w->roles[i], err, err_len);
+        if (ret != 0) {
+            return ret;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const struct emu_role *a = &w->roles[j], *b = &w->roles[i];
+
+            profile_seen = profile_seen || a->instance_profile;
+            if (strcmp(a->arn, b->arn) == 0 ||
+                (a->container_path && b->container_path && strcmp(a->container_path, b->container_path) == 0) ||
+                (a->sso_role_name && b->sso_role_name && strcmp(a->account_id, b->account_id) == 0 &&
+                 strcmp(a->sso_role_name, b->sso_role_name) == 0)) {
+                eic_set_err(err, err_len, "%s: \"%s\" repeats the ARN, container_path or SSO role of roles[%zu]",
+                            name, path, j);
+                return EINVAL;
+            }
+        }
+        if (profile_seen && w->roles[i].instance_profile) {
+            eic_set_err(err, err_len, "%s: \"%s.instance_profile\": an instance has one instance profile role", name,
+                        path);
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* No "policy" key: each principal may push for any OS user of the world's instance and open
  * tunnels through any endpoint (the convenient default for test worlds); written out as rules
  * so there is one code path. */
 static int default_policy(struct emu_world *w)
 {
-    w->policy = calloc(2 * w->n_principals, sizeof(*w->policy));
+    size_t n = w->n_principals + w->n_roles;
+
+    w->policy = calloc(2 * n, sizeof(*w->policy));
     if (w->policy == NULL) {
         return ENOMEM;
     }
-    for (size_t i = 0; i < w->n_principals; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct emu_policy_rule *push = &w->policy[2 * i], *tunnel = &w->policy[2 * i + 1];
+        char *who = NULL;
 
+        /* A role's sessions: arn:aws:sts::ACCOUNT:assumed-role/NAME/<any session name>. */
+        if (i < w->n_principals) {
+            who = strdup(w->principals[i].arn);
+        } else if (asprintf(&who, "arn:aws:sts::%s:assumed-role/%s/*", w->roles[i - w->n_principals].account_id,
+                            w->roles[i - w->n_principals].name) < 0) {
+            who = NULL;
+        }
         w->n_policy = 2 * i + 2;
         push->action = EMU_ACTION_PUSH;
-        push->principal = strdup(w->principals[i].arn);
+        push->principal = who;
         push->instance = strdup(w->instance_id);
         push->os_user = strdup("*");
         tunnel->action = EMU_ACTION_OPEN_TUNNEL;
-        tunnel->principal = strdup(w->principals[i].arn);
+        tunnel->principal = who ? strdup(who) : NULL;
         tunnel->endpoint = strdup("*");
         if (push->principal == NULL || push->instance == NULL || push->os_user == NULL || tunnel->principal == NULL ||
             tunnel->endpoint == NULL) {
@@ -679,8 +877,8 @@ static int default_policy(struct emu_world *w)
 int emu_world_parse(const char *name, const char *text, size_t len, struct emu_world **out, char *err,
                     size_t err_len)
 {
-    static const char *const keys[] = {"instance", "instance_connect_endpoints", "key_lifetime", "principals", "policy",
-                                       NULL};
+    static const char *const keys[] = {"instance", "instance_connect_endpoints", "key_lifetime", "principals", "roles",
+                                       "policy", NULL};
     struct emu_world *w = NULL;
     json_object *root = NULL;
     json_object *member;
@@ -763,6 +961,12 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
     ret = parse_principals(name, member, w, err, err_len);
     if (ret != 0) {
         goto done;
+    }
+    if (json_object_object_get_ex(root, "roles", &member)) {
+        ret = parse_roles(name, member, w, err, err_len);
+        if (ret != 0) {
+            goto done;
+        }
     }
     if (json_object_object_get_ex(root, "policy", &member)) {
         ret = parse_policy(name, member, w, err, err_len);
@@ -860,6 +1064,32 @@ void emu_world_free(struct emu_world *w)
         free(w->principals[i].session_token);
     }
     free(w->principals);
+    for (size_t i = 0; i < w->n_roles; i++) {
+        struct emu_role *r = &w->roles[i];
+
+        free(r->arn);
+        free(r->account_id);
+        free(r->name);
+        free(r->external_id);
+        free(r->container_path);
+        if (r->container_authorization != NULL) {
+            explicit_bzero(r->container_authorization, strlen(r->container_authorization));
+        }
+        free(r->container_authorization);
+        free(r->sso_role_name);
+        for (size_t j = 0; j < r->n_trusted; j++) {
+            free(r->trusted[j]);
+        }
+        for (size_t j = 0; j < r->n_web_identity_tokens; j++) {
+            explicit_bzero(r->web_identity_tokens[j], strlen(r->web_identity_tokens[j]));
+            free(r->web_identity_tokens[j]);
+        }
+        for (size_t j = 0; j < r->n_sso_access_tokens; j++) {
+            explicit_bzero(r->sso_access_tokens[j], strlen(r->sso_access_tokens[j]));
+            free(r->sso_access_tokens[j]);
+        }
+    }
+    free(w->roles);
     for (size_t i = 0; i < w->n_policy; i++) {
         free(w->policy[i].principal);
         free(w->policy[i].instance);
@@ -942,6 +1172,26 @@ const struct emu_endpoint *emu_world_endpoint(const struct emu_world *w, const c
     return NULL;
 }
 
+const struct emu_role *emu_world_role(const struct emu_world *w, const char *arn)
+{
+    for (size_t i = 0; i < w->n_roles; i++) {
+        if (strcmp(w->roles[i].arn, arn) == 0) {
+            return &w->roles[i];
+        }
+    }
+    return NULL;
+}
+
+const struct emu_role *emu_world_instance_role(const struct emu_world *w)
+{
+    for (size_t i = 0; i < w->n_roles; i++) {
+        if (w->roles[i].instance_profile) {
+            return &w->roles[i];
+        }
+    }
+    return NULL;
+}
+
 void emu_world_print(const struct emu_world *w, FILE *out)
 {
     fprintf(out, "world:        %s\n", w->source);
@@ -975,6 +1225,14 @@ void emu_world_print(const struct emu_world *w, FILE *out)
         if (p->session_token != NULL) {
             fprintf(out, "  session token: (from the world file)\n");
         }
+    }
+    for (size_t i = 0; i < w->n_roles; i++) {
+        const struct emu_role *r = &w->roles[i];
+
+        fprintf(out, "role:         %s (sessions up to %ld s)%s%s%s%s%s%s\n", r->arn, r->max_session_duration,
+                r->n_trusted ? ", AssumeRole" : "", r->n_web_identity_tokens ? ", AssumeRoleWithWebIdentity" : "",
+                r->instance_profile ? ", IMDS instance profile" : "", r->container_path ? ", container at " : "",
+                r->container_path ? r->container_path : "", r->sso_role_name ? ", SSO portal" : "");
     }
     if (w->n_policy == 0) {
         fprintf(out, "policy:       (empty: nobody may push or open tunnels)\n");

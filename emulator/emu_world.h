@@ -33,7 +33,25 @@
  *       {"arn": "...", "access_key_id": "AKIA...", "secret_access_key": "...",
  *        "session_token": "..."}                session_token optional
  *     ],
- *     "policy": [                               optional (absent: every principal may push for
+ *     "roles": [                                optional, up to 32: roles whose temporary credentials
+ *       {"arn": "arn:aws:iam::ACCOUNT:role/NAME",  the emulator issues (STS, IMDS, container, SSO);
+ *                                                 the caller is then
+ *                                                 arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION
+ *        "trusted": ["glob", ...],              optional: principal ARNs that may AssumeRole it
+ *        "external_id": "...",                  optional: the ExternalId AssumeRole must give
+ *        "web_identity_tokens": ["..."],        optional: tokens AssumeRoleWithWebIdentity accepts
+ *        "instance_profile": true,              optional: IMDS serves its credentials (one role
+ *                                               at most; session name: the instance id)
+ *        "container_path": "/v2/credentials/x", optional: served at this path (container
+ *        "container_authorization": "...",      credentials; session "container"), to requests
+ *                                               whose Authorization is this (optional)
+ *        "sso_role_name": "PermissionSet",      optional: GetRoleCredentials(account of the
+ *        "sso_access_tokens": ["..."],          ARN, this role name) with one of these tokens
+ *                                               (session "sso")
+ *        "max_session_duration": 3600}          optional, 900..43200: the most DurationSeconds,
+ *     ],                                        and the lifetime of credentials from IMDS, the
+ *                                               container endpoint and the portal
+ *     "policy": [                               optional (absent: every principal and role may push for
  *       {"principal": "glob", "instance": "glob", "os_user": "glob"}   any user of the instance
  *       {"action": "OpenTunnel", "principal": "glob", "instance_connect_endpoint": "glob"}
  *     ]                                         and tunnel through every endpoint; []: nobody
@@ -59,6 +77,28 @@ struct emu_principal {
     char *access_key_id;
     char *secret_access_key;
     char *session_token; /* NULL: long-term credentials */
+    long long expires;   /* Unix time; 0: does not expire (the world's principals) */
+};
+
+#define EMU_WORLD_MAX_ROLES 32
+#define EMU_ROLE_MAX_ITEMS 16
+
+struct emu_role {
+    char *arn;
+    char *account_id;                /* from the ARN */
+    char *name;                      /* the ARN's last path component */
+    char *trusted[EMU_ROLE_MAX_ITEMS];
+    size_t n_trusted;
+    char *external_id;
+    char *web_identity_tokens[EMU_ROLE_MAX_ITEMS];
+    size_t n_web_identity_tokens;
+    bool instance_profile;
+    char *container_path;
+    char *container_authorization;
+    char *sso_role_name;
+    char *sso_access_tokens[EMU_ROLE_MAX_ITEMS];
+    size_t n_sso_access_tokens;
+    long max_session_duration;
 };
 
 enum emu_action {
@@ -117,6 +157,8 @@ struct emu_world {
     size_t n_principals;
     struct emu_policy_rule *policy;
     size_t n_policy;
+    struct emu_role *roles;
+    size_t n_roles;
 };
 
 /* The embedded default world. Returns 0 or ENOMEM. */
@@ -136,6 +178,10 @@ bool emu_world_allows(const struct emu_world *world, const char *principal_arn, 
                       const char *os_user);
 /* Whether the policy lets principal_arn open tunnels through the endpoint endpoint_id. */
 bool emu_world_allows_tunnel(const struct emu_world *world, const char *principal_arn, const char *endpoint_id);
+/* The role whose ARN is arn, or NULL. */
+const struct emu_role *emu_world_role(const struct emu_world *world, const char *arn);
+/* The role IMDS serves, or NULL. */
+const struct emu_role *emu_world_instance_role(const struct emu_world *world);
 /* The endpoint called id, or NULL. */
 const struct emu_endpoint *emu_world_endpoint(const struct emu_world *world, const char *id);
 /* Human-readable description (secrets only for the embedded default world). */

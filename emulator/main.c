@@ -23,6 +23,7 @@
 #include "emu_push.h"
 #include "emu_records.h"
 #include "emu_server.h"
+#include "emu_sessions.h"
 #include "emu_world.h"
 
 #define EXIT_USAGE 2
@@ -272,6 +273,7 @@ int main(int argc, char **argv)
     struct emu_pki *pki = NULL;
     struct emu_record_store *store = NULL;
     struct emu_tokens *tokens = NULL;
+    struct emu_sessions *sessions = NULL;
     struct emu_http *http = NULL;
     bool srv_ready = false;
     char *state_buf = NULL;
@@ -330,6 +332,9 @@ int main(int argc, char **argv)
         ret = emu_tokens_new(&tokens);
     }
     if (ret == 0) {
+        ret = emu_sessions_new(&sessions);
+    }
+    if (ret == 0) {
         ret = emu_push_init();
     }
     if (ret == 0) {
@@ -344,6 +349,7 @@ int main(int argc, char **argv)
     srv.pki = pki;
     srv.store = store;
     srv.tokens = tokens;
+    srv.sessions = sessions;
     srv.max_skew = opts.max_skew;
     srv.tamper_records = opts.tamper_records;
     srv.faults = opts.faults;
@@ -404,6 +410,7 @@ done:
     }
     emu_push_cleanup();
     emu_tokens_free(tokens);
+    emu_sessions_free(sessions);
     emu_record_store_free(store);
     emu_pki_free(pki);
     emu_world_free(world);

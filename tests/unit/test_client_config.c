@@ -31,11 +31,15 @@ static void clear_env(void)
 {
     const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
                           "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
-                          "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"};
+                          "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
+                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                          "AWS_EC2_METADATA_SERVICE_ENDPOINT"};
 
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         unsetenv(vars[i]);
     }
+    /* No instance metadata service is asked: the chain ends without one. */
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 }
 
 static int setup(void **state)
@@ -146,7 +150,7 @@ static void test_credentials_order(void **state)
     assert_int_equal(eic_credentials_resolve(NULL, &c, err, sizeof(err)), 0);
     assert_string_equal(c.access_key_id, "AKIAENV");
     assert_string_equal(c.session_token, "legacy-token");
-    assert_string_equal(c.source, "environment");
+    assert_string_equal(c.source, "env");
     eic_credentials_free(&c);
     /* ... also before AWS_PROFILE ... */
     setenv("AWS_PROFILE", "work", 1);
