@@ -10,8 +10,9 @@ EMPTY_HOME="$WORK/empty-home"
 mkdir -p "$EMPTY_HOME"
 
 if [ ! -x "$EIC_CLIENT" ] || [ ! -x "$EMULATOR" ]; then
-    echo "1..0 # SKIP eic or eic-emulator is not built"
-    exit 0
+    not_ok "eic and eic-emulator are built (scripts/build)"
+    finish
+    exit 1
 fi
 start_emulator main || { not_ok "emulator starts"; finish; exit 1; }
 MAIN_URL=$EMU_URL

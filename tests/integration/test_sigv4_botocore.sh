@@ -12,8 +12,9 @@ TOOL="$EIC_BUILD/tests/unit/sigv4_vector_tool"
 STORED="$TEST_DATA/sigv4/botocore-vectors.txt"
 
 if ! "$PY" -c 'import botocore' 2>/dev/null; then
-    echo "1..0 # SKIP botocore is not installed for $PY (apt-get install python3-botocore)"
-    exit 0
+    not_ok "botocore is installed for $PY (scripts/install-deps: python3-botocore)"
+    finish
+    exit 1
 fi
 echo "# botocore $("$PY" -c 'import botocore; print(botocore.__version__)')"
 
