@@ -346,6 +346,13 @@ static bool jbool(json_object *o, const char *key)
 
 /* ---- setup ---- */
 
+static const char *env_or_empty(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL ? v : "";
+}
+
 static void emu_start(void)
 {
     char ready[PATH_MAX + 16], state[PATH_MAX + 16], elog[PATH_MAX + 16], listen[] = "127.0.0.1:0";
@@ -464,10 +471,14 @@ static int setup(void **state)
      * checkout's path (hence PAM_EIC_MODULE) may have a space: the service files name a symlink. */
     snprintf(module, sizeof(module), "%s/pam_eic.so", top);
     assert_int_equal(symlink(PAM_EIC_MODULE, module), 0);
-    /* The module runs it with an empty environment, as it must; here it needs the fake accounts. */
+    /* The module runs it with an empty environment, as it must; here it needs the fake accounts
+     * (and, in the ASan suite, the sanitizer's options), as this process has them. */
     snprintf(verify, sizeof(verify), "%s/eic-authorized-keys-verify", top);
-    write_file(verify, 0755, "#!/bin/sh\nexec env LD_PRELOAD='%s' NSS_WRAPPER_PASSWD='%s' NSS_WRAPPER_GROUP='%s' '%s' \"$@\"\n",
-               NSS_WRAPPER_LIB, getenv("NSS_WRAPPER_PASSWD"), getenv("NSS_WRAPPER_GROUP"), EIC_VERIFY_PATH);
+    write_file(verify, 0755,
+               "#!/bin/sh\nexec env LD_PRELOAD='%s' NSS_WRAPPER_PASSWD='%s' NSS_WRAPPER_GROUP='%s' ASAN_OPTIONS='%s' "
+               "UBSAN_OPTIONS='%s' '%s' \"$@\"\n",
+               env_or_empty("LD_PRELOAD"), env_or_empty("NSS_WRAPPER_PASSWD"), env_or_empty("NSS_WRAPPER_GROUP"),
+               env_or_empty("ASAN_OPTIONS"), env_or_empty("UBSAN_OPTIONS"), EIC_VERIFY_PATH);
     snprintf(cache_dir, sizeof(cache_dir), "%s/cache", top);
     snprintf(home_base, sizeof(home_base), "%s/home", top);
     snprintf(skel, sizeof(skel), "%s/skel", top);
