@@ -108,16 +108,7 @@ static int parse_answer(const struct eic_http_response *resp, const char *source
     }
     ret = eic_cred_from_json(doc, "Token", 0, 0, source, out, err, err_len);
 done:
-    if (doc != NULL) {
-        json_object_object_foreach(doc, key, val)
-        {
-            (void)key;
-            if (json_object_is_type(val, json_type_string)) {
-                OPENSSL_cleanse((char *)json_object_get_string(val), (size_t)json_object_get_string_len(val));
-            }
-        }
-        json_object_put(doc);
-    }
+    eic_cred_json_free(doc);
     json_tokener_free(tok);
     return ret;
 }

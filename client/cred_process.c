@@ -223,17 +223,7 @@ int eic_cred_process(const char *command, struct eic_credentials *out, char *err
     }
     ret = eic_cred_from_json(doc, "SessionToken", 1, 1, METHOD, out, err, err_len);
 done:
-    if (doc != NULL) {
-        /* The secrets in json-c's copies: wiped before they go back to the heap. */
-        json_object_object_foreach(doc, key, val)
-        {
-            (void)key;
-            if (json_object_is_type(val, json_type_string)) {
-                OPENSSL_cleanse((char *)json_object_get_string(val), (size_t)json_object_get_string_len(val));
-            }
-        }
-        json_object_put(doc);
-    }
+    eic_cred_json_free(doc);
     if (tok != NULL) {
         json_tokener_free(tok);
     }

@@ -125,6 +125,22 @@ static const char *member(json_object *obj, const char *key, int *bad)
     return json_object_get_string(v);
 }
 
+void eic_cred_json_free(json_object *doc)
+{
+    if (doc == NULL) {
+        return;
+    }
+    /* The secrets in json-c's copies: wiped before they go back to the heap. */
+    json_object_object_foreach(doc, key, val)
+    {
+        (void)key;
+        if (json_object_is_type(val, json_type_string)) {
+            OPENSSL_cleanse((char *)json_object_get_string(val), (size_t)json_object_get_string_len(val));
+        }
+    }
+    json_object_put(doc);
+}
+
 int eic_cred_from_json(json_object *obj, const char *token_member, int token_optional, int expiration_optional,
                        const char *source, struct eic_credentials *out, char *err, size_t err_len)
 {

@@ -25,6 +25,9 @@ int eic_cred_set(struct eic_credentials *out, const char *ak, const char *sk, co
  * (optional when token_optional) and Expiration (optional when expiration_optional): the shape
  * of credential_process output ("SessionToken"), of IMDS and container answers ("Token"). Returns
  * 0 or EINVAL with err naming the missing or malformed member. */
+/* json_object_put(doc) after wiping its string members (credential documents hold secrets). NULL
+ * is fine. */
+void eic_cred_json_free(json_object *doc);
 int eic_cred_from_json(json_object *obj, const char *token_member, int token_optional, int expiration_optional,
                        const char *source, struct eic_credentials *out, char *err, size_t err_len);
 
