@@ -1,5 +1,5 @@
-/* One HTTP request (POST unless told otherwise) with libcurl: a total deadline, a cap on the answer, no redirects, http and
- * https only. The caller calls curl_global_init() once at start-up. */
+/* One HTTP request (POST unless told otherwise) with libcurl: a total deadline, a cap on the
+ * answer, no redirects, http and https only. The caller calls curl_global_init() once at start-up. */
 #ifndef EIC_CLIENT_HTTP_H
 #define EIC_CLIENT_HTTP_H
 

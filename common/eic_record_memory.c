@@ -208,7 +208,8 @@ static bool first_accepted_of_key(const struct eic_record_verdict *verdicts, siz
         return false;
     }
     for (size_t j = 0; j < i; j++) {
-        if (verdicts[j].status == EIC_RECORD_ACCEPTED && strcmp(verdicts[j].fingerprint, verdicts[i].fingerprint) == 0) {
+        if (verdicts[j].status == EIC_RECORD_ACCEPTED &&
+            strcmp(verdicts[j].fingerprint, verdicts[i].fingerprint) == 0) {
             return false;
         }
     }
