@@ -82,6 +82,23 @@ static int fetch(const char *method, const char *url, const char *const *headers
     return ret;
 }
 
+/* GET url up to attempts times, until an answer with status 200 (IMDS's metadata paths, as
+ * botocore retries them). resp holds the last answer; free it with eic_http_response_free. */
+static int get_tries(const char *url, const char *const *headers, size_t n_headers, long timeout_ms, long attempts,
+                     long *status, struct eic_http_response *resp)
+{
+    int ret = ENOENT;
+
+    for (long i = 0; i < attempts; i++) {
+        eic_http_response_free(resp);
+        ret = fetch("GET", url, headers, n_headers, timeout_ms, status, resp);
+        if (ret == 0 && *status == 200) {
+            break;
+        }
+    }
+    return ret;
+}
+
 /* Parse a credentials answer. */
 static int parse_answer(const struct eic_http_response *resp, const char *source, bool imds,
                         struct eic_credentials *out, char *err, size_t err_len)
@@ -392,13 +409,7 @@ int eic_cred_imds(const char *profile, struct eic_credentials *out, char *err, s
         ret = ENOMEM;
         goto done;
     }
-    for (long i = 0; i < attempts; i++) {
-        eic_http_response_free(&resp);
-        ret = fetch("GET", url, headers, token_header ? 1 : 0, timeout_ms, &status, &resp);
-        if (ret == 0 && status == 200) {
-            break;
-        }
-    }
+    ret = get_tries(url, headers, token_header ? 1 : 0, timeout_ms, attempts, &status, &resp);
     if (ret != 0 || status != 200 || resp.body.len == 0) {
         eic_log(LOG_DEBUG, "credentials: IMDS has no role (%s %ld)", ret ? resp.error : "status", status);
         ret = ENOENT;
@@ -427,13 +438,7 @@ int eic_cred_imds(const char *profile, struct eic_credentials *out, char *err, s
         ret = ENOMEM;
         goto done;
     }
-    for (long i = 0; i < attempts; i++) {
-        eic_http_response_free(&resp);
-        ret = fetch("GET", url, headers, token_header ? 1 : 0, timeout_ms, &status, &resp);
-        if (ret == 0 && status == 200) {
-            break;
-        }
-    }
+    ret = get_tries(url, headers, token_header ? 1 : 0, timeout_ms, attempts, &status, &resp);
     if (ret != 0 || status != 200) {
         eic_log(LOG_DEBUG, "credentials: IMDS role %s: %s %ld", role, ret ? resp.error : "status", status);
         ret = ENOENT;
