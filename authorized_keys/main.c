@@ -73,13 +73,6 @@ static void run_verify(const char *config_path, const char *user, const char *fi
     eic_log(LOG_ERR, "cannot run %s: %s", path, strerror(errno));
 }
 
-/* Errors of eic_proto_call that mean "no service answered on the socket": the AKC then checks by
- * itself. A timeout is not one of them (the deadline is spent), nor is an answer. */
-static bool service_absent(int err)
-{
-    return err != 0 && err != ETIMEDOUT && err != ENOMEM && err != ENAMETOOLONG;
-}
-
 int main(int argc, char **argv)
 {
     struct akc_args args;
@@ -112,7 +105,7 @@ int main(int argc, char **argv)
 
         ret = eic_proto_call(cfg.service_socket, EIC_REQ_KEYS, fields, 2, deadline, &answer);
     }
-    if (service_absent(ret)) {
+    if (eic_proto_no_service(ret)) {
         eic_log(LOG_INFO, "eicd does not answer on %s (%s); checking without it", cfg.service_socket, strerror(ret));
         run_verify(args.config_path, args.user, args.fingerprint, deadline);
         goto done;

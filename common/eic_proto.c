@@ -347,3 +347,8 @@ done:
     free(resp);
     return ret;
 }
+
+bool eic_proto_no_service(int err)
+{
+    return err != 0 && err != ETIMEDOUT && err != ENOMEM && err != ENAMETOOLONG;
+}

@@ -37,6 +37,7 @@
 #ifndef EIC_PROTO_H
 #define EIC_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,5 +93,10 @@ int eic_proto_recv(int fd, size_t max, uint64_t deadline_ms, uint8_t **buf, size
  * before returning. */
 int eic_proto_call(const char *socket_path, uint16_t code, const char *const *fields, size_t n_fields,
                    uint64_t deadline_ms, struct eic_proto_msg *answer);
+
+/* Does err, from eic_proto_call, mean that no service answered on the socket (nothing listening,
+ * no socket, reset, a malformed answer), so that a client may check without it? A timeout is not
+ * (the deadline is spent), nor are ENOMEM and ENAMETOOLONG (local trouble). */
+bool eic_proto_no_service(int err);
 
 #endif

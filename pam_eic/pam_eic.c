@@ -131,12 +131,6 @@ static int get_user(pam_handle_t *pamh, struct ctx *c)
     return PAM_SUCCESS;
 }
 
-/* eic_proto_call's errors that mean "no service answered": the checks then run without it. */
-static bool service_absent(int err)
-{
-    return err != 0 && err != ENOMEM && err != ENAMETOOLONG;
-}
-
 /* The account step is eicd's (EIC_REQ_ACCOUNT): it alone writes the account cache, and it does so
  * in its own clean process, not in sudo's or su's. Without the service the account is checked here
  * and allowed only as it is: an entry that a changed rule would rewrite is refused until eicd runs
@@ -149,7 +143,8 @@ static int account_step(const struct ctx *c)
 
     ret = eic_proto_call(c->cfg.service_socket, EIC_REQ_ACCOUNT, fields, 1,
                          eic_monotonic_ms() + (uint64_t)c->cfg.deadline_ms, &answer);
-    if (service_absent(ret)) {
+    /* A hung service too: the check without it is local and quick. */
+    if (eic_proto_no_service(ret) || ret == ETIMEDOUT) {
         eic_log(LOG_NOTICE, "eicd does not answer on %s (%s); account %s checked without it",
                 c->cfg.service_socket, strerror(ret), c->user);
         ret = eic_account_keep(&c->cfg, c->args.config, &c->pw, NULL, true);
@@ -261,6 +256,19 @@ static size_t auth_info_keys(pam_handle_t *pamh, char fps[][64], size_t max, siz
     return n;
 }
 
+/* The first key eic let in is the session's: its fingerprint, #Caller and #Request. */
+static void note_eic_key(struct pam_eic_session *s, const char *fingerprint, const char *caller,
+                         const char *request_id)
+{
+    if (s->eic_key) {
+        return;
+    }
+    s->eic_key = true;
+    set_str(s->fingerprint, sizeof(s->fingerprint), fingerprint);
+    set_str(s->principal, sizeof(s->principal), caller);
+    set_str(s->request_id, sizeof(s->request_id), request_id);
+}
+
 /* No eicd: the AuthorizedKeysCommand's own fallback program answers, run as a child. */
 static int match_without_service(const struct ctx *c, const char *fingerprint, bool *accepted,
                                  struct pam_eic_session *s)
@@ -277,11 +285,8 @@ static int match_without_service(const struct ctx *c, const char *fingerprint, b
                 ret == ECHILD ? "it failed (see its log lines)" : strerror(ret));
         return ret;
     }
-    if (*accepted && !s->eic_key) {
-        s->eic_key = true;
-        set_str(s->fingerprint, sizeof(s->fingerprint), key.fingerprint);
-        set_str(s->principal, sizeof(s->principal), key.caller);
-        set_str(s->request_id, sizeof(s->request_id), key.request_id);
+    if (*accepted) {
+        note_eic_key(s, key.fingerprint, key.caller, key.request_id);
     }
     return 0;
 }
@@ -314,7 +319,7 @@ static int match_pushed_keys(const struct ctx *c, char fps[][64], size_t n_fps, 
          * service to answer: a hung eicd delays an EIC session no more than a hung IMDS did. */
         ret = eic_proto_call(c->cfg.service_socket, EIC_REQ_SESSION, fields, 2,
                              eic_monotonic_ms() + (uint64_t)c->cfg.imds_timeout_ms + SERVICE_GRACE_MS, &answer);
-        if (service_absent(ret) && ret != ETIMEDOUT) {
+        if (eic_proto_no_service(ret)) {
             ret = match_without_service(c, fps[i], &accepted[i], s);
             continue;
         }
@@ -336,12 +341,7 @@ static int match_pushed_keys(const struct ctx *c, char fps[][64], size_t n_fps, 
                 continue;
             }
             accepted[i] = true;
-            if (!s->eic_key) {
-                s->eic_key = true;
-                set_str(s->fingerprint, sizeof(s->fingerprint), fps[i]);
-                set_str(s->principal, sizeof(s->principal), key[EIC_KEY_CALLER]);
-                set_str(s->request_id, sizeof(s->request_id), key[EIC_KEY_REQUEST_ID]);
-            }
+            note_eic_key(s, fps[i], key[EIC_KEY_CALLER], key[EIC_KEY_REQUEST_ID]);
         }
         eic_proto_msg_free(&answer);
     }
