@@ -49,11 +49,11 @@ mkdir -p "$out/obj"
 # One object per source, rebuilt when any source or header of the tree is newer than it.
 compile() { # SRC OBJ
     local obj=$2
-    if [ ! -f "$obj" ] || [ -n "$(find "$src/$1" "$src/common" "$src/emulator" "$src/client" "$src/fuzz" \
+    if [ ! -f "$obj" ] || [ -n "$(find "$src/$1" "$src/lib" "$src/emulator" "$src/client" "$src/fuzz" \
                                       -name '*.[ch]' -newer "$obj" -print -quit)" ]; then
         mkdir -p "$(dirname "$obj")"
         # shellcheck disable=SC2086,SC2090
-        $cc $cflags -DFUZZ_DATA_DIR="\"$src/tests/data\"" -I"$src/common" -I"$src/emulator" -I"$src/client" \
+        $cc $cflags -DFUZZ_DATA_DIR="\"$src/tests/data\"" $(printf -- '-I%s ' "$src"/lib/*/) -I"$src/emulator" -I"$src/client" \
             -I"$src/fuzz" -c "$src/$1" -o "$obj"
     fi
 }
@@ -61,9 +61,9 @@ export -f compile
 # shellcheck disable=SC2090
 export src cc cflags
 
-# The common library (an archive: a harness that compiles a source in itself, as fuzz_cache does
-# eic_cache.c, does not pull the archive's copy).
-common_srcs=(common/*.c)
+# Every layer of lib/ in one archive (a harness that compiles a source in itself, as fuzz_cache
+# does eic_cache.c, does not pull the archive's copy).
+common_srcs=(lib/*/*.c)
 printf '%s\n' "${common_srcs[@]}" fuzz/fuzz_common.c |
     xargs -P "$(nproc)" -I{} bash -c 'compile "$1" "$2"' _ {} "$out/obj/{}.o"
 common_objs=()

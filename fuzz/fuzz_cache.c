@@ -1,10 +1,10 @@
-/* The account cache reader (common/eic_cache.c): open, verify, enumerate and look up from
+/* The account cache reader (lib/accounts/eic_cache.c): open, verify, enumerate and look up from
  * arbitrary file contents. The file carries a checksum over all of it, which random bytes never
  * match; so that the fuzzer reaches the checks behind it, the harness compiles eic_cache.c in
  * and stamps the file size and checksum into the header of every input of header size or more
  * before writing it to accounts.db in a private directory under /dev/shm (the only file it writes).
  * The corpus holds real files written by eic_cache_add_users (fuzz/make-corpus.sh). */
-#include "../common/eic_cache.c"
+#include "../lib/accounts/eic_cache.c"
 
 #include "fuzz_common.h"
 

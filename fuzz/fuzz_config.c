@@ -1,5 +1,5 @@
-/* The configuration parser (common/eic_config.c, with the [map]/[deny] rules of
- * common/eic_mapping.c) from memory. A file the parser accepts must hold only values in the
+/* The configuration parser (lib/accounts/eic_config.c, with the [map]/[deny] rules of
+ * lib/accounts/eic_mapping.c) from memory. A file the parser accepts must hold only values in the
  * documented ranges, and the rules it built must map principals to valid login names. */
 #include <errno.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
-/* IMDS response handling, end to end: eic_keys_fetch_verified (common/eic_keys.c) with the real
- * IMDS client (common/eic_imds.c, libcurl) against a loopback HTTP server in this process that
+/* IMDS response handling, end to end: eic_keys_fetch_verified (lib/imds/eic_keys.c) with the real
+ * IMDS client (lib/imds/eic_imds.c, libcurl) against a loopback HTTP server in this process that
  * answers from the fuzz input: the token PUT, the metadata values and their validators
- * (common/eic_metadata.c), the signer-ocsp/ listing and entries, the signer chain and the
+ * (lib/accounts/eic_metadata.c), the signer-ocsp/ listing and entries, the signer chain and the
  * records, judged at the fixtures' NOW against the fixture root.
  *
  * Input: sections, each "== PATH STATUS\n" then the body up to the next "\n== " (or the end).

@@ -1,4 +1,4 @@
-/* Key records (common/eic_keyrecords.c): the parser and the verifier end to end. The signer key
+/* Key records (lib/imds/eic_keyrecords.c): the parser and the verifier end to end. The signer key
  * is the fixture signer's (tests/data/verify/pki/signer.pem), so the signed fixture records in
  * the corpus pass the signature check and the fuzzer reaches the checks behind it (instance,
  * expiry, fingerprint). Each input is judged twice: at the fixtures' NOW with no fingerprint

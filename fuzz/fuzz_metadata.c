@@ -1,4 +1,4 @@
-/* The validators of IMDS values and login names (common/eic_metadata.c), checked against the
+/* The validators of IMDS values and login names (lib/accounts/eic_metadata.c), checked against the
  * POSIX regular expressions their documentation states (eic_metadata.h): the hand-written
  * matchers must agree with regexec() on every input. */
 #include <regex.h>

@@ -1,4 +1,4 @@
-/* eicd's request parser (common/eic_proto.c), the first thing of eicd any local user reaches: any
+/* eicd's request parser (lib/base/eic_proto.c), the first thing of eicd any local user reaches: any
  * bytes are either refused (EBADMSG, EMSGSIZE) or decode into fields that encode back to exactly
  * the same message. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Signer trust (common/eic_signer.c): the served certificate chain and OCSP responses, judged
+/* Signer trust (lib/imds/eic_signer.c): the served certificate chain and OCSP responses, judged
  * at the fixtures' NOW against the fixture root (tests/data/verify/pki/ca.pem).
  *
  * Input: the chain (PEM text), then any number of OCSP responses, each introduced by

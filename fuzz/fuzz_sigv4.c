@@ -1,4 +1,4 @@
-/* SigV4 (common/eic_sigv4.c), both sides: the Authorization and X-Amz-Date parsers the emulator
+/* SigV4 (lib/aws/eic_sigv4.c), both sides: the Authorization and X-Amz-Date parsers the emulator
  * verifies with, and the canonicalisation and signing the client uses, on arbitrary requests.
  *
  * Input, '\n'-separated: Authorization value, X-Amz-Date value, method, path, query, then

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A test client for eicd's socket (wire format: common/eic_proto.h), for what the real clients
+"""A test client for eicd's socket (wire format: lib/base/eic_proto.h), for what the real clients
 never send: requests from arbitrary users, malformed and oversized messages, clients that stall.
 
   eicd_client.py SOCKET keys USER [FINGERPRINT]   print "CODE FIELD..." of the answer

@@ -2,7 +2,7 @@
 # The man pages in man/: each renders without a single warning through man(1) and groff, has the
 # sections a reader looks for, and lists exactly what the code accepts — the options of each
 # program's --help (eic and each of its commands, eic-emulator, eic-authorized-keys), pam_eic's
-# module arguments (pam_eic/pam_args.c), eic.conf's keys (common/eic_config.c), the emulator's
+# module arguments (pam_eic/pam_args.c), eic.conf's keys (lib/accounts/eic_config.c), the emulator's
 # world-file keys (emulator/emu_world.c) and the environment variables the client and nss_eic read — so that a page cannot silently drift from the code.
 source "$(dirname "$0")/lib.sh"
 
@@ -178,7 +178,7 @@ pam_arguments_match() {
 check "pam_eic.8 OPTIONS are the arguments pam_eic/pam_args.c accepts" pam_arguments_match
 
 config_keys_match() {
-    local src="$TOP/common/eic_config.c"
+    local src="$TOP/lib/accounts/eic_config.c"
     same "eic.conf top-level keys" \
         "$(sed -n '/^static const struct config_key top_keys\[\]/,/^};/p' "$src" | grep -oE 'KEY\([a-z_]+' |
             sed 's/.*(//' | sort -u)" \
@@ -189,7 +189,7 @@ config_keys_match() {
         "$(tags eic.conf.5 | awk -F '\t' '$1 == "MAPPING RULES" { split($3, w, " "); print w[1] }' |
             grep -xE '[a-z_]+' | sort -u)"
 }
-check "eic.conf.5 KEYS and [map] keys are those of common/eic_config.c" config_keys_match
+check "eic.conf.5 KEYS and [map] keys are those of lib/accounts/eic_config.c" config_keys_match
 
 # Every key the world-file parser accepts (the keys[] tables of emulator/emu_world.c) is named in
 # bold in the page's WORLD FILES section.

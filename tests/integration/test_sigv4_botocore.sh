@@ -1,7 +1,7 @@
 #!/bin/bash
 # eic's SigV4 signer against the installed botocore (the AWS CLI's signer), live: botocore signs
 # the fixed cases of tests/data/sigv4/gen_botocore_vectors.py and a few hundred random ones,
-# tests/unit/sigv4_vector_tool signs the same inputs with common/eic_sigv4.c, and the canonical
+# tests/unit/sigv4_vector_tool signs the same inputs with lib/aws/eic_sigv4.c, and the canonical
 # requests, strings to sign, signatures and Authorization headers must be identical. It also
 # checks that the stored vectors file still is what botocore makes.
 . "$(dirname "$0")/lib.sh"

@@ -1,7 +1,7 @@
 /* libnss_eicfake.so.2: a test NSS source standing for a directory (SSSD, LDAP), for the tests of
  * "no borrowed groups" (tests/integration/test_nss_sources.sh). glibc loads it from a test
  * nsswitch.conf bind-mounted over /etc/nsswitch.conf in a private mount namespace; eicd asks it
- * directly (common/eic_nss_sources.c). What it answers is read at every call from the file named
+ * directly (lib/service/eic_nss_sources.c). What it answers is read at every call from the file named
  * by EIC_FAKE_NSS_FILE (none: it knows nothing), one answer a line:
  *
  *   passwd NAME found UID GID    the user, home /, shell /bin/sh (a directory user can log in)

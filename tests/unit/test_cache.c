@@ -1,4 +1,4 @@
-/* Unit tests for the account cache (common/eic_cache.c): lookups, UID allocation, the writer's
+/* Unit tests for the account cache (lib/accounts/eic_cache.c): lookups, UID allocation, the writer's
  * refusals, corruption of every kind, concurrent readers during writes, 100 000 accounts.
  * Every test works in its own temporary directory with fixture passwd/group files. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the configuration parser (common/eic_config.c).
+/* Unit tests for the configuration parser (lib/accounts/eic_config.c).
  *
  * Fixtures are in tests/data/config/. Every bad-*.conf file states the error it must produce in
  * its first line, "# expect-error: LINE: reason-prefix", so a new bad case is a new file and no

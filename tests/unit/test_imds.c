@@ -1,4 +1,4 @@
-/* Unit tests for the IMDS client (common/eic_imds.c), against the real emulator.
+/* Unit tests for the IMDS client (lib/imds/eic_imds.c), against the real emulator.
  *
  * Each case starts its own emulator/eic-emulator (fork + exec, path from EIC_EMULATOR_PATH) on
  * 127.0.0.1 with a free port, with the fault options the case needs, waits for its ready file and

@@ -1,5 +1,5 @@
-/* Unit tests for the principal -> account mapping (common/eic_mapping.c) and its configuration
- * ("[map GLOB]" / "[deny GLOB]" sections and the account keys of common/eic_config.c).
+/* Unit tests for the principal -> account mapping (lib/accounts/eic_mapping.c) and its configuration
+ * ("[map GLOB]" / "[deny GLOB]" sections and the account keys of lib/accounts/eic_config.c).
  *
  * Fixtures are in tests/data/mapping/: good-rules.conf, and bad-*.conf files that state the error
  * they must produce in their first line, "# expect-error: LINE: reason-prefix" (the convention of

@@ -1,4 +1,4 @@
-/* common/eic_nss_sources.c: which sources nsswitch.conf names (actions, comments, files and eic
+/* lib/service/eic_nss_sources.c: which sources nsswitch.conf names (actions, comments, files and eic
  * left out), and what a real NSS module says when it is asked directly: the test source
  * libnss_eicfake.so.2 (tests/unit/nss_eicfake.c) knows a name, is unavailable, busy, hung, or
  * knows nothing. eicd creates an account only when every source says NOTFOUND. The module is

@@ -1,4 +1,4 @@
-/* The eicd socket protocol (common/eic_proto.c): messages that encode and decode back, every
+/* The eicd socket protocol (lib/base/eic_proto.c): messages that encode and decode back, every
  * malformed message refused, receiving with limits and deadlines over a socketpair, and the
  * client call against no service and against a one-request server. */
 #include <errno.h>

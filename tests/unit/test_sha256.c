@@ -1,4 +1,4 @@
-/* SHA-256, base64 and SSH fingerprints in libc only (common/eic_sha256.c): FIPS 180-4's examples,
+/* SHA-256, base64 and SSH fingerprints in libc only (lib/base/eic_sha256.c): FIPS 180-4's examples,
  * agreement with OpenSSL on every length across block boundaries, the fixture keys' fingerprints
  * as ssh-keygen printed them, and base64 that is not. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/eic_sigv4.c: the botocore vectors (tests/data/sigv4/), the example of
+/* Unit tests for lib/aws/eic_sigv4.c: the botocore vectors (tests/data/sigv4/), the example of
  * the AWS General Reference, the Authorization parser on good and malformed values, and the
  * X-Amz-Date helpers. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/eic_sshkey.c. The fixtures in tests/data/sshkey/ were made by
+/* Unit tests for lib/crypto/eic_sshkey.c. The fixtures in tests/data/sshkey/ were made by
  * ssh-keygen (make_fixtures.sh there); each has the `ssh-keygen -lf` output beside it, so
  * the fingerprints are checked against OpenSSH itself. Malformed keys are built here from
  * the wire format. */

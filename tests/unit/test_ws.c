@@ -1,4 +1,4 @@
-/* The WebSocket frame codec (common/eic_ws.h) and the tunnel loop (common/eic_tunnel.h): both
+/* The WebSocket frame codec (lib/aws/eic_ws.h) and the tunnel loop (lib/aws/eic_tunnel.h): both
  * roles run against each other over socketpairs, so every byte goes through the real code. */
 #include <errno.h>
 #include <pthread.h>
