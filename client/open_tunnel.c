@@ -7,10 +7,10 @@
  *      the instance's VPC, its subnet preferred) and the endpoint's DNS name.
  *   2. The URL wss://DNSNAME/openTunnel?instanceConnectEndpointId=..&remotePort=..
  *      &privateIpAddress=..[&maxTunnelDuration=..] is presigned with SigV4 in the query
- *      (common/eic_sigv4.h; service ec2-instance-connect, 60 s); with --endpoint-url
+ *      (lib/aws/eic_sigv4.h; service ec2-instance-connect, 60 s); with --endpoint-url
  *      http(s)://HOST:PORT it goes to ws(s)://HOST:PORT/openTunnel instead (the emulator).
  *   3. TCP (and TLS for wss: the system's CAs or AWS_CA_BUNDLE, the host name verified), the
- *      WebSocket handshake (RFC 6455 section 4; client/ws_client.c), then common/eic_tunnel.h
+ *      WebSocket handshake (RFC 6455 section 4; client/ws_client.c), then lib/aws/eic_tunnel.h
  *      relays stdin/stdout (or, with --local-port, each accepted connection).
  * An answer other than 101 is the service refusing: its JSON error is printed the AWS CLI's way. */
 #include <arpa/inet.h>

@@ -3,7 +3,7 @@
  * or a CA bundle, the host name verified with SSL_set1_host, SNI), and the RFC 6455 handshake
  * (random key, 101 with Upgrade: websocket and the right Sec-WebSocket-Accept required; any other
  * status is the service refusing, its JSON error kept). The bytes afterwards belong to
- * common/eic_tunnel.h, to which eic_ws_client_tunnel_conn hands the connection. */
+ * lib/aws/eic_tunnel.h, to which eic_ws_client_tunnel_conn hands the connection. */
 #ifndef EIC_CLIENT_WS_CLIENT_H
 #define EIC_CLIENT_WS_CLIENT_H
 
