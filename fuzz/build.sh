@@ -61,8 +61,7 @@ export -f compile
 # shellcheck disable=SC2090
 export src cc cflags
 
-# Every layer of lib/ in one archive (a harness that compiles a source in itself, as fuzz_cache
-# does eic_cache.c, does not pull the archive's copy).
+# Every layer of lib/ in one archive.
 common_srcs=(lib/*/*.c)
 printf '%s\n' "${common_srcs[@]}" fuzz/fuzz_common.c |
     xargs -P "$(nproc)" -I{} bash -c 'compile "$1" "$2"' _ {} "$out/obj/{}.o"
