@@ -1,4 +1,4 @@
-/* The account cache (issue #4; DESIGN.md section 3): the IAM-mapped accounts this host has seen,
+/* The account cache (docs/CACHE.md): the IAM-mapped accounts this host has seen,
  * kept so they resolve for ls -l, ps and audit after their key expired and while IMDS is down,
  * and so a UID, once given, is never given to anyone else.
  *

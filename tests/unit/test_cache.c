@@ -1,5 +1,6 @@
-/* Unit tests for the account cache (lib/accounts/eic_cache.c): lookups, UID allocation, the writer's
- * refusals, corruption of every kind, concurrent readers during writes, 100 000 accounts.
+/* Unit tests for the account cache (lib/accounts/eic_cache_reader.c, lib/service/eic_cache_writer.c):
+ * lookups, UID allocation, the writer's refusals, corruption of every kind, concurrent readers
+ * during writes, 100 000 accounts.
  * Every test works in its own temporary directory with fixture passwd/group files. */
 #include <errno.h>
 #include <fcntl.h>
