@@ -694,7 +694,8 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
 {
     static const char *const keys[] = {"arn", "trusted", "external_id", "web_identity_tokens", "instance_profile",
                                        "container_path", "container_authorization", "sso_role_name",
-                                       "sso_access_tokens", "max_session_duration", NULL};
+                                       "sso_access_tokens", "mfa_serial", "mfa_code", "max_session_duration",
+                                       NULL};
     json_object *member;
     const char *slash;
     int ret;
@@ -719,6 +720,12 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
     }
     if (ret == 0) {
         ret = get_string(name, path, r, "sso_role_name", false, &role->sso_role_name, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, r, "mfa_serial", false, &role->mfa_serial, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, r, "mfa_code", false, &role->mfa_code, err, err_len);
     }
     if (ret == 0) {
         ret = get_string_list(name, path, r, "trusted", role->trusted, &role->n_trusted, err, err_len);
@@ -765,6 +772,14 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
         (role->sso_role_name != NULL && !world_re_match("^[A-Za-z0-9+=,.@_-]{1,64}$", role->sso_role_name))) {
         eic_set_err(err, err_len, "%s: \"%s\": \"sso_role_name\" (a role name) and \"sso_access_tokens\" go "
                     "together", name, path);
+        return EINVAL;
+    }
+    /* STS's SerialNumber (an MFA device ARN or a hardware serial) and TokenCode (6 digits). */
+    if ((role->mfa_serial != NULL) != (role->mfa_code != NULL) ||
+        (role->mfa_serial != NULL && (!world_re_match("^[A-Za-z0-9+=/:,.@_-]{9,256}$", role->mfa_serial) ||
+                                      !world_re_match("^[0-9]{6}$", role->mfa_code)))) {
+        eic_set_err(err, err_len, "%s: \"%s\": \"mfa_serial\" (9 to 256 of [A-Za-z0-9+=/:,.@_-]) and "
+                    "\"mfa_code\" (6 digits) go together", name, path);
         return EINVAL;
     }
     role->instance_profile = false;
@@ -1077,6 +1092,8 @@ void emu_world_free(struct emu_world *w)
         }
         free(r->container_authorization);
         free(r->sso_role_name);
+        free(r->mfa_serial);
+        free(r->mfa_code);
         for (size_t j = 0; j < r->n_trusted; j++) {
             free(r->trusted[j]);
         }

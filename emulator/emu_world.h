@@ -48,6 +48,8 @@
  *        "sso_role_name": "PermissionSet",      optional: GetRoleCredentials(account of the
  *        "sso_access_tokens": ["..."],          ARN, this role name) with one of these tokens
  *                                               (session "sso")
+ *        "mfa_serial": "arn:aws:iam::ACCOUNT:mfa/NAME",  optional, with "mfa_code": AssumeRole
+ *        "mfa_code": "123456",                  must carry SerialNumber and TokenCode equal to them
  *        "max_session_duration": 3600}          optional, 900..43200: the most DurationSeconds,
  *     ],                                        and the lifetime of credentials from IMDS, the
  *                                               container endpoint and the portal
@@ -98,6 +100,8 @@ struct emu_role {
     char *sso_role_name;
     char *sso_access_tokens[EMU_ROLE_MAX_ITEMS];
     size_t n_sso_access_tokens;
+    char *mfa_serial; /* NULL: AssumeRole needs no MFA */
+    char *mfa_code;
     long max_session_duration;
 };
 
