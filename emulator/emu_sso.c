@@ -127,7 +127,8 @@ int emu_sso_handle(struct emu_server *srv, const struct emu_request *req, struct
         goto done;
     }
     snprintf(arn, sizeof(arn), "arn:aws:sts::%s:assumed-role/%s/sso", role->account_id, role->name);
-    ret = emu_sessions_issue(srv->sessions, arn, emu_server_now(srv), role->max_session_duration, NULL, &issued);
+    ret = emu_sessions_issue(srv->sessions, arn, emu_server_now(srv),
+                             emu_role_lifetime(role, role->max_session_duration), NULL, &issued);
     if (ret == ENOSPC) {
         ret = sso_error(reply, 429, "TooManyRequestsException", "Too many live sessions in the emulator");
         goto done;

@@ -236,7 +236,8 @@ int emu_sts_handle(struct emu_server *srv, const struct emu_request *req, struct
         }
     }
     snprintf(arn, sizeof(arn), "arn:aws:sts::%s:assumed-role/%s/%s", role->account_id, role->name, session);
-    ret = emu_sessions_issue(srv->sessions, arn, emu_server_now(srv), duration, NULL, &issued);
+    ret = emu_sessions_issue(srv->sessions, arn, emu_server_now(srv), emu_role_lifetime(role, duration), NULL,
+                             &issued);
     if (ret == ENOSPC) {
         ret = sts_error(reply, 400, "Throttling", "Too many live sessions in the emulator");
         goto done;

@@ -695,7 +695,7 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
     static const char *const keys[] = {"arn", "trusted", "external_id", "web_identity_tokens", "instance_profile",
                                        "container_path", "container_authorization", "sso_role_name",
                                        "sso_access_tokens", "mfa_serial", "mfa_code", "max_session_duration",
-                                       NULL};
+                                       "credential_lifetime", NULL};
     json_object *member;
     const char *slash;
     int ret;
@@ -799,6 +799,16 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
             return EINVAL;
         }
         role->max_session_duration = (long)v;
+    }
+    role->credential_lifetime = 0;
+    if (json_object_object_get_ex(r, "credential_lifetime", &member)) {
+        int64_t v = json_object_is_type(member, json_type_int) ? json_object_get_int64(member) : -1;
+
+        if (v < 60 || v > 43200) {
+            eic_set_err(err, err_len, "%s: \"%s.credential_lifetime\" must be an integer in 60..43200", name, path);
+            return EINVAL;
+        }
+        role->credential_lifetime = (long)v;
     }
     return 0;
 }
@@ -1197,6 +1207,11 @@ const struct emu_role *emu_world_role(const struct emu_world *w, const char *arn
         }
     }
     return NULL;
+}
+
+long emu_role_lifetime(const struct emu_role *role, long asked)
+{
+    return role->credential_lifetime > 0 ? role->credential_lifetime : asked;
 }
 
 const struct emu_role *emu_world_instance_role(const struct emu_world *w)

@@ -50,9 +50,12 @@
  *                                               (session "sso")
  *        "mfa_serial": "arn:aws:iam::ACCOUNT:mfa/NAME",  optional, with "mfa_code": AssumeRole
  *        "mfa_code": "123456",                  must carry SerialNumber and TokenCode equal to them
- *        "max_session_duration": 3600}          optional, 900..43200: the most DurationSeconds,
- *     ],                                        and the lifetime of credentials from IMDS, the
+ *        "max_session_duration": 3600,          optional, 900..43200: the most DurationSeconds,
+ *                                               and the lifetime of credentials from IMDS, the
  *                                               container endpoint and the portal
+ *        "credential_lifetime": 600}            optional, 60..43200 s: STS and the portal issue
+ *     ],                                        credentials of exactly this lifetime, whatever
+ *                                               was asked (tests of refreshing clients)
  *     "policy": [                               optional (absent: every principal and role may push for
  *       {"principal": "glob", "instance": "glob", "os_user": "glob"}   any user of the instance
  *       {"action": "OpenTunnel", "principal": "glob", "instance_connect_endpoint": "glob"}
@@ -102,6 +105,7 @@ struct emu_role {
     size_t n_sso_access_tokens;
     char *mfa_serial; /* NULL: AssumeRole needs no MFA */
     char *mfa_code;
+    long credential_lifetime; /* 0: as asked (STS), max_session_duration (the portal) */
     long max_session_duration;
 };
 
@@ -184,6 +188,8 @@ bool emu_world_allows(const struct emu_world *world, const char *principal_arn, 
 bool emu_world_allows_tunnel(const struct emu_world *world, const char *principal_arn, const char *endpoint_id);
 /* The role whose ARN is arn, or NULL. */
 const struct emu_role *emu_world_role(const struct emu_world *world, const char *arn);
+/* The lifetime of credentials STS or the portal issues for role when asked for asked seconds. */
+long emu_role_lifetime(const struct emu_role *role, long asked);
 /* The role IMDS serves, or NULL. */
 const struct emu_role *emu_world_instance_role(const struct emu_world *world);
 /* The endpoint called id, or NULL. */
