@@ -174,24 +174,16 @@ char *eic_cred_home_path(const char *relative)
 char *eic_cred_aws_file(const char *env_name, const char *default_name)
 {
     const char *env = getenv(env_name);
-    char *home = NULL;
-    char *path = NULL;
+    char *rel = NULL, *path;
 
-    if (env != NULL && env[0] != '\0' && strncmp(env, "~/", 2) != 0) {
-        return strdup(env);
+    if (env != NULL && env[0] != '\0') {
+        return strncmp(env, "~/", 2) == 0 ? eic_cred_home_path(env + 2) : strdup(env);
     }
-    home = home_dir();
-    if (home == NULL) {
+    if (asprintf(&rel, ".aws/%s", default_name) < 0) {
         return NULL;
     }
-    if (env != NULL && env[0] != '\0') {
-        if (asprintf(&path, "%s/%s", home, env + 2) < 0) {
-            path = NULL;
-        }
-    } else if (asprintf(&path, "%s/.aws/%s", home, default_name) < 0) {
-        path = NULL;
-    }
-    free(home);
+    path = eic_cred_home_path(rel);
+    free(rel);
     return path;
 }
 

@@ -2,7 +2,7 @@
 """pty_run.py ANSWER PROMPT COMMAND...: run COMMAND with a new pseudo-terminal as its controlling
 terminal (and its stdin, stdout and stderr), type ANSWER and Enter once PROMPT has appeared, and
 print everything the terminal showed. Exits with COMMAND's exit status; 124 when PROMPT did not
-appear within 30 s (COMMAND is then killed)."""
+appear within 120 s (COMMAND is then killed)."""
 import os
 import pty
 import select
@@ -21,7 +21,7 @@ def main():
         os.execvp(argv[0], argv)
     shown = b""
     answered = False
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
