@@ -154,6 +154,16 @@ mfa_botocore() {
         imds_get "/latest/meta-data/managed-ssh-keys/active-keys/mfa-boto/" | grep -qxF "#Caller=$OPERATOR"
 }
 check "MFA: botocore asks with the same prompt and its push has the same caller" mfa_botocore
+mfa_ssh() {
+    "$PY" "$PTY" 246810 "$MFA_PROMPT" env -i "${CASE_ENV[@]}" "$EIC_CLIENT" ssh --instance-id "$INSTANCE" \
+        --os-user mfassh --connection-type direct --endpoint-url "$URL" -- -p 1 -o BatchMode=yes true >"$WORK/tty" 2>&1
+    RC=$?
+    echo "exit status $RC"
+    cat "$WORK/tty"
+    [ "$RC" -eq 255 ] && [ "$(grep -c "Enter MFA code" "$WORK/tty")" -eq 1 ] &&
+        imds_get "/latest/meta-data/managed-ssh-keys/active-keys/mfassh/" | grep -qxF "#Caller=$OPERATOR"
+}
+check "MFA: eic ssh asks once and signs DescribeInstances and the push as the Operator role" mfa_ssh
 mfa_wrong() {
     mfa_push nobody 111111
     [ "$RC" -eq 253 ] &&
