@@ -52,6 +52,19 @@ static bool role_has_token(const struct emu_role *role, const char *token)
     return found;
 }
 
+/* The session name for token: its user's name, else "sso". */
+static const char *session_name(const struct emu_world *w, const char *token)
+{
+    for (size_t i = 0; i < w->n_sso_users; i++) {
+        for (size_t j = 0; j < w->sso_users[i].n_access_tokens; j++) {
+            if (eic_str_equal_ct(token, w->sso_users[i].access_tokens[j])) {
+                return w->sso_users[i].name;
+            }
+        }
+    }
+    return "sso";
+}
+
 /* The answer for credentials p. */
 static int role_credentials(struct emu_reply *reply, const struct emu_principal *p)
 {
@@ -126,7 +139,8 @@ int emu_sso_handle(struct emu_server *srv, const struct emu_request *req, struct
         ret = sso_error(reply, 403, "ForbiddenException", "No access");
         goto done;
     }
-    snprintf(arn, sizeof(arn), "arn:aws:sts::%s:assumed-role/%s/sso", role->account_id, role->name);
+    snprintf(arn, sizeof(arn), "arn:aws:sts::%s:assumed-role/%s/%s", role->account_id, role->name,
+             session_name(w, token));
     ret = emu_sessions_issue(srv->sessions, arn, emu_server_now(srv),
                              emu_role_lifetime(role, role->max_session_duration), NULL, &issued);
     if (ret == ENOSPC) {

@@ -5,7 +5,9 @@
  * for the world's roles with "sso_role_name" ROLE in ACCOUNT (the account of their ARN).
  * 200 {"roleCredentials": {"accessKeyId", "secretAccessKey", "sessionToken", "expiration"
  * (Unix time in milliseconds)}}, credentials of the role's max_session_duration issued into
- * srv->sessions for arn:aws:sts::ACCOUNT:assumed-role/NAME/sso. As the portal answers: a token
+ * srv->sessions for arn:aws:sts::ACCOUNT:assumed-role/NAME/USER, USER the name of the world's
+ * sso_users entry holding the token (as Identity Center names the session after the user), else
+ * "sso". As the portal answers: a token
  * no role knows (or none) is 401 UnauthorizedException; a known token asking for a role it may
  * not take, or a role that does not exist, is 403 ForbiddenException. Errors are
  * {"message": ...} with x-amzn-ErrorType naming them. */

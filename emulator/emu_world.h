@@ -56,6 +56,11 @@
  *        "credential_lifetime": 600}            optional, 60..43200 s: STS and the portal issue
  *     ],                                        credentials of exactly this lifetime, whatever
  *                                               was asked (tests of refreshing clients)
+ *     "sso_users": [                            optional, up to 32: who signed in to the SSO portal
+ *       {"name": "jdoe",                        2..64 of [\w+=,.@-]: the session name of the
+ *        "access_tokens": ["..."]}              credentials the portal issues for these tokens
+ *     ],                                        (a token of no user: "sso"; the roles' sso_access_tokens
+ *                                               say which roles a token may take)
  *     "policy": [                               optional (absent: every principal and role may push for
  *       {"principal": "glob", "instance": "glob", "os_user": "glob"}   any user of the instance
  *       {"action": "OpenTunnel", "principal": "glob", "instance_connect_endpoint": "glob"}
@@ -107,6 +112,12 @@ struct emu_role {
     char *mfa_code;
     long credential_lifetime; /* 0: as asked (STS), max_session_duration (the portal) */
     long max_session_duration;
+};
+
+struct emu_sso_user {
+    char *name;
+    char *access_tokens[EMU_ROLE_MAX_ITEMS];
+    size_t n_access_tokens;
 };
 
 enum emu_action {
@@ -167,6 +178,8 @@ struct emu_world {
     size_t n_policy;
     struct emu_role *roles;
     size_t n_roles;
+    struct emu_sso_user *sso_users;
+    size_t n_sso_users;
 };
 
 /* The embedded default world. Returns 0 or ENOMEM. */

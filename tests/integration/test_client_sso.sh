@@ -9,8 +9,9 @@
 . "$(dirname "$0")/cred_lib.sh"
 
 PTY="$TOP/tests/integration/pty_run.py"
-SSO_ADMIN="arn:aws:sts::$ACCOUNT:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/sso"
-SSO_SHORT="arn:aws:sts::$ACCOUNT:assumed-role/AWSReservedSSO_Short_0123456789abcdef/sso"
+# The portal names the session after the user holding the token (the world's sso_users: jdoe).
+SSO_ADMIN="arn:aws:sts::$ACCOUNT:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jdoe"
+SSO_SHORT="arn:aws:sts::$ACCOUNT:assumed-role/AWSReservedSSO_Short_0123456789abcdef/jdoe"
 LEGACY_URL=https://legacy.awsapps.com/start
 
 start_emulator sso --config "$TEST_DATA/worlds/credentials.json" || { not_ok "emulator starts"; finish; exit 1; }
@@ -92,11 +93,13 @@ check "SSO (sso_session): eic ssh signs DescribeInstances and the push" ssh_push
 
 # ---- SSO: legacy profiles ----
 sso_case sso-legacy "sso_start_url = $LEGACY_URL\nsso_region = us-east-1\nsso_account_id = $ACCOUNT\nsso_role_name = Admin\n"
-sso_token "$LEGACY_URL" eic-sso-access-token 2099-01-01T00:00:00UTC # as older AWS CLI v2 releases wrote it
+# A token of no user in the world: session "sso". expiresAt as older AWS CLI v2 releases wrote it.
+sso_token "$LEGACY_URL" eic-sso-nameless-token 2099-01-01T00:00:00UTC
+SSO_NAMELESS="arn:aws:sts::$ACCOUNT:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/sso"
 check "SSO (legacy sso_start_url, token cached under its SHA-1): push as the Admin role" \
-    pushed_by ssolegacy sso "$SSO_ADMIN"
+    pushed_by ssolegacy sso "$SSO_NAMELESS"
 check "SSO (legacy): botocore resolves sso and its push has the same caller" \
-    botocore_pushed_as ssolegacy-boto sso "$SSO_ADMIN"
+    botocore_pushed_as ssolegacy-boto sso "$SSO_NAMELESS"
 
 # ---- SSO: refused ----
 sso_case sso-expired "${SESSION_LINES}sso_role_name = Admin\n"
