@@ -35,6 +35,12 @@ int eic_cred_from_json(json_object *obj, const char *token_member, int token_opt
  * -HH:MM, +HHMM or nothing (UTC). Returns 0 or EINVAL. */
 int eic_cred_parse_time(const char *text, time_t *out);
 
+/* env_name's value (a leading "~/" expanded, as botocore does), else ~/.aws/default_name
+ * (malloc'd; NULL out of memory or without a home directory). */
+char *eic_cred_aws_file(const char *env_name, const char *default_name);
+/* $HOME/relative (the passwd entry's home without HOME), malloc'd, or NULL. */
+char *eic_cred_home_path(const char *relative);
+
 /* A secret-holding string wiped, then freed. */
 void eic_cred_free_secret(char *s);
 
@@ -59,5 +65,10 @@ int eic_cred_sts_assume_role(const char *profile, const struct eic_credentials *
  * NULL: botocore-session-<time>). */
 int eic_cred_sts_web_identity(const char *profile, const char *role_arn, const char *token_file,
                               const char *session_name, struct eic_credentials *out, char *err, size_t err_len);
+
+/* IAM Identity Center: the profile's sso_role_name and sso_account_id, with the access token
+ * `aws sso login` cached for its sso-session (or legacy sso_start_url), exchanged at the SSO
+ * portal (GetRoleCredentials). ENOENT when the profile has neither setting. */
+int eic_cred_sso(const char *profile, struct eic_credentials *out, char *err, size_t err_len);
 
 #endif

@@ -171,12 +171,14 @@ static int mfa_code(const char *serial, char *code, size_t code_len, char *err, 
                  "but there is no terminal to ask for the code");
         return ENXIO;
     }
-    dprintf(fd, "Enter MFA code for %s: ", serial);
+    /* Echo off before the prompt, as getpass does: TCSAFLUSH drops what was typed before it, so
+     * an answer to the prompt must not be able to arrive earlier. */
     if (tcgetattr(fd, &saved) == 0) {
         quiet = saved;
         quiet.c_lflag &= (tcflag_t)~ECHO;
         restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
     }
+    dprintf(fd, "Enter MFA code for %s: ", serial);
     while ((n = eic_read_retry(fd, &c, 1)) == 1 && c != '\n') {
         if (len + 1 < code_len) {
             code[len++] = c;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -39,22 +40,26 @@ static bool span_equals(const char *s, size_t len, const char *what)
     return len == strlen(what) && memcmp(s, what, len) == 0;
 }
 
-/* Does the header text (between the brackets) name this profile? */
+/* Does the header text (between the brackets) name this profile (or sso-session)? */
 static bool section_matches(const char *s, size_t len, const char *profile, int config_style)
 {
+    const char *prefix = config_style == EIC_INI_SSO_SESSION ? "sso-session" : "profile";
+    size_t n = strlen(prefix);
+
     trim(&s, &len);
     if (!config_style) {
         return span_equals(s, len, profile);
     }
-    if (span_equals(s, len, "default")) {
+    if (config_style != EIC_INI_SSO_SESSION && span_equals(s, len, "default")) {
         return strcmp(profile, "default") == 0;
     }
-    /* "profile NAME" (botocore splits it shell-style: a quoted NAME loses its quotes). */
-    if (len < 8 || memcmp(s, "profile", 7) != 0 || !isspace((unsigned char)s[7])) {
+    /* "profile NAME", "sso-session NAME" (botocore splits it shell-style: a quoted NAME loses
+     * its quotes). */
+    if (len < n + 1 || memcmp(s, prefix, n) != 0 || !isspace((unsigned char)s[n])) {
         return false;
     }
-    s += 8;
-    len -= 8;
+    s += n + 1;
+    len -= n + 1;
     trim(&s, &len);
     if (len >= 2 && (s[0] == '"' || s[0] == '\'') && s[len - 1] == s[0]) {
         s++;
@@ -155,28 +160,30 @@ static char *home_dir(void)
     return NULL;
 }
 
-/* env_name's value (with a leading "~/" expanded, as botocore does), else ~/.aws/default_name. */
-static char *aws_file(const char *env_name, const char *default_name)
+char *eic_cred_home_path(const char *relative)
 {
-    const char *env = getenv(env_name);
-    char *home = NULL;
-    char *path = NULL;
+    char *home = home_dir(), *path = NULL;
 
-    if (env != NULL && env[0] != '\0' && strncmp(env, "~/", 2) != 0) {
-        return strdup(env);
-    }
-    home = home_dir();
-    if (home == NULL) {
-        return NULL;
-    }
-    if (env != NULL && env[0] != '\0') {
-        if (asprintf(&path, "%s/%s", home, env + 2) < 0) {
-            path = NULL;
-        }
-    } else if (asprintf(&path, "%s/.aws/%s", home, default_name) < 0) {
+    if (home != NULL && asprintf(&path, "%s/%s", home, relative) < 0) {
         path = NULL;
     }
     free(home);
+    return path;
+}
+
+char *eic_cred_aws_file(const char *env_name, const char *default_name)
+{
+    const char *env = getenv(env_name);
+    char *rel = NULL, *path;
+
+    if (env != NULL && env[0] != '\0') {
+        return strncmp(env, "~/", 2) == 0 ? eic_cred_home_path(env + 2) : strdup(env);
+    }
+    if (asprintf(&rel, ".aws/%s", default_name) < 0) {
+        return NULL;
+    }
+    path = eic_cred_home_path(rel);
+    free(rel);
     return path;
 }
 
@@ -270,7 +277,7 @@ int eic_profile_get(const char *profile, const char *key, char **value)
     int ret = ENOENT;
 
     *value = NULL;
-    path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    path = eic_cred_aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
     if (path != NULL) {
         ret = eic_ini_get(path, profile, 0, key, value);
         free(path);
@@ -278,7 +285,7 @@ int eic_profile_get(const char *profile, const char *key, char **value)
     if (ret == 0 || ret == ENOMEM) {
         return ret;
     }
-    path = aws_file("AWS_CONFIG_FILE", "config");
+    path = eic_cred_aws_file("AWS_CONFIG_FILE", "config");
     ret = ENOENT;
     if (path != NULL) {
         ret = eic_ini_get(path, profile, 1, key, value);
@@ -294,8 +301,8 @@ static bool profile_exists(const char *profile)
     bool seen = false;
 
     for (int config_style = 0; config_style <= 1 && !seen; config_style++) {
-        path = config_style ? aws_file("AWS_CONFIG_FILE", "config") : aws_file("AWS_SHARED_CREDENTIALS_FILE",
-                                                                                 "credentials");
+        path = config_style ? eic_cred_aws_file("AWS_CONFIG_FILE", "config")
+                            : eic_cred_aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
         if (path != NULL) {
             int ret = eic_ini_get(path, profile, config_style, "__eic_no_such_key__", &value);
 
@@ -345,30 +352,6 @@ static int from_process(const char *profile, struct eic_credentials *out, char *
     return ret;
 }
 
-/* SSO profiles: a clear error rather than a silent fall-through to other credentials (the CLI
- * would use the profile's). */
-static int unsupported(const char *profile, char *err, size_t err_len)
-{
-    static const char *const keys[] = {"sso_session", "sso_start_url"};
-    char *value = NULL;
-
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        int ret = eic_profile_get(profile, keys[i], &value);
-
-        free(value);
-        value = NULL;
-        if (ret == ENOMEM) {
-            return ENOMEM;
-        }
-        if (ret == 0) {
-            snprintf(err, err_len, "The config profile (%s) uses %s, which eic does not support yet", profile,
-                     keys[i]);
-            return ENOTSUP;
-        }
-    }
-    return ENOENT;
-}
-
 #define MAX_ROLE_CHAIN 8 /* source_profile hops; a loop ends here */
 
 static int profile_chain(const char *profile, int depth, bool env_web_identity, struct eic_credentials *out,
@@ -377,12 +360,12 @@ static int profile_chain(const char *profile, int depth, bool env_web_identity, 
 /* The static keys of profile itself (a source_profile naming its own profile). */
 static int own_static_keys(const char *profile, struct eic_credentials *out, char *err, size_t err_len)
 {
-    char *path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    char *path = eic_cred_aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
     int ret = path ? from_file(path, profile, 0, "shared-credentials-file", out, err, err_len) : ESRCH;
 
     free(path);
     if (ret == ENOENT || ret == ESRCH) {
-        path = aws_file("AWS_CONFIG_FILE", "config");
+        path = eic_cred_aws_file("AWS_CONFIG_FILE", "config");
         ret = path ? from_file(path, profile, 1, "config-file", out, err, err_len) : ESRCH;
         free(path);
     }
@@ -510,11 +493,11 @@ static int profile_chain(const char *profile, int depth, bool env_web_identity, 
     if (ret != ENOENT) {
         goto done;
     }
-    ret = unsupported(profile, err, err_len);
+    ret = eic_cred_sso(profile, out, err, err_len);
     if (ret != ENOENT) {
         goto done;
     }
-    path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    path = eic_cred_aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
     ret = path ? from_file(path, profile, 0, "shared-credentials-file", out, err, err_len) : ESRCH;
     free(path);
     if (ret == 0 || (ret != ENOENT && ret != ESRCH)) {
@@ -524,7 +507,7 @@ static int profile_chain(const char *profile, int depth, bool env_web_identity, 
     if (ret != ENOENT) {
         goto done;
     }
-    path = aws_file("AWS_CONFIG_FILE", "config");
+    path = eic_cred_aws_file("AWS_CONFIG_FILE", "config");
     ret = path ? from_file(path, profile, 1, "config-file", out, err, err_len) : ESRCH;
     free(path);
     if (ret == ESRCH) {
@@ -585,11 +568,52 @@ void eic_credentials_free(struct eic_credentials *creds)
     memset(creds, 0, sizeof(*creds));
 }
 
+/* botocore's RefreshableCredentials: refresh when less than this is left (advisory: keep the old
+ * ones if that fails), and fail when less than the mandatory window is left and refreshing fails. */
+#define ADVISORY_REFRESH_S (15 * 60)
+#define MANDATORY_REFRESH_S (10 * 60)
+
+int eic_credentials_refresh(const char *profile_arg, struct eic_credentials *creds)
+{
+    struct eic_credentials fresh;
+    char err[512] = "";
+    long long left;
+    int ret;
+
+    if (creds->expiration == 0) {
+        return EIC_EXIT_OK;
+    }
+    left = (long long)creds->expiration - (long long)time(NULL);
+    if (left >= ADVISORY_REFRESH_S) {
+        return EIC_EXIT_OK;
+    }
+    ret = eic_credentials_resolve(profile_arg, &fresh, err, sizeof(err));
+    if (ret == 0 && strcmp(fresh.source, creds->source) != 0) {
+        /* Another source answers now (a file changed): not a refresh of these credentials. */
+        snprintf(err, sizeof(err), "credentials from %s were to be refreshed but %s answered instead", creds->source,
+                 fresh.source);
+        eic_credentials_free(&fresh);
+        ret = EINVAL;
+    }
+    if (ret != 0) {
+        if (ret != ENOMEM && left >= MANDATORY_REFRESH_S) {
+            eic_log(LOG_WARNING, "credentials from %s expire in %lld s and refreshing them failed: %s", creds->source,
+                    left, err);
+            return EIC_EXIT_OK;
+        }
+        fprintf(stderr, "%s\n", ret == ENOMEM ? "out of memory" : err);
+        return ret == ENOMEM ? EIC_EXIT_OTHER : EIC_EXIT_CONFIG;
+    }
+    eic_log(LOG_DEBUG, "credentials from %s refreshed (%lld s were left): access key %s", fresh.source, left,
+            fresh.access_key_id);
+    eic_credentials_free(creds);
+    *creds = fresh;
+    return EIC_EXIT_OK;
+}
+
 /* ---- region ---- */
 
-/* botocore's rule, lower case only: the region becomes part of a host name and of the
- * signing scope. */
-static bool region_ok(const char *r)
+bool eic_region_name_ok(const char *r)
 {
     size_t len = strlen(r);
 
@@ -647,7 +671,7 @@ int eic_region_resolve(const char *region_arg, const char *profile_arg, const ch
         r = nonempty_env("AWS_DEFAULT_REGION");
     }
     if (r == NULL) {
-        path = aws_file("AWS_CONFIG_FILE", "config");
+        path = eic_cred_aws_file("AWS_CONFIG_FILE", "config");
         if (path != NULL && eic_ini_get(path, profile_name(profile_arg), 1, "region", &from_config) == 0 &&
             from_config[0] != '\0') {
             r = from_config;
@@ -655,7 +679,7 @@ int eic_region_resolve(const char *region_arg, const char *profile_arg, const ch
         free(path);
     }
     if (r != NULL) {
-        if (!region_ok(r)) {
+        if (!eic_region_name_ok(r)) {
             snprintf(err, err_len, "Provided region_name '%.64s' doesn't match a supported format.", r);
             ret = EINVAL;
         } else {

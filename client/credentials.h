@@ -7,7 +7,7 @@
  *   assume-role               the profile has role_arn (cred_sts.c)
  *   assume-role-with-web-identity  AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, or the profile's
  *                             web_identity_token_file (cred_sts.c)
- *   sso                       the profile has sso_session or sso_start_url (cred_sso.c)
+ *   sso                       the profile has sso_role_name or sso_account_id (cred_sso.c)
  *   shared-credentials-file   static keys in ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE),
  *                             section "[NAME]"
  *   custom-process            the profile's credential_process (cred_process.c)
@@ -24,6 +24,7 @@
 #ifndef EIC_CLIENT_CREDENTIALS_H
 #define EIC_CLIENT_CREDENTIALS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -42,6 +43,14 @@ int eic_credentials_resolve(const char *profile_arg, struct eic_credentials *out
 /* Wipes the secrets before freeing them. */
 void eic_credentials_free(struct eic_credentials *creds);
 
+/* Before a signing that comes after others in the same run: creds as they are while more than
+ * 15 minutes of them are left (or they do not expire); else new ones, resolved as for profile_arg
+ * (the same source: the chain is walked again), as botocore's RefreshableCredentials do. When
+ * that fails with 10 to 15 minutes left (botocore's advisory window) the old ones are kept; with
+ * less (mandatory) it is an error: printed, and EIC_EXIT_CONFIG returned (EIC_EXIT_OTHER out of
+ * memory). Returns EIC_EXIT_OK otherwise. */
+int eic_credentials_refresh(const char *profile_arg, struct eic_credentials *creds);
+
 /* *region is malloc'd. Returns 0, ENOENT (no region anywhere), EINVAL (a region that is not
  * a region name, or a zone that is not a zone name; err says which). */
 int eic_region_resolve(const char *region_arg, const char *profile_arg, const char *zone, char **region,
@@ -56,9 +65,16 @@ int eic_region_and_credentials_resolve(const char *region_arg, const char *profi
 /* The value of key in section of the INI file at path (malloc'd), as botocore's parser reads
  * it: '#' and ';' comment lines, "[section]" headers, "key = value" with both sides trimmed
  * and keys compared case-insensitively, indented lines belonging to the entry above.
- * config_style: the file is a config file, where "[profile NAME]" names profile NAME.
+ * config_style: 0 for the credentials file ("[NAME]"); 1 for the config file, where
+ * "[profile NAME]" names profile NAME; EIC_INI_SSO_SESSION: the config file's
+ * "[sso-session NAME]" named NAME.
  * Returns 0, ENOENT (no such key), ESRCH (no such section) or an errno value of reading. */
+#define EIC_INI_SSO_SESSION 2
 int eic_ini_get(const char *path, const char *profile, int config_style, const char *key, char **value);
+
+/* Whether r is a region name as botocore accepts it (lower case only: it becomes part of host
+ * names and of the signing scope). */
+bool eic_region_name_ok(const char *r);
 
 /* The profile's setting key (malloc'd): the credentials file's, else the config file's.
  * Returns 0, ENOENT or ENOMEM. */

@@ -143,7 +143,8 @@ struct tunnel_target {
     const char *host_header;
     const char *params;        /* the OpenTunnel parameters, encoded */
     const char *region;
-    const struct eic_credentials *creds;
+    const char *profile;       /* --profile: creds are refreshed as they were resolved */
+    struct eic_credentials *creds;
     const char *ca_bundle;
     const char *endpoint_id;
     const char *status_file;   /* NULL, or where a refusal is noted (eic ssh) */
@@ -271,6 +272,11 @@ static int serve_local_port(const struct tunnel_target *t, unsigned int port)
         }
         conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) {
+            continue;
+        }
+        /* Refreshed here, not in the child, so that the next tunnels get them too. */
+        if (eic_credentials_refresh(t->profile, t->creds) != EIC_EXIT_OK) {
+            close(conn);
             continue;
         }
         pid = fork();
@@ -413,6 +419,10 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     if (endpoint_id == NULL || (dns_name == NULL && endpoint == NULL)) {
         const struct eic_endpoint *chosen;
 
+        status = eic_credentials_refresh(profile, &creds);
+        if (status != EIC_EXIT_OK) {
+            goto done;
+        }
         eic_ec2_describe_endpoints(&call, endpoint_id, endpoint_id ? NULL : info.vpc_id, &endpoints, &result);
         status = eic_api_report(CMD, "DescribeInstanceConnectEndpoints", &result);
         eic_api_result_free(&result);
@@ -467,13 +477,16 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     eic_log(LOG_DEBUG, "%s://%s/openTunnel?%s", tls ? "wss" : "ws", host_header, params);
     target = (struct tunnel_target){
         .tls = tls, .connect_host = connect_host, .connect_port = connect_port, .host_header = host_header,
-        .params = params, .region = region, .creds = &creds, .ca_bundle = call.ca_bundle,
+        .params = params, .region = region, .profile = profile, .creds = &creds, .ca_bundle = call.ca_bundle,
         .endpoint_id = endpoint_id, .status_file = status_file,
     };
 
     /* 3. Connect, upgrade, relay: stdin/stdout, or each connection to the local port. */
     if (local_port == NULL) {
-        status = run_tunnel(&target, STDIN_FILENO, STDOUT_FILENO);
+        status = eic_credentials_refresh(profile, &creds);
+        if (status == EIC_EXIT_OK) {
+            status = run_tunnel(&target, STDIN_FILENO, STDOUT_FILENO);
+        }
     } else {
         status = serve_local_port(&target, (unsigned int)listen_port);
     }

@@ -541,6 +541,10 @@ int eic_cmd_ssh(int argc, char **argv)
     if (route.via_eice) {
         /* 2b. The endpoint, chosen as `eic open-tunnel` would; found here so that "none" is a
          * clear error before a key is pushed, and handed to it so it needs no API call. */
+        status = eic_credentials_refresh(profile, &creds);
+        if (status != EIC_EXIT_OK) {
+            goto done;
+        }
         eic_ec2_describe_endpoints(&call, NULL, info.vpc_id, &endpoints, &result);
         status = eic_api_report(CMD, "DescribeInstanceConnectEndpoints", &result);
         eic_api_result_free(&result);
@@ -594,6 +598,10 @@ int eic_cmd_ssh(int argc, char **argv)
         goto done;
     }
     eic_log(LOG_DEBUG, "step 4: SendSSHPublicKey for %s", os_user);
+    status = eic_credentials_refresh(profile, &creds); /* ssh-keygen, or a slow answer, may have taken long */
+    if (status != EIC_EXIT_OK) {
+        goto done;
+    }
     call.service = PUSH_SERVICE;
     call.target = PUSH_TARGET;
     call.body = body;

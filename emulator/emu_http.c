@@ -17,6 +17,7 @@
 #include "emu_imds.h"
 #include "emu_creds.h"
 #include "emu_ec2.h"
+#include "emu_sso.h"
 #include "emu_sts.h"
 #include "emu_push.h"
 #include "emu_tunnel.h"
@@ -410,6 +411,9 @@ int emu_http_dispatch(struct emu_server *srv, const struct emu_request *req, str
     }
     if (srv->sessions != NULL && emu_creds_container_request(srv, req)) {
         return emu_creds_container_handle(srv, req, reply);
+    }
+    if (emu_sso_request(req)) {
+        return emu_sso_handle(srv, req, reply); /* the SSO portal's GetRoleCredentials */
     }
     if (emu_sts_request(req)) {
         return emu_sts_handle(srv, req, reply); /* the Query protocol, Action AssumeRole* */

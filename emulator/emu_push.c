@@ -308,6 +308,9 @@ static int verify_signature(struct emu_server *srv, const struct emu_request *re
                      "your AWS Secret Access Key and signing method.");
         goto done;
     }
+    /* Which credentials signed what: the tests prove credential refreshes with this line. */
+    eic_log(LOG_INFO, "sigv4: %s request signed by %s with access key %s", auth->service, principal->arn,
+            principal->access_key_id);
     *out = principal;
     ret = 0;
 done:

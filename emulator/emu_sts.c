@@ -201,6 +201,20 @@ int emu_sts_handle(struct emu_server *srv, const struct emu_request *req, struct
             (external_id == NULL || strcmp(external_id, role->external_id) != 0)) {
             trusted = false;
         }
+        if (trusted && role->mfa_serial != NULL) {
+            const char *serial = emu_form_get(params, n, "SerialNumber");
+            const char *code = emu_form_get(params, n, "TokenCode");
+
+            /* Without MFA the trust policy's aws:MultiFactorAuthPresent condition fails (the
+             * message below); a wrong code is STS's own error. */
+            trusted = serial != NULL && code != NULL && strcmp(serial, role->mfa_serial) == 0;
+            if (trusted && !eic_str_equal_ct(code, role->mfa_code)) {
+                eic_log(LOG_NOTICE, "sts: AssumeRole of %s by %s refused: wrong MFA code", role->arn, caller->arn);
+                ret = sts_error(reply, 403, "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one "
+                                                            "time pass code.");
+                goto done;
+            }
+        }
         if (!trusted) {
             snprintf(msg, sizeof(msg), "User: %s is not authorized to perform: sts:AssumeRole on resource: %.256s",
                      caller->arn, role_arn);
@@ -222,7 +236,8 @@ int emu_sts_handle(struct emu_server *srv, const struct emu_request *req, struct
         }
     }
     snprintf(arn, sizeof(arn), "arn:aws:sts::%s:assumed-role/%s/%s", role->account_id, role->name, session);
-    ret = emu_sessions_issue(srv->sessions, arn, emu_server_now(srv), duration, NULL, &issued);
+    ret = emu_sessions_issue(srv->sessions, arn, emu_server_now(srv), emu_role_lifetime(role, duration), NULL,
+                             &issued);
     if (ret == ENOSPC) {
         ret = sts_error(reply, 400, "Throttling", "Too many live sessions in the emulator");
         goto done;

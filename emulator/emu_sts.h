@@ -3,7 +3,10 @@
  *   AssumeRole (SigV4 for service "sts"): RoleArn, RoleSessionName (2..64 of [\w+=,.@-]),
  *     optional ExternalId (must equal the role's external_id when it has one), DurationSeconds
  *     (900..the role's max_session_duration, default 3600); the caller's ARN must match one of
- *     the role's "trusted" globs, else 403 AccessDenied with IAM's words.
+ *     the role's "trusted" globs, else 403 AccessDenied with IAM's words. A role with mfa_serial
+ *     also needs SerialNumber equal to it and TokenCode equal to its mfa_code (a wrong code: 403
+ *     AccessDenied "MultiFactorAuthentication failed with invalid MFA one time pass code."; none:
+ *     the trust refusal above).
  *   AssumeRoleWithWebIdentity (unsigned, as in AWS): RoleArn, RoleSessionName, WebIdentityToken
  *     (one of the role's web_identity_tokens, else 400 InvalidIdentityToken), DurationSeconds.
  * Errors: <ErrorResponse><Error><Type>Sender</Type><Code>..</Code><Message>..</Message></Error>.

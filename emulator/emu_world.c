@@ -694,7 +694,8 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
 {
     static const char *const keys[] = {"arn", "trusted", "external_id", "web_identity_tokens", "instance_profile",
                                        "container_path", "container_authorization", "sso_role_name",
-                                       "sso_access_tokens", "max_session_duration", NULL};
+                                       "sso_access_tokens", "mfa_serial", "mfa_code", "max_session_duration",
+                                       "credential_lifetime", NULL};
     json_object *member;
     const char *slash;
     int ret;
@@ -719,6 +720,12 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
     }
     if (ret == 0) {
         ret = get_string(name, path, r, "sso_role_name", false, &role->sso_role_name, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, r, "mfa_serial", false, &role->mfa_serial, err, err_len);
+    }
+    if (ret == 0) {
+        ret = get_string(name, path, r, "mfa_code", false, &role->mfa_code, err, err_len);
     }
     if (ret == 0) {
         ret = get_string_list(name, path, r, "trusted", role->trusted, &role->n_trusted, err, err_len);
@@ -767,6 +774,14 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
                     "together", name, path);
         return EINVAL;
     }
+    /* STS's SerialNumber (an MFA device ARN or a hardware serial) and TokenCode (6 digits). */
+    if ((role->mfa_serial != NULL) != (role->mfa_code != NULL) ||
+        (role->mfa_serial != NULL && (!world_re_match("^[A-Za-z0-9+=/:,.@_-]{9,256}$", role->mfa_serial) ||
+                                      !world_re_match("^[0-9]{6}$", role->mfa_code)))) {
+        eic_set_err(err, err_len, "%s: \"%s\": \"mfa_serial\" (9 to 256 of [A-Za-z0-9+=/:,.@_-]) and "
+                    "\"mfa_code\" (6 digits) go together", name, path);
+        return EINVAL;
+    }
     role->instance_profile = false;
     if (json_object_object_get_ex(r, "instance_profile", &member)) {
         if (!json_object_is_type(member, json_type_boolean)) {
@@ -784,6 +799,16 @@ static int parse_role(const char *name, const char *path, json_object *r, struct
             return EINVAL;
         }
         role->max_session_duration = (long)v;
+    }
+    role->credential_lifetime = 0;
+    if (json_object_object_get_ex(r, "credential_lifetime", &member)) {
+        int64_t v = json_object_is_type(member, json_type_int) ? json_object_get_int64(member) : -1;
+
+        if (v < 60 || v > 43200) {
+            eic_set_err(err, err_len, "%s: \"%s.credential_lifetime\" must be an integer in 60..43200", name, path);
+            return EINVAL;
+        }
+        role->credential_lifetime = (long)v;
     }
     return 0;
 }
@@ -839,6 +864,51 @@ static int parse_roles(const char *name, json_object *arr, struct emu_world *w, 
 /* No "policy" key: each principal may push for any OS user of the world's instance and open
  * tunnels through any endpoint (the convenient default for test worlds); written out as rules
  * so there is one code path. */
+/* "sso_users": [{"name", "access_tokens"}]: who signed in to the portal with which tokens. */
+static int parse_sso_users(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
+{
+    static const char *const keys[] = {"name", "access_tokens", NULL};
+    size_t n;
+    int ret = 0;
+
+    if (!json_object_is_type(arr, json_type_array) || (n = json_object_array_length(arr)) > EMU_WORLD_MAX_ROLES) {
+        eic_set_err(err, err_len, "%s: \"sso_users\" must be an array of at most %d users", name,
+                    EMU_WORLD_MAX_ROLES);
+        return EINVAL;
+    }
+    w->sso_users = calloc(n ? n : 1, sizeof(*w->sso_users));
+    if (w->sso_users == NULL) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        json_object *u = json_object_array_get_idx(arr, i);
+        struct emu_sso_user *user = &w->sso_users[i];
+        char path[32];
+
+        w->n_sso_users = i + 1;
+        snprintf(path, sizeof(path), "sso_users[%zu]", i);
+        if (!json_object_is_type(u, json_type_object)) {
+            eic_set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
+            return EINVAL;
+        }
+        ret = check_keys(name, path, u, keys, err, err_len);
+        if (ret == 0) {
+            ret = get_string(name, path, u, "name", true, &user->name, err, err_len);
+        }
+        if (ret == 0) {
+            ret = get_string_list(name, path, u, "access_tokens", user->access_tokens, &user->n_access_tokens, err,
+                                  err_len);
+        }
+        /* The name becomes the role session name: STS's rule for those. */
+        if (ret == 0 && (!world_re_match("^[A-Za-z0-9+=,.@_-]{2,64}$", user->name) || user->n_access_tokens == 0)) {
+            eic_set_err(err, err_len, "%s: \"%s\": \"name\" (2 to 64 of [A-Za-z0-9+=,.@_-]) and \"access_tokens\" "
+                        "are required", name, path);
+            ret = EINVAL;
+        }
+    }
+    return ret;
+}
+
 static int default_policy(struct emu_world *w)
 {
     size_t n = w->n_principals + w->n_roles;
@@ -878,7 +948,7 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
                     size_t err_len)
 {
     static const char *const keys[] = {"instance", "instance_connect_endpoints", "key_lifetime", "principals", "roles",
-                                       "policy", NULL};
+                                       "sso_users", "policy", NULL};
     struct emu_world *w = NULL;
     json_object *root = NULL;
     json_object *member;
@@ -964,6 +1034,12 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
     }
     if (json_object_object_get_ex(root, "roles", &member)) {
         ret = parse_roles(name, member, w, err, err_len);
+        if (ret != 0) {
+            goto done;
+        }
+    }
+    if (json_object_object_get_ex(root, "sso_users", &member)) {
+        ret = parse_sso_users(name, member, w, err, err_len);
         if (ret != 0) {
             goto done;
         }
@@ -1077,6 +1153,8 @@ void emu_world_free(struct emu_world *w)
         }
         free(r->container_authorization);
         free(r->sso_role_name);
+        free(r->mfa_serial);
+        free(r->mfa_code);
         for (size_t j = 0; j < r->n_trusted; j++) {
             free(r->trusted[j]);
         }
@@ -1090,6 +1168,14 @@ void emu_world_free(struct emu_world *w)
         }
     }
     free(w->roles);
+    for (size_t i = 0; i < w->n_sso_users; i++) {
+        free(w->sso_users[i].name);
+        for (size_t j = 0; j < w->sso_users[i].n_access_tokens; j++) {
+            explicit_bzero(w->sso_users[i].access_tokens[j], strlen(w->sso_users[i].access_tokens[j]));
+            free(w->sso_users[i].access_tokens[j]);
+        }
+    }
+    free(w->sso_users);
     for (size_t i = 0; i < w->n_policy; i++) {
         free(w->policy[i].principal);
         free(w->policy[i].instance);
@@ -1180,6 +1266,11 @@ const struct emu_role *emu_world_role(const struct emu_world *w, const char *arn
         }
     }
     return NULL;
+}
+
+long emu_role_lifetime(const struct emu_role *role, long asked)
+{
+    return role->credential_lifetime > 0 ? role->credential_lifetime : asked;
 }
 
 const struct emu_role *emu_world_instance_role(const struct emu_world *w)

@@ -48,9 +48,19 @@
  *        "sso_role_name": "PermissionSet",      optional: GetRoleCredentials(account of the
  *        "sso_access_tokens": ["..."],          ARN, this role name) with one of these tokens
  *                                               (session "sso")
- *        "max_session_duration": 3600}          optional, 900..43200: the most DurationSeconds,
- *     ],                                        and the lifetime of credentials from IMDS, the
+ *        "mfa_serial": "arn:aws:iam::ACCOUNT:mfa/NAME",  optional, with "mfa_code": AssumeRole
+ *        "mfa_code": "123456",                  must carry SerialNumber and TokenCode equal to them
+ *        "max_session_duration": 3600,          optional, 900..43200: the most DurationSeconds,
+ *                                               and the lifetime of credentials from IMDS, the
  *                                               container endpoint and the portal
+ *        "credential_lifetime": 600}            optional, 60..43200 s: STS and the portal issue
+ *     ],                                        credentials of exactly this lifetime, whatever
+ *                                               was asked (tests of refreshing clients)
+ *     "sso_users": [                            optional, up to 32: who signed in to the SSO portal
+ *       {"name": "jdoe",                        2..64 of [\w+=,.@-]: the session name of the
+ *        "access_tokens": ["..."]}              credentials the portal issues for these tokens
+ *     ],                                        (a token of no user: "sso"; the roles' sso_access_tokens
+ *                                               say which roles a token may take)
  *     "policy": [                               optional (absent: every principal and role may push for
  *       {"principal": "glob", "instance": "glob", "os_user": "glob"}   any user of the instance
  *       {"action": "OpenTunnel", "principal": "glob", "instance_connect_endpoint": "glob"}
@@ -98,7 +108,16 @@ struct emu_role {
     char *sso_role_name;
     char *sso_access_tokens[EMU_ROLE_MAX_ITEMS];
     size_t n_sso_access_tokens;
+    char *mfa_serial; /* NULL: AssumeRole needs no MFA */
+    char *mfa_code;
+    long credential_lifetime; /* 0: as asked (STS), max_session_duration (the portal) */
     long max_session_duration;
+};
+
+struct emu_sso_user {
+    char *name;
+    char *access_tokens[EMU_ROLE_MAX_ITEMS];
+    size_t n_access_tokens;
 };
 
 enum emu_action {
@@ -159,6 +178,8 @@ struct emu_world {
     size_t n_policy;
     struct emu_role *roles;
     size_t n_roles;
+    struct emu_sso_user *sso_users;
+    size_t n_sso_users;
 };
 
 /* The embedded default world. Returns 0 or ENOMEM. */
@@ -180,6 +201,8 @@ bool emu_world_allows(const struct emu_world *world, const char *principal_arn, 
 bool emu_world_allows_tunnel(const struct emu_world *world, const char *principal_arn, const char *endpoint_id);
 /* The role whose ARN is arn, or NULL. */
 const struct emu_role *emu_world_role(const struct emu_world *world, const char *arn);
+/* The lifetime of credentials STS or the portal issues for role when asked for asked seconds. */
+long emu_role_lifetime(const struct emu_role *role, long asked);
 /* The role IMDS serves, or NULL. */
 const struct emu_role *emu_world_instance_role(const struct emu_world *world);
 /* The endpoint called id, or NULL. */

@@ -33,8 +33,8 @@ declare -A extra=(
     [fuzz_proto]=""
     [fuzz_emu_request]="emulator/emu_http.c emulator/emu_imds.c emulator/emu_push.c emulator/emu_ec2.c
                         emulator/emu_server.c emulator/emu_world.c emulator/emu_pki.c emulator/emu_records.c
-                        emulator/emu_fault.c emulator/emu_tunnel.c emulator/emu_sessions.c emulator/emu_creds.c emulator/emu_sts.c"
-    [fuzz_ec2_xml]="client/ec2.c client/api.c client/args.c client/http.c client/credentials.c client/cred_source.c client/cred_process.c client/cred_metadata.c client/cred_sts.c"
+                        emulator/emu_fault.c emulator/emu_tunnel.c emulator/emu_sessions.c emulator/emu_creds.c emulator/emu_sts.c emulator/emu_sso.c"
+    [fuzz_ec2_xml]="client/ec2.c client/api.c client/args.c client/http.c client/credentials.c client/cred_source.c client/cred_process.c client/cred_metadata.c client/cred_sts.c client/cred_sso.c"
 )
 # shellcheck disable=SC2034 # read through ${!extra_libs_var}
 extra_libs_fuzz_emu_request="$(pkg-config --libs libmicrohttpd)"

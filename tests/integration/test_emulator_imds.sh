@@ -326,6 +326,11 @@ check "bad world: an endpoint tag key starting with aws:" bad_world awstag "{$IN
 check "bad world: an endpoint tag value not a string" bad_world numtag "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"tags\":{\"Name\":1}}]}" '"instance_connect_endpoints[0].tags.Name"'
 check "bad world: endpoint tags not an object" bad_world arrtag "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"tags\":[]}]}" '"instance_connect_endpoints[0].tags"'
 check "bad world: a FIPS DNS name that is not one" bad_world badfips "{$INST,$PRIN,\"instance_connect_endpoints\":[{\"id\":\"eice-0e1c0de5e1c0de502\",\"fips_dns_name\":\"a b\"}]}" '"instance_connect_endpoints[0].fips_dns_name"'
+ROLE='"arn":"arn:aws:iam::111122223333:role/R"'
+check "bad world: a role's mfa_serial without mfa_code" bad_world mfa1 "{$INST,$PRIN,\"roles\":[{$ROLE,\"mfa_serial\":\"arn:aws:iam::111122223333:mfa/x\"}]}" '"mfa_serial"'
+check "bad world: a role's mfa_code that is not 6 digits" bad_world mfa2 "{$INST,$PRIN,\"roles\":[{$ROLE,\"mfa_serial\":\"arn:aws:iam::111122223333:mfa/x\",\"mfa_code\":\"12345\"}]}" '"mfa_code" (6 digits)'
+check "bad world: a role's credential_lifetime under 60 s" bad_world lifetime "{$INST,$PRIN,\"roles\":[{$ROLE,\"credential_lifetime\":59}]}" '"roles[0].credential_lifetime"'
+check "bad world: an SSO user's name that cannot be a session name" bad_world ssouser "{$INST,$PRIN,\"sso_users\":[{\"name\":\"j doe\",\"access_tokens\":[\"t\"]}]}" '"sso_users[0]"'
 secret_not_echoed() {
     bad_world badsecret "{$INST,\"principals\":[{\"arn\":\"arn:aws:iam::111122223333:user/x\",\"access_key_id\":\"AKIAXXXXXXXXXXXXXXXX\",\"secret_access_key\":\"has space\"}]}" '"principals[0].secret_access_key"' &&
         ! grep -q 'has space' "$WORK/bad.out"

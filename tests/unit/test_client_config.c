@@ -80,7 +80,11 @@ static int setup(void **state)
                             "[work]\n"
                             "region = not-a-profile-section\n"
                             "[profile bad]\n"
-                            "region = Not_A_Region\n");
+                            "region = Not_A_Region\n"
+                            "[sso-session corp]\n"
+                            "sso_region = eu-central-1\n"
+                            "[sso-session 'quoted corp']\n"
+                            "sso_region = eu-north-1\n");
     setenv("HOME", dir, 1);
     return 0;
 }
@@ -127,6 +131,12 @@ static void test_ini(void **state)
     expect_ini(config_path, "default", 1, "region", 0, "eu-west-1");
     expect_ini(config_path, "quoted name", 1, "region", 0, "us-west-2");
     expect_ini(config_path, "work", 1, "region", ESRCH, NULL);
+    /* [sso-session NAME] only as an sso-session; "default" is no sso-session name of its own. */
+    expect_ini(config_path, "corp", EIC_INI_SSO_SESSION, "sso_region", 0, "eu-central-1");
+    expect_ini(config_path, "quoted corp", EIC_INI_SSO_SESSION, "sso_region", 0, "eu-north-1");
+    expect_ini(config_path, "corp", 1, "sso_region", ESRCH, NULL);
+    expect_ini(config_path, "cfg", EIC_INI_SSO_SESSION, "region", ESRCH, NULL);
+    expect_ini(config_path, "default", EIC_INI_SSO_SESSION, "region", ESRCH, NULL);
     expect_ini("/nonexistent/file", "default", 0, "x", ENOENT, NULL);
 }
 

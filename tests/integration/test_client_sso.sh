@@ -1,0 +1,229 @@
+#!/bin/bash
+# The rest of eic's credential chain (#11) against the emulator (world
+# tests/data/worlds/credentials.json), botocore judging as in test_client_credentials.sh: IAM
+# Identity Center (SSO) profiles, assume-role with MFA (the code typed on a pseudo-terminal), and
+# temporary credentials refreshed between the signings of one `eic ssh`, proved by the access keys
+# the emulator saw signing each request. `eic ssh` runs up to ssh itself: DescribeInstances and
+# the push are made, then ssh finds nothing listening on port 1 of the instance (127.0.0.1): 255.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cred_lib.sh"
+
+PTY="$TOP/tests/integration/pty_run.py"
+# The portal names the session after the user holding the token (the world's sso_users: jdoe).
+SSO_ADMIN="arn:aws:sts::$ACCOUNT:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jdoe"
+SSO_SHORT="arn:aws:sts::$ACCOUNT:assumed-role/AWSReservedSSO_Short_0123456789abcdef/jdoe"
+LEGACY_URL=https://legacy.awsapps.com/start
+
+start_emulator sso --config "$TEST_DATA/worlds/credentials.json" || { not_ok "emulator starts"; finish; exit 1; }
+URL=$EMU_URL
+LOG="$EMU_STATE/emulator.log"
+
+# sso_case NAME PROFILE-LINES: profile "dev" (AWS_PROFILE) with PROFILE-LINES (printf %b) and the
+# sso-session "corp"; the portal at the emulator for eic and for botocore.
+sso_case() {
+    case_env "$1" AWS_PROFILE=dev AWS_ENDPOINT_URL_SSO="$URL" EIC_JUDGE_SSO_URL="$URL"
+    printf '[profile dev]\n%b[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n' \
+        "$2" >"$CASE_HOME/.aws/config"
+}
+
+# sso_token NAME TOKEN EXPIRES: the cache file `aws sso login` writes for NAME (the sso-session's
+# name, or a legacy profile's start URL): ~/.aws/sso/cache/<sha1 of NAME>.json.
+sso_token() {
+    mkdir -p "$CASE_HOME/.aws/sso/cache"
+    printf '{"startUrl": "%s", "region": "us-east-1", "accessToken": "%s", "expiresAt": "%s"}\n' "$1" "$2" "$3" \
+        >"$CASE_HOME/.aws/sso/cache/$(printf %s "$1" | sha1sum | cut -d' ' -f1).json"
+}
+
+# eic_ssh OS-USER: eic ssh in CASE_ENV (LOG_FROM: the emulator's first log line of this run).
+eic_ssh() {
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    env -i "${CASE_ENV[@]}" "$EIC_CLIENT" ssh --instance-id "$INSTANCE" --os-user "$1" --connection-type direct \
+        --endpoint-url "$URL" --debug -- -p 1 -o BatchMode=yes -o ConnectTimeout=5 true >"$WORK/out" 2>"$WORK/err" \
+        </dev/null
+    RC=$?
+}
+
+# ssh_pushed_by OS-USER METHOD CALLER: eic ssh got to ssh (255) with credentials from METHOD,
+# and the key it pushed is recorded with CALLER.
+ssh_pushed_by() {
+    eic_ssh "$1"
+    echo "exit status $RC"
+    grep -v 'debug: |' "$WORK/err"
+    [ "$RC" -eq 255 ] && grep -q "credentials from $2, access key" "$WORK/err" || return 1
+    imds_get "/latest/meta-data/managed-ssh-keys/active-keys/$1/" >"$WORK/active" || return 1
+    grep -qxF "#Caller=$3" "$WORK/active"
+}
+
+# signing_key SERVICE: the access key that signed the last SERVICE request of the eic_ssh run.
+signing_key() {
+    tail -n +"$LOG_FROM" "$LOG" | sed -n "s/.*sigv4: $1 request signed by .* with access key \([A-Z0-9]*\)$/\1/p" | tail -n 1
+}
+
+# keys_of_run ISSUER: DescribeInstances and the push of the eic_ssh run were signed with keys
+# K1 and K2 that ISSUER ("sts: AssumeRole", "sso: GetRoleCredentials") issued in that run.
+keys_of_run() {
+    K1=$(signing_key ec2)
+    K2=$(signing_key ec2-instance-connect)
+    echo "DescribeInstances signed with ${K1:-?}, SendSSHPublicKey with ${K2:-?}"
+    tail -n +"$LOG_FROM" "$LOG" | grep -E "$1: ($K1|$K2) for"
+    [ -n "$K1" ] && [ -n "$K2" ] && tail -n +"$LOG_FROM" "$LOG" | grep -q "$1: $K1 for" &&
+        tail -n +"$LOG_FROM" "$LOG" | grep -q "$1: $K2 for"
+}
+
+# refreshed OS-USER METHOD CALLER ISSUER: credentials that expire within 15 minutes are fetched
+# again before the push: two different keys, both issued by ISSUER.
+refreshed() {
+    ssh_pushed_by "$1" "$2" "$3" && keys_of_run "$4" && [ "$K1" != "$K2" ] &&
+        grep -q "credentials from $2 refreshed" "$WORK/err"
+}
+
+# not_refreshed OS-USER METHOD CALLER ISSUER: longer-lived ones are used for both signings.
+not_refreshed() {
+    ssh_pushed_by "$1" "$2" "$3" && keys_of_run "$4" && [ "$K1" = "$K2" ] && ! grep -q refreshed "$WORK/err"
+}
+
+# ---- SSO: sso-session profiles ----
+SESSION_LINES="sso_session = corp\nsso_account_id = $ACCOUNT\n"
+sso_case sso "${SESSION_LINES}sso_role_name = Admin\nregion = us-east-1\n"
+sso_token corp eic-sso-access-token 2099-01-01T00:00:00Z
+check "SSO (sso_session): push as the Admin permission set's role" pushed_by ssosession sso "$SSO_ADMIN"
+check "SSO (sso_session): botocore resolves sso and its push has the same caller" \
+    botocore_pushed_as ssosession-boto sso "$SSO_ADMIN"
+check "SSO (sso_session): eic ssh signs DescribeInstances and the push" ssh_pushed_by ssossh sso "$SSO_ADMIN"
+
+# ---- SSO: legacy profiles ----
+sso_case sso-legacy "sso_start_url = $LEGACY_URL\nsso_region = us-east-1\nsso_account_id = $ACCOUNT\nsso_role_name = Admin\n"
+# A token of no user in the world: session "sso". expiresAt as older AWS CLI v2 releases wrote it.
+sso_token "$LEGACY_URL" eic-sso-nameless-token 2099-01-01T00:00:00UTC
+SSO_NAMELESS="arn:aws:sts::$ACCOUNT:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/sso"
+check "SSO (legacy sso_start_url, token cached under its SHA-1): push as the Admin role" \
+    pushed_by ssolegacy sso "$SSO_NAMELESS"
+check "SSO (legacy): botocore resolves sso and its push has the same caller" \
+    botocore_pushed_as ssolegacy-boto sso "$SSO_NAMELESS"
+
+# ---- SSO: refused ----
+sso_case sso-expired "${SESSION_LINES}sso_role_name = Admin\n"
+sso_token corp eic-sso-access-token 2020-01-01T00:00:00Z
+check "SSO with an expired token: 253, run aws sso login" \
+    refused 253 "Token has expired and refresh failed. To refresh this SSO session run: aws sso login --profile dev"
+sso_case sso-nologin "${SESSION_LINES}sso_role_name = Admin\n"
+check "SSO without a cached token: 253, run aws sso login" \
+    refused 253 "Token for corp does not exist. To refresh this SSO session run: aws sso login --profile dev"
+sso_case sso-badtoken "${SESSION_LINES}sso_role_name = Admin\n"
+sso_token corp not-a-token 2099-01-01T00:00:00Z
+check "SSO with a token the portal does not know (401): 253, run aws sso login" \
+    refused 253 "has expired or is otherwise invalid. To refresh this SSO session run: aws sso login --profile dev"
+sso_case sso-forbidden "${SESSION_LINES}sso_role_name = ReadOnly\n"
+sso_token corp eic-sso-access-token 2099-01-01T00:00:00Z
+check "SSO role the token may not take: ForbiddenException from GetRoleCredentials" \
+    refused 253 "An error occurred (ForbiddenException) when calling the GetRoleCredentials operation: No access"
+sso_case sso-partial "sso_role_name = Admin\n"
+check "SSO profile without account, start URL and region: botocore's complaint" \
+    refused 253 'The profile "dev" is configured to use SSO but is missing required configuration: sso_account_id, sso_start_url, sso_region'
+sso_case sso-nosession "sso_session = nope\nsso_account_id = $ACCOUNT\nsso_role_name = Admin\n"
+check "SSO profile naming an sso-session that does not exist" \
+    refused 253 'The specified sso-session does not exist: "nope"'
+sso_case sso-mixed "${SESSION_LINES}sso_role_name = Admin\nsso_region = eu-west-1\n"
+check "SSO profile whose sso_region contradicts its sso-session" \
+    refused 253 "The value for sso_region is inconsistent between profile (eu-west-1) and sso-session (us-east-1)."
+
+# ---- MFA (assume-role with mfa_serial) ----
+MFA_SERIAL="arn:aws:iam::$ACCOUNT:mfa/alice"
+MFA_PROMPT="Enter MFA code for $MFA_SERIAL: "
+OPERATOR="arn:aws:sts::$ACCOUNT:assumed-role/Operator/mfa-1"
+role_profile mfa "source_profile = alice\nrole_session_name = mfa-1\nmfa_serial = $MFA_SERIAL\n" Operator
+
+# mfa_push OS-USER CODE: eic's push on a pseudo-terminal, CODE typed at the prompt.
+mfa_push() {
+    "$PY" "$PTY" "$2" "$MFA_PROMPT" env -i "${CASE_ENV[@]}" "$EIC_CLIENT" send-ssh-public-key \
+        --instance-id "$INSTANCE" --instance-os-user "$1" --ssh-public-key "$KEY" --availability-zone "$ZONE" \
+        --endpoint-url "$URL" >"$WORK/tty" 2>&1
+    RC=$?
+    echo "exit status $RC"
+    cat "$WORK/tty"
+}
+mfa_right() {
+    mfa_push mfa 246810
+    [ "$RC" -eq 0 ] && grep -qF "$MFA_PROMPT" "$WORK/tty" && ! grep -q 246810 "$WORK/tty" || return 1
+    imds_get "/latest/meta-data/managed-ssh-keys/active-keys/mfa/" | grep -qxF "#Caller=$OPERATOR"
+}
+check "MFA: the CLI's prompt on the terminal, the code not echoed, push as the Operator role" mfa_right
+mfa_botocore() {
+    "$PY" "$PTY" 246810 "$MFA_PROMPT" env -i "${CASE_ENV[@]}" "$PY" "$JUDGE" push "$URL" mfa-boto \
+        "$TEST_DATA/sshkey/ed25519.pub" >"$WORK/tty" 2>&1
+    RC=$?
+    cat "$WORK/tty"
+    [ "$RC" -eq 0 ] && grep -qF "$MFA_PROMPT" "$WORK/tty" && [ "$(tail -n 1 "$WORK/tty" | tr -d '\r')" = assume-role ] &&
+        imds_get "/latest/meta-data/managed-ssh-keys/active-keys/mfa-boto/" | grep -qxF "#Caller=$OPERATOR"
+}
+check "MFA: botocore asks with the same prompt and its push has the same caller" mfa_botocore
+mfa_ssh() {
+    "$PY" "$PTY" 246810 "$MFA_PROMPT" env -i "${CASE_ENV[@]}" "$EIC_CLIENT" ssh --instance-id "$INSTANCE" \
+        --os-user mfassh --connection-type direct --endpoint-url "$URL" -- -p 1 -o BatchMode=yes true >"$WORK/tty" 2>&1
+    RC=$?
+    echo "exit status $RC"
+    cat "$WORK/tty"
+    [ "$RC" -eq 255 ] && [ "$(grep -c "Enter MFA code" "$WORK/tty")" -eq 1 ] &&
+        imds_get "/latest/meta-data/managed-ssh-keys/active-keys/mfassh/" | grep -qxF "#Caller=$OPERATOR"
+}
+check "MFA: eic ssh asks once and signs DescribeInstances and the push as the Operator role" mfa_ssh
+mfa_wrong() {
+    mfa_push nobody 111111
+    [ "$RC" -eq 253 ] &&
+        grep -q "An error occurred (AccessDenied) when calling the AssumeRole operation: MultiFactorAuthentication failed with invalid MFA one time pass code." "$WORK/tty"
+}
+check "MFA: a wrong code is refused by STS, 253 with its words" mfa_wrong
+mfa_no_tty() {
+    setsid -w env -i "${CASE_ENV[@]}" "$EIC_CLIENT" send-ssh-public-key --instance-id "$INSTANCE" \
+        --instance-os-user nobody --ssh-public-key "$KEY" --availability-zone "$ZONE" --endpoint-url "$URL" \
+        >"$WORK/out" 2>"$WORK/err" </dev/null
+    RC=$?
+    echo "exit status $RC"
+    cat "$WORK/err"
+    [ "$RC" -eq 253 ] && grep -q "the profile has mfa_serial but there is no terminal to ask for the code" "$WORK/err"
+}
+check "MFA without a terminal: 253, saying so" mfa_no_tty
+
+# ---- refresh between the signings of one run ----
+role_profile refresh 'source_profile = alice\nrole_session_name = short\n' Brief
+check "assume-role credentials of 14 minutes (advisory window) are refreshed before the push: a new key from STS" \
+    refreshed refresh assume-role "arn:aws:sts::$ACCOUNT:assumed-role/Brief/short" "sts: AssumeRole"
+role_profile refresh-long 'source_profile = alice\nrole_session_name = long\nexternal_id = eic-external-7\n'
+check "assume-role credentials of an hour are used for both signings" \
+    not_refreshed refreshlong assume-role "arn:aws:sts::$ACCOUNT:assumed-role/Deploy/long" "sts: AssumeRole"
+sso_case sso-short "${SESSION_LINES}sso_role_name = Short\n"
+sso_token corp eic-sso-access-token 2099-01-01T00:00:00Z
+check "SSO credentials of 9 minutes (mandatory window) are refreshed before the push: a new key from the portal" \
+    refreshed ssoshort sso "$SSO_SHORT" "sso: GetRoleCredentials"
+
+# tunnel_keys: eic open-tunnel --local-port in CASE_ENV, two connections one after the other; each
+# tunnel is presigned with credentials refreshed in the listening process before its child starts,
+# so the emulator sees two different keys sign the two OpenTunnel requests.
+tunnel_keys() {
+    local lport pid keys
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    lport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    env -i "${CASE_ENV[@]}" "$EIC_CLIENT" open-tunnel --instance-id "$INSTANCE" --private-ip-address 127.0.0.1 \
+        --instance-connect-endpoint-id eice-0e1c0de5e1c0de502 --endpoint-url "$URL" --local-port "$lport" --debug \
+        2>"$WORK/err" </dev/null &
+    pid=$!
+    for _ in $(seq 1 $((100 * TIME_SCALE))); do grep -q "Listening for connections" "$WORK/err" && break; sleep 0.1; done
+    for n in 1 2; do
+        "$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$lport"
+        for _ in $(seq 1 $((100 * TIME_SCALE))); do
+            [ "$(tail -n +"$LOG_FROM" "$LOG" | grep -c "sigv4: ec2-instance-connect request signed")" -ge $n ] && break
+            sleep 0.1
+        done
+    done
+    kill -TERM $pid
+    wait $pid
+    grep -v 'debug: |' "$WORK/err"
+    keys=$(tail -n +"$LOG_FROM" "$LOG" | sed -n "s/.*sigv4: ec2-instance-connect request signed by .* with access key \([A-Z0-9]*\)$/\1/p")
+    echo "OpenTunnel signed with:" $keys
+    [ "$(echo "$keys" | wc -l)" -eq 2 ] && [ "$(echo "$keys" | sort -u | wc -l)" -eq 2 ] &&
+        [ "$(grep -c "credentials from assume-role refreshed" "$WORK/err")" -ge 2 ]
+}
+role_profile tunnel 'source_profile = alice\nrole_session_name = tunnel\n' Brief
+check "eic open-tunnel --local-port: each tunnel presigned with refreshed credentials" tunnel_keys
+
+finish
