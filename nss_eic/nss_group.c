@@ -5,9 +5,7 @@
  * eic-managed groups named by rules; local groups named by rules ("sudo") are served by files,
  * and reach a user's group list through initgroups_dyn. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "eic_metadata.h"
 #include "nss_common.h"
@@ -69,65 +67,49 @@ done:
     return nss_status(ret, errnop);
 }
 
-/* Enumeration: the only shared state, under its own lock (as in nss_passwd.c). */
-static pthread_mutex_t grent_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct nss_view *grent_view;
-static size_t grent_next;
+/* Enumeration: the only shared state (nss_enum.c). */
+static struct nss_cursor grent = NSS_CURSOR_INIT;
 
 enum nss_status _nss_eic_setgrent(void)
 {
-    struct nss_view *view = NULL;
     int ret;
     int err = 0;
 
-    ret = nss_view_acquire(&view);
-    pthread_mutex_lock(&grent_lock);
-    nss_view_release(grent_view);
-    grent_view = view;
-    grent_next = 0;
-    pthread_mutex_unlock(&grent_lock);
+    ret = nss_cursor_rewind(&grent);
     return ret == 0 ? NSS_STATUS_SUCCESS : nss_status(ret, &err);
 }
 
 enum nss_status _nss_eic_getgrent_r(struct group *gr, char *buf, size_t buflen, int *errnop)
 {
     struct eic_cached_group g;
-    int ret = 0;
+    int ret;
 
-    pthread_mutex_lock(&grent_lock);
-    if (grent_view == NULL) {
-        ret = nss_view_acquire(&grent_view);
-        grent_next = 0;
-        if (ret != 0) {
-            goto done;
-        }
+    ret = nss_cursor_lock(&grent);
+    if (ret != 0) {
+        goto done;
     }
     for (;;) {
-        if (grent_view->cache == NULL || grent_next >= eic_cache_n_groups(grent_view->cache)) {
+        if (grent.view->cache == NULL || grent.next >= eic_cache_n_groups(grent.view->cache)) {
             ret = ENOENT; /* the end */
             goto done;
         }
-        if (eic_cache_group_at(grent_view->cache, grent_next, &g) == 0 && nss_group_servable(grent_view, &g)) {
+        if (eic_cache_group_at(grent.view->cache, grent.next, &g) == 0 && nss_group_servable(grent.view, &g)) {
             break;
         }
-        grent_next++; /* an entry that may not be served is skipped, not an end */
+        grent.next++; /* an entry that may not be served is skipped, not an end */
     }
-    ret = nss_fill_group(grent_view->cache, &g, gr, buf, buflen);
+    ret = nss_fill_group(grent.view->cache, &g, gr, buf, buflen);
     if (ret == 0) {
-        grent_next++; /* ERANGE: the same entry again with the caller's larger buffer */
+        grent.next++; /* ERANGE: the same entry again with the caller's larger buffer */
     }
 done:
-    pthread_mutex_unlock(&grent_lock);
+    nss_cursor_unlock(&grent);
     return nss_status(ret, errnop);
 }
 
 enum nss_status _nss_eic_endgrent(void)
 {
-    pthread_mutex_lock(&grent_lock);
-    nss_view_release(grent_view);
-    grent_view = NULL;
-    grent_next = 0;
-    pthread_mutex_unlock(&grent_lock);
+    nss_cursor_close(&grent);
     return NSS_STATUS_SUCCESS;
 }
 
