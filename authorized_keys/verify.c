@@ -8,11 +8,14 @@
  * eic-authorized-keys (eic-authorized-keys(8)); -d bounds the whole run to what is left of the
  * caller's deadline. pam_eic runs it too when eicd cannot be reached (-s): the keys are then
  * printed as "FINGERPRINT CALLER REQUEST_ID" lines ("-" for none), for the session's audit record. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "akc_common.h"
+#include "chain.h"
 #include "eic_config.h"
 #include "eic_keyrecords.h"
 #include "eic_log.h"
@@ -42,6 +45,8 @@ int main(int argc, char **argv)
     size_t n_allowed = 0;
     uint64_t start = eic_monotonic_ms();
     long deadline_left;
+    uint64_t deadline;
+    bool eic_done = false;
     int status;
 
     /* Zeroed, not defaulted: eic_config_load() fills in the defaults, and eic_config_free() must be
@@ -57,9 +62,11 @@ int main(int argc, char **argv)
     }
     deadline_left = args.deadline_left_ms < 0 || args.deadline_left_ms > cfg.deadline_ms ? cfg.deadline_ms
                                                                                           : args.deadline_left_ms;
-    if (eic_login_keys(&cfg, args.user, args.fingerprint, start + (uint64_t)deadline_left, &verdicts, &n_verdicts,
+    deadline = start + (uint64_t)deadline_left;
+    if (eic_login_keys(&cfg, args.user, args.fingerprint,
+                       args.session_form ? deadline : akc_chain_eic_deadline(&cfg, deadline), &verdicts, &n_verdicts,
                        &n_allowed) != 0) {
-        goto done;
+        goto chain;
     }
     for (size_t i = 0; i < n_allowed && args.session_form; i++) {
         if (printf("%s %s %s\n", verdicts[i].fingerprint, one_word(verdicts[i].caller),
@@ -73,7 +80,13 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    status = EXIT_SUCCESS;
+    eic_done = true;
+chain:
+    /* As eic-authorized-keys would have: the chain follows eic's keys (not for pam_eic's -s). */
+    if ((!args.session_form && akc_run_chain(&cfg, args.user, args.fingerprint, deadline, STDOUT_FILENO) > 0) ||
+        eic_done) {
+        status = EXIT_SUCCESS;
+    }
 done:
     eic_keyrecords_free(verdicts, n_verdicts);
     eic_config_free(&cfg);
