@@ -335,6 +335,7 @@ static int discover(struct eic_imds *imds, uint64_t deadline_ms, struct eic_buf 
 {
     char tried[sizeof(imds->last_error)];
     size_t used = 0;
+    int first = 0; /* what the first endpoint met: the error reported when none answers */
     int ret = EHOSTUNREACH;
 
     tried[0] = '\0';
@@ -366,13 +367,14 @@ static int discover(struct eic_imds *imds, uint64_t deadline_ms, struct eic_buf 
             /* It connected: this is IMDS, and it is slow or broken. Nothing kept: next time, again. */
             return ret;
         }
+        first = first != 0 ? first : ret;
         if (used < sizeof(tried)) {
             used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s (%s)", used > 0 ? ", " : "", *e,
                                      imds->last_error);
         }
     }
     snprintf(imds->last_error, sizeof(imds->last_error), "no IMDS answers: %s", tried);
-    return ret;
+    return first != 0 ? first : ret;
 }
 
 /* PUT /latest/api/token and cache the token. */
