@@ -333,7 +333,8 @@ static int do_request(struct eic_imds *imds, bool token_put, const char *path, u
  * status (eic_imds.h); that one becomes imds->endpoint, here and for the process. */
 static int discover(struct eic_imds *imds, uint64_t deadline_ms, struct eic_buf *out, size_t cap, long *status)
 {
-    char tried[sizeof(imds->last_error)];
+#define NONE_ANSWERS "no IMDS answers: "
+    char tried[sizeof(imds->last_error) - sizeof(NONE_ANSWERS)];
     size_t used = 0;
     int first = 0; /* what the first endpoint met: the error reported when none answers */
     int ret = EHOSTUNREACH;
@@ -373,7 +374,7 @@ static int discover(struct eic_imds *imds, uint64_t deadline_ms, struct eic_buf 
                                      imds->last_error);
         }
     }
-    snprintf(imds->last_error, sizeof(imds->last_error), "no IMDS answers: %s", tried);
+    snprintf(imds->last_error, sizeof(imds->last_error), NONE_ANSWERS "%s", tried);
     return first != 0 ? first : ret;
 }
 
