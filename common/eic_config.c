@@ -515,6 +515,8 @@ static int add_chain_command(const struct config_key *key, void *obj, const char
 
 #define LONG_KEY(field, lo, hi) {#field, offsetof(struct eic_config, field), (lo), (hi), set_long}
 #define KEY(field, setter) {#field, offsetof(struct eic_config, field), 0, 0, (setter)}
+/* The setter is given the whole configuration (offset 0), for a key that fills more than a field. */
+#define WHOLE_KEY(name, setter) {#name, 0, 0, 0, (setter)}
 #define RULE_KEY(name, field, setter) {(name), offsetof(struct eic_rule, field), 0, 0, (setter)}
 
 /* The top-level keys. A new setting is one line here plus its field, default and documentation
@@ -527,7 +529,7 @@ static const struct config_key top_keys[] = {
     LONG_KEY(deadline_ms, 100, 60000),
     KEY(ca_file, set_abs_path),
     KEY(ca_path, set_abs_path),
-    {"chain_command", 0, 0, 0, add_chain_command}, /* obj is the configuration itself */
+    WHOLE_KEY(chain_command, add_chain_command),
     KEY(log_file, set_abs_path),
     KEY(log_level, set_log_level),
     KEY(uid_min, set_id),
