@@ -40,6 +40,7 @@
 #define DEFAULT_TIMEOUT_MS 1000
 #define DEFAULT_TOKEN_TTL 21600
 #define DEFAULT_MAX_RESPONSE (1024 * 1024)
+#define NONE_ANSWERS "no IMDS answers: " /* discovery's last_error when no endpoint answered */
 
 struct eic_imds {
     CURL *curl;
@@ -73,18 +74,21 @@ struct sink {
  * pthread_once makes it happen exactly once per process. It is never undone: a library loaded
  * into someone else's process cannot know when libcurl is no longer used by anyone else. */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static const char *const default_discover[] = EIC_IMDS_DISCOVER_DEFAULT;
-
-/* What discovery found in this process, for the list it tried (eicd keeps it for its life). */
-static pthread_mutex_t found_lock = PTHREAD_MUTEX_INITIALIZER;
-static const char *const *found_list;
-static const char *found_endpoint;
 static CURLcode curl_init_result = CURLE_FAILED_INIT;
 
 static void curl_init_once(void)
 {
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
+
+/* ---- discovery ------------------------------------------------------------------------ */
+
+static const char *const default_discover[] = EIC_IMDS_DISCOVER_DEFAULT;
+
+/* What discovery found in this process, for the list it tried (eicd keeps it for its life). */
+static pthread_mutex_t found_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *const *found_list;
+static const char *found_endpoint;
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -333,7 +337,6 @@ static int do_request(struct eic_imds *imds, bool token_put, const char *path, u
  * status (eic_imds.h); that one becomes imds->endpoint, here and for the process. */
 static int discover(struct eic_imds *imds, uint64_t deadline_ms, struct eic_buf *out, size_t cap, long *status)
 {
-#define NONE_ANSWERS "no IMDS answers: "
     char tried[sizeof(imds->last_error) - sizeof(NONE_ANSWERS)];
     size_t used = 0;
     int first = 0; /* what the first endpoint met: the error reported when none answers */
