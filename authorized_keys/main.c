@@ -14,11 +14,12 @@
  * whatever became of eic's own keys. The whole run is bounded by deadline_ms.
  *
  * Exit status: 0 when the run completed (whether or not a key was printed: no key is not an error
- * to sshd) or a chained command exited 0; 1 when neither (eic's part could not (bad configuration, IMDS unreachable, untrusted signer, the
- * service refused) — sshd then uses nothing from it); 2 for a usage error. */
+ * to sshd) or a chained command exited 0; 1 when neither (bad configuration, IMDS unreachable,
+ * untrusted signer, the service refused, and no chained command succeeded) — sshd then uses
+ * nothing from it; 2 for a usage error. */
 #include <errno.h>
-#include <stdbool.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -367,7 +367,6 @@ static void test_deadline_passed(void **state)
     eic_buf_free(&out);
 }
 
-/* Nothing listens on the port: ECONNREFUSED, quickly. */
 /* A port on 127.0.0.1 that was free a moment ago and is now closed again. */
 static void closed_port_url(char *url, size_t len)
 {
@@ -384,6 +383,7 @@ static void closed_port_url(char *url, size_t len)
     snprintf(url, len, "http://127.0.0.1:%u", ntohs(sin.sin_port));
 }
 
+/* Nothing listens on the port: ECONNREFUSED, quickly. */
 static void test_connection_refused(void **state)
 {
     struct eic_imds *imds;
