@@ -10,19 +10,23 @@
  * sends one request over the service's socket and prints the answer. When no service answers on
  * the socket (a host without systemd, a stopped or crashed service) it runs, in its place,
  * eic-authorized-keys-verify from its own directory, which makes the same checks in its own
- * process, with what is left of the deadline. The whole run is bounded by deadline_ms.
+ * process, with what is left of the deadline. Then the chain_commands of eic.conf run (chain.h),
+ * whatever became of eic's own keys. The whole run is bounded by deadline_ms.
  *
  * Exit status: 0 when the run completed (whether or not a key was printed: no key is not an error
- * to sshd); 1 when it could not (bad configuration, IMDS unreachable, untrusted signer, the
- * service refused) — sshd then uses nothing from it; 2 for a usage error. */
+ * to sshd) or a chained command exited 0; 1 when neither (bad configuration, IMDS unreachable,
+ * untrusted signer, the service refused, and no chained command succeeded) — sshd then uses
+ * nothing from it; 2 for a usage error. */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "akc_common.h"
+#include "chain.h"
 #include "eic_config.h"
 #include "eic_log.h"
 #include "eic_metadata.h"
@@ -79,6 +83,8 @@ int main(int argc, char **argv)
     struct eic_config cfg;
     struct eic_proto_msg answer = {0};
     uint64_t deadline;
+    uint64_t eic_deadline;
+    bool eic_done = false;
     int ret;
     int status;
 
@@ -94,25 +100,28 @@ int main(int argc, char **argv)
         goto done;
     }
     deadline = eic_monotonic_ms() + (uint64_t)cfg.deadline_ms;
-    /* Checked before any I/O: the name goes into a request and into log lines. */
+    /* Checked before any I/O: the name goes into a request and into log lines (and to no chained
+     * command either). */
     if (!eic_valid_login_name(args.user)) {
         eic_log(LOG_WARNING, "refusing lookup for an invalid user name");
         goto done;
     }
+    eic_deadline = akc_chain_eic_deadline(&cfg, deadline);
 
     {
         const char *fields[2] = {args.user, args.fingerprint != NULL ? args.fingerprint : ""};
 
-        ret = eic_proto_call(cfg.service_socket, EIC_REQ_KEYS, fields, 2, deadline, &answer);
+        ret = eic_proto_call(cfg.service_socket, EIC_REQ_KEYS, fields, 2, eic_deadline, &answer);
     }
     if (eic_proto_no_service(ret)) {
         eic_log(LOG_INFO, "eicd does not answer on %s (%s); checking without it", cfg.service_socket, strerror(ret));
+        /* It runs the chain itself, with the time left. */
         run_verify(args.config_path, args.user, args.fingerprint, deadline);
-        goto done;
+        goto chain;
     }
     if (ret != 0) {
         eic_log(LOG_ERR, "eicd on %s: %s; no EC2 Instance Connect key offered", cfg.service_socket, strerror(ret));
-        goto done;
+        goto chain;
     }
     if (answer.code != 0) {
         /* The service logged why; its reason goes into this log too, for whoever reads sshd's. */
@@ -120,11 +129,11 @@ int main(int argc, char **argv)
                 answer.n_fields > 0 ? answer.fields[0] : strerror(answer.code),
                 answer.code == EPERM ? " (is this sshd's AuthorizedKeysCommandUser authorized_keys_user in eic.conf?)"
                                      : "");
-        goto done;
+        goto chain;
     }
     if (answer.n_fields % EIC_KEY_FIELDS != 0) {
         eic_log(LOG_ERR, "eicd answered %zu fields, not keys; no EC2 Instance Connect key offered", answer.n_fields);
-        goto done;
+        goto chain;
     }
     for (size_t i = 0; i < answer.n_fields; i += EIC_KEY_FIELDS) {
         char **k = answer.fields + i;
@@ -134,7 +143,12 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    status = EXIT_SUCCESS;
+    eic_done = true;
+chain:
+    /* eic's keys are out (akc_print_key flushed them): what the chain prints can only follow. */
+    if (akc_run_chain(&cfg, args.user, args.fingerprint, deadline, STDOUT_FILENO) > 0 || eic_done) {
+        status = EXIT_SUCCESS;
+    }
 done:
     eic_proto_msg_free(&answer);
     eic_config_free(&cfg);

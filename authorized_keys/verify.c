@@ -11,11 +11,14 @@
  * And for its account step (-a): exit 0 when USER is an IAM-mapped account the rules still give to
  * its principal with the cache entry as the rule would write it (eic_account_keep() with
  * change_nothing: the writer's code, which the module does not link, run as a probe). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "akc_common.h"
+#include "chain.h"
 #include "eic_account_keep.h"
 #include "eic_config.h"
 #include "eic_keyrecords.h"
@@ -61,6 +64,8 @@ int main(int argc, char **argv)
     size_t n_allowed = 0;
     uint64_t start = eic_monotonic_ms();
     long deadline_left;
+    uint64_t deadline;
+    bool eic_done = false;
     int status;
 
     /* Zeroed, not defaulted: eic_config_load() fills in the defaults, and eic_config_free() must be
@@ -80,9 +85,11 @@ int main(int argc, char **argv)
     }
     deadline_left = args.deadline_left_ms < 0 || args.deadline_left_ms > cfg.deadline_ms ? cfg.deadline_ms
                                                                                           : args.deadline_left_ms;
-    if (eic_login_keys(&cfg, args.user, args.fingerprint, start + (uint64_t)deadline_left, &verdicts, &n_verdicts,
+    deadline = start + (uint64_t)deadline_left;
+    if (eic_login_keys(&cfg, args.user, args.fingerprint,
+                       args.session_form ? deadline : akc_chain_eic_deadline(&cfg, deadline), &verdicts, &n_verdicts,
                        &n_allowed) != 0) {
-        goto done;
+        goto chain;
     }
     for (size_t i = 0; i < n_allowed && args.session_form; i++) {
         if (printf("%s %s %s\n", verdicts[i].fingerprint, one_word(verdicts[i].caller),
@@ -96,7 +103,13 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    status = EXIT_SUCCESS;
+    eic_done = true;
+chain:
+    /* As eic-authorized-keys would have: the chain follows eic's keys (not for pam_eic's -s). */
+    if ((!args.session_form && akc_run_chain(&cfg, args.user, args.fingerprint, deadline, STDOUT_FILENO) > 0) ||
+        eic_done) {
+        status = EXIT_SUCCESS;
+    }
 done:
     eic_keyrecords_free(verdicts, n_verdicts);
     eic_config_free(&cfg);

@@ -18,6 +18,25 @@ other_akc_configured() {
         grep -qviE '^[[:space:]]*AuthorizedKeysCommand[[:space:]]+none[[:space:]]*$'
 }
 
+# The AuthorizedKeysCommand sshd uses ($1 = authorizedkeyscommand) or its user ($1 =
+# authorizedkeyscommanduser), as sshd -T says, else from the files in the order sshd reads them
+# (Debian's sshd_config includes the drop-ins first). Empty when none.
+sshd_setting() {
+    if effective=$(/usr/sbin/sshd -T 2>/dev/null); then
+        printf '%s\n' "$effective" | sed -n "s/^$1[[:space:]]\{1,\}//p" | head -n 1
+        return 0
+    fi
+    cat /etc/ssh/sshd_config.d/*.conf /etc/ssh/sshd_config 2>/dev/null |
+        sed -n "s/^[[:space:]]*$1[[:space:]]\{1,\}//Ip" | head -n 1
+}
+
+# Does /etc/eic/eic.conf chain the command $1 (a "chain_command = $1" line, blanks aside)?
+chain_configured() {
+    want=$(printf '%s' "$1" | tr -s '\t ' '  ')
+    sed -n 's/^[[:space:]]*chain_command[[:space:]]*=[[:space:]]*//p' /etc/eic/eic.conf 2>/dev/null |
+        tr -s '\t ' '  ' | sed 's/[[:space:]]*$//' | grep -qxF -- "$want"
+}
+
 # Replace nsswitch.conf with $NSSWITCH.eic-tmp when they differ, atomically (every process on the
 # machine reads it) and with the same owner and mode.
 replace_nsswitch() {

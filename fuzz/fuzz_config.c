@@ -23,7 +23,12 @@ static const char *const principals[] = {
 
 static void check_config(const struct eic_config *cfg)
 {
-    FUZZ_CHECK(eic_config_check_endpoint(cfg->imds_endpoint) == 0);
+    FUZZ_CHECK(strcmp(cfg->imds_endpoint, EIC_IMDS_ENDPOINT_AUTO) == 0 ||
+               eic_config_check_endpoint(cfg->imds_endpoint) == 0);
+    FUZZ_CHECK(cfg->n_chain_commands <= EIC_CHAIN_MAX);
+    for (size_t i = 0; i < cfg->n_chain_commands; i++) {
+        FUZZ_CHECK(eic_config_check_chain_command(cfg->chain_commands[i], NULL, 0) == 0);
+    }
     FUZZ_CHECK(cfg->imds_timeout_ms >= 1 && cfg->imds_timeout_ms <= 60000);
     FUZZ_CHECK(cfg->imds_token_ttl >= 1 && cfg->imds_token_ttl <= 21600);
     FUZZ_CHECK(cfg->imds_max_response >= 1024 && cfg->imds_max_response <= 16L * 1024 * 1024);

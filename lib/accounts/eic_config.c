@@ -171,9 +171,9 @@ static int replace_string(char **slot, const char *value)
 
 static int set_endpoint(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
 {
-    if (eic_config_check_endpoint(value) != 0) {
-        eic_set_err(why, why_len, "'%s' must be http://IPV4[:PORT] or http://[IPV6][:PORT] (no host name, no path), "
-                "not '%.*s%s'", key->name, VALUE_ECHO_MAX, value, ellipsis(value));
+    if (strcmp(value, EIC_IMDS_ENDPOINT_AUTO) != 0 && eic_config_check_endpoint(value) != 0) {
+        eic_set_err(why, why_len, "'%s' must be http://IPV4[:PORT] or http://[IPV6][:PORT] (no host name, no path) "
+                "or 'auto', not '%.*s%s'", key->name, VALUE_ECHO_MAX, value, ellipsis(value));
         return EINVAL;
     }
     return replace_string((char **)(void *)((char *)obj + key->offset), value);
@@ -459,10 +459,64 @@ static int set_login_name(const struct config_key *key, void *obj, const char *v
     return replace_string((char **)(void *)((char *)obj + key->offset), value);
 }
 
+int eic_config_check_chain_command(const char *command, char *why, size_t why_len)
+{
+    size_t words = 0;
+
+    if (command[0] != '/') {
+        eic_set_err(why, why_len, "must start with the command's absolute path");
+        return EINVAL;
+    }
+    for (const char *p = command; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 && *p != '\t') {
+            eic_set_err(why, why_len, "has a control character");
+            return EINVAL;
+        }
+        if (!is_blank(*p) && (p == command || is_blank(p[-1])) && ++words > EIC_CHAIN_ARGS_MAX) {
+            eic_set_err(why, why_len, "has more than %d words", EIC_CHAIN_ARGS_MAX);
+            return EINVAL;
+        }
+        if (*p == '%') {
+            /* eic-authorized-keys is given %u and %f by sshd, nothing else it could fill in. */
+            if (p[1] != 'u' && p[1] != 'f' && p[1] != '%') {
+                eic_set_err(why, why_len, "has a token other than %%u, %%f and %%%%");
+                return EINVAL;
+            }
+            p++;
+        }
+    }
+    return 0;
+}
+
+/* "chain_command = /usr/bin/sss_ssh_authorizedkeys %u": one more each time (parse_setting lets
+ * this key repeat). */
+static int add_chain_command(const struct config_key *key, void *obj, const char *value, char *why, size_t why_len)
+{
+    struct eic_config *cfg = obj;
+    char reason[128];
+
+    if (eic_config_check_chain_command(value, reason, sizeof(reason)) != 0) {
+        eic_set_err(why, why_len, "'%s' %s: '%.*s%s'", key->name, reason, VALUE_ECHO_MAX, value, ellipsis(value));
+        return EINVAL;
+    }
+    if (cfg->n_chain_commands == EIC_CHAIN_MAX) {
+        eic_set_err(why, why_len, "more than %d '%s' lines", EIC_CHAIN_MAX, key->name);
+        return EINVAL;
+    }
+    cfg->chain_commands[cfg->n_chain_commands] = strdup(value);
+    if (cfg->chain_commands[cfg->n_chain_commands] == NULL) {
+        return ENOMEM;
+    }
+    cfg->n_chain_commands++;
+    return 0;
+}
+
 /* ---- the tables ----------------------------------------------------------------------- */
 
 #define LONG_KEY(field, lo, hi) {#field, offsetof(struct eic_config, field), (lo), (hi), set_long}
 #define KEY(field, setter) {#field, offsetof(struct eic_config, field), 0, 0, (setter)}
+/* The setter is given the whole configuration (offset 0), for a key that fills more than a field. */
+#define WHOLE_KEY(name, setter) {#name, 0, 0, 0, (setter)}
 #define RULE_KEY(name, field, setter) {(name), offsetof(struct eic_rule, field), 0, 0, (setter)}
 
 /* The top-level keys. A new setting is one line here plus its field, default and documentation
@@ -475,6 +529,7 @@ static const struct config_key top_keys[] = {
     LONG_KEY(deadline_ms, 100, 60000),
     KEY(ca_file, set_abs_path),
     KEY(ca_path, set_abs_path),
+    WHOLE_KEY(chain_command, add_chain_command),
     KEY(log_file, set_abs_path),
     KEY(log_level, set_log_level),
     KEY(uid_min, set_id),
@@ -517,7 +572,7 @@ int eic_config_defaults(struct eic_config *cfg)
     cfg->log_level = LOG_INFO;
     /* Allocated (not a string literal) so that every string field is owned the same way and a
      * setter can simply free the previous value. */
-    cfg->imds_endpoint = strdup("http://169.254.169.254");
+    cfg->imds_endpoint = strdup(EIC_IMDS_ENDPOINT_AUTO);
     /* Clear of every range a Linux host hands out on its own: regular users (1000..60000),
      * systemd's (homed, DynamicUser, containers 524288..1879048191, foreign 2147352576..),
      * shadow's subordinate IDs (SUB_UID_MIN..SUB_UID_MAX, 100000..600100000: a local user's
@@ -561,6 +616,11 @@ void eic_config_free(struct eic_config *cfg)
     cfg->shell = NULL;
     cfg->service_socket = NULL;
     cfg->authorized_keys_user = NULL;
+    for (size_t i = 0; i < cfg->n_chain_commands; i++) {
+        free(cfg->chain_commands[i]);
+        cfg->chain_commands[i] = NULL;
+    }
+    cfg->n_chain_commands = 0;
     eic_mapping_free(&cfg->mapping);
 }
 
@@ -769,7 +829,7 @@ static int parse_setting(struct parse_ctx *ctx, char *line)
         if (strcmp(k->name, key) != 0) {
             continue;
         }
-        if (ctx->seen & (UINT64_C(1) << i)) {
+        if ((ctx->seen & (UINT64_C(1) << i)) && k->set != add_chain_command) {
             return fail(ctx, "duplicate key '%s'", key);
         }
         ctx->seen |= UINT64_C(1) << i;

@@ -19,10 +19,13 @@
 #define EIC_CONFIG_DEFAULT_PATH "/etc/eic/eic.conf"
 #endif
 #define EIC_CONFIG_MAX_SIZE (256 * 1024)
+#define EIC_IMDS_ENDPOINT_AUTO "auto"
+#define EIC_CHAIN_MAX 4       /* chain_command lines */
+#define EIC_CHAIN_ARGS_MAX 16 /* words of one chain_command, the program included */
 
 struct eic_config {
     /* IMDS */
-    char *imds_endpoint;         /* "http://169.254.169.254"; must be http:// + an IP literal [+ :port] */
+    char *imds_endpoint;         /* "auto" (the default: discovery, eic_imds.h) or http:// + an IP literal [+ :port] */
     long imds_timeout_ms;        /* per request, default 1000, 1..60000 */
     long imds_token_ttl;         /* seconds, default 21600, 1..21600 */
     long imds_max_response;      /* bytes, default 1 MiB, 1024..16 MiB */
@@ -30,6 +33,10 @@ struct eic_config {
     long deadline_ms;            /* whole AuthorizedKeysCommand run, default 5000, 100..60000 */
     char *ca_file;               /* trust anchors (PEM); NULL: system default store */
     char *ca_path;               /* hashed CA directory; NULL: system default */
+    /* other AuthorizedKeysCommands run after eic's own keys ("chain_command", repeatable):
+     * "/ABSOLUTE/PATH [ARG...]" with %u, %f and %% as the only tokens (docs/AUTHORIZED_KEYS.md) */
+    char *chain_commands[EIC_CHAIN_MAX];
+    size_t n_chain_commands;
     /* logging */
     char *log_file;              /* NULL: syslog authpriv */
     int log_level;               /* LOG_INFO by default; "debug" | "info" | "notice" | "warning" | "error" */
@@ -69,6 +76,12 @@ void eic_config_free(struct eic_config *cfg);
  * name, so no DNS; no path, user info, query or trailing '/'). Returns 0 or EINVAL. It lives here,
  * not in eic_imds.c, so that code reading the config never links libcurl. */
 int eic_config_check_endpoint(const char *endpoint);
+
+/* The chain_command rule shared by the config parser and eic-authorized-keys: an absolute path
+ * and at most EIC_CHAIN_ARGS_MAX - 1 arguments, separated by blanks (no quoting), whose only
+ * '%' tokens are %u (the user), %f (the key's fingerprint) and %%. Returns 0 or EINVAL with the
+ * reason in why. */
+int eic_config_check_chain_command(const char *command, char *why, size_t why_len);
 
 
 #endif

@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "eic_config.h"
+#include "eic_log.h"
 #include "eic_time.h"
 
 #ifndef PACKAGE_VERSION
@@ -39,10 +40,13 @@
 #define DEFAULT_TIMEOUT_MS 1000
 #define DEFAULT_TOKEN_TTL 21600
 #define DEFAULT_MAX_RESPONSE (1024 * 1024)
+#define NONE_ANSWERS "no IMDS answers: " /* discovery's last_error when no endpoint answered */
 
 struct eic_imds {
     CURL *curl;
-    char *endpoint;
+    char *endpoint;              /* NULL until discovery found one */
+    const char *const *discover; /* NULL: endpoint was given */
+    long connect_cap_ms;         /* > 0 while discovery tries an endpoint */
     long request_timeout_ms;
     long token_ttl;
     size_t max_response;
@@ -76,6 +80,15 @@ static void curl_init_once(void)
 {
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
+
+/* ---- discovery ------------------------------------------------------------------------ */
+
+static const char *const default_discover[] = EIC_IMDS_DISCOVER_DEFAULT;
+
+/* What discovery found in this process, for the list it tried (eicd keeps it for its life). */
+static pthread_mutex_t found_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *const *found_list;
+static const char *found_endpoint;
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -216,6 +229,7 @@ static int request_once(struct eic_imds *imds, bool token_put, const char *path,
     char header[TOKEN_MAX + 64];
     uint64_t left;
     long timeout;
+    long connect_timeout;
     CURLcode rc;
     int ret;
 
@@ -231,6 +245,7 @@ static int request_once(struct eic_imds *imds, bool token_put, const char *path,
     if (left < (uint64_t)timeout) {
         timeout = (long)left;
     }
+    connect_timeout = imds->connect_cap_ms > 0 && imds->connect_cap_ms < timeout ? imds->connect_cap_ms : timeout;
     if ((size_t)snprintf(url, sizeof(url), "%s%s", imds->endpoint, path) >= sizeof(url)) {
         return EINVAL;
     }
@@ -252,7 +267,7 @@ static int request_once(struct eic_imds *imds, bool token_put, const char *path,
         curl_easy_setopt(imds->curl, CURLOPT_WRITEDATA, &sink) != CURLE_OK ||
         curl_easy_setopt(imds->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap) != CURLE_OK ||
         curl_easy_setopt(imds->curl, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK ||
-        curl_easy_setopt(imds->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout) != CURLE_OK) {
+        curl_easy_setopt(imds->curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout) != CURLE_OK) {
         ret = ENOMEM;
         goto done;
     }
@@ -318,6 +333,54 @@ static int do_request(struct eic_imds *imds, bool token_put, const char *path, u
     return ret;
 }
 
+/* The token PUT to each endpoint of the discovery list in turn, until one answers with an HTTP
+ * status (eic_imds.h); that one becomes imds->endpoint, here and for the process. */
+static int discover(struct eic_imds *imds, uint64_t deadline_ms, struct eic_buf *out, size_t cap, long *status)
+{
+    char tried[sizeof(imds->last_error) - sizeof(NONE_ANSWERS)];
+    size_t used = 0;
+    int first = 0; /* what the first endpoint met: the error reported when none answers */
+    int ret = EHOSTUNREACH;
+
+    tried[0] = '\0';
+    for (const char *const *e = imds->discover; *e != NULL; e++) {
+        curl_off_t connected = 0;
+
+        imds->endpoint = strdup(*e);
+        if (imds->endpoint == NULL) {
+            return ENOMEM;
+        }
+        imds->connect_cap_ms = EIC_IMDS_DISCOVER_CONNECT_MS;
+        ret = request_once(imds, true, TOKEN_PATH, deadline_ms, out, cap, status);
+        imds->connect_cap_ms = 0;
+        curl_easy_getinfo(imds->curl, CURLINFO_CONNECT_TIME_T, &connected);
+        if (ret == 0) {
+            pthread_mutex_lock(&found_lock);
+            if (found_list != imds->discover || found_endpoint == NULL || strcmp(found_endpoint, *e) != 0) {
+                found_list = imds->discover;
+                found_endpoint = *e;
+                eic_log(LOG_NOTICE, "IMDS answers at %s (discovered%s%s); used from now on", *e,
+                        tried[0] != '\0' ? "; no answer from " : "", tried);
+            }
+            pthread_mutex_unlock(&found_lock);
+            return 0;
+        }
+        free(imds->endpoint);
+        imds->endpoint = NULL;
+        if (connected > 0 || ret == ENOMEM || ret == EINVAL) {
+            /* It connected: this is IMDS, and it is slow or broken. Nothing kept: next time, again. */
+            return ret;
+        }
+        first = first != 0 ? first : ret;
+        if (used < sizeof(tried)) {
+            used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s (%s)", used > 0 ? ", " : "", *e,
+                                     imds->last_error);
+        }
+    }
+    snprintf(imds->last_error, sizeof(imds->last_error), NONE_ANSWERS "%s", tried);
+    return first != 0 ? first : ret;
+}
+
 /* PUT /latest/api/token and cache the token. */
 static int fetch_token(struct eic_imds *imds, uint64_t deadline_ms)
 {
@@ -331,7 +394,11 @@ static int fetch_token(struct eic_imds *imds, uint64_t deadline_ms)
     free_token(imds);
     eic_buf_init(&body, TOKEN_MAX + 1);
     imds->token_fetches++;
-    ret = do_request(imds, true, TOKEN_PATH, deadline_ms, &body, TOKEN_MAX + 1, &status);
+    if (imds->endpoint != NULL) {
+        ret = do_request(imds, true, TOKEN_PATH, deadline_ms, &body, TOKEN_MAX + 1, &status);
+    } else {
+        ret = discover(imds, deadline_ms, &body, TOKEN_MAX + 1, &status);
+    }
     if (ret == EMSGSIZE) {
         set_last_error(imds, true, "the answer is not a token (over %d bytes)", TOKEN_MAX);
         ret = EPROTO; /* a "token" of more than TOKEN_MAX bytes is not an answer we understand */
@@ -374,9 +441,14 @@ int eic_imds_new(const struct eic_imds_options *opts, struct eic_imds **out)
     int ret;
 
     *out = NULL;
-    if (eic_config_check_endpoint(opts->endpoint) != 0 || timeout < 1 || ttl < 1 || ttl > 21600 ||
-        max_response > (size_t)LONG_MAX) {
+    if ((opts->endpoint != NULL && eic_config_check_endpoint(opts->endpoint) != 0) || timeout < 1 || ttl < 1 ||
+        ttl > 21600 || max_response > (size_t)LONG_MAX) {
         return EINVAL;
+    }
+    for (const char *const *e = opts->discover; opts->endpoint == NULL && e != NULL && *e != NULL; e++) {
+        if (eic_config_check_endpoint(*e) != 0) {
+            return EINVAL;
+        }
     }
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_result != CURLE_OK) {
@@ -389,9 +461,19 @@ int eic_imds_new(const struct eic_imds_options *opts, struct eic_imds **out)
     imds->request_timeout_ms = timeout;
     imds->token_ttl = ttl;
     imds->max_response = max_response;
-    imds->endpoint = strdup(opts->endpoint);
+    if (opts->endpoint == NULL) {
+        imds->discover = opts->discover != NULL ? opts->discover : default_discover;
+        /* Found before in this process: no discovery again. */
+        pthread_mutex_lock(&found_lock);
+        if (found_list == imds->discover && found_endpoint != NULL) {
+            imds->endpoint = strdup(found_endpoint);
+        }
+        pthread_mutex_unlock(&found_lock);
+    } else {
+        imds->endpoint = strdup(opts->endpoint);
+    }
     imds->curl = c = curl_easy_init();
-    if (imds->endpoint == NULL || c == NULL) {
+    if ((imds->endpoint == NULL && imds->discover == NULL) || c == NULL) {
         ret = ENOMEM;
         goto done;
     }
@@ -499,6 +581,11 @@ done:
         eic_buf_reset(out);
     }
     return ret;
+}
+
+const char *eic_imds_endpoint(const struct eic_imds *imds)
+{
+    return imds->endpoint;
 }
 
 const char *eic_imds_last_error(const struct eic_imds *imds)

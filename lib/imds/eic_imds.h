@@ -20,11 +20,25 @@
 
 struct eic_imds;
 
+/* Where discovery looks, in order: IMDS over IPv4, then over IPv6 (Nitro instances; the only one
+ * in an IPv6-only subnet). */
+#define EIC_IMDS_DISCOVER_DEFAULT {"http://169.254.169.254", "http://[fd00:ec2::254]", NULL}
+/* How long discovery waits for one endpoint's TCP connection before it tries the next: link-local
+ * IMDS connects in well under a millisecond, so only an endpoint that drops packets costs this. */
+#define EIC_IMDS_DISCOVER_CONNECT_MS 250
+
 struct eic_imds_options {
-    const char *endpoint;       /* "http://169.254.169.254" or "http://127.0.0.1:8169" */
+    /* "http://169.254.169.254" or "http://127.0.0.1:8169"; NULL: discovery. The first endpoint of
+     * discover (NULL: EIC_IMDS_DISCOVER_DEFAULT) that answers the token PUT with any HTTP status is
+     * the endpoint from then on, for this handle and for every later handle of this process that
+     * discovers over the same list (logged once, when found). An endpoint that refuses, cannot be
+     * routed to or does not connect within EIC_IMDS_DISCOVER_CONNECT_MS is skipped; one that
+     * connects but does not answer ends the attempt (nothing kept). */
+    const char *endpoint;
     long request_timeout_ms;    /* per HTTP request */
     long token_ttl;             /* seconds asked for in X-aws-ec2-metadata-token-ttl-seconds */
     size_t max_response;        /* byte cap per response body */
+    const char *const *discover; /* NULL-terminated; must outlive the handle */
 };
 /* A zero request_timeout_ms, token_ttl or max_response means the default (1000 ms, 21600 s,
  * 1 MiB, as in eic_config.h); token_ttl must be within 1..21600. */
@@ -47,6 +61,8 @@ const char *eic_imds_strerror(int err);
  * words ("Operation timed out after 500 milliseconds with 0 bytes received"). "" after a success.
  * Valid until the next call on the handle. */
 const char *eic_imds_last_error(const struct eic_imds *imds);
+/* The endpoint in use: the one given, or the one discovery found; NULL while none is found. */
+const char *eic_imds_endpoint(const struct eic_imds *imds);
 /* Counters since eic_imds_new(): token PUTs attempted, HTTP requests sent (token PUTs and retries
  * included), and requests sent again after running into their timeout. For tests and log lines,
  * e.g. to show that a token was reused. Any pointer may be NULL. */

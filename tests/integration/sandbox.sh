@@ -6,7 +6,8 @@
 #                                 and on the multiarch library directory (NSS module), eic's AKC
 #                                 installed under /srv/eic
 #   sandbox_add_user NAME UID     a local account (passwd/group/shadow copies, home on tmpfs)
-#   sandbox_start_imds [OPTS...]  (re)start the emulator at 169.254.169.254:80
+#   sandbox_start_imds [OPTS...]  (re)start the emulator at 169.254.169.254:80 (SANDBOX_IMDS_ADDR:
+#                                 another address, e.g. [fd00:ec2::254] for test_e2e_ipv6.sh)
 #   sandbox_start_eicd            eicd --foreground on /run/eic/eicd.sock (sandbox_start_sshd starts it)
 #   sandbox_start_sshd            the real /usr/sbin/sshd on 127.0.0.1:2222 with eic as its AKC (and on
 #                                 the addresses in SANDBOX_SSHD_LISTEN, port 2222 too;
@@ -26,6 +27,7 @@ SANDBOX_LIFETIME=${SANDBOX_LIFETIME:-60}
 SANDBOX_TIME_SCALE=${TIME_SCALE:-1}
 SANDBOX_DEADLINE_MS=$((3000 * SANDBOX_TIME_SCALE))
 SANDBOX_PIDS=""
+SANDBOX_IMDS_ADDR=${SANDBOX_IMDS_ADDR:-169.254.169.254}
 AKC_LOG=/srv/eic/log/akc.log
 
 sandbox_setup() {
@@ -119,7 +121,7 @@ sandbox_start_imds() {
         wait "$SANDBOX_EMU_PID" 2>/dev/null
     fi
     rm -f "$state/ready"
-    "$EMULATOR" --listen 169.254.169.254:80 --state-dir "$state" --ready-file "$state/ready" \
+    "$EMULATOR" --listen "$SANDBOX_IMDS_ADDR:80" --state-dir "$state" --ready-file "$state/ready" \
         --log-file "$state/emulator.log" --key-lifetime "$SANDBOX_LIFETIME" "$@" >>"$state/stdout" 2>&1 &
     SANDBOX_EMU_PID=$!
     SANDBOX_PIDS="$SANDBOX_PIDS $SANDBOX_EMU_PID"
@@ -207,7 +209,7 @@ CONF
 
 sandbox_push() {
     AWS_ACCESS_KEY_ID=AKIAEICDEMOALICE0001 AWS_SECRET_ACCESS_KEY=eic-demo-secret-alice \
-        "$EIC_CLIENT" send-ssh-public-key --endpoint-url http://169.254.169.254 --region us-east-1 \
+        "$EIC_CLIENT" send-ssh-public-key --endpoint-url "http://$SANDBOX_IMDS_ADDR" --region us-east-1 \
         --instance-id i-0123456789abcdef0 --instance-os-user "$1" --ssh-public-key "file://$2"
 }
 

@@ -32,7 +32,8 @@ CASES=(
     "purge: nsswitch.conf and /etc/pam.d are byte-identical to before the install"
     "purge: /etc/eic, /var/lib/eic, /var/log/eic, the drop-in and the socket's enablement are gone"
     "after purge: sshd -t passes, a new sshd starts, a local key logs in"
-    "another AuthorizedKeysCommand configured: no drop-in added, sshd keeps the other"
+    "another AuthorizedKeysCommand configured: no drop-in added, sshd keeps the other, the chain_command line offered"
+    "... with that chain_command in eic.conf, dpkg-reconfigure adds the drop-in and sshd uses eic's command"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -355,16 +356,28 @@ check "${CASES[17]}" purged
 check "${CASES[18]}" fresh_sshd_local_login
 stop_sshd
 
-# --- An administrator's own AuthorizedKeysCommand is never shadowed by eic's drop-in.
+# --- An administrator's own AuthorizedKeysCommand is never shadowed by eic's drop-in; the postinst
+# offers to chain it, and adds the drop-in once eic.conf does.
 other_akc_kept() {
-    printf 'AuthorizedKeysCommand /usr/bin/true\nAuthorizedKeysCommandUser nobody\n' \
+    printf 'AuthorizedKeysCommand /usr/bin/true %%u\nAuthorizedKeysCommandUser nobody\n' \
         >"$ROOT/etc/ssh/sshd_config.d/local-akc.conf"
-    in_root sh -c 'dpkg -i /tmp/debs/eic_*.deb' || return 1
+    in_root sh -c 'dpkg -i /tmp/debs/eic_*.deb' >"$WORK/install-other.log" 2>&1 || { cat "$WORK/install-other.log"; return 1; }
     [ ! -e "$ROOT/etc/ssh/sshd_config.d/eic.conf" ] || { echo "drop-in added"; return 1; }
-    in_root /usr/sbin/sshd -T | grep -ix 'authorizedkeyscommand /usr/bin/true' || return 1
-    in_root dpkg -P eic && rm "$ROOT/etc/ssh/sshd_config.d/local-akc.conf"
+    in_root /usr/sbin/sshd -T | grep -ix 'authorizedkeyscommand /usr/bin/true %u' || return 1
+    grep -x 'eic:     chain_command = /usr/bin/true %u' "$WORK/install-other.log" &&
+        grep -q 'it will run as the user eic, not as nobody' "$WORK/install-other.log" ||
+        { cat "$WORK/install-other.log"; return 1; }
 }
 check "${CASES[19]}" other_akc_kept
+chained_dropin() {
+    echo 'chain_command = /usr/bin/true   %u' >>"$ROOT/etc/eic/eic.conf"
+    in_root dpkg-reconfigure eic >"$WORK/reconfigure.log" 2>&1 || { cat "$WORK/reconfigure.log"; return 1; }
+    cat "$WORK/reconfigure.log"
+    cmp "$ROOT/etc/ssh/sshd_config.d/eic.conf" "$ROOT/usr/share/eic/sshd_config.d/eic.conf" || return 1
+    in_root /usr/sbin/sshd -T | grep -ix 'authorizedkeyscommand /usr/libexec/eic/eic-authorized-keys -- %u %f' || return 1
+    in_root dpkg -P eic && rm "$ROOT/etc/ssh/sshd_config.d/local-akc.conf"
+}
+check "${CASES[20]}" chained_dropin
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     for f in var/log/eic-test.log var/log/sshd-test.log; do

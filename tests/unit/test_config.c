@@ -29,7 +29,8 @@
 static void assert_defaults(const struct eic_config *cfg)
 {
     assert_non_null(cfg->imds_endpoint);
-    assert_string_equal(cfg->imds_endpoint, "http://169.254.169.254");
+    assert_string_equal(cfg->imds_endpoint, "auto");
+    assert_int_equal(cfg->n_chain_commands, 0);
     assert_int_equal(cfg->imds_timeout_ms, 1000);
     assert_int_equal(cfg->imds_token_ttl, 21600);
     assert_int_equal(cfg->imds_max_response, 1024 * 1024);
@@ -190,6 +191,37 @@ static void test_endpoint_rule(void **state)
         }
     }
     assert_int_equal(eic_config_check_endpoint(NULL), EINVAL);
+}
+
+/* chain_command: repeatable up to EIC_CHAIN_MAX, an absolute path, %u %f %% only. */
+static void test_chain_command(void **state)
+{
+    static const char *bad[] = {
+        "chain_command = sss_ssh_authorizedkeys %u\n",
+        "chain_command = /usr/bin/x %U\n",
+        "chain_command = /usr/bin/x %k %t\n",
+        "chain_command = /usr/bin/x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+        "chain_command = /a\nchain_command = /b\nchain_command = /c\nchain_command = /d\nchain_command = /e\n",
+    };
+    const char *good = "chain_command = /usr/bin/sss_ssh_authorizedkeys %u\n"
+                       "chain_command = /usr/local/sbin/ldap-keys  -u %u -f %f 100%% 1 2 3 4 5 6 7 8 9\n";
+    struct eic_config cfg;
+    char err[512];
+
+    (void)state;
+    assert_int_equal(eic_config_parse("mem", good, strlen(good), &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.n_chain_commands, 2);
+    assert_string_equal(cfg.chain_commands[0], "/usr/bin/sss_ssh_authorizedkeys %u");
+    assert_string_equal(cfg.chain_commands[1], "/usr/local/sbin/ldap-keys  -u %u -f %f 100%% 1 2 3 4 5 6 7 8 9");
+    eic_config_free(&cfg);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (eic_config_parse("mem", bad[i], strlen(bad[i]), &cfg, err, sizeof(err)) != EINVAL) {
+            fail_msg("bad chain_command accepted: '%s'", bad[i]);
+        }
+        assert_non_null(strstr(err, "chain_command"));
+        assert_int_equal(cfg.n_chain_commands, 0);
+        eic_config_free(&cfg);
+    }
 }
 
 /* Every tests/data/config/bad-*.conf: EINVAL, the exact "path:line: reason" message it announces,
@@ -460,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_each_log_level),
         cmocka_unit_test(test_int_limits),
         cmocka_unit_test(test_endpoint_rule),
+        cmocka_unit_test(test_chain_command),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_small_files),
         cmocka_unit_test(test_missing_file),

@@ -241,7 +241,7 @@ static void assert_one_connection(const struct emu *emu, int expected_requests)
 
 static struct eic_imds *client(const char *url, long timeout_ms, long ttl, size_t max_response)
 {
-    struct eic_imds_options opts = {url, timeout_ms, ttl, max_response};
+    struct eic_imds_options opts = {url, timeout_ms, ttl, max_response, NULL};
     struct eic_imds *imds = NULL;
 
     assert_int_equal(eic_imds_new(&opts, &imds), 0);
@@ -309,7 +309,7 @@ static void test_invalid_arguments(void **state)
         "/latest/./meta-data", "/latest/meta-data/instance-id?x=1", "/latest/meta-data/instance-id#x",
         "/latest/meta-data/a b", "/latest/meta-data/a\r\nX-Injected: 1", "/latest/meta-data/\x7f",
     };
-    struct eic_imds_options opts = {"http://127.0.0.1:9", 100, 60, 1024};
+    struct eic_imds_options opts = {"http://127.0.0.1:9", 100, 60, 1024, NULL};
     struct eic_imds *imds = (struct eic_imds *)&opts; /* must be reset to NULL on failure */
     struct eic_buf out;
 
@@ -321,8 +321,11 @@ static void test_invalid_arguments(void **state)
         }
         assert_null(imds);
     }
+    /* Discovery (endpoint NULL) over a list with an endpoint that is not http://IP-literal. */
     opts.endpoint = NULL;
+    opts.discover = (const char *const[]){"http://127.0.0.1:9", "http://localhost", NULL};
     assert_int_equal(eic_imds_new(&opts, &imds), EINVAL);
+    opts.discover = NULL;
     opts.endpoint = "http://127.0.0.1:9";
     opts.token_ttl = 21601;
     assert_int_equal(eic_imds_new(&opts, &imds), EINVAL);
@@ -364,27 +367,32 @@ static void test_deadline_passed(void **state)
     eic_buf_free(&out);
 }
 
-/* Nothing listens on the port: ECONNREFUSED, quickly. */
-static void test_connection_refused(void **state)
+/* A port on 127.0.0.1 that was free a moment ago and is now closed again. */
+static void closed_port_url(char *url, size_t len)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sin);
-    struct eic_imds *imds;
-    struct eic_buf out;
-    char url[64];
-    uint64_t elapsed;
+    socklen_t sin_len = sizeof(sin);
     int fd;
 
-    (void)state;
-    /* A port that was free a moment ago and is now closed again. */
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sin_len), 0);
     close(fd);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sin.sin_port));
+    snprintf(url, len, "http://127.0.0.1:%u", ntohs(sin.sin_port));
+}
 
+/* Nothing listens on the port: ECONNREFUSED, quickly. */
+static void test_connection_refused(void **state)
+{
+    struct eic_imds *imds;
+    struct eic_buf out;
+    char url[64];
+    uint64_t elapsed;
+
+    (void)state;
+    closed_port_url(url, sizeof(url));
     imds = client(url, 1000, 60, 0);
     eic_buf_init(&out, 4096);
     assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 1000, &out, &elapsed), ECONNREFUSED);
@@ -542,6 +550,51 @@ static void test_instance_id_and_token_reuse(void **state)
 
     eic_imds_free(other);
     eic_imds_free(imds);
+    eic_buf_free(&out);
+    emu_stop(&emu);
+}
+
+/* Discovery (endpoint NULL): an endpoint that refuses is skipped, the first that answers is used,
+ * and a later handle of the process over the same list starts with it. None answering: the
+ * connection error, quickly, and nothing kept. */
+static void test_discovery(void **state)
+{
+    static char refused[64];
+    static char answers[128];
+    static const char *const list[] = {refused, answers, NULL};
+    static const char *const dead[] = {refused, NULL};
+    struct eic_imds_options opts = {NULL, 1000, 60, 0, list};
+    struct eic_imds *imds;
+    struct eic_buf out;
+    struct emu emu;
+    uint64_t elapsed;
+
+    (void)state;
+    closed_port_url(refused, sizeof(refused));
+    emu_start(&emu, "127.0.0.1:0", NULL, NULL);
+    snprintf(answers, sizeof(answers), "%s", emu.url);
+    eic_buf_init(&out, 4096);
+
+    opts.discover = dead;
+    assert_int_equal(eic_imds_new(&opts, &imds), 0);
+    assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), ECONNREFUSED);
+    assert_true(elapsed < 200);
+    assert_null(eic_imds_endpoint(imds));
+    assert_non_null(strstr(eic_imds_last_error(imds), "no IMDS answers"));
+    eic_imds_free(imds);
+
+    opts.discover = list;
+    assert_int_equal(eic_imds_new(&opts, &imds), 0);
+    assert_null(eic_imds_endpoint(imds));
+    assert_int_equal(timed_get(imds, INSTANCE_ID_PATH, 2000, &out, &elapsed), 0);
+    assert_instance_id(out.data);
+    assert_string_equal(eic_imds_endpoint(imds), emu.url);
+    eic_imds_free(imds);
+
+    assert_int_equal(eic_imds_new(&opts, &imds), 0);
+    assert_string_equal(eic_imds_endpoint(imds), emu.url);
+    eic_imds_free(imds);
+
     eic_buf_free(&out);
     emu_stop(&emu);
 }
@@ -897,6 +950,7 @@ int main(void)
     };
     const struct CMUnitTest with_emulator[] = {
         EMU_TEST(test_instance_id_and_token_reuse),
+        EMU_TEST(test_discovery),
         EMU_TEST(test_token_expiry),
         EMU_TEST(test_not_found),
         EMU_TEST(test_hang_get),
