@@ -115,6 +115,7 @@ SANITIZER_LEFT_OUT=(
     "integration/test_nss_tsan: runs its own ThreadSanitizer build"
     "integration/test_eicd_tsan: runs its own ThreadSanitizer build of eicd"
     "integration/test_package: builds and installs the Debian packages from a fresh tarball, not this build"
+    "integration/test_rpm: builds and installs the RPMs from a fresh tarball, not this build"
     "integration/test_load: concurrent logins measure eic as shipped; instrumented, it measures the sanitizer"
     "integration/test_bench_smoke: runs the benchmarks, which time the shipped build"
     "integration/test_fault_matrix: times the shipped build against deadlines; its programs run instrumented in test_e2e_*"
