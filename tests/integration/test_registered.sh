@@ -4,7 +4,8 @@
 # never run and never fail (docs/TESTING.md, "To add a test").
 . "$(dirname "$0")/lib.sh"
 
-listed=" $(make -s -C "$EIC_BUILD" list-tests) "
+# Not the TESTS of a `make check TESTS=...` that runs this script (its MAKEFLAGS carry it).
+listed=" $(MAKEFLAGS= make -s -C "$EIC_BUILD" list-tests) "
 registered() { # registered DIR SUFFIX: every DIR/test_*SUFFIX of the source tree is in TESTS
     local f t missing=0
     for f in "$TOP/$1"/test_*"$2"; do
