@@ -11,7 +11,7 @@
 static void usage(bool with_deadline)
 {
     fprintf(stderr, "usage: %s [-c CONFIG]%s [--] USER [FINGERPRINT]\n",
-            with_deadline ? "eic-authorized-keys-verify" : "eic-authorized-keys", with_deadline ? " [-d MS] [-s]" : "");
+            with_deadline ? "eic-authorized-keys-verify" : "eic-authorized-keys", with_deadline ? " [-d MS] [-s|-a]" : "");
 }
 
 int akc_parse_args(int argc, char **argv, bool with_deadline, struct akc_args *args)
@@ -24,7 +24,8 @@ int akc_parse_args(int argc, char **argv, bool with_deadline, struct akc_args *a
     args->fingerprint = NULL;
     args->deadline_left_ms = -1;
     args->session_form = false;
-    while ((opt = getopt(argc, argv, with_deadline ? "c:d:sh" : "c:h")) != -1) {
+    args->account_step = false;
+    while ((opt = getopt(argc, argv, with_deadline ? "c:d:sah" : "c:h")) != -1) {
         switch (opt) {
         case 'c':
             args->config_path = optarg;
@@ -39,6 +40,9 @@ int akc_parse_args(int argc, char **argv, bool with_deadline, struct akc_args *a
             break;
         case 's':
             args->session_form = true;
+            break;
+        case 'a':
+            args->account_step = true;
             break;
         case 'h':
             usage(with_deadline);

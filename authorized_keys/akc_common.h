@@ -16,9 +16,10 @@ struct akc_args {
     const char *fingerprint; /* NULL: none given (or "") */
     long deadline_left_ms;   /* -d (eic-authorized-keys-verify only), else -1 */
     bool session_form;       /* -s (eic-authorized-keys-verify only): for pam_eic, "FP CALLER REQUEST" */
+    bool account_step;       /* -a (eic-authorized-keys-verify only): pam_eic's account step */
 };
 
-/* Parse "[-c CONFIG] [-d MS] [-s] [--] USER [FINGERPRINT]" (-d and -s only when with_deadline). Returns -1
+/* Parse "[-c CONFIG] [-d MS] [-s|-a] [--] USER [FINGERPRINT]" (-d, -s, -a only when with_deadline). Returns -1
  * to go on, or the exit status (usage printed to stderr; -h: 0). */
 int akc_parse_args(int argc, char **argv, bool with_deadline, struct akc_args *args);
 

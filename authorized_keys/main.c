@@ -3,7 +3,7 @@
  * sshd's AuthorizedKeysCommand (AuthorizedKeysCommand /usr/libexec/eic/eic-authorized-keys -- %u %f;
  * the "--" because sshd expands %u after splitting the command line, so a directory-service name
  * starting with '-' would otherwise be read as an option): prints the EC2 Instance Connect keys
- * pushed for USER that pass every check of DESIGN.md section 2, one per line, and logs one line per
+ * pushed for USER that pass every check of docs/PROTOCOL.md, one per line, and logs one line per
  * key printed.
  *
  * A thin client of eicd, which does the checks (eic_login_keys()): this program loads libc only,

@@ -1,4 +1,4 @@
-/* eic-authorized-keys-verify [-c CONFIG] [-d MS] [-s] [--] USER [FINGERPRINT]
+/* eic-authorized-keys-verify [-c CONFIG] [-d MS] [-s|-a] [--] USER [FINGERPRINT]
  *
  * eic-authorized-keys' fallback, run (exec'd) by it only when the service eicd cannot be reached:
  * a host without systemd, a stopped or broken service still lets EIC keys in. It does in its own
@@ -7,17 +7,22 @@
  * eic-authorized-keys itself never does. Its output, log lines and exit status are those of
  * eic-authorized-keys (eic-authorized-keys(8)); -d bounds the whole run to what is left of the
  * caller's deadline. pam_eic runs it too when eicd cannot be reached (-s): the keys are then
- * printed as "FINGERPRINT CALLER REQUEST_ID" lines ("-" for none), for the session's audit record. */
+ * printed as "FINGERPRINT CALLER REQUEST_ID" lines ("-" for none), for the session's audit record.
+ * And for its account step (-a): exit 0 when USER is an IAM-mapped account the rules still give to
+ * its principal with the cache entry as the rule would write it (eic_account_keep() with
+ * change_nothing: the writer's code, which the module does not link, run as a probe). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "akc_common.h"
+#include "eic_account_keep.h"
 #include "eic_config.h"
 #include "eic_keyrecords.h"
 #include "eic_log.h"
 #include "eic_login.h"
 #include "eic_time.h"
+#include "eic_util.h"
 
 /* A field of a -s line: "-" for none, and for anything that is not one printable word. */
 static const char *one_word(const char *s)
@@ -31,6 +36,20 @@ static const char *one_word(const char *s)
         }
     }
     return s;
+}
+
+/* -a: is user's account allowed as it is? */
+static int account_unchanged(const struct eic_config *cfg, const char *config_path, const char *user)
+{
+    struct passwd pw;
+    char *buf = NULL;
+    int ret = eic_getpwnam(user, &pw, &buf);
+
+    if (ret == 0) {
+        ret = eic_account_keep(cfg, config_path, &pw, NULL, true);
+    }
+    free(buf);
+    return ret == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)
@@ -53,6 +72,10 @@ int main(int argc, char **argv)
     }
     status = EXIT_FAILURE;
     if (akc_load_config(args.config_path, &cfg) != 0) {
+        goto done;
+    }
+    if (args.account_step) {
+        status = account_unchanged(&cfg, args.config_path, args.user);
         goto done;
     }
     deadline_left = args.deadline_left_ms < 0 || args.deadline_left_ms > cfg.deadline_ms ? cfg.deadline_ms

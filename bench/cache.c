@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eic_cache.h"
+#include "eic_cache_writer.h"
 #include "eic_log.h"
 
 static double now_s(void)

@@ -604,7 +604,7 @@ static bool region_ok(const char *r)
     return true;
 }
 
-/* ^([a-z]+-){2,3}[0-9][a-z]$ (DESIGN.md §2). */
+/* ^([a-z]+-){2,3}[0-9][a-z]$ (docs/PROTOCOL.md). */
 static bool zone_ok(const char *z)
 {
     size_t len = strlen(z);

@@ -297,7 +297,7 @@ int eic_ec2_parse_instance(const char *xml, size_t len, const char *instance_id,
         ret = EBADMSG;
     }
     if (ret == 0 && info->zone != NULL) {
-        /* DESIGN.md section 2's zone pattern: the zone goes into the push and names the region. */
+        /* The zone pattern of docs/PROTOCOL.md: the zone goes into the push and names the region. */
         if (regcomp(&zone_re, "^([a-z]+-){2,3}[0-9][a-z]$", REG_EXTENDED | REG_NOSUB) != 0) {
             ret = ENOMEM;
         } else {

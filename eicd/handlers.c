@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eic_account_keep.h"
 #include "eic_accounts.h"
 #include "eic_config.h"
 #include "eic_keyrecords.h"
@@ -27,17 +28,16 @@
 #include "eic_metadata.h"
 #include "eic_resolve.h"
 #include "eic_time.h"
+#include "eic_util.h"
 
 uid_t eicd_akc_uid(const struct eic_config *cfg)
 {
     struct passwd pw;
-    struct passwd *res = NULL;
-    char buf[4096];
+    char *buf = NULL;
+    uid_t uid = eic_getpwnam(cfg->authorized_keys_user, &pw, &buf) == 0 ? pw.pw_uid : (uid_t)-1;
 
-    if (getpwnam_r(cfg->authorized_keys_user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL) {
-        return (uid_t)-1;
-    }
-    return pw.pw_uid;
+    free(buf);
+    return uid;
 }
 
 /* An answer with no field but a reason for the caller's log. */
@@ -165,30 +165,32 @@ static int answer_account(const struct eic_config *cfg, const char *config_path,
                           size_t *resp_len)
 {
     struct passwd pw;
-    struct passwd *res = NULL;
     char *login_principal = NULL;
-    char buf[4096];
+    char *buf = NULL;
     int ret;
 
     if (!eic_valid_login_name(user)) {
         eic_log(LOG_WARNING, "account step refused for an invalid user name");
         return answer_error(EINVAL, "invalid user name", resp, resp_len);
     }
-    ret = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
-    if (res == NULL) {
-        ret = ret != 0 ? ret : ENOENT;
+    ret = eic_getpwnam(user, &pw, &buf);
+    if (ret != 0) {
         return answer_error(ret, "no such account", resp, resp_len);
     }
     /* The principal of the login being set up, when the AKC let its key in a moment ago: an IAM
      * Identity Center user's account takes the groups of the permission set they signed in with. */
     if (eicd_admission_latest_caller(user, &login_principal) == ENOMEM) {
-        return ENOMEM;
+        ret = ENOMEM;
+        goto done;
     }
     ret = eic_account_keep(cfg, config_path, &pw, login_principal, false);
     free(login_principal);
-    return answer_error(ret, ret == 0 ? "allowed" : ret == ENOENT ? "not an IAM-mapped account"
-                                                : ret == EPERM ? "refused by the mapping rules" : strerror(ret),
-                        resp, resp_len);
+    ret = answer_error(ret, ret == 0 ? "allowed" : ret == ENOENT ? "not an IAM-mapped account"
+                                               : ret == EPERM ? "refused by the mapping rules" : strerror(ret),
+                       resp, resp_len);
+done:
+    free(buf);
+    return ret;
 }
 
 int eicd_handle(const char *config_path, uid_t peer_uid, pid_t peer_pid, const uint8_t *req, size_t req_len,

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eic_account_keep.h"
 #include "eic_accounts.h"
 #include "eic_config.h"
 #include "eic_keys.h"

@@ -1,4 +1,4 @@
-/* The emulated instance metadata service (DESIGN.md section 2), served under /latest/.
+/* The emulated instance metadata service (docs/PROTOCOL.md), served under /latest/.
  *
  * IMDSv2 tokens: PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds: 1..21600
  * returns a random token (32 bytes, base64url); a GET carrying X-aws-ec2-metadata-token must

@@ -826,7 +826,7 @@ int emu_pki_sign(const struct emu_pki *pki, const void *data, size_t len, char *
         return ENOMEM;
     }
     /* The PSS parameters are spelled out rather than left to defaults: they are part of the
-     * wire contract (DESIGN.md section 2). */
+     * wire contract (docs/PROTOCOL.md). */
     if (EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, pki->signer_key) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0 ||

@@ -1,4 +1,4 @@
-/* The emulated EC2 Instance Connect API (JSON 1.1 protocol, DESIGN.md section 2):
+/* The emulated EC2 Instance Connect API (JSON 1.1 protocol, docs/PROTOCOL.md):
  * POST / with X-Amz-Target: AWSEC2InstanceConnectService.SendSSHPublicKey, SigV4-signed for
  * service "ec2-instance-connect" in the world's region.
  *

@@ -1,6 +1,6 @@
 /* Signed key records and the per-os-user store behind managed-ssh-keys/active-keys/<user>/.
  *
- * A record (DESIGN.md section 2):
+ * A record (docs/PROTOCOL.md):
  *   #Timestamp=<expiry unix seconds>\n#Instance=<id>\n#Caller=<arn>\n#Request=<uuid>\n
  *   <openssh key line>\n<base64 RSA-PSS signature>\n
  * The signed bytes are the four '#' lines and the key line, each with its '\n'.

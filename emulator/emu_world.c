@@ -194,7 +194,7 @@ static int parse_instance(const char *name, json_object *inst, struct emu_world 
     if (ret != 0) {
         return ret;
     }
-    /* The same rules eic applies to what IMDS serves (DESIGN.md section 2): a world the
+    /* The same rules eic applies to what IMDS serves (docs/PROTOCOL.md): a world the
      * instance side would refuse is a mistake in the world file. */
     if (!world_re_match("^i-[0-9a-f]{8,32}$", w->instance_id)) {
         eic_set_err(err, err_len, "%s: \"instance.id\": \"%.64s\" is not an instance id (^i-[0-9a-f]{8,32}$)", name,

@@ -70,8 +70,7 @@ archive() {
     rm -f "$out/$name.a"
     ar rcs "$out/$name.a" "${objs[@]}"
 }
-# Every layer of lib/ in one archive (a harness that compiles a source in itself, as fuzz_cache
-# does eic_cache.c, does not pull the archive's copy).
+# Every layer of lib/ in one archive.
 archive libeic_fuzz lib/*/*.c
 compile fuzz/fuzz_common.c "$out/obj/fuzz/fuzz_common.c.o"
 declare -A archived=()

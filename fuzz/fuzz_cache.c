@@ -1,10 +1,11 @@
-/* The account cache reader (lib/accounts/eic_cache.c): open, verify, enumerate and look up from
- * arbitrary file contents. The file carries a checksum over all of it, which random bytes never
- * match; so that the fuzzer reaches the checks behind it, the harness compiles eic_cache.c in
- * and stamps the file size and checksum into the header of every input of header size or more
- * before writing it to accounts.db in a private directory under /dev/shm (the only file it writes).
+/* The account cache reader (lib/accounts/eic_cache_reader.c): open, verify, enumerate and look up
+ * from arbitrary file contents. The file carries a checksum over all of it, which random bytes
+ * never match; so that the fuzzer reaches the checks behind it, the harness takes the layout and
+ * the checksum from eic_cache_format.h and stamps the file size and checksum into the header of
+ * every input of header size or more before writing it to accounts.db in a private directory
+ * under /dev/shm (the only file it writes).
  * The corpus holds real files written by eic_cache_add_users (fuzz/make-corpus.sh). */
-#include "../lib/accounts/eic_cache.c"
+#include "eic_cache_format.h"
 
 #include "fuzz_common.h"
 
@@ -39,7 +40,7 @@ static void write_input(const uint8_t *data, size_t size)
     memcpy(copy, data, size);
     if (size >= HDR_SIZE) {
         put64(copy + H_FILESIZE, size);
-        put64(copy + H_CHECKSUM, file_checksum(copy, size));
+        put64(copy + H_CHECKSUM, eic_cache_file_checksum(copy, size));
     }
     fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     FUZZ_CHECK(fd >= 0);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "eic_cache.h"
+#include "eic_cache_writer.h"
 
 int main(int argc, char **argv)
 {

@@ -103,37 +103,27 @@ static void end(struct ctx *c)
  * PAM_USER_UNKNOWN or another failure. */
 static int get_user(pam_handle_t *pamh, struct ctx *c)
 {
-    struct passwd *res = NULL;
-    long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-    size_t len = size > 0 ? (size_t)size : 4096;
     int ret;
 
     if (pam_get_user(pamh, &c->user, NULL) != PAM_SUCCESS || c->user == NULL || c->user[0] == '\0') {
         eic_log(LOG_ERR, "cannot get the user name");
         return PAM_USER_UNKNOWN;
     }
-    for (;;) {
-        free(c->pw_buf);
-        c->pw_buf = malloc(len);
-        if (c->pw_buf == NULL) {
-            return PAM_BUF_ERR;
-        }
-        ret = getpwnam_r(c->user, &c->pw, c->pw_buf, len, &res);
-        if (ret != ERANGE || len >= (1u << 20)) {
-            break;
-        }
-        len *= 2;
+    ret = eic_getpwnam(c->user, &c->pw, &c->pw_buf);
+    if (ret == ENOMEM) {
+        return PAM_BUF_ERR;
     }
-    if (res == NULL) {
-        eic_log(LOG_NOTICE, "no account %s (%s)", c->user, ret != 0 ? strerror(ret) : "not found");
+    if (ret != 0) {
+        eic_log(LOG_NOTICE, "no account %s (%s)", c->user, ret != ENOENT ? strerror(ret) : "not found");
         return PAM_USER_UNKNOWN;
     }
     return PAM_SUCCESS;
 }
 
 /* The account step is eicd's (EIC_REQ_ACCOUNT): it alone writes the account cache, and it does so
- * in its own clean process, not in sudo's or su's. Without the service the account is checked here
- * and allowed only as it is: an entry that a changed rule would rewrite is refused until eicd runs
+ * in its own clean process, not in sudo's or su's. Without the service the account is checked by
+ * eic-authorized-keys-verify -a (the cache writer's code, which this module does not link) and
+ * allowed only as it is: an entry that a changed rule would rewrite is refused until eicd runs
  * again. Returns PAM_SUCCESS or PAM_PERM_DENIED (logged). */
 static int account_step(const struct ctx *c)
 {
@@ -145,9 +135,13 @@ static int account_step(const struct ctx *c)
                          eic_monotonic_ms() + (uint64_t)c->cfg.deadline_ms, &answer);
     /* A hung service too: the check without it is local and quick. */
     if (eic_proto_no_service(ret) || ret == ETIMEDOUT) {
-        eic_log(LOG_NOTICE, "eicd does not answer on %s (%s); account %s checked without it",
-                c->cfg.service_socket, strerror(ret), c->user);
-        ret = eic_account_keep(&c->cfg, c->args.config, &c->pw, NULL, true);
+        eic_log(LOG_NOTICE, "eicd does not answer on %s (%s); account %s checked by %s", c->cfg.service_socket,
+                strerror(ret), c->user, c->args.verify);
+        ret = pam_eic_verify_account(c->args.verify, c->args.config, c->user,
+                                     eic_monotonic_ms() + (uint64_t)c->cfg.deadline_ms);
+        if (ret != 0 && ret != ECHILD) {
+            eic_log(LOG_ERR, "IAM-mapped account %s refused: %s: %s", c->user, c->args.verify, strerror(ret));
+        }
         goto done;
     }
     if (ret == 0 && answer.code != 0) {

@@ -50,13 +50,11 @@ static bool find_key(const char *out, const char *fingerprint, struct pam_eic_ve
     return false;
 }
 
-int pam_eic_verify_key(const char *program, const char *config, const char *user, const char *fingerprint,
-                       uint64_t deadline_ms, bool *found, struct pam_eic_verified_key *key)
+/* Run argv[0] (absolute path) with argv, an empty environment and no stdin, killed at deadline_ms;
+ * its output into out[VERIFY_OUTPUT_MAX + 1], NUL-terminated. 0 when it exited 0; ECHILD when it
+ * failed (exit status not 0, or a signal); ETIMEDOUT, EMSGSIZE, or the error of starting it. */
+static int run_verify(char *const argv[], uint64_t deadline_ms, char *out)
 {
-    char out[VERIFY_OUTPUT_MAX + 1];
-    char left[32];
-    char *const argv[] = {(char *)program, "-c", (char *)config, "-d", left, "-s", "--", (char *)user,
-                          (char *)fingerprint, NULL};
     char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
     posix_spawn_file_actions_t actions;
     bool actions_ok = false;
@@ -66,9 +64,7 @@ int pam_eic_verify_key(const char *program, const char *config, const char *user
     int status = 0;
     int ret;
 
-    *found = false;
-    memset(key, 0, sizeof(*key));
-    snprintf(left, sizeof(left), "%llu", (unsigned long long)eic_ms_left(deadline_ms));
+    out[0] = '\0';
     if (pipe2(pipe_fd, O_CLOEXEC) != 0) {
         return errno;
     }
@@ -89,7 +85,7 @@ int pam_eic_verify_key(const char *program, const char *config, const char *user
         ret = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
     }
     if (ret == 0) {
-        ret = posix_spawn(&pid, program, &actions, NULL, argv, envp);
+        ret = posix_spawn(&pid, argv[0], &actions, NULL, argv, envp);
     }
     close(pipe_fd[1]);
     pipe_fd[1] = -1;
@@ -136,12 +132,7 @@ int pam_eic_verify_key(const char *program, const char *config, const char *user
         }
     }
     pid = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        ret = ECHILD;
-        goto done;
-    }
-    *found = find_key(out, fingerprint, key);
-    ret = 0;
+    ret = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : ECHILD;
 done:
     if (pid > 0) {
         kill(pid, SIGKILL);
@@ -158,4 +149,33 @@ done:
         close(pipe_fd[1]);
     }
     return ret;
+}
+
+int pam_eic_verify_key(const char *program, const char *config, const char *user, const char *fingerprint,
+                       uint64_t deadline_ms, bool *found, struct pam_eic_verified_key *key)
+{
+    char out[VERIFY_OUTPUT_MAX + 1];
+    char left[32];
+    char *const argv[] = {(char *)program, "-c", (char *)config, "-d", left, "-s", "--", (char *)user,
+                          (char *)fingerprint, NULL};
+    int ret;
+
+    *found = false;
+    memset(key, 0, sizeof(*key));
+    snprintf(left, sizeof(left), "%llu", (unsigned long long)eic_ms_left(deadline_ms));
+    ret = run_verify(argv, deadline_ms, out);
+    if (ret == 0) {
+        *found = find_key(out, fingerprint, key);
+    }
+    return ret;
+}
+
+int pam_eic_verify_account(const char *program, const char *config, const char *user, uint64_t deadline_ms)
+{
+    char out[VERIFY_OUTPUT_MAX + 1];
+    char left[32];
+    char *const argv[] = {(char *)program, "-c", (char *)config, "-d", left, "-a", "--", (char *)user, NULL};
+
+    snprintf(left, sizeof(left), "%llu", (unsigned long long)eic_ms_left(deadline_ms));
+    return run_verify(argv, deadline_ms, out);
 }

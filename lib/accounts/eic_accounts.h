@@ -1,5 +1,6 @@
-/* Which accounts eic manages. Shared by eic-authorized-keys and pam_eic so that both decide
- * "IAM-mapped or local" the same way, in one place. */
+/* Which accounts eic manages, read from the account cache and the rules: shared by the clients and
+ * eicd so that all decide "IAM-mapped or local", and "still allowed", the same way, in one place.
+ * What changes an account is eicd's (lib/service/eic_account_keep.h). */
 #ifndef EIC_ACCOUNTS_H
 #define EIC_ACCOUNTS_H
 
@@ -21,6 +22,10 @@
  * cache as root. A caller whose choice of checks depends on the answer must then decide without
  * the cache (eic-authorized-keys reads /etc/passwd itself: eic_cache_local_user_listed()). */
 int eic_account_mapped(const char *cache_dir, const struct passwd *pw, char *principal, size_t principal_len);
+/* The same, and in *shadowed_uid the uid of a cached account of pw's name that pw is not (another
+ * source answered the name first), else (uid_t)-1. */
+int eic_account_mapped_as(const char *cache_dir, const struct passwd *pw, char *principal, size_t principal_len,
+                          uid_t *shadowed_uid);
 
 /* Does arn map, through the rules as they are now, to exactly user? For an IAM-mapped account this
  * is asked at every use (a rule changed to deny, or a principal now mapping to another name, ends
@@ -35,23 +40,4 @@ bool eic_principal_maps_to(const struct eic_mapping *mapping, const char *arn, c
 bool eic_account_still_allowed(const struct eic_config *cfg, const char *config_path, const char *user,
                                const char *principal, const struct eic_rule **map_rule);
 
-/* The account step of an IAM-mapped account (pam_eic's, carried out by eicd): the rules as they
- * are now must still give pw's account to its cached principal (revocation), and its cache entry
- * is brought in line with the rule that does: the rule's groups and the configured shell. The
- * cache is written only at an account's first lookup, so without this an account would keep the
- * groups of the rule it was created by for ever. With change_nothing (pam_eic when eicd cannot be
- * reached: only the service writes the cache) an entry that would change is refused instead.
- * login_principal (may be NULL): the principal whose key was let in for this login; when it is the
- * account's identity under another ARN (IAM Identity Center, another permission set), the account
- * follows it (its rule, groups and cached principal).
- * Returns 0 (allowed), ENOENT (pw is not IAM-mapped), EPERM (refused by the rules), EAGAIN (would
- * change, change_nothing), or the cache's error; every refusal is logged. */
-int eic_account_keep(const struct eic_config *cfg, const char *config_path, const struct passwd *pw,
-                     const char *login_principal, bool change_nothing);
-
-/* An administrator's hand-over (eicd --hand-over): the IAM-mapped account name, which belongs to
- * one identity, now belongs to arn's, keeping its UID and home. The rules as they are must map arn
- * to name. Logged (the writer names both ARNs). Returns 0, EPERM (the rules do not give name to
- * arn), ENOENT (no such account in the cache), or the cache's error. */
-int eic_account_hand_over(const struct eic_config *cfg, const char *config_path, const char *name, const char *arn);
 #endif

@@ -1001,18 +1001,3 @@ done:
     free(text);
     return ret;
 }
-
-void eic_config_cache_account(const struct eic_config *cfg, const struct eic_rule *rule, const char *name,
-                              const char *principal, struct eic_cache_new_user *user, struct eic_cache_range *range)
-{
-    memset(user, 0, sizeof(*user));
-    memset(range, 0, sizeof(*range));
-    user->name = name;
-    user->principal = principal;
-    user->group_names = (const char *const *)rule->groups;
-    user->n_group_names = rule->n_groups;
-    user->home_base = cfg->home_base;
-    user->shell = cfg->shell;
-    range->min = cfg->uid_min;
-    range->max = cfg->uid_max;
-}

@@ -70,12 +70,5 @@ void eic_config_free(struct eic_config *cfg);
  * not in eic_imds.c, so that code reading the config never links libcurl. */
 int eic_config_check_endpoint(const char *endpoint);
 
-/* What the account cache is given for the account name, mapped from principal by rule (a map
- * rule): the rule's groups, and this configuration's home base, shell and id range. nss_eic
- * (creating the account) and pam_eic (bringing it in line with the rules at each login) both take
- * it from here, so that an account is always written the same way. user and range borrow from
- * cfg, rule, name and principal. */
-void eic_config_cache_account(const struct eic_config *cfg, const struct eic_rule *rule, const char *name,
-                              const char *principal, struct eic_cache_new_user *user, struct eic_cache_range *range);
 
 #endif

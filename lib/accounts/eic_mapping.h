@@ -1,4 +1,4 @@
-/* IAM principal -> local account mapping (issue #4; DESIGN.md section 3 "Mapping").
+/* IAM principal -> local account mapping (docs/CONFIG.md, "Mapping rules").
  *
  * Rules live in eic.conf as sections, evaluated in file order (the example is in // lines below
  * because the patterns contain the two characters that would end this comment). */

@@ -1,5 +1,5 @@
 /* Checks on values that come from IMDS or from the command line before they are used in a
- * URL, a file name, a log line or a comparison (DESIGN.md section 2). */
+ * URL, a file name, a log line or a comparison (docs/PROTOCOL.md). */
 #ifndef EIC_METADATA_H
 #define EIC_METADATA_H
 

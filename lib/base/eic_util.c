@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,5 +113,35 @@ done:
         free(buf);
     }
     close(fd);
+    return ret;
+}
+
+int eic_getpwnam(const char *name, struct passwd *pw, char **buf)
+{
+    struct passwd *res = NULL;
+    long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+    size_t len = hint > 0 ? (size_t)hint : 4096;
+    int ret;
+
+    *buf = NULL;
+    for (;;) {
+        free(*buf);
+        *buf = malloc(len);
+        if (*buf == NULL) {
+            return ENOMEM;
+        }
+        ret = getpwnam_r(name, pw, *buf, len, &res);
+        if (ret != ERANGE || len >= (1u << 20)) {
+            break;
+        }
+        len *= 2;
+    }
+    if (ret == 0 && res == NULL) {
+        ret = ENOENT;
+    }
+    if (ret != 0) {
+        free(*buf);
+        *buf = NULL;
+    }
     return ret;
 }

@@ -33,4 +33,10 @@ int eic_write_all(int fd, const void *buf, size_t len);
  * file anywhere the invoker named: local root). */
 bool eic_process_is_plain_root(void);
 
+struct passwd;
+/* getpwnam_r into *pw and a malloc'd *buf (grown on ERANGE up to 1 MiB: an entry with many long
+ * fields is not an error; callers may run in threaded hosts, so never getpwnam). The caller frees
+ * *buf, which is NULL on error. Returns 0, ENOENT (no such account), ENOMEM, or getpwnam_r's error. */
+int eic_getpwnam(const char *name, struct passwd *pw, char **buf);
+
 #endif

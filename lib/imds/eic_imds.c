@@ -1,6 +1,6 @@
 /* IMDS client over libcurl (IMDSv2).
  *
- * Wire protocol (DESIGN.md §2):
+ * Wire protocol (docs/PROTOCOL.md):
  *     PUT /latest/api/token            X-aws-ec2-metadata-token-ttl-seconds: N   -> 200, body = token
  *     GET /latest/meta-data/...        X-aws-ec2-metadata-token: <token>         -> 200 body | 404 | 401
  *

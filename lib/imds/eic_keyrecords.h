@@ -1,4 +1,4 @@
-/* Key records served at managed-ssh-keys/active-keys/<user>/ (DESIGN.md section 2):
+/* Key records served at managed-ssh-keys/active-keys/<user>/ (docs/PROTOCOL.md):
  *
  *   #Timestamp=1732400000          expiry (Unix seconds): valid while Timestamp > now
  *   #Instance=i-0123456789abcdef0  must equal this instance's id

@@ -1,4 +1,4 @@
-/* Trust in the Instance Connect signer (DESIGN.md section 2, "Signer trust").
+/* Trust in the Instance Connect signer (docs/PROTOCOL.md, "Signer trust").
  *
  * IMDS serves managed-ssh-keys/signer-cert/ (PEM: the signer certificate first, then its
  * issuers) and signer-ocsp/<FP> (base64 DER OCSP responses named by the upper-case hex SHA-1

@@ -9,11 +9,12 @@
 #include <unistd.h>
 
 #include "eic_accounts.h"
-#include "eic_cache.h"
+#include "eic_cache_writer.h"
 #include "eic_keys.h"
 #include "eic_log.h"
 #include "eic_mapping.h"
 #include "eic_metadata.h"
+#include "eic_util.h"
 
 /* For an IAM-mapped account: the record's principal must map, through the rules as they are now,
  * to exactly this account — bob's push for os-user alice never logs in as alice — and be the
@@ -48,36 +49,6 @@ static bool caller_maps_to(const struct eic_config *cfg, const char *user, const
     return true;
 }
 
-/* getpwnam_r into *pw and a malloc'd *buf. 0, ENOENT (no such account), or an error. */
-static int lookup_account(const char *user, struct passwd *pw, char **buf)
-{
-    struct passwd *res = NULL;
-    size_t len = 4096;
-    int ret;
-
-    *buf = NULL;
-    for (;;) {
-        free(*buf);
-        *buf = malloc(len);
-        if (*buf == NULL) {
-            return ENOMEM;
-        }
-        ret = getpwnam_r(user, pw, *buf, len, &res);
-        if (ret != ERANGE || len >= (1u << 20)) {
-            break;
-        }
-        len *= 2;
-    }
-    if (ret == 0 && res == NULL) {
-        ret = ENOENT;
-    }
-    if (ret != 0) {
-        free(*buf);
-        *buf = NULL;
-    }
-    return ret;
-}
-
 int eic_login_keys(const struct eic_config *cfg, const char *user, const char *fingerprint, uint64_t deadline_ms,
                    struct eic_record_verdict **verdicts, size_t *n_verdicts, size_t *n_allowed)
 {
@@ -103,7 +74,7 @@ int eic_login_keys(const struct eic_config *cfg, const char *user, const char *f
     }
     /* The OS user must exist: a local account (classic EC2 Instance Connect) or an IAM-mapped one
      * that nss_eic serves from its cache (sshd resolved it, as root, before asking). */
-    ret = lookup_account(user, &pw, &pw_buf);
+    ret = eic_getpwnam(user, &pw, &pw_buf);
     if (ret != 0) {
         eic_log(LOG_INFO, "no local account %s; no EC2 Instance Connect key offered", user);
         ret = 0;

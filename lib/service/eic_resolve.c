@@ -5,7 +5,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "eic_cache.h"
+#include "eic_account_keep.h"
+#include "eic_cache_writer.h"
 #include "eic_imds.h"
 #include "eic_keys.h"
 #include "eic_log.h"
@@ -102,7 +103,7 @@ int eic_resolve_account(const struct eic_config *cfg, const char *name, char *er
         goto done;
     }
 
-    eic_config_cache_account(cfg, rule, name, chosen->caller, &nu, &range);
+    eic_account_request(cfg, rule, name, chosen->caller, &nu, &range);
     cache_dir = cfg->cache_dir != NULL ? cfg->cache_dir : EIC_CACHE_DEFAULT_DIR;
     /* A new account must not take a name another NSS source (a directory) knows, or might know
      * while it is unavailable: that user would get this account's groups, or shadow it. An account

@@ -17,9 +17,9 @@
 #   sandbox_eic_ssh AK SK ARGS... then eic ssh with those credentials (no_key_dirs, expect_status)
 #
 # Expects: EIC_BUILD (built tree), SANDBOX (a private work directory), EMULATOR, EIC_CLIENT, EICD.
-# DESIGN.md section 4 lists the gotchas this follows: the AuthorizedKeysCommand and its parent
-# directories must be root-owned and not group/world-writable (hence /srv on a tmpfs), and there is
-# no syslog daemon, so the AKC logs to a file.
+# It follows the gotchas of docs/TESTING.md ("End to end, and what needs root"): the
+# AuthorizedKeysCommand and its parent directories must be root-owned and not group/world-writable
+# (hence /srv on a tmpfs), and there is no syslog daemon, so the AKC logs to a file.
 
 SANDBOX_LIFETIME=${SANDBOX_LIFETIME:-60}
 # deadline_ms of the sandbox's eic.conf (TIME_SCALE: lib.sh; scripts/demo does not source it).

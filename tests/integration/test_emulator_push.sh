@@ -65,7 +65,7 @@ records_of() { imds_get "/latest/meta-data/managed-ssh-keys/active-keys/$1/"; }
 count_records() { records_of "$1" | grep -c '^#Timestamp='; }
 
 # verify_records FILE: every record in FILE carries a valid RSA-PSS signature by the signer
-# certificate served in signer-cert/ (DESIGN.md section 2).
+# certificate served in signer-cert/ (docs/PROTOCOL.md).
 verify_records() {
     local file=$1 n=0 ok=0
     imds_get /latest/meta-data/managed-ssh-keys/signer-cert/ >"$WORK/vchain.pem" || return 1

@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "eic_cache.h"
+#include "eic_cache_writer.h"
 
 #define N_THREADS 16
 #define MIN_ROUNDS_PER_THREAD 50 /* each thread does at least this many rounds of every lookup */

@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eic_cache.h"
+#include "eic_cache_writer.h"
 #include "eic_log.h"
 
 #define MAX_NAME 32

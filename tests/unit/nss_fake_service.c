@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "eic_cache.h"
+#include "eic_cache_writer.h"
 #include "eic_config.h"
 #include "eic_proto.h"
 #include "eic_time.h"

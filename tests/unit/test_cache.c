@@ -1,5 +1,6 @@
-/* Unit tests for the account cache (lib/accounts/eic_cache.c): lookups, UID allocation, the writer's
- * refusals, corruption of every kind, concurrent readers during writes, 100 000 accounts.
+/* Unit tests for the account cache (lib/accounts/eic_cache_reader.c, lib/service/eic_cache_writer.c):
+ * lookups, UID allocation, the writer's refusals, corruption of every kind, concurrent readers
+ * during writes, 100 000 accounts.
  * Every test works in its own temporary directory with fixture passwd/group files. */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,11 +19,11 @@
 
 #include <cmocka.h>
 
-#include "eic_cache.h"
+/* White box: the file format's layout and checksum, so the structural tests can forge files with
+ * a valid checksum and reach the checks behind it. */
+#include "eic_cache_format.h"
+#include "eic_cache_writer.h"
 #include "eic_log.h"
-/* White box: the implementation is compiled in (instead of taken from libeic_common.a) so the
- * structural tests can forge files with a valid checksum and reach the checks behind it. */
-#include "eic_cache.c"
 #include "unit_support.h"
 
 #define ARN(name) "arn:aws:iam::111122223333:user/" name
@@ -660,7 +661,7 @@ static void test_corrupt_blocks_writer(void **state)
 /* Re-seal a forged file so that only the structural checks stand between it and the reader. */
 static void reseal(unsigned char *d, size_t len)
 {
-    put64(d + H_CHECKSUM, file_checksum(d, len));
+    put64(d + H_CHECKSUM, eic_cache_file_checksum(d, len));
 }
 
 static int open_forged(const struct fx *fx, const unsigned char *d, size_t len)

@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "eic_cache.h"
+#include "eic_cache_writer.h"
 #include "nss_fake_service.h"
 #include "unit_support.h"
 

@@ -47,7 +47,7 @@
 #include <json-c/json.h>
 #include <security/pam_appl.h>
 
-#include "eic_cache.h"
+#include "eic_cache_writer.h"
 #include "eic_time.h"
 #include "unit_support.h"
 

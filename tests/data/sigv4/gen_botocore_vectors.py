@@ -30,7 +30,7 @@ from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-FIXED_NOW = datetime.datetime(2024, 11, 23, 22, 13, 20)  # 1732400000, as in DESIGN.md's example
+FIXED_NOW = datetime.datetime(2024, 11, 23, 22, 13, 20)  # 1732400000, as in docs/PROTOCOL.md's example record
 
 AKID = "AKIAEICDEMOALICE0001"
 SECRET = "eic-demo-secret-alice"

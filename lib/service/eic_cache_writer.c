@@ -1,40 +1,8 @@
-/* The account cache (eic_cache.h is the contract; docs/CACHE.md explains the choices).
- *
- * This file is linked into nss_eic, which glibc loads into every process that resolves a user:
- * libc only, no global state, O_CLOEXEC on every descriptor, and nothing in the file is trusted
- * before it is checked.
- *
- * ON-DISK FORMAT, version 1. Little-endian; every offset is from the start of the file; the
- * sections follow each other in this order with no gaps (the reader requires the exact offsets
- * below, so there is no room for overlapping or dangling sections):
- *
- *   header      96 bytes
- *     0  magic "EICACHE\0"             8  u32 version (1)          12 u32 header size (96)
- *     16 u64 checksum                  24 u64 file size            32 u64 generation
- *     40 i64 written (Unix s)          48 u32 n_users              52 u32 user record size (104)
- *     56 u32 users offset (96)         60 u32 uid index offset     64 u32 n_groups
- *     68 u32 group record size (24)    72 u32 groups offset        76 u32 gid index offset
- *     80 u32 n_members                 84 u32 members offset       88 u32 strings offset
- *     92 u32 strings size (the rest of the file)
- *   users       n_users x 104, sorted by name (strcmp), names unique:
- *     0 u32 name  4 u32 principal  8 u32 gecos  12 u32 home  16 u32 shell   (string offsets)
- *     20 u32 uid  24 u32 gid  28 u32 n_groups (<= 16)  32 i64 created  40 u32 groups[16]
- *   uid index   n_users x u32 user positions, sorted by uid, uids unique; padded to 8 bytes
- *   groups      n_groups x 24, sorted by name, names unique:
- *     0 u32 name  4 u32 gid  8 u32 kind (1 private, 2 eic-managed)  12 u32 first member
- *     16 u32 n_members  20 u32 reserved (0)
- *   gid index   n_groups x u32 group positions, sorted by gid, gids unique
- *   members     n_members x u32 user positions; a group's members are a contiguous run
- *   strings     NUL-terminated strings; offset 0 is ""; the section ends with a NUL, so every
- *               offset below its size names a string that ends inside the file
- *
- * The checksum covers the whole file except its own 8 bytes (bytes 0..15, then 24..end). It
- * detects corruption (a torn copy, a flipped bit), not forgery: the file is root-owned.
- * Local groups named by rules (e.g. "sudo") are not in the group table (files already serves
- * them); their gids are in the users' groups[] so initgroups can add them. */
-#include "eic_cache.h"
+/* The account cache's writer (eic_cache_writer.h; the format in
+ * lib/accounts/eic_cache_format.h). eicd is the only process that writes the cache, and the only
+ * one that links this: the clients (nss_eic, pam_eic, eic-authorized-keys) only read. */
+#include "eic_cache_writer.h"
 
-#include <endian.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,670 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "eic_cache_format.h"
 #include "eic_log.h"
 #include "eic_mapping.h"
 #include "eic_util.h"
-
-#define CACHE_MAGIC "EICACHE\0"
-#define CACHE_VERSION 1u
-#define HDR_SIZE 96u
-#define USER_REC 104u
-#define GROUP_REC 24u
-#define LOCK_FILE "accounts.lock"
-#define TEMP_TEMPLATE ".accounts.db.XXXXXX"
-/* A file this large is not one we wrote (100 000 accounts take about 30 MiB); refusing it keeps
- * every offset within u32 and a corrupt size from mapping the disk. */
-#define CACHE_MAX_FILE (1024u * 1024u * 1024u)
-#define NAME_MAX_LEN 255u
-#define PRINCIPAL_MAX_LEN 2048u
-#define PATH_MAX_LEN 1024u
-
-enum group_kind {
-    GROUP_PRIVATE = 1, /* the user of the same name's primary group, gid == uid */
-    GROUP_MANAGED = 2, /* a rule group no local group provides */
-};
-
-/* Header field offsets. */
-enum {
-    H_MAGIC = 0, H_VERSION = 8, H_HDRSIZE = 12, H_CHECKSUM = 16, H_FILESIZE = 24, H_GENERATION = 32,
-    H_WRITTEN = 40, H_NUSERS = 48, H_USERREC = 52, H_USERS = 56, H_UIDIDX = 60, H_NGROUPS = 64,
-    H_GROUPREC = 68, H_GROUPS = 72, H_GIDIDX = 76, H_NMEMBERS = 80, H_MEMBERS = 84, H_STRINGS = 88,
-    H_STRSIZE = 92,
-};
-/* User and group record field offsets. */
-enum {
-    U_NAME = 0, U_PRINCIPAL = 4, U_GECOS = 8, U_HOME = 12, U_SHELL = 16, U_UID = 20, U_GID = 24,
-    U_NGROUPS = 28, U_CREATED = 32, U_GROUPS = 40,
-};
-enum { G_NAME = 0, G_GID = 4, G_KIND = 8, G_FIRST = 12, G_NMEMBERS = 16, G_RESERVED = 20 };
-
-/* The users and the groups sections share one layout: n records of rec_size bytes sorted by the
- * name (a string offset) at name_field, then an index of their positions sorted by the u32 id at
- * id_field. The checks at open and the searches work on this description. */
-struct rec_table {
-    const unsigned char *recs;
-    const unsigned char *id_index;
-    uint32_t n;
-    uint32_t rec_size;
-    uint32_t name_field;
-    uint32_t id_field;
-};
-
-struct eic_cache {
-    const unsigned char *map;
-    size_t size;
-    char *path;               /* for eic_cache_stale() */
-    dev_t dev;
-    ino_t ino;
-    struct timespec mtime;
-    uint64_t generation;
-    struct rec_table users, groups;
-    uint32_t n_members, strings_size;
-    const unsigned char *members;
-    const char *strings;
-};
-
-/* ---------- little-endian access (memcpy: no alignment assumption on a hostile file) ---------- */
-
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return le32toh(v);
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return le64toh(v);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    v = htole32(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    v = htole64(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-/* ---------- hashing ---------- */
-
-/* FNV-1a, 64 bit: the UID/GID hash. Its output is part of the on-host contract (the same name
- * gets the same UID on every host), so it must never change. */
-static uint64_t fnv1a64(const void *data, size_t len, uint64_t h)
-{
-    const unsigned char *p = data;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-
-/* The file checksum. Byte-wise FNV-1a runs at about one byte per multiply latency, ~30 ms for a
- * 100 000-account file, paid by every process that opens the cache; this uses four independent
- * lanes of 64-bit words with a multiply-rotate-multiply round (as XXH64 does), which runs at
- * several bytes per cycle, then folds the lanes and the tail and mixes the result so every input
- * bit reaches every output bit. Corruption detection only, not a MAC. */
-#define CK_P1 0x9e3779b185ebca87ULL
-#define CK_P2 0xc2b2ae3d27d4eb4fULL
-#define CK_P3 0x165667b19e3779f9ULL
-
-static uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-static uint64_t ck_round(uint64_t acc, uint64_t w)
-{
-    acc += w * CK_P2;
-    acc = rotl64(acc, 31);
-    return acc * CK_P1;
-}
-
-struct checksum {
-    uint64_t lane[4];
-    uint64_t total;
-};
-
-static void checksum_init(struct checksum *ck)
-{
-    ck->lane[0] = CK_P1 + CK_P2;
-    ck->lane[1] = CK_P2;
-    ck->lane[2] = 0;
-    ck->lane[3] = 0 - CK_P1;
-    ck->total = 0;
-}
-
-/* Feeds len bytes; every call but the last must pass a multiple of 32 bytes. */
-static void checksum_update(struct checksum *ck, const unsigned char *p, size_t len)
-{
-    size_t i = 0;
-    uint64_t tail = 0;
-
-    for (; i + 32 <= len; i += 32) {
-        ck->lane[0] = ck_round(ck->lane[0], get64(p + i));
-        ck->lane[1] = ck_round(ck->lane[1], get64(p + i + 8));
-        ck->lane[2] = ck_round(ck->lane[2], get64(p + i + 16));
-        ck->lane[3] = ck_round(ck->lane[3], get64(p + i + 24));
-    }
-    for (; i + 8 <= len; i += 8) {
-        ck->lane[0] = ck_round(ck->lane[0], get64(p + i));
-        ck->lane[0] = rotl64(ck->lane[0], 27) * CK_P3;
-    }
-    if (i < len) {
-        memcpy(&tail, p + i, len - i);
-        ck->lane[1] = ck_round(ck->lane[1], le64toh(tail) ^ ((uint64_t)(len - i) << 56));
-    }
-    ck->total += len;
-}
-
-static uint64_t checksum_final(const struct checksum *ck)
-{
-    uint64_t h = rotl64(ck->lane[0], 1) + rotl64(ck->lane[1], 7) + rotl64(ck->lane[2], 12) + rotl64(ck->lane[3], 18);
-
-    for (int i = 0; i < 4; i++) {
-        h = (h ^ ck_round(0, ck->lane[i])) * CK_P1 + CK_P3;
-    }
-    h ^= ck->total * CK_P2;
-    h ^= h >> 33;
-    h *= CK_P2;
-    h ^= h >> 29;
-    h *= CK_P3;
-    h ^= h >> 32;
-    return h;
-}
-
-/* Bytes 0..15 (magic, version, header size) are fed as 16 bytes padded to 32 with zeros, so the
- * bulk of the file (from byte 24) stays in 32-byte steps. */
-static uint64_t file_checksum(const unsigned char *file, size_t size)
-{
-    unsigned char first[32] = {0};
-    struct checksum ck;
-
-    memcpy(first, file, H_CHECKSUM);
-    checksum_init(&ck);
-    checksum_update(&ck, first, sizeof(first));
-    checksum_update(&ck, file + H_FILESIZE, size - H_FILESIZE);
-    return checksum_final(&ck);
-}
-
-/* ---------- reading ---------- */
-
-static const char *str_at(const struct eic_cache *c, uint32_t off)
-{
-    return c->strings + off; /* off < strings_size: checked at open for every stored offset */
-}
-
-static const unsigned char *rec_at(const struct rec_table *t, uint32_t pos)
-{
-    return t->recs + (size_t)pos * t->rec_size;
-}
-
-static const char *name_at(const struct eic_cache *c, const struct rec_table *t, uint32_t pos)
-{
-    return str_at(c, get32(rec_at(t, pos) + t->name_field));
-}
-
-static uint32_t id_at(const struct rec_table *t, uint32_t pos)
-{
-    return get32(rec_at(t, pos) + t->id_field);
-}
-
-static const unsigned char *user_rec(const struct eic_cache *c, uint32_t pos)
-{
-    return rec_at(&c->users, pos);
-}
-
-static const unsigned char *group_rec(const struct eic_cache *c, uint32_t pos)
-{
-    return rec_at(&c->groups, pos);
-}
-
-static bool valid_str(const struct eic_cache *c, uint32_t off)
-{
-    return off < c->strings_size;
-}
-
-/* Names strictly increasing: binary search is correct and names are unique. Every record's name
- * offset must have been checked. */
-static bool names_sorted(const struct eic_cache *c, const struct rec_table *t)
-{
-    for (uint32_t i = 1; i < t->n; i++) {
-        if (strcmp(name_at(c, t, i - 1), name_at(c, t, i)) >= 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Every index entry a record position, ids strictly increasing along the index: binary search is
- * correct, ids are unique, and the index is a permutation (no position twice). */
-static bool id_index_valid(const struct rec_table *t)
-{
-    for (uint32_t i = 0; i < t->n; i++) {
-        uint32_t pos = get32(t->id_index + 4 * (size_t)i);
-
-        if (pos >= t->n || (i > 0 && id_at(t, get32(t->id_index + 4 * (size_t)(i - 1))) >= id_at(t, pos))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Checks the header and every record of a mapped file; fills c's section pointers. On EBADMSG the
- * reason is logged at debug level (the caller logs the failure itself). */
-static int cache_verify(struct eic_cache *c)
-{
-    const unsigned char *m = c->map;
-    uint64_t users_end, uidx_end, groups_off, groups_end, gidx_end, members_end;
-    uint32_t n_users, n_groups, n_members;
-    const char *why = NULL;
-    int ret = EBADMSG;
-
-    if (c->size < HDR_SIZE) {
-        why = "shorter than its header";
-        goto done;
-    }
-    if (memcmp(m + H_MAGIC, CACHE_MAGIC, 8) != 0) {
-        why = "bad magic";
-        goto done;
-    }
-    if (get32(m + H_VERSION) != CACHE_VERSION || get32(m + H_HDRSIZE) != HDR_SIZE ||
-        get32(m + H_USERREC) != USER_REC || get32(m + H_GROUPREC) != GROUP_REC) {
-        why = "unknown version or record sizes";
-        goto done;
-    }
-    if (get64(m + H_FILESIZE) != c->size) {
-        why = "size differs from the header (truncated?)";
-        goto done;
-    }
-    if (get64(m + H_CHECKSUM) != file_checksum(m, c->size)) {
-        why = "checksum mismatch";
-        goto done;
-    }
-
-    /* Sections: exact, contiguous, in order (u64 arithmetic: no overflow from u32 counts). */
-    n_users = get32(m + H_NUSERS);
-    n_groups = get32(m + H_NGROUPS);
-    n_members = get32(m + H_NMEMBERS);
-    users_end = HDR_SIZE + (uint64_t)n_users * USER_REC;
-    uidx_end = users_end + (uint64_t)n_users * 4;
-    groups_off = (uidx_end + 7) & ~(uint64_t)7;
-    groups_end = groups_off + (uint64_t)n_groups * GROUP_REC;
-    gidx_end = groups_end + (uint64_t)n_groups * 4;
-    members_end = gidx_end + (uint64_t)n_members * 4;
-    if (get32(m + H_USERS) != HDR_SIZE || get32(m + H_UIDIDX) != users_end || get32(m + H_GROUPS) != groups_off ||
-        get32(m + H_GIDIDX) != groups_end || get32(m + H_MEMBERS) != gidx_end ||
-        get32(m + H_STRINGS) != members_end || members_end >= c->size ||
-        get32(m + H_STRSIZE) != c->size - members_end) {
-        why = "section offsets out of bounds";
-        goto done;
-    }
-    c->generation = get64(m + H_GENERATION);
-    c->users = (struct rec_table){.recs = m + HDR_SIZE, .id_index = m + users_end, .n = n_users,
-                                  .rec_size = USER_REC, .name_field = U_NAME, .id_field = U_UID};
-    c->groups = (struct rec_table){.recs = m + groups_off, .id_index = m + groups_end, .n = n_groups,
-                                   .rec_size = GROUP_REC, .name_field = G_NAME, .id_field = G_GID};
-    c->n_members = n_members;
-    c->members = m + gidx_end;
-    c->strings = (const char *)m + members_end;
-    c->strings_size = (uint32_t)(c->size - members_end);
-    if (c->strings[0] != '\0' || c->strings[c->strings_size - 1] != '\0') {
-        why = "string section not NUL-terminated";
-        goto done;
-    }
-
-    for (uint32_t i = 0; i < n_users; i++) {
-        const unsigned char *u = user_rec(c, i);
-
-        if (!valid_str(c, get32(u + U_NAME)) || !valid_str(c, get32(u + U_PRINCIPAL)) ||
-            !valid_str(c, get32(u + U_GECOS)) || !valid_str(c, get32(u + U_HOME)) ||
-            !valid_str(c, get32(u + U_SHELL)) || get32(u + U_NGROUPS) > EIC_CACHE_MAX_GROUPS_PER_USER ||
-            str_at(c, get32(u + U_NAME))[0] == '\0') {
-            why = "bad user record";
-            goto done;
-        }
-    }
-    if (!names_sorted(c, &c->users)) {
-        why = "users not sorted by name";
-        goto done;
-    }
-    if (!id_index_valid(&c->users)) {
-        why = "bad uid index";
-        goto done;
-    }
-    for (uint32_t i = 0; i < n_groups; i++) {
-        const unsigned char *g = group_rec(c, i);
-        uint32_t kind = get32(g + G_KIND);
-
-        if (!valid_str(c, get32(g + G_NAME)) || str_at(c, get32(g + G_NAME))[0] == '\0' ||
-            (kind != GROUP_PRIVATE && kind != GROUP_MANAGED) ||
-            (uint64_t)get32(g + G_FIRST) + get32(g + G_NMEMBERS) > n_members) {
-            why = "bad group record";
-            goto done;
-        }
-    }
-    if (!names_sorted(c, &c->groups)) {
-        why = "groups not sorted by name";
-        goto done;
-    }
-    if (!id_index_valid(&c->groups)) {
-        why = "bad gid index";
-        goto done;
-    }
-    for (uint32_t i = 0; i < n_members; i++) {
-        if (get32(c->members + 4 * (size_t)i) >= n_users) {
-            why = "bad member";
-            goto done;
-        }
-    }
-    ret = 0;
-
-done:
-    if (why != NULL) {
-        eic_log(LOG_DEBUG, "account cache %s: %s", c->path ? c->path : "(new)", why);
-    }
-    return ret;
-}
-
-/* Maps and verifies an open descriptor (which it does not close). */
-static int cache_map_fd(int fd, const char *path, struct eic_cache **out)
-{
-    struct eic_cache *c = NULL;
-    struct stat st;
-    void *map;
-    int ret;
-
-    *out = NULL;
-    if (fstat(fd, &st) != 0) {
-        ret = errno;
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ret = EBADMSG;
-        goto done;
-    }
-    /* Only what root (or, for tests, we ourselves) wrote is believed: a file someone else could
-     * have written could name any uid. */
-    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        eic_log(LOG_DEBUG, "account cache %s: owned by uid %u or writable by others; ignored", path,
-                (unsigned)st.st_uid);
-        ret = EPERM;
-        goto done;
-    }
-    if (st.st_size < (off_t)HDR_SIZE || st.st_size > (off_t)CACHE_MAX_FILE) {
-        ret = EBADMSG; /* includes an empty file: a torn copy, never a valid empty cache */
-        goto done;
-    }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        ret = ENOMEM;
-        goto done;
-    }
-    c->path = strdup(path);
-    if (c->path == NULL) {
-        ret = ENOMEM;
-        goto done;
-    }
-    /* The file is never modified in place (every version is a new inode, renamed over the old),
-     * so a private read-only mapping sees one fixed version for as long as it lives. */
-    /* MAP_POPULATE: the checksum reads every page anyway; one batched fault beats thousands. */
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (map == MAP_FAILED) {
-        ret = errno;
-        goto done;
-    }
-    c->map = map;
-    c->size = (size_t)st.st_size;
-    c->dev = st.st_dev;
-    c->ino = st.st_ino;
-    c->mtime = st.st_mtim;
-    ret = cache_verify(c);
-    if (ret != 0) {
-        goto done;
-    }
-    *out = c;
-    c = NULL;
-
-done:
-    eic_cache_close(c);
-    return ret;
-}
-
-static int join_path(char *buf, size_t len, const char *dir, const char *name)
-{
-    int n = snprintf(buf, len, "%s/%s", dir, name);
-
-    return (n < 0 || (size_t)n >= len) ? ENAMETOOLONG : 0;
-}
-
-int eic_cache_open(const char *dir, struct eic_cache **out)
-{
-    char path[PATH_MAX_LEN];
-    int fd = -1;
-    int ret;
-
-    *out = NULL;
-    ret = join_path(path, sizeof(path), dir, EIC_CACHE_FILE);
-    if (ret != 0) {
-        goto done;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-    if (fd < 0) {
-        ret = errno == ELOOP ? EBADMSG : errno; /* a symlink is not a file we wrote */
-        goto done;
-    }
-    ret = cache_map_fd(fd, path, out);
-
-done:
-    if (fd >= 0) {
-        close(fd);
-    }
-    return ret;
-}
-
-void eic_cache_close(struct eic_cache *cache)
-{
-    if (cache == NULL) {
-        return;
-    }
-    if (cache->map != NULL) {
-        munmap((void *)cache->map, cache->size);
-    }
-    free(cache->path);
-    free(cache);
-}
-
-bool eic_cache_stale(const struct eic_cache *cache)
-{
-    struct stat st;
-
-    if (stat(cache->path, &st) != 0) {
-        return true;
-    }
-    /* Our mapping keeps the old inode alive, so a replaced file cannot reuse its number. */
-    return st.st_dev != cache->dev || st.st_ino != cache->ino || (size_t)st.st_size != cache->size ||
-           st.st_mtim.tv_sec != cache->mtime.tv_sec || st.st_mtim.tv_nsec != cache->mtime.tv_nsec;
-}
-
-uint64_t eic_cache_generation(const struct eic_cache *cache)
-{
-    return cache->generation;
-}
-
-static void fill_user(const struct eic_cache *c, uint32_t pos, struct eic_cached_user *out)
-{
-    const unsigned char *u = user_rec(c, pos);
-
-    memset(out, 0, sizeof(*out));
-    out->name = str_at(c, get32(u + U_NAME));
-    out->principal = str_at(c, get32(u + U_PRINCIPAL));
-    out->gecos = str_at(c, get32(u + U_GECOS));
-    out->home = str_at(c, get32(u + U_HOME));
-    out->shell = str_at(c, get32(u + U_SHELL));
-    out->uid = get32(u + U_UID);
-    out->gid = get32(u + U_GID);
-    out->created = (long long)get64(u + U_CREATED);
-    out->n_groups = get32(u + U_NGROUPS);
-    for (size_t i = 0; i < out->n_groups; i++) {
-        out->groups[i] = get32(u + U_GROUPS + 4 * i);
-    }
-}
-
-static void fill_group(const struct eic_cache *c, uint32_t pos, struct eic_cached_group *out)
-{
-    const unsigned char *g = group_rec(c, pos);
-
-    memset(out, 0, sizeof(*out));
-    out->name = str_at(c, get32(g + G_NAME));
-    out->gid = get32(g + G_GID);
-    out->n_members = get32(g + G_NMEMBERS);
-    out->first_member = get32(g + G_FIRST);
-}
-
-/* Binary search over the records, sorted by name (names_sorted). */
-static int find_by_name(const struct eic_cache *c, const struct rec_table *t, const char *name, uint32_t *pos)
-{
-    uint32_t lo = 0, hi = t->n;
-
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(name, name_at(c, t, mid));
-
-        if (cmp == 0) {
-            *pos = mid;
-            return 0;
-        }
-        if (cmp < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return ENOENT;
-}
-
-/* Binary search over the id index, sorted by id (id_index_valid). */
-static int find_by_id(const struct rec_table *t, uint32_t id, uint32_t *pos)
-{
-    uint32_t lo = 0, hi = t->n;
-
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        uint32_t p = get32(t->id_index + 4 * (size_t)mid);
-        uint32_t v = id_at(t, p);
-
-        if (v == id) {
-            *pos = p;
-            return 0;
-        }
-        if (id < v) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return ENOENT;
-}
-
-int eic_cache_user_by_name(const struct eic_cache *cache, const char *name, struct eic_cached_user *out)
-{
-    uint32_t pos;
-    int ret = find_by_name(cache, &cache->users, name, &pos);
-
-    if (ret == 0) {
-        fill_user(cache, pos, out);
-    }
-    return ret;
-}
-
-int eic_cache_user_by_uid(const struct eic_cache *cache, uid_t uid, struct eic_cached_user *out)
-{
-    uint32_t pos;
-    int ret = find_by_id(&cache->users, uid, &pos);
-
-    if (ret == 0) {
-        fill_user(cache, pos, out);
-    }
-    return ret;
-}
-
-int eic_cache_user_at(const struct eic_cache *cache, size_t index, struct eic_cached_user *out)
-{
-    if (index >= cache->users.n) {
-        return ENOENT;
-    }
-    fill_user(cache, (uint32_t)index, out);
-    return 0;
-}
-
-size_t eic_cache_n_users(const struct eic_cache *cache)
-{
-    return cache->users.n;
-}
-
-int eic_cache_group_by_name(const struct eic_cache *cache, const char *name, struct eic_cached_group *out)
-{
-    uint32_t pos;
-    int ret = find_by_name(cache, &cache->groups, name, &pos);
-
-    if (ret == 0) {
-        fill_group(cache, pos, out);
-    }
-    return ret;
-}
-
-int eic_cache_group_by_gid(const struct eic_cache *cache, gid_t gid, struct eic_cached_group *out)
-{
-    uint32_t pos;
-    int ret = find_by_id(&cache->groups, gid, &pos);
-
-    if (ret == 0) {
-        fill_group(cache, pos, out);
-    }
-    return ret;
-}
-
-int eic_cache_group_at(const struct eic_cache *cache, size_t index, struct eic_cached_group *out)
-{
-    if (index >= cache->groups.n) {
-        return ENOENT;
-    }
-    fill_group(cache, (uint32_t)index, out);
-    return 0;
-}
-
-size_t eic_cache_n_groups(const struct eic_cache *cache)
-{
-    return cache->groups.n;
-}
-
-const char *eic_cache_group_member(const struct eic_cache *cache, const struct eic_cached_group *g, size_t i)
-{
-    /* g comes from the caller: checked again, it may be stale or from another handle. */
-    if (i >= g->n_members || g->first_member > cache->n_members || g->n_members > cache->n_members - g->first_member) {
-        return NULL;
-    }
-    return name_at(cache, &cache->users, get32(cache->members + 4 * (g->first_member + i)));
-}
-
-/* ---------- writing ---------- */
 
 /* The in-memory model the writer edits: the current file's accounts plus the new ones. Strings
  * point into the old mapping (kept open until the new file is written) or into `owned`. */
@@ -791,10 +103,6 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-uint64_t eic_name_hash(const char *name)
-{
-    return fnv1a64(name, strlen(name), FNV_OFFSET);
-}
 
 static int strmap_rehash(struct strmap *m, size_t ncap)
 {
@@ -1168,7 +476,7 @@ static int model_add_user(struct writer *w, const struct eic_cache *old, uint32_
     struct m_user *m;
     int ret;
 
-    fill_user(old, pos, &u);
+    eic_cache_fill_user(old, pos, &u);
     ret = grow((void **)&w->users, &w->cap_users, w->n_users + 1, sizeof(*w->users));
     if (ret == 0) {
         ret = strmap_put(&w->user_by_name, u.name, (uint32_t)w->n_users);
@@ -1221,14 +529,14 @@ static int load_model_for(struct writer *w, const struct eic_cache *old, const s
 
     for (size_t i = 0; i < n && ret == 0; i++) {
         if (users[i].name != NULL && strmap_get(&w->user_by_name, users[i].name) == NULL &&
-            find_by_name(old, &old->users, users[i].name, &pos) == 0) {
+            eic_cache_find_by_name(old, &old->users, users[i].name, &pos) == 0) {
             ret = model_add_user(w, old, pos);
         }
         for (size_t k = 0; k < users[i].n_group_names && users[i].group_names != NULL && ret == 0; k++) {
             const char *name = users[i].group_names[k];
 
             if (name != NULL && strmap_get(&w->group_by_name, name) == NULL &&
-                find_by_name(old, &old->groups, name, &pos) == 0) {
+                eic_cache_find_by_name(old, &old->groups, name, &pos) == 0) {
                 ret = model_add_old_group(w, old, pos);
             }
         }
@@ -1241,7 +549,7 @@ static int load_model_for(struct writer *w, const struct eic_cache *old, const s
 static int alloc_id(struct writer *w, const char *key, const char *what, const char *name, uint32_t *out)
 {
     uint64_t span = (uint64_t)w->range->max - w->range->min + 1;
-    uint64_t start = fnv1a64(key, strlen(key), FNV_OFFSET) % span;
+    uint64_t start = eic_cache_fnv1a64(key, strlen(key), EIC_CACHE_FNV_OFFSET) % span;
 
     if (w->probe) {
         return ECANCELED; /* a new id is a change; and a partial model cannot tell which ids are free */
@@ -1714,7 +1022,7 @@ static int serialize(const struct writer *w, uint64_t generation, unsigned char 
     put32(buf + H_MEMBERS, (uint32_t)gidx_end);
     put32(buf + H_STRINGS, (uint32_t)members_end);
     put32(buf + H_STRSIZE, (uint32_t)(size - members_end));
-    put64(buf + H_CHECKSUM, file_checksum(buf, (size_t)size));
+    put64(buf + H_CHECKSUM, eic_cache_file_checksum(buf, (size_t)size));
     *out = buf;
     *out_len = (size_t)size;
     buf = NULL;
@@ -1739,9 +1047,9 @@ static int replace_file(const char *dir, int dirfd, const unsigned char *buf, si
     int fd = -1;
     int ret;
 
-    ret = join_path(tmp, sizeof(tmp), dir, TEMP_TEMPLATE);
+    ret = eic_cache_join_path(tmp, sizeof(tmp), dir, TEMP_TEMPLATE);
     if (ret == 0) {
-        ret = join_path(final, sizeof(final), dir, EIC_CACHE_FILE);
+        ret = eic_cache_join_path(final, sizeof(final), dir, EIC_CACHE_FILE);
     }
     if (ret != 0) {
         goto done;
@@ -1939,9 +1247,9 @@ int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, co
     if (fd >= 0) {
         char path[PATH_MAX_LEN];
 
-        ret = join_path(path, sizeof(path), dir, EIC_CACHE_FILE);
+        ret = eic_cache_join_path(path, sizeof(path), dir, EIC_CACHE_FILE);
         if (ret == 0) {
-            ret = cache_map_fd(fd, path, &old);
+            ret = eic_cache_map_fd(fd, path, &old);
         }
         close(fd);
     } else {
@@ -1985,7 +1293,7 @@ int eic_cache_add_users(const char *dir, const struct eic_cache_range *range, co
         /* Read back what we are about to publish with the reader's own checks. */
         check.map = buf;
         check.size = len;
-        if (cache_verify(&check) != 0) {
+        if (eic_cache_verify(&check) != 0) {
             eic_log(LOG_ERR, "account cache: internal error: the new version fails verification; not writing");
             ret = EIO;
             goto done;
