@@ -21,7 +21,9 @@ cflags="-g -O1 -fno-omit-frame-pointer $sanitize -fsanitize=fuzzer-no-link -Wall
         $(pkg-config --cflags libcurl json-c openssl)"
 libs="$(pkg-config --libs libcurl json-c openssl) -lpthread"
 
-# What each harness links besides fuzz_common.c and the common library.
+# What each harness links besides fuzz_common.c and the common library: the client's or the
+# emulator's code but main.c, as the programs and unit tests link it (client/libeic_client.a,
+# emulator/libeic_emulator.a in the automake build).
 declare -A extra=(
     [fuzz_keyrecords]=""
     [fuzz_signer]=""
@@ -31,10 +33,8 @@ declare -A extra=(
     [fuzz_metadata]=""
     [fuzz_imds]=""
     [fuzz_proto]=""
-    [fuzz_emu_request]="emulator/emu_http.c emulator/emu_imds.c emulator/emu_push.c emulator/emu_ec2.c
-                        emulator/emu_server.c emulator/emu_world.c emulator/emu_pki.c emulator/emu_records.c
-                        emulator/emu_fault.c emulator/emu_tunnel.c emulator/emu_sessions.c emulator/emu_creds.c emulator/emu_sts.c emulator/emu_sso.c"
-    [fuzz_ec2_xml]="client/ec2.c client/api.c client/args.c client/http.c client/credentials.c client/cred_source.c client/cred_process.c client/cred_metadata.c client/cred_sts.c client/cred_sso.c"
+    [fuzz_emu_request]="emulator"
+    [fuzz_ec2_xml]="client"
 )
 # shellcheck disable=SC2034 # read through ${!extra_libs_var}
 extra_libs_fuzz_emu_request="$(pkg-config --libs libmicrohttpd)"
@@ -61,26 +61,37 @@ export -f compile
 # shellcheck disable=SC2090
 export src cc cflags
 
+# archive NAME SRC...: SRC compiled into $out/NAME.a (a harness links only what it uses from it).
+archive() {
+    local name=$1 s objs=()
+    shift
+    printf '%s\n' "$@" | xargs -P "$(nproc)" -I{} bash -c 'compile "$1" "$2"' _ {} "$out/obj/{}.o"
+    for s in "$@"; do objs+=("$out/obj/$s.o"); done
+    rm -f "$out/$name.a"
+    ar rcs "$out/$name.a" "${objs[@]}"
+}
 # Every layer of lib/ in one archive.
-common_srcs=(lib/*/*.c)
-printf '%s\n' "${common_srcs[@]}" fuzz/fuzz_common.c |
-    xargs -P "$(nproc)" -I{} bash -c 'compile "$1" "$2"' _ {} "$out/obj/{}.o"
-common_objs=()
-for s in "${common_srcs[@]}"; do common_objs+=("$out/obj/$s.o"); done
-rm -f "$out/libeic_fuzz.a"
-ar rcs "$out/libeic_fuzz.a" "${common_objs[@]}"
+archive libeic_fuzz lib/*/*.c
+compile fuzz/fuzz_common.c "$out/obj/fuzz/fuzz_common.c.o"
+declare -A archived=()
 
 for h in "${harnesses[@]}"; do
     [ -n "${extra[$h]+set}" ] || { echo "build.sh: unknown harness $h" >&2; exit 2; }
-    objs=()
-    # shellcheck disable=SC2086
-    for s in fuzz/$h.c ${extra[$h]}; do
-        compile "$s" "$out/obj/$s.o"
-        objs+=("$out/obj/$s.o")
-    done
+    compile "fuzz/$h.c" "$out/obj/fuzz/$h.c.o"
+    part=${extra[$h]}
+    part_lib=()
+    if [ -n "$part" ]; then
+        if [ -z "${archived[$part]+set}" ]; then
+            srcs=()
+            for s in "$part"/*.c; do [ "$s" = "$part/main.c" ] || srcs+=("$s"); done
+            archive "lib$part" "${srcs[@]}"
+            archived[$part]=1
+        fi
+        part_lib=("$out/lib$part.a")
+    fi
     extra_libs_var="extra_libs_$h"
     # shellcheck disable=SC2086
-    $cc $sanitize -fsanitize=fuzzer "${objs[@]}" "$out/obj/fuzz/fuzz_common.c.o" "$out/libeic_fuzz.a" \
-        $libs ${!extra_libs_var:-} -o "$out/$h"
+    $cc $sanitize -fsanitize=fuzzer "$out/obj/fuzz/$h.c.o" "${part_lib[@]}" "$out/obj/fuzz/fuzz_common.c.o" \
+        "$out/libeic_fuzz.a" $libs ${!extra_libs_var:-} -o "$out/$h"
     echo "built $out/$h"
 done

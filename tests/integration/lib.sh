@@ -2,10 +2,11 @@
 # "ok N - name" / "not ok N - name", then the plan "1..N" at the end.
 # Scripts run from any directory; EIC_BUILD (default: the source tree) holds the built programs.
 #
-# tests/run-all.sh --suite asan|valgrind sets EIC_TEST_SUITE and EIC_TEST_WRAPPER, the command prefix
-# that runs one of our programs checked (ASan options / valgrind); EMULATOR, EIC_CLIENT, EIC_AKC and EICD
-# are then small scripts that run the built program through it (scripts, because some tests run
-# them with a cleared environment). EIC_TEST_HOST_WRAPPER does the same for a program that is not
+# tests/run-one.sh (make check) sets EIC_TEST_SUITE and, in the asan and valgrind suites,
+# EIC_TEST_WRAPPER, the command prefix that runs one of our programs checked (ASan options /
+# valgrind); EMULATOR, EIC_CLIENT, EIC_AKC and EICD are then small scripts that run the built
+# program through it (scripts, because some tests run them with a cleared environment).
+# EIC_TEST_HOST_WRAPPER does the same for a program that is not
 # ours but loads our modules (getent with nss_eic). Both are empty in the normal suite. A case that
 # asserts wall-clock time is a check_timed (below). docs/TESTING.md describes the suites.
 
