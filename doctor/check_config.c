@@ -16,7 +16,8 @@
 #include "eic_signer.h"
 #include "eic_util.h"
 
-#define CONFIG_FIX "correct it as the message says (eic.conf(5)); eicd, nss_eic and pam_eic refuse a file they cannot use"
+#define CONFIG_FIX \
+    "correct it as the message says (eic.conf(5)); eicd, nss_eic and pam_eic refuse a file they cannot use"
 #define MAX_BUNDLE (16 * 1024 * 1024)
 
 void doctor_check_config(struct doctor *d)
@@ -168,8 +169,8 @@ static void check_ca_path(struct doctor *d, const char *path)
     }
     closedir(dir);
     if (bad > 0 || total == 0) {
-        doctor_report(d, DOCTOR_FAIL, "anchors", fix, "ca_path %s: %d hashed entries that are not certificates, %d that are",
-                      path, bad, total);
+        doctor_report(d, DOCTOR_FAIL, "anchors", fix,
+                      "ca_path %s: %d hashed entries that are not certificates, %d that are", path, bad, total);
     } else if (current == 0) {
         doctor_report(d, DOCTOR_FAIL, "anchors", fix, "ca_path %s: all %d certificates are expired", path, total);
     } else {

@@ -246,7 +246,8 @@ static void check_type(struct doctor *d, const char *type, const char *failure, 
     }
     culprit = skipper(s, 0, s->memo);
     if (culprit >= 0 && (size_t)culprit < s->n) {
-        doctor_report(d, DOCTOR_FAIL, check, "put pam_eic.so where every successful path reaches it (pam-auth-update does)",
+        doctor_report(d, DOCTOR_FAIL, check,
+                      "put pam_eic.so where every successful path reaches it (pam-auth-update does)",
                       "%s:%u (%s %s) ends the %s stack or jumps past pam_eic.so at %s:%u", s->e[culprit].file,
                       s->e[culprit].line, s->e[culprit].control, s->e[culprit].module, type, eic->file, eic->line);
         goto done;

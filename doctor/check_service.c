@@ -68,8 +68,10 @@ static void check_units(struct doctor *d)
     }
     ret = find_unit(d, "eic.socket", path, sizeof(path));
     if (ret != 0) {
-        doctor_report(d, DOCTOR_FAIL, "service", ret == ELNRNG ? "systemctl unmask eic.socket" : "reinstall the eic package",
-                      "eic.socket %s", ret == ELNRNG ? "is masked" : "is not installed");
+        bool masked = ret == ELNRNG;
+
+        doctor_report(d, DOCTOR_FAIL, "service", masked ? "systemctl unmask eic.socket" : "reinstall the eic package",
+                      "eic.socket %s", masked ? "is masked" : "is not installed");
         return;
     }
     if (doctor_stat(d, "/etc/systemd/system/sockets.target.wants/eic.socket", true, &st) != 0) {
@@ -115,7 +117,8 @@ static void check_runtime_dir(struct doctor *d)
         }
     }
     if (ret != 0) {
-        doctor_report(d, DOCTOR_FAIL, "runtime-dir", "reinstall the eic package (it ships /usr/lib/tmpfiles.d/eic.conf)",
+        doctor_report(d, DOCTOR_FAIL, "runtime-dir",
+                      "reinstall the eic package (it ships /usr/lib/tmpfiles.d/eic.conf)",
                       "no tmpfiles.d entry makes %s at boot", dir);
         return;
     }

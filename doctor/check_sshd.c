@@ -52,7 +52,8 @@ static void run_sshd_child(const struct doctor *d, int out_fd, int null_fd, cons
         _exit(126);
     }
     if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0 || mkdir("/run/sshd", 0755) != 0 ||
-        (fd = open(HOSTKEY, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 || eic_write_all(fd, key, key_len) != 0) {
+        (fd = open(HOSTKEY, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+        eic_write_all(fd, key, key_len) != 0) {
         fprintf(stderr, "eic-doctor: cannot prepare /run for sshd -T: %s\n", strerror(errno));
         _exit(126);
     }
@@ -162,7 +163,7 @@ static bool sshd_value(const char *text, const char *key, char *val, size_t val_
 {
     size_t klen = strlen(key);
 
-    for (const char *line = text; line != NULL && *line != '\0'; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+    for (const char *line = text; *line != '\0'; line += strcspn(line, "\n"), line += *line == '\n') {
         if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
             const char *v = line + klen + 1;
             size_t n = strcspn(v, "\n");
@@ -240,13 +241,15 @@ static void check_akc_user(struct doctor *d)
     int ret = strcmp(user, "none") == 0 ? ENOENT : doctor_find_user(d, user, &uid);
 
     if (ret != 0) {
-        doctor_report(d, DOCTOR_FAIL, "akc-user", fix, "AuthorizedKeysCommandUser %s: not in /etc/passwd (%s): sshd runs no "
-                      "AuthorizedKeysCommand", user, strerror(ret));
+        doctor_report(d, DOCTOR_FAIL, "akc-user", fix,
+                      "AuthorizedKeysCommandUser %s: not in /etc/passwd (%s): sshd runs no AuthorizedKeysCommand", user,
+                      strerror(ret));
     } else if (uid == 0) {
         doctor_report(d, DOCTOR_FAIL, "akc-user", fix, "AuthorizedKeysCommandUser %s is uid 0: the command must run "
                       "unprivileged", user);
     } else if (strcmp(user, d->cfg.authorized_keys_user) != 0) {
-        doctor_report(d, DOCTOR_FAIL, "akc-user", "make sshd's AuthorizedKeysCommandUser and eic.conf's authorized_keys_user the same",
+        doctor_report(d, DOCTOR_FAIL, "akc-user",
+                      "make sshd's AuthorizedKeysCommandUser and eic.conf's authorized_keys_user the same",
                       "AuthorizedKeysCommandUser %s is not eic.conf's authorized_keys_user %s: eicd does not answer it",
                       user, d->cfg.authorized_keys_user);
     } else {
@@ -330,7 +333,8 @@ void doctor_check_sshd(struct doctor *d)
     sshd_value(text, "authorizedkeyscommanduser", d->sshd.akc_user, sizeof(d->sshd.akc_user));
     d->sshd.use_pam = sshd_value(text, "usepam", val, sizeof(val)) && strcmp(val, "yes") == 0;
     if (sshd_value(text, "pubkeyauthentication", val, sizeof(val)) && strcmp(val, "no") == 0) {
-        doctor_report(d, DOCTOR_FAIL, "sshd", "PubkeyAuthentication yes", "sshd -T: pubkeyauthentication no: no key logs in");
+        doctor_report(d, DOCTOR_FAIL, "sshd", "PubkeyAuthentication yes",
+                      "sshd -T: pubkeyauthentication no: no key logs in");
     } else {
         check_akc_command(d);
     }
