@@ -35,7 +35,6 @@ struct pam_stack {
     struct pam_entry e[MAX_ENTRIES];
     long memo[MAX_ENTRIES]; /* skipper() */
     size_t n;
-    bool truncated;
 };
 
 static int read_stack(struct doctor *d, const char *name, const char *only_type, struct pam_stack *s, int depth);
@@ -44,7 +43,8 @@ static int read_stack(struct doctor *d, const char *name, const char *only_type,
 static size_t next_word(const char **p, char *out, size_t out_len)
 {
     const char *w = *p + strspn(*p, " \t");
-    size_t n = *w == '[' && strchr(w, ']') != NULL ? (size_t)(strchr(w, ']') - w) + 1 : strcspn(w, " \t");
+    const char *close = *w == '[' ? strchr(w, ']') : NULL;
+    size_t n = close != NULL ? (size_t)(close - w) + 1 : strcspn(w, " \t");
 
     snprintf(out, out_len, "%.*s", (int)n, w);
     *p = w + n;
@@ -80,8 +80,7 @@ static int parse_line(struct doctor *d, const char *name, unsigned int lineno, c
     snprintf(e.file, sizeof(e.file), "%s", name);
     e.line = lineno;
     if (s->n == MAX_ENTRIES) {
-        s->truncated = true;
-        return 0;
+        return E2BIG; /* a stack of hundreds of lines is not followed half-way */
     }
     s->e[s->n++] = e;
     return 0;

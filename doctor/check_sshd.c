@@ -34,6 +34,7 @@
  * and an image has neither until it boots (pipelines remove host keys before sealing). Then
  * sshd -T with an empty environment. */
 #define HOSTKEY "/run/eic-doctor-hostkey"
+#define CHROOT_EXIT 125
 static void run_sshd_child(const struct doctor *d, int out_fd, int null_fd, const char *key, size_t key_len)
 {
     static char *const argv[] = {"sshd", "-T", "-o", "HostKey=" HOSTKEY, NULL};
@@ -43,9 +44,14 @@ static void run_sshd_child(const struct doctor *d, int out_fd, int null_fd, cons
     if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0) {
         _exit(126);
     }
-    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
+    if (unshare(CLONE_NEWNS) != 0) {
         fprintf(stderr, "eic-doctor: no mount namespace for sshd -T: %s\n", strerror(errno));
         _exit(126);
+    }
+    /* Private, so that the tmpfs below never shows on the host. Inside a chroot whose root is not a
+     * mount point that cannot be done (EINVAL): the caller says to run from outside with --root. */
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
+        _exit(errno == EINVAL ? CHROOT_EXIT : 126);
     }
     if (d->root[0] != '\0' && (chroot(d->root) != 0 || chdir("/") != 0)) {
         fprintf(stderr, "eic-doctor: chroot %s: %s\n", d->root, strerror(errno));
@@ -141,7 +147,7 @@ static int run_sshd_t(const struct doctor *d, struct eic_buf *out)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (ret == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-        ret = EPROTO;
+        ret = WIFEXITED(status) && WEXITSTATUS(status) == CHROOT_EXIT ? EXDEV : EPROTO;
     }
 done:
     eic_buf_append(out, "", 1); /* fails only when full: the caller checks the NUL */
@@ -320,6 +326,13 @@ void doctor_check_sshd(struct doctor *d)
     eic_buf_init(&out, SSHD_OUTPUT_MAX);
     ret = run_sshd_t(d, &out);
     text = out.len > 0 && out.data[out.len - 1] == '\0' ? out.data : "";
+    if (ret == EXDEV) {
+        doctor_report(d, DOCTOR_WARN, "sshd", "run eic-doctor --root DIR from outside the chroot",
+                      "sshd -T not run: / is not a mount point (inside a chroot?), so no private /run for it");
+        eic_buf_free(&out);
+        check_akc_files(d);
+        return;
+    }
     if (ret != 0) {
         sshd_error(text, err, sizeof(err));
         doctor_report(d, DOCTOR_FAIL, "sshd", "make sshd -T run in the image (openssh-server installed, /dev mounted)",

@@ -66,7 +66,7 @@ int doctor_read(const struct doctor *d, const char *path, size_t max, char **dat
 const char *doctor_unroot(const struct doctor *d, const char *host_path);
 /* Owned by root and writable by no one else (sshd's rule for the AuthorizedKeysCommand, eic's for its files)? */
 bool doctor_root_only(const struct stat *st);
-/* Does the image's /etc/passwd (/etc/group) have this name? uid/gid out when found. 0, ENOENT or errno. */
+/* Does the image's /etc/passwd (/etc/group) have this name (and which uid)? 0, ENOENT or errno. */
 int doctor_find_user(const struct doctor *d, const char *name, uid_t *uid);
 int doctor_find_group(const struct doctor *d, const char *name);
 

@@ -331,6 +331,18 @@ case_runtime_dir() {
 }
 case_cache_dir() { fresh; chmod o+w "$ROOT/var/lib/eic"; expect_fail cache-dir "refuse an account cache"; }
 
+# Run inside a chroot whose / is not a mount point (no private /run for sshd -T there): sshd is not
+# judged, a warning says to run from outside with --root, and nothing fails. The program as built,
+# without the suite's wrapper (its reports would land outside the chroot).
+in_chroot_warns() {
+    local rc=0
+    fresh
+    chroot "$ROOT" env -i /usr/sbin/eic-doctor >"$WORK/chroot.out" 2>&1 || rc=$?
+    cat "$WORK/chroot.out"
+    [ "$rc" = 0 ] && grep -q '^warn  sshd: sshd -T not run: / is not a mount point' "$WORK/chroot.out" &&
+        ! grep -q '^FAIL' "$WORK/chroot.out"
+}
+
 json_lines() {
     fresh
     doctor --json >"$WORK/json.out"
@@ -381,6 +393,7 @@ check "the correct install: no FAIL, no warning, exit 0 (sshd -T run in the root
 for c in $(declare -F | awk '$3 ~ /^case_/ { print $3 }'); do
     check "${c#case_}: exactly its FAIL line, exit 1" "$c"
 done
+check "inside a chroot: sshd -T is not run, a warning says so, exit 0" in_chroot_warns
 check "--json: one object per check, all ok on the correct install" json_lines
 check "--online: IMDS answers (emulator), then FAIL imds when it does not" online_imds
 check "usage errors and a missing --root exit 2" usage_errors

@@ -330,7 +330,8 @@ check "${CASES[12]}" mapped_user_logs_in
 # eic-doctor, sshd -T in the root, IMDS from the emulator. The minbase root has no systemd.
 doctor_finds_nothing() {
     local rc=0
-    in_net /usr/sbin/eic-doctor --online >"$WORK/doctor.out" 2>&1 || rc=$?
+    nsenter --net="/proc/$NETNS_PID/ns/net" "$ROOT/usr/sbin/eic-doctor" --root "$ROOT" --online >"$WORK/doctor.out" \
+        2>&1 || rc=$?
     cat "$WORK/doctor.out"
     [ "$rc" = 0 ] && ! grep -q '^FAIL' "$WORK/doctor.out" && grep -q '^ok    imds: ' "$WORK/doctor.out" &&
         ! grep '^warn' "$WORK/doctor.out" | grep -v '^warn  service: no systemd'
