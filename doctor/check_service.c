@@ -53,6 +53,8 @@ static void check_units(struct doctor *d)
     char *text = NULL;
     size_t len = 0;
     struct stat st;
+    const char *sock = d->cfg.service_socket;
+    size_t n = strlen(sock);
     const char *listen;
     int ret;
 
@@ -81,8 +83,10 @@ static void check_units(struct doctor *d)
     /* The socket eic's clients ask must be the one systemd listens on. */
     ret = doctor_read(d, path, MAX_UNIT, &text, &len);
     listen = ret == 0 ? strstr(text, "\nListenStream=") : NULL;
-    if (listen == NULL || strncmp(listen + 14, d->cfg.service_socket, strlen(d->cfg.service_socket)) != 0 ||
-        (listen[14 + strlen(d->cfg.service_socket)] != '\n' && listen[14 + strlen(d->cfg.service_socket)] != '\0')) {
+    if (listen != NULL) {
+        listen += strlen("\nListenStream=");
+    }
+    if (listen == NULL || strncmp(listen, sock, n) != 0 || (listen[n] != '\n' && listen[n] != '\0')) {
         doctor_report(d, DOCTOR_FAIL, "service", "make ListenStream= and service_socket the same path",
                       "%s does not listen on eic.conf's service_socket %s", path, d->cfg.service_socket);
     } else {

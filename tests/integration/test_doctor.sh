@@ -13,8 +13,8 @@ if [ -z "${EIC_DOCTOR_NS:-}" ]; then
     EIC_DOCTOR_NS=1 exec unshare --mount --propagation private "$0" "$@"
 fi
 source "$(dirname "$0")/lib.sh"
-# The overlay on the root's /usr goes before lib.sh's cleanup removes $WORK.
-trap 'umount "$ROOT/usr" 2>/dev/null; cleanup' EXIT
+# The mounts in the root go before lib.sh's cleanup removes $WORK.
+trap 'umount "$ROOT/usr" "$ROOT/proc" 2>/dev/null; cleanup' EXIT
 
 DOCTOR="$EIC_BUILD/doctor/eic-doctor"
 if [ -n "$EIC_TEST_WRAPPER" ]; then
@@ -35,6 +35,8 @@ setup_root() {
     for l in lib lib64 bin sbin; do ln -s "usr/$l" "$ROOT/$l"; done
     mount -t overlay overlay -o "lowerdir=/usr,upperdir=$STAGE/usr,workdir=$WORK/ovl" "$ROOT/usr" || return 1
     mknod -m 0666 "$ROOT/dev/null" c 1 3 || return 1
+    # As a chroot builder mounts it (LeakSanitizer reads it in the ASan suite's chroot case).
+    mkdir "$ROOT/proc" && mount -t proc proc "$ROOT/proc" || return 1
 
     local etc="$GOOD/etc"
     mkdir -p "$GOOD/var/lib" "$GOOD/var/log" "$etc/ssh/sshd_config.d" "$etc/pam.d" "$etc/ssl/certs" \
