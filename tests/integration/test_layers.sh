@@ -6,6 +6,7 @@
 #
 #   nss_eic, pam_eic, eic-authorized-keys   base and accounts only; libc (and libpam) only
 #   eicd, eic-authorized-keys-verify        no aws
+#   eic-doctor                              no service, no aws
 #   eic, eic-emulator                       no accounts, imds, service
 #
 # A layer's code is found by name: every global symbol its archive defines; a program built with
@@ -66,6 +67,7 @@ check "the clients hold the cache reader, not its writer" \
     bash -c "nm '$NSS' | grep -q ' eic_cache_open\$' && ! nm '$NSS' '$PAM' '$AKC' | grep -q 'eic_cache_add_users'"
 check "eicd holds no code of lib/aws" holds_none "$EIC_BUILD/eicd/eicd" aws
 check "eic-authorized-keys-verify holds no code of lib/aws" holds_none "$VERIFY" aws
+check "eic-doctor holds no code of lib/service or lib/aws" holds_none "$EIC_BUILD/doctor/eic-doctor" service aws
 check "eic holds no code of lib/accounts, lib/imds or lib/service" \
     holds_none "$EIC_BUILD/client/eic" accounts imds service
 check "eic-emulator holds no code of lib/accounts, lib/imds or lib/service" \

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 MAN_DIR="$TOP/man"
-PAGES=(eic.1 eic-emulator.1 eic.conf.5 eic-authorized-keys.8 eicd.8 nss_eic.8 pam_eic.8)
+PAGES=(eic.1 eic-emulator.1 eic.conf.5 eic-authorized-keys.8 eicd.8 eic-doctor.8 nss_eic.8 pam_eic.8)
 ALIASES=(libnss_eic.8) # ".so manN/PAGE" pages
 
 # tags PAGE: one line per tag of a .TP/.TQ item, "SECTION<TAB>SUBSECTION<TAB>TEXT", the text with
@@ -117,7 +117,7 @@ for page in "${ALIASES[@]}"; do
 done
 check "man/Makemodule.am installs every page in man/" installed_by_automake
 
-for page in eic.1 eic-emulator.1 eic-authorized-keys.8 eicd.8; do
+for page in eic.1 eic-emulator.1 eic-authorized-keys.8 eicd.8 eic-doctor.8; do
     check "$page has the sections of a program's page" has_sections "$page" NAME SYNOPSIS DESCRIPTION \
         OPTIONS "EXIT STATUS" FILES EXAMPLES "SEE ALSO"
 done
@@ -167,6 +167,23 @@ eicd_options_match() {
         "$(tags eicd.8 | options_in_tags OPTIONS | grep -- '^--')"
 }
 check "eicd.8 OPTIONS are those of 'eicd --help'" eicd_options_match
+
+doctor_options_match() {
+    same "eic-doctor options" "$("$EIC_BUILD/doctor/eic-doctor" --help | options_in_help)" \
+        "$(tags eic-doctor.8 | options_in_tags OPTIONS)"
+}
+check "eic-doctor.8 OPTIONS are those of 'eic-doctor --help'" doctor_options_match
+
+# Every check name eic-doctor can print (the second argument of doctor_report) is described.
+doctor_checks_documented() {
+    local missing=""
+    for c in $(grep -ohE 'doctor_report\(d, DOCTOR_[A-Z]+, "[a-z-]+' "$TOP"/doctor/*.c | sed 's/.*"//' | sort -u) \
+        $(grep -ohE 'snprintf\(check, sizeof\(check\), "[a-z]+ ' "$TOP"/doctor/*.c | sed -E 's/.*"([a-z]+) /\1/' | sort -u); do
+        tags eic-doctor.8 | awk -F '\t' '$1 == "DESCRIPTION" { print $3 }' | grep -qE "(^|, )$c( |,|$)" || missing="$missing $c"
+    done
+    [ -z "$missing" ] || { echo "checks not described in eic-doctor.8:$missing"; return 1; }
+}
+check "eic-doctor.8 describes every check eic-doctor reports" doctor_checks_documented
 
 # ---- module arguments, configuration keys, environment, against the source ----
 

@@ -26,6 +26,7 @@ CASES=(
     "postinst run again changes nothing"
     "a pushed key logs in as a local user through the packaged sshd configuration"
     "an IAM-mapped user logs in (nss_eic, pam_eic) and gets a home directory and an audit record"
+    "the packaged eic-doctor --online finds nothing wrong (a warning only for the missing systemd)"
     "remove: pam_eic, the sshd drop-in and the nsswitch entries are gone"
     "after remove: the running sshd still lets a local key in"
     "after remove: sshd -t passes, a new sshd starts, a local key logs in"
@@ -326,6 +327,18 @@ mapped_user_logs_in() {
 }
 check "${CASES[12]}" mapped_user_logs_in
 
+# The installed system as an image pipeline would check it (docs/DOCTOR.md): the package's own
+# eic-doctor, sshd -T in the root, IMDS from the emulator. The minbase root has no systemd.
+doctor_finds_nothing() {
+    local rc=0
+    nsenter --net="/proc/$NETNS_PID/ns/net" "$ROOT/usr/sbin/eic-doctor" --root "$ROOT" --online >"$WORK/doctor.out" \
+        2>&1 || rc=$?
+    cat "$WORK/doctor.out"
+    [ "$rc" = 0 ] && ! grep -q '^FAIL' "$WORK/doctor.out" && grep -q '^ok    imds: ' "$WORK/doctor.out" &&
+        ! grep '^warn' "$WORK/doctor.out" | grep -v '^warn  service: no systemd'
+}
+check "${CASES[13]}" doctor_finds_nothing
+
 # --- Remove, then purge.
 in_root dpkg -r eic >"$WORK/remove.log" 2>&1 || cat "$WORK/remove.log"
 removed_cleanly() {
@@ -333,18 +346,18 @@ removed_cleanly() {
         ! grep -E '^(passwd|group|initgroups):.*[[:space:]]eic([[:space:]]|$)' "$ROOT/etc/nsswitch.conf" &&
         [ ! -e "$ROOT/usr/lib/$(gcc -print-multiarch)/security/pam_eic.so" ]
 }
-check "${CASES[13]}" removed_cleanly
+check "${CASES[14]}" removed_cleanly
 local_key_logs_in() { [ "$(login "$TUSER" key-local 'id -un')" = "$TUSER" ]; }
-check "${CASES[14]}" local_key_logs_in
+check "${CASES[15]}" local_key_logs_in
 fresh_sshd_local_login() {
     stop_sshd || return 1
     start_sshd && local_key_logs_in
 }
-check "${CASES[15]}" fresh_sshd_local_login
+check "${CASES[16]}" fresh_sshd_local_login
 
 in_root dpkg -P eic >"$WORK/purge.log" 2>&1 || cat "$WORK/purge.log"
 auth_config_state >"$WORK/auth-after"
-check "${CASES[16]}" diff "$WORK/auth-before" "$WORK/auth-after"
+check "${CASES[17]}" diff "$WORK/auth-before" "$WORK/auth-after"
 purged() {
     local p
     for p in /etc/eic /var/lib/eic /var/log/eic /etc/ssh/sshd_config.d/eic.conf \
@@ -352,8 +365,8 @@ purged() {
         [ ! -e "$ROOT$p" ] || { echo "$p still exists"; return 1; }
     done
 }
-check "${CASES[17]}" purged
-check "${CASES[18]}" fresh_sshd_local_login
+check "${CASES[18]}" purged
+check "${CASES[19]}" fresh_sshd_local_login
 stop_sshd
 
 # --- An administrator's own AuthorizedKeysCommand is never shadowed by eic's drop-in; the postinst
@@ -368,7 +381,7 @@ other_akc_kept() {
         grep -q 'it will run as the user eic, not as nobody' "$WORK/install-other.log" ||
         { cat "$WORK/install-other.log"; return 1; }
 }
-check "${CASES[19]}" other_akc_kept
+check "${CASES[20]}" other_akc_kept
 chained_dropin() {
     echo 'chain_command = /usr/bin/true   %u' >>"$ROOT/etc/eic/eic.conf"
     in_root dpkg-reconfigure eic >"$WORK/reconfigure.log" 2>&1 || { cat "$WORK/reconfigure.log"; return 1; }
@@ -377,7 +390,7 @@ chained_dropin() {
     in_root /usr/sbin/sshd -T | grep -ix 'authorizedkeyscommand /usr/libexec/eic/eic-authorized-keys -- %u %f' || return 1
     in_root dpkg -P eic && rm "$ROOT/etc/ssh/sshd_config.d/local-akc.conf"
 }
-check "${CASES[20]}" chained_dropin
+check "${CASES[21]}" chained_dropin
 
 if [ "$TAP_FAILED" -ne 0 ]; then
     for f in var/log/eic-test.log var/log/sshd-test.log; do
