@@ -55,10 +55,18 @@ int eic_region_and_credentials_resolve(const char *region_arg, const char *profi
 
 /* The value of key in section of the INI file at path (malloc'd), as botocore's parser reads
  * it: '#' and ';' comment lines, "[section]" headers, "key = value" with both sides trimmed
- * and keys compared case-insensitively, indented lines belonging to the entry above.
+ * and keys compared case-insensitively, indented lines belonging to the entry above (appended
+ * to its value, each after a newline, as configparser does).
  * config_style: the file is a config file, where "[profile NAME]" names profile NAME.
  * Returns 0, ENOENT (no such key), ESRCH (no such section) or an errno value of reading. */
 int eic_ini_get(const char *path, const char *profile, int config_style, const char *key, char **value);
+
+/* The profile in use: profile_arg (--profile), else AWS_PROFILE, AWS_DEFAULT_PROFILE, "default". */
+const char *eic_profile_name(const char *profile_arg);
+
+/* key of the config file's section "[section]" taken literally (e.g. "services NAME"), malloc'd.
+ * Returns 0, ENOENT (no such key), ESRCH (no such section) or ENOMEM. */
+int eic_config_section_get(const char *section, const char *key, char **value);
 
 /* The profile's setting key (malloc'd): the credentials file's, else the config file's.
  * Returns 0, ENOENT or ENOMEM. */
