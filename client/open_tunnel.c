@@ -10,9 +10,9 @@
  *   2. The URL wss://DNSNAME/openTunnel?instanceConnectEndpointId=..&remotePort=..
  *      &privateIpAddress=..[&maxTunnelDuration=..] is presigned with SigV4 in the query
  *      (lib/aws/eic_sigv4.h; service ec2-instance-connect, 60 s). The tunnel always goes to the
- *      endpoint's own name, never to a configured API URL. For tests only,
- *      EIC_TEST_TUNNEL_WS_PORT=N makes it plain ws://DNSNAME:N (the emulator speaks no TLS; the
- *      test sandbox's /etc/hosts gives the name the emulator's address).
+ *      endpoint's own name, never to a configured API URL. For tests only, EIC_TEST_TUNNEL=ws:N
+ *      (or wss:N) makes it ws://DNSNAME:N (wss://DNSNAME:N): the emulator speaks no TLS and
+ *      listens on a port of its own; the tests' /etc/hosts gives the name its address.
  *   3. TCP (and TLS for wss: the system's CAs or AWS_CA_BUNDLE, the host name verified), the
  *      WebSocket handshake (RFC 6455 section 4; client/ws_client.c), then lib/aws/eic_tunnel.h
  *      relays stdin/stdout (or, with --local-port, each accepted connection).
@@ -333,9 +333,9 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     struct sigaction stop = {.sa_handler = on_stop_signal}, ign = {.sa_handler = SIG_IGN};
     char *region = NULL, *params = NULL, *host_header = NULL, *ec2_url = NULL;
     char *esc_ip = NULL;
-    const char *connect_host, *connect_port, *test_port;
+    const char *connect_host, *connect_port, *test_origin;
     bool tls;
-    long port = 22, duration = 0, listen_port = 0, test_port_n = 0;
+    long port = 22, duration = 0, listen_port = 0, test_port = 0;
     unsigned char addr[sizeof(struct in6_addr)];
     int status;
 
@@ -455,22 +455,26 @@ int eic_cmd_open_tunnel(int argc, char **argv)
 
     /* 2. The presigned URL. */
     connect_host = dns_name;
-    test_port = getenv("EIC_TEST_TUNNEL_WS_PORT");
-    if (test_port != NULL && test_port[0] != '\0') {
-        if (!parse_long(test_port, 1, 65535, &test_port_n)) {
-            fprintf(stderr, "eic: EIC_TEST_TUNNEL_WS_PORT: '%.16s' is not a port number\n", test_port);
+    tls = true;
+    connect_port = "443";
+    test_origin = getenv("EIC_TEST_TUNNEL");
+    if (test_origin != NULL && test_origin[0] != '\0') {
+        tls = strncmp(test_origin, "wss:", 4) == 0;
+        connect_port = test_origin + (tls ? 4 : 3);
+        if ((!tls && strncmp(test_origin, "ws:", 3) != 0) || !parse_long(connect_port, 1, 65535, &test_port)) {
+            fprintf(stderr, "eic: EIC_TEST_TUNNEL: '%.16s' is not ws:PORT or wss:PORT\n", test_origin);
             status = EIC_EXIT_CONFIG;
             goto done;
         }
-        eic_log(LOG_DEBUG, "EIC_TEST_TUNNEL_WS_PORT: plain ws to port %s (tests only)", test_port);
-        tls = false;
-        connect_port = test_port;
-        if (asprintf(&host_header, "%s:%s", dns_name, test_port) < 0) {
+        eic_log(LOG_DEBUG, "EIC_TEST_TUNNEL: %s to port %s of %s (tests only)", tls ? "wss" : "ws", connect_port,
+                dns_name);
+    }
+    /* The Host header names the port when it is not the scheme's (as botocore's). */
+    if (strcmp(connect_port, tls ? "443" : "80") != 0) {
+        if (asprintf(&host_header, "%s:%s", dns_name, connect_port) < 0) {
             host_header = NULL;
         }
     } else {
-        tls = true;
-        connect_port = "443";
         host_header = strdup(dns_name);
     }
     esc_ip = curl_easy_escape(NULL, private_ip, 0);
