@@ -12,11 +12,10 @@
 #include "eic.h"
 #include "eic_log.h"
 
-/* botocore's boolean settings: the variable when it is set at all (ensure_boolean: "true" in
- * any case is true, anything else false), else the profile's key. */
-static bool setting_on(const char *env_name, const char *profile_arg, const char *key)
+/* botocore's boolean settings: the variable's value env when it is set at all (ensure_boolean:
+ * "true" in any case is true, anything else false), else the profile's key. */
+static bool setting_on(const char *env, const char *profile_arg, const char *key)
 {
-    const char *env = getenv(env_name);
     char *value = NULL;
     bool on;
 
@@ -33,7 +32,7 @@ static bool setting_on(const char *env_name, const char *profile_arg, const char
 
 bool eic_endpoint_use_fips(const char *profile_arg)
 {
-    return setting_on("AWS_USE_FIPS_ENDPOINT", profile_arg, "use_fips_endpoint");
+    return setting_on(getenv("AWS_USE_FIPS_ENDPOINT"), profile_arg, "use_fips_endpoint");
 }
 
 /* "endpoint_url" in a nested block ("\nendpoint_url = URL\n..."; botocore's _parse_nested:
@@ -115,21 +114,32 @@ done:
     return ret;
 }
 
+/* AWS_ENDPOINT_URL_<SERVICE> (each name written out: test_man checks that eic(1) lists every
+ * variable the client reads). */
+static const char *service_env(const struct eic_service *svc)
+{
+    if (strcmp(svc->name, EIC_SERVICE_EC2) == 0) {
+        return getenv("AWS_ENDPOINT_URL_EC2");
+    }
+    if (strcmp(svc->name, EIC_SERVICE_EIC) == 0) {
+        return getenv("AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT");
+    }
+    return getenv("AWS_ENDPOINT_URL_STS");
+}
+
 /* Steps 2-5 of endpoints.h (*url NULL when none is configured). */
 static int configured_url(const struct eic_service *svc, const char *profile_arg, char **url, const char **source,
                           char *err, size_t err_len)
 {
     const char *profile = eic_profile_name(profile_arg);
-    char env_name[64];
     const char *env;
     int ret;
 
     *url = NULL;
-    if (setting_on("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", profile_arg, "ignore_configured_endpoint_urls")) {
+    if (setting_on(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), profile_arg, "ignore_configured_endpoint_urls")) {
         return 0;
     }
-    snprintf(env_name, sizeof(env_name), "AWS_ENDPOINT_URL_%s", svc->env_id);
-    env = getenv(env_name);
+    env = service_env(svc);
     *source = "AWS_ENDPOINT_URL_<SERVICE>";
     if (env == NULL || env[0] == '\0') {
         env = getenv("AWS_ENDPOINT_URL");
@@ -175,7 +185,8 @@ int eic_endpoint_resolve(const char *service, const char *region, const char *pr
     }
     *source = "the endpoint rules";
     return eic_endpoint_builtin(service, region, eic_endpoint_use_fips(profile_arg),
-                                setting_on("AWS_USE_DUALSTACK_ENDPOINT", profile_arg, "use_dualstack_endpoint"), url,
+                                setting_on(getenv("AWS_USE_DUALSTACK_ENDPOINT"), profile_arg, "use_dualstack_endpoint"),
+                                url,
                                 err, err_len);
 }
 

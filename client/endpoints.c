@@ -8,13 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Each service: its endpoint prefix, the AWS_ENDPOINT_URL_<ID> suffix and the key of a
- * "[services NAME]" section (botocore's service id, snake case), and whether its rule set has
- * the aws-us-gov FIPS exception (endpoints.h). */
+/* Each service: its endpoint prefix, its key in a "[services NAME]" section (botocore's service
+ * id, snake case), and whether its rule set has the aws-us-gov FIPS exception (endpoints.h). */
 static const struct eic_service services[] = {
-    {EIC_SERVICE_EC2, "EC2", "ec2", true},
-    {EIC_SERVICE_EIC, "EC2_INSTANCE_CONNECT", "ec2_instance_connect", false},
-    {EIC_SERVICE_STS, "STS", "sts", true},
+    {EIC_SERVICE_EC2, "ec2", true},
+    {EIC_SERVICE_EIC, "ec2_instance_connect", false},
+    {EIC_SERVICE_STS, "sts", true},
 };
 
 const struct eic_service *eic_service_find(const char *name)

@@ -33,7 +33,6 @@
 
 struct eic_service {
     const char *name;          /* endpoint prefix and signing name */
-    const char *env_id;        /* AWS_ENDPOINT_URL_<env_id> */
     const char *config_id;     /* its key in a "[services NAME]" section */
     bool us_gov_fips_is_plain; /* the rule set's aws-us-gov FIPS exception */
 };
