@@ -22,9 +22,9 @@
 
 #include "api.h"
 #include "eic_buf.h"
-#include "endpoints.h"
 #include "eic_log.h"
 #include "eic_util.h"
+#include "endpoints.h"
 #include "http.h"
 
 #define STS_VERSION "2011-06-15"
