@@ -174,5 +174,25 @@ signed_like_botocore() {
 check "signature for an endpoint from AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT (port in Host) equals botocore's" \
     signed_like_botocore ""
 check "signature for an endpoint with a path equals botocore's" signed_like_botocore "/base/path"
+# The same for EC2's Query protocol: eic open-tunnel's DescribeInstances, sent to the capturing
+# server as the profile's services section says.
+ec2_signed_like_botocore() {
+    local cap
+    rm -f "$WORK/port" "$WORK/raw"
+    /usr/bin/python3 "$SIGV4" capture "$WORK/port" "$WORK/raw" &
+    cap=$!
+    for _ in $(seq 1 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    printf '[default]\nservices = cap\n[services cap]\nec2 =\n  endpoint_url = http://127.0.0.1:%s/ec2\n' \
+        "$(cat "$WORK/port")" >"$WORK/capture.config"
+    # The capturing server's answer is not EC2's: the command fails after the request went out.
+    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK AWS_CONFIG_FILE="$WORK/capture.config" \
+        AWS_MAX_ATTEMPTS=1 timeout 30 "$EIC_CLIENT" open-tunnel --instance-id $INSTANCE --region $REGION \
+        </dev/null >/dev/null 2>&1
+    wait $cap
+    head -n 1 "$WORK/raw"
+    grep -q "^POST /ec2 " "$WORK/raw" && grep -q "Action=DescribeInstances" "$WORK/raw" &&
+        AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK /usr/bin/python3 "$CRED_JUDGE" resign "$WORK/raw"
+}
+check "signature of EC2's DescribeInstances for a services-section URL equals botocore's" ec2_signed_like_botocore
 
 finish
