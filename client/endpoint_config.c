@@ -35,6 +35,21 @@ bool eic_endpoint_use_fips(const char *profile_arg)
     return setting_on(getenv("AWS_USE_FIPS_ENDPOINT"), profile_arg, "use_fips_endpoint");
 }
 
+/* s without its leading and trailing blanks (cut in place). */
+static char *trim(char *s)
+{
+    char *end = s + strlen(s);
+
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    while (end > s && strchr(" \t\r", end[-1]) != NULL) {
+        end--;
+    }
+    *end = '\0';
+    return s;
+}
+
 /* "endpoint_url" in a nested block ("\nendpoint_url = URL\n..."; botocore's _parse_nested:
  * '=' only, both sides trimmed, the key as written). Returns a pointer into block, cut there. */
 static char *nested_endpoint_url(char *block)
@@ -43,29 +58,14 @@ static char *nested_endpoint_url(char *block)
 
     for (char *line = strtok_r(block, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(line, '=');
-        char *k = line, *v, *end;
 
         if (eq == NULL) {
             continue;
         }
         *eq = '\0';
-        v = eq + 1;
-        while (*k == ' ' || *k == '\t') {
-            k++;
+        if (strcmp(trim(line), "endpoint_url") == 0) {
+            return trim(eq + 1);
         }
-        for (end = eq; end > k && strchr(" \t\r", end[-1]) != NULL; end--) {
-        }
-        *end = '\0';
-        if (strcmp(k, "endpoint_url") != 0) {
-            continue;
-        }
-        while (*v == ' ' || *v == '\t') {
-            v++;
-        }
-        for (end = v + strlen(v); end > v && strchr(" \t\r", end[-1]) != NULL; end--) {
-        }
-        *end = '\0';
-        return v;
     }
     return NULL;
 }
