@@ -16,6 +16,7 @@
 #include "eic_log.h"
 #include "eic_sigv4.h"
 #include "eic_time.h"
+#include "endpoints.h"
 #include "http.h"
 
 #define API_MAX_ANSWER (64 * 1024) /* a SendSSHPublicKey answer is ~80 bytes */
@@ -44,9 +45,17 @@ int eic_api_endpoint_parse(const struct eic_api_call *call, struct eic_api_endpo
     memset(ep, 0, sizeof(*ep));
     if (call->endpoint_url != NULL) {
         ep->display = strdup(call->endpoint_url);
-    } else if (asprintf(&ep->display, "https://%s.%s.amazonaws.com%s", call->service, call->region,
-                        strncmp(call->region, "cn-", 3) == 0 ? ".cn" : "") < 0) {
-        ep->display = NULL;
+    } else {
+        char why[256];
+
+        ret = eic_endpoint_builtin(call->service, call->region, false, false, &ep->display, why, sizeof(why));
+        if (ret == EINVAL && asprintf(err, "%s", why) < 0) {
+            *err = NULL;
+        }
+        if (ret != 0) {
+            return ret;
+        }
+        ret = EINVAL;
     }
     ep->url = curl_url();
     if (ep->display == NULL || ep->url == NULL) {

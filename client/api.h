@@ -13,7 +13,8 @@
 #include "credentials.h"
 
 struct eic_api_call {
-    const char *endpoint_url; /* NULL: https://<service>.<region>.amazonaws.com */
+    const char *endpoint_url; /* NULL: the rule set's plain URL, e.g. https://<service>.<region>.amazonaws.com
+                               * (commands set the one eic_endpoint_for_call resolves) */
     const char *region;
     const char *service;      /* signing name and host prefix, e.g. "ec2-instance-connect" */
     const char *target;       /* X-Amz-Target, e.g. "AWSEC2InstanceConnectService.SendSSHPublicKey";
@@ -59,7 +60,7 @@ struct eic_api_endpoint {
     char *port;        /* the port to connect to (the scheme's default when the URL has none) */
 };
 
-/* call->endpoint_url, or https://<service>.<region>.amazonaws.com without one. Returns 0,
+/* call->endpoint_url, or the rule set's plain URL without one. Returns 0,
  * EINVAL (*err says why; not http(s), no host) or ENOMEM. Free with eic_api_endpoint_free. */
 int eic_api_endpoint_parse(const struct eic_api_call *call, struct eic_api_endpoint *ep, char **err);
 void eic_api_endpoint_free(struct eic_api_endpoint *ep);

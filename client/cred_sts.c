@@ -3,8 +3,9 @@
  * credentials.c decides which applies and finds the source credentials; this file makes the call:
  * POST / with Action=AssumeRole (SigV4 for "sts") or Action=AssumeRoleWithWebIdentity (unsigned:
  * the token is the proof), Version=2011-06-15, and reads <Credentials> from the XML answer.
- * Endpoint: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else https://sts.REGION.amazonaws.com
- * with the profile's region (us-east-1 without one). */
+ * Endpoint: endpoints.h's for "sts" (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, the profile's
+ * services section or endpoint_url, else the rule set) with the profile's region (us-east-1
+ * without one). */
 #include "cred_source.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "eic_buf.h"
 #include "eic_log.h"
 #include "eic_util.h"
+#include "endpoints.h"
 #include "http.h"
 
 #define STS_VERSION "2011-06-15"
@@ -148,11 +150,18 @@ static void sts_region(const char *profile, char **region)
     }
 }
 
-static const char *sts_endpoint(void)
+/* *url (malloc'd). Returns 0, EINVAL (err says why) or ENOMEM. */
+static int sts_url(const char *profile, const char *region, const char *method, char **url, char *err,
+                   size_t err_len)
 {
-    const char *url = nonempty_env("AWS_ENDPOINT_URL_STS");
+    const char *source = NULL;
+    char why[256];
+    int ret = eic_endpoint_resolve(EIC_SERVICE_STS, region, profile, NULL, url, &source, why, sizeof(why));
 
-    return url != NULL ? url : nonempty_env("AWS_ENDPOINT_URL");
+    if (ret == EINVAL) {
+        snprintf(err, err_len, "Error when retrieving credentials from %s: %s", method, why);
+    }
+    return ret;
 }
 
 /* The MFA code for serial, read from the terminal without echo. */
@@ -200,7 +209,7 @@ static int mfa_code(const char *serial, char *code, size_t code_len, char *err, 
 int eic_cred_sts_assume_role(const char *profile, const struct eic_credentials *source, const char *role_arn,
                              struct eic_credentials *out, char *err, size_t err_len)
 {
-    char *session = NULL, *external_id = NULL, *duration = NULL, *mfa_serial = NULL, *region = NULL;
+    char *session = NULL, *external_id = NULL, *duration = NULL, *mfa_serial = NULL, *region = NULL, *url = NULL;
     struct eic_api_call call = {0};
     struct eic_api_result result = {0};
     struct eic_buf body;
@@ -243,9 +252,13 @@ int eic_cred_sts_assume_role(const char *profile, const struct eic_credentials *
         ret = ENOMEM;
         goto done;
     }
-    call.endpoint_url = sts_endpoint();
-    call.region = region;
-    call.service = "sts";
+    ret = sts_url(profile, region, "assume-role", &url, err, err_len);
+    if (ret != 0) {
+        goto done;
+    }
+    call.endpoint_url = url;
+    call.region = eic_endpoint_signing_region(EIC_SERVICE_STS, region);
+    call.service = EIC_SERVICE_STS;
     call.content_type = FORM_TYPE;
     call.raw_answer = true;
     call.body = body.data;
@@ -274,6 +287,7 @@ done:
     free(duration);
     free(mfa_serial);
     free(region);
+    free(url);
     return ret;
 }
 
@@ -313,13 +327,12 @@ int eic_cred_sts_web_identity(const char *profile, const char *role_arn, const c
         ret = ENOMEM;
         goto done;
     }
-    if (sts_endpoint() != NULL) {
-        url = strdup(sts_endpoint());
-    } else if (asprintf(&url, "https://sts.%s.amazonaws.com/", region) < 0) {
-        url = NULL;
+    ret = sts_url(profile, region, "assume-role-with-web-identity", &url, err, err_len);
+    if (ret != 0) {
+        goto done;
     }
     u = curl_url();
-    if (url == NULL || u == NULL) {
+    if (u == NULL) {
         ret = ENOMEM;
         goto done;
     }

@@ -98,7 +98,22 @@ int eic_ini_get(const char *path, const char *profile, int config_style, const c
             continue; /* blank or comment */
         }
         if (have_option && indent > option_indent) {
-            continue; /* continuation of the value above (botocore's nested "s3 =" blocks) */
+            /* A continuation of the value above (botocore's nested "s3 =" blocks): kept when
+             * that is the value asked for, as configparser keeps it ("\nline\nline"). */
+            if (*value != NULL) {
+                char *more = NULL;
+
+                if (asprintf(&more, "%s\n%.*s", *value, (int)(len - indent), line + indent) < 0) {
+                    ret = ENOMEM;
+                    goto done;
+                }
+                free(*value);
+                *value = more;
+            }
+            continue;
+        }
+        if (*value != NULL) {
+            break; /* the value asked for ended */
         }
         have_option = false;
         if (line[indent] == '[') {
@@ -129,13 +144,19 @@ int eic_ini_get(const char *path, const char *profile, int config_style, const c
             trim(&v, &v_len);
             if (k_len == strlen(key) && strncasecmp(k, key, k_len) == 0) {
                 *value = strndup(v, v_len);
-                ret = *value ? 0 : ENOMEM;
-                goto done;
+                if (*value == NULL) {
+                    ret = ENOMEM;
+                    goto done;
+                }
             }
         }
     }
-    ret = section_seen ? ENOENT : ESRCH;
+    ret = *value != NULL ? 0 : section_seen ? ENOENT : ESRCH;
 done:
+    if (ret != 0) {
+        free(*value);
+        *value = NULL;
+    }
     if (text != NULL) {
         OPENSSL_cleanse(text, text_len); /* the credentials file holds secrets */
         free(text);
@@ -292,6 +313,25 @@ int eic_profile_get(const char *profile, const char *key, char **value)
         free(path);
     }
     return ret == 0 || ret == ENOMEM ? ret : ENOENT;
+}
+
+const char *eic_profile_name(const char *profile_arg)
+{
+    return profile_name(profile_arg);
+}
+
+int eic_config_section_get(const char *section, const char *key, char **value)
+{
+    char *path = eic_cred_aws_file("AWS_CONFIG_FILE", "config");
+    int ret;
+
+    *value = NULL;
+    if (path == NULL) {
+        return ENOMEM;
+    }
+    ret = eic_ini_get(path, section, 0, key, value);
+    free(path);
+    return ret == 0 || ret == ENOMEM || ret == ESRCH ? ret : ENOENT;
 }
 
 /* Whether either file has a section for profile. */

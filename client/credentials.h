@@ -64,7 +64,8 @@ int eic_region_and_credentials_resolve(const char *region_arg, const char *profi
 
 /* The value of key in section of the INI file at path (malloc'd), as botocore's parser reads
  * it: '#' and ';' comment lines, "[section]" headers, "key = value" with both sides trimmed
- * and keys compared case-insensitively, indented lines belonging to the entry above.
+ * and keys compared case-insensitively, indented lines belonging to the entry above (appended
+ * to its value, each after a newline, as configparser does).
  * config_style: 0 for the credentials file ("[NAME]"); 1 for the config file, where
  * "[profile NAME]" names profile NAME; EIC_INI_SSO_SESSION: the config file's
  * "[sso-session NAME]" named NAME.
@@ -75,6 +76,13 @@ int eic_ini_get(const char *path, const char *profile, int config_style, const c
 /* Whether r is a region name as botocore accepts it (lower case only: it becomes part of host
  * names and of the signing scope). */
 bool eic_region_name_ok(const char *r);
+
+/* The profile in use: profile_arg (--profile), else AWS_PROFILE, AWS_DEFAULT_PROFILE, "default". */
+const char *eic_profile_name(const char *profile_arg);
+
+/* key of the config file's section "[section]" taken literally (e.g. "services NAME"), malloc'd.
+ * Returns 0, ENOENT (no such key), ESRCH (no such section) or ENOMEM. */
+int eic_config_section_get(const char *section, const char *key, char **value);
 
 /* The profile's setting key (malloc'd): the credentials file's, else the config file's.
  * Returns 0, ENOENT or ENOMEM. */

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "eic_log.h"
+#include "endpoints.h"
 
 #define XML_MAX_DEPTH 32
 #define XML_MAX_NAME 64
@@ -419,6 +420,7 @@ static int endpoint_text(const struct xml_path *path, const char *text, size_t l
     static const char *const subnet[] = {"subnetId", NULL};
     static const char *const state[] = {"state", NULL};
     static const char *const dns[] = {"dnsName", NULL};
+    static const char *const fips_dns[] = {"fipsDnsName", NULL};
     struct endpoints_ctx *c = arg;
     size_t lvl;
 
@@ -440,6 +442,9 @@ static int endpoint_text(const struct xml_path *path, const char *text, size_t l
     if (path_is(path, lvl, dns)) {
         return keep(&c->cur.dns_name, text, len);
     }
+    if (path_is(path, lvl, fips_dns)) {
+        return keep(&c->cur.fips_dns_name, text, len);
+    }
     return 0;
 }
 
@@ -450,6 +455,7 @@ static void endpoint_free(struct eic_endpoint *e)
     free(e->subnet_id);
     free(e->state);
     free(e->dns_name);
+    free(e->fips_dns_name);
     memset(e, 0, sizeof(*e));
 }
 
@@ -474,7 +480,8 @@ static int endpoint_close(const struct xml_path *path, void *arg)
     if (e->id == NULL || e->vpc_id == NULL || e->state == NULL || !valid_id("eice-", e->id) ||
         !valid_id("vpc-", e->vpc_id) || !valid_id("subnet-", e->subnet_id) ||
         strspn(e->state, "abcdefghijklmnopqrstuvwxyz-") != strlen(e->state) ||
-        (e->dns_name != NULL && !valid_dns_name(e->dns_name))) {
+        (e->dns_name != NULL && !valid_dns_name(e->dns_name)) ||
+        (e->fips_dns_name != NULL && !valid_dns_name(e->fips_dns_name))) {
         endpoint_free(e);
         return EBADMSG;
     }
@@ -539,7 +546,7 @@ static void query_call(const struct eic_api_call *base, const char *body, struct
 {
     struct eic_api_call call = *base;
 
-    call.service = "ec2";
+    call.service = EIC_SERVICE_EC2;
     call.target = NULL;
     call.content_type = FORM_TYPE;
     call.raw_answer = true;

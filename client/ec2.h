@@ -26,6 +26,7 @@ struct eic_endpoint {
     char *subnet_id;
     char *state;
     char *dns_name;     /* [a-z0-9.-] only */
+    char *fips_dns_name; /* the same, or NULL */
 };
 
 #define EIC_EC2_MAX_ENDPOINTS 64

@@ -4,11 +4,15 @@
  *
  *   1. What is missing is looked up: the instance's private address, VPC and subnet
  *      (DescribeInstances), the endpoint (DescribeInstanceConnectEndpoints: create-complete, in
- *      the instance's VPC, its subnet preferred) and the endpoint's DNS name.
+ *      the instance's VPC, its subnet preferred) and the endpoint's DNS name: its FipsDnsName
+ *      when FIPS endpoints are asked for (endpoints.h). EC2's URL is endpoints.h's; --endpoint-url
+ *      names the Instance Connect API, which this command does not call.
  *   2. The URL wss://DNSNAME/openTunnel?instanceConnectEndpointId=..&remotePort=..
  *      &privateIpAddress=..[&maxTunnelDuration=..] is presigned with SigV4 in the query
- *      (lib/aws/eic_sigv4.h; service ec2-instance-connect, 60 s); with --endpoint-url
- *      http(s)://HOST:PORT it goes to ws(s)://HOST:PORT/openTunnel instead (the emulator).
+ *      (lib/aws/eic_sigv4.h; service ec2-instance-connect, 60 s). The tunnel always goes to the
+ *      endpoint's own name, never to a configured API URL. For tests only, EIC_TEST_TUNNEL=ws:N
+ *      (or wss:N) makes it ws://DNSNAME:N (wss://DNSNAME:N): the emulator speaks no TLS and
+ *      listens on a port of its own; the tests' /etc/hosts gives the name its address.
  *   3. TCP (and TLS for wss: the system's CAs or AWS_CA_BUNDLE, the host name verified), the
  *      WebSocket handshake (RFC 6455 section 4; client/ws_client.c), then lib/aws/eic_tunnel.h
  *      relays stdin/stdout (or, with --local-port, each accepted connection).
@@ -40,6 +44,7 @@
 #include "eic_sigv4.h"
 #include "eic_tunnel.h"
 #include "eic_ws.h"
+#include "endpoints.h"
 #include "ws_client.h"
 
 #define CMD "open-tunnel"
@@ -63,9 +68,9 @@ static void help(FILE *out)
             "What is not given is looked up (DescribeInstances, DescribeInstanceConnectEndpoints: an\n"
             "endpoint in create-complete state in the instance's VPC, its subnet preferred).\n"
             "\n"
-            "  --endpoint-url URL        the EC2 API and the tunnel (ws(s)://HOST:PORT/openTunnel) on\n"
-            "                            this one URL (the emulator); default https://ec2.REGION.amazonaws.com\n"
-            "                            and wss://DNS/openTunnel\n"
+            "  --endpoint-url URL        the Instance Connect API's URL: unused here (EC2's is configured\n"
+            "                            apart: AWS_ENDPOINT_URL_EC2, ...; eic(1)); the tunnel always goes\n"
+            "                            to wss://DNS/openTunnel, DNS the endpoint's (FIPS) DNS name\n"
             "  --max-tunnel-duration N   close the tunnel after N seconds (1..%d)\n"
             "  --local-port PORT         listen on 127.0.0.1:PORT instead, one tunnel per connection,\n"
             "                            until interrupted\n"
@@ -330,17 +335,15 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     struct eic_endpoint_list endpoints = {0};
     struct eic_api_result result = {0};
     struct eic_api_call call = {0};
-    struct eic_api_endpoint ep = {0};
     struct tunnel_target target;
     struct sigaction stop = {.sa_handler = on_stop_signal}, ign = {.sa_handler = SIG_IGN};
-    char *region = NULL, *params = NULL, *host_header = NULL, *api_err = NULL;
+    char *region = NULL, *params = NULL, *host_header = NULL, *ec2_url = NULL;
     char *esc_ip = NULL;
-    const char *connect_host, *connect_port;
+    const char *connect_host, *connect_port, *test_origin;
     bool tls;
-    long port = 22, duration = 0, listen_port = 0;
+    long port = 22, duration = 0, listen_port = 0, test_port = 0;
     unsigned char addr[sizeof(struct in6_addr)];
     int status;
-    int ret;
 
     status = eic_args_parse(CMD, argc, argv, opts, sizeof(opts) / sizeof(opts[0]));
     if (status != 0) {
@@ -389,7 +392,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     if (status != EIC_EXIT_OK) {
         goto done;
     }
-    call.endpoint_url = endpoint;
+    call.service = EIC_SERVICE_EC2;
     call.region = region;
     call.credentials = &creds;
     call.connect_timeout_ms = CONNECT_TIMEOUT_MS;
@@ -397,6 +400,13 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     call.ca_bundle = getenv("AWS_CA_BUNDLE");
     if (call.ca_bundle != NULL && call.ca_bundle[0] == '\0') {
         call.ca_bundle = NULL; /* set but empty: the system's CAs, as botocore does */
+    }
+    if (endpoint != NULL) {
+        eic_log(LOG_DEBUG, "--endpoint-url %s: the Instance Connect API is not called by open-tunnel", endpoint);
+    }
+    status = eic_endpoint_for_call(&call, profile, NULL, &ec2_url);
+    if (status != EIC_EXIT_OK) {
+        goto done;
     }
 
     /* 1. What is missing. */
@@ -416,7 +426,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
             goto done;
         }
     }
-    if (endpoint_id == NULL || (dns_name == NULL && endpoint == NULL)) {
+    if (endpoint_id == NULL || dns_name == NULL) {
         const struct eic_endpoint *chosen;
 
         status = eic_credentials_refresh(profile, &creds);
@@ -440,27 +450,41 @@ int eic_cmd_open_tunnel(int argc, char **argv)
             goto done;
         }
         endpoint_id = chosen->id;
-        dns_name = dns_name ? dns_name : chosen->dns_name;
+        if (dns_name == NULL) {
+            dns_name = eic_endpoint_use_fips(profile) ? chosen->fips_dns_name : chosen->dns_name;
+        }
+        if (dns_name == NULL) {
+            fprintf(stderr, "eic: the Instance Connect Endpoint %s has no %sDNS name\n", endpoint_id,
+                    chosen->dns_name ? "FIPS " : "");
+            status = EIC_EXIT_OTHER;
+            goto done;
+        }
     }
     eic_log(LOG_DEBUG, "tunnel to %s port %ld of %s through %s (%s)", private_ip, port, instance_id, endpoint_id,
             dns_name ? dns_name : "-");
 
     /* 2. The presigned URL. */
-    if (endpoint != NULL) {
-        call.service = TUNNEL_SERVICE;
-        ret = eic_api_endpoint_parse(&call, &ep, &api_err);
-        if (ret != 0) {
-            status = ret == ENOMEM ? EIC_EXIT_OTHER : eic_usage_error(CMD, "%s", api_err ? api_err : "bad URL");
+    connect_host = dns_name;
+    tls = true;
+    connect_port = "443";
+    test_origin = getenv("EIC_TEST_TUNNEL");
+    if (test_origin != NULL && test_origin[0] != '\0') {
+        tls = strncmp(test_origin, "wss:", 4) == 0;
+        connect_port = test_origin + (tls ? 4 : 3);
+        if ((!tls && strncmp(test_origin, "ws:", 3) != 0) || !parse_long(connect_port, 1, 65535, &test_port)) {
+            fprintf(stderr, "eic: EIC_TEST_TUNNEL: '%.16s' is not ws:PORT or wss:PORT\n", test_origin);
+            status = EIC_EXIT_CONFIG;
             goto done;
         }
-        tls = strcmp(ep.scheme, "https") == 0;
-        connect_host = ep.host;
-        connect_port = ep.port;
-        host_header = strdup(ep.host_header);
+        eic_log(LOG_DEBUG, "EIC_TEST_TUNNEL: %s to port %s of %s (tests only)", tls ? "wss" : "ws", connect_port,
+                dns_name);
+    }
+    /* The Host header names the port when it is not the scheme's (as botocore's). */
+    if (strcmp(connect_port, tls ? "443" : "80") != 0) {
+        if (asprintf(&host_header, "%s:%s", dns_name, connect_port) < 0) {
+            host_header = NULL;
+        }
     } else {
-        tls = true;
-        connect_host = dns_name;
-        connect_port = "443";
         host_header = strdup(dns_name);
     }
     esc_ip = curl_easy_escape(NULL, private_ip, 0);
@@ -491,7 +515,6 @@ int eic_cmd_open_tunnel(int argc, char **argv)
         status = serve_local_port(&target, (unsigned int)listen_port);
     }
 done:
-    eic_api_endpoint_free(&ep);
     eic_endpoint_list_free(&endpoints);
     eic_instance_info_free(&info);
     eic_api_result_free(&result);
@@ -499,7 +522,7 @@ done:
     curl_free(esc_ip);
     free(params);
     free(host_header);
-    free(api_err);
+    free(ec2_url);
     free(region);
     return status;
 }

@@ -17,6 +17,7 @@
 #include "eic.h"
 #include "eic_log.h"
 #include "eic_util.h"
+#include "endpoints.h"
 
 #define CMD "send-ssh-public-key"
 #define SERVICE "ec2-instance-connect"
@@ -46,7 +47,10 @@ static void help(FILE *out)
             "                            none is configured)\n"
             "  --region REGION           else AWS_REGION, AWS_DEFAULT_REGION, the profile's region in\n"
             "                            ~/.aws/config, or the zone without its letter\n"
-            "  --endpoint-url URL        default https://ec2-instance-connect.REGION.amazonaws.com\n"
+            "  --endpoint-url URL        the Instance Connect API's URL; else AWS_ENDPOINT_URL_EC2_\n"
+            "                            INSTANCE_CONNECT, AWS_ENDPOINT_URL, the profile's services\n"
+            "                            section or endpoint_url, else https://ec2-instance-connect.\n"
+            "                            REGION.<partition's DNS suffix> (FIPS, dual-stack: eic(1))\n"
             "  --profile PROFILE         credentials from this profile of ~/.aws/credentials or\n"
             "                            ~/.aws/config (default: AWS_PROFILE, else \"default\"); without\n"
             "                            it AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN\n"
@@ -182,7 +186,7 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
     struct eic_credentials creds = {0};
     struct eic_api_result result = {0};
     struct eic_api_call call = {0};
-    char *key = NULL, *region = NULL, *body = NULL;
+    char *key = NULL, *region = NULL, *body = NULL, *url = NULL;
     char err[512] = "";
     int status;
     int ret;
@@ -220,7 +224,6 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
     }
     call.service = SERVICE;
     call.target = TARGET;
-    call.endpoint_url = endpoint;
     call.ca_bundle = ca_bundle ? ca_bundle : getenv("AWS_CA_BUNDLE");
     call.insecure = no_verify;
     status = parse_timeout("cli-connect-timeout", connect_arg, DEFAULT_CONNECT_TIMEOUT_S, &call.connect_timeout_ms);
@@ -249,6 +252,10 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
     call.region = region;
     call.body = body;
     call.credentials = &creds;
+    status = eic_endpoint_for_call(&call, profile, endpoint, &url);
+    if (status != EIC_EXIT_OK) {
+        goto done;
+    }
     eic_api_invoke(&call, &result);
     status = eic_api_report(CMD, OPERATION, &result);
     if (status == EIC_EXIT_OK) {
@@ -260,6 +267,7 @@ done:
     eic_credentials_free(&creds);
     free(key);
     free(region);
+    free(url);
     free(body);
     return status;
 }

@@ -25,6 +25,7 @@
 #include "eic_json.h"
 #include "eic_log.h"
 #include "eic_util.h"
+#include "endpoints.h"
 
 #define CMD "ssh"
 #define SSH_PROGRAM "/usr/bin/ssh"
@@ -66,9 +67,9 @@ static void help(FILE *out)
             "  --private-key-file PATH   use this private key (a path, not a file:// URI); its public\n"
             "                            half is derived with ssh-keygen -y\n"
             "  --region REGION           else AWS_REGION, AWS_DEFAULT_REGION, the profile's region\n"
-            "  --endpoint-url URL        for both APIs (the emulator serves both); default\n"
-            "                            https://ec2.REGION.amazonaws.com and\n"
-            "                            https://ec2-instance-connect.REGION.amazonaws.com\n"
+            "  --endpoint-url URL        the Instance Connect API's URL (SendSSHPublicKey); EC2's is\n"
+            "                            configured apart (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL, the\n"
+            "                            profile's services section or endpoint_url; eic(1))\n"
             "  --profile PROFILE         credentials and region from this profile\n"
             "  --debug                   show each step on stderr\n"
             "  -- ARGS...                passed to ssh after USER@ADDRESS (options such as -p 2222,\n"
@@ -377,8 +378,8 @@ done:
 
 /* "ProxyCommand=<this program> open-tunnel ..." for the endpoint: every value goes through
  * eic_proxy_word (ssh's %-expansion, then /bin/sh), the remote port is ssh's own %p. */
-static int proxy_command(const char *instance_id, const struct eic_endpoint *eice, const char *address,
-                         const char *region, const char *endpoint_url, const char *profile, const char *status_file,
+static int proxy_command(const char *instance_id, const struct eic_endpoint *eice, const char *dns_name,
+                         const char *address, const char *region, const char *profile, const char *status_file,
                          bool debug, char **out)
 {
     char self[PATH_MAX];
@@ -396,18 +397,12 @@ static int proxy_command(const char *instance_id, const struct eic_endpoint *eic
     {
         const char *const words[] = {
             "open-tunnel", "--instance-id", instance_id, "--instance-connect-endpoint-id", eice->id,
-            "--instance-connect-endpoint-dns-name", eice->dns_name, "--private-ip-address", address,
+            "--instance-connect-endpoint-dns-name", dns_name, "--private-ip-address", address,
             "--region", region, "--status-file", status_file,
         };
 
         for (size_t i = 0; ret == 0 && i < sizeof(words) / sizeof(words[0]); i++) {
             ret = eic_proxy_word(&cmd, words[i]);
-        }
-    }
-    if (ret == 0 && endpoint_url != NULL) {
-        ret = eic_proxy_word(&cmd, "--endpoint-url");
-        if (ret == 0) {
-            ret = eic_proxy_word(&cmd, endpoint_url);
         }
     }
     if (ret == 0 && profile != NULL) {
@@ -458,7 +453,8 @@ int eic_cmd_ssh(int argc, char **argv)
     const struct eic_endpoint *eice = NULL;
     char *proxy = NULL;
     const char *ssh_argv[MAX_SSH_ARGS + 10]; /* ssh, 2 -o pairs, -i KEY, destination, NULL */
-    char *region = NULL, *public_key = NULL, *body = NULL, *destination = NULL;
+    char *region = NULL, *public_key = NULL, *body = NULL, *destination = NULL, *ec2_url = NULL, *push_url = NULL;
+    const char *dns_name = NULL;
     const char *key_path;
     int n_opts_argc = argc, extra = 0;
     int status;
@@ -507,12 +503,16 @@ int eic_cmd_ssh(int argc, char **argv)
     if (status != EIC_EXIT_OK) {
         goto done;
     }
-    call.endpoint_url = endpoint;
+    call.service = EIC_SERVICE_EC2;
     call.region = region;
     call.credentials = &creds;
     call.connect_timeout_ms = CONNECT_TIMEOUT_MS;
     call.read_timeout_ms = READ_TIMEOUT_MS;
     call.ca_bundle = getenv("AWS_CA_BUNDLE");
+    status = eic_endpoint_for_call(&call, profile, NULL, &ec2_url);
+    if (status != EIC_EXIT_OK) {
+        goto done;
+    }
 
     /* 1. Where the instance is. */
     eic_log(LOG_DEBUG, "step 1: DescribeInstances %s", instance_id);
@@ -559,14 +559,22 @@ int eic_cmd_ssh(int argc, char **argv)
             status = EIC_EXIT_NO_ENDPOINT;
             goto done;
         }
+        /* The tunnel goes to the endpoint's own name: its FIPS one when FIPS is asked for. */
+        dns_name = eic_endpoint_use_fips(profile) ? eice->fips_dns_name : eice->dns_name;
+        if (dns_name == NULL) {
+            fprintf(stderr, "eic: the Instance Connect Endpoint %s has no %sDNS name\n", eice->id,
+                    eice->dns_name ? "FIPS " : "");
+            status = EIC_EXIT_OTHER;
+            goto done;
+        }
         eic_log(LOG_DEBUG, "step 2b: Instance Connect Endpoint %s (%s, %s)", eice->id,
-                eice->subnet_id ? eice->subnet_id : "-", eice->dns_name);
+                eice->subnet_id ? eice->subnet_id : "-", dns_name);
         /* Its directory receives the refusal note of `eic open-tunnel`. */
         if (temp_dir_make(&tkey) != 0) {
             status = EIC_EXIT_OTHER;
             goto done;
         }
-        ret = proxy_command(instance_id, eice, route.address, region, endpoint, profile, tkey.status, debug,
+        ret = proxy_command(instance_id, eice, dns_name, route.address, region, profile, tkey.status, debug,
                             &proxy);
         if (ret != 0) {
             fprintf(stderr, "eic: cannot build the ProxyCommand: %s\n", strerror(ret));
@@ -605,6 +613,10 @@ int eic_cmd_ssh(int argc, char **argv)
     call.service = PUSH_SERVICE;
     call.target = PUSH_TARGET;
     call.body = body;
+    status = eic_endpoint_for_call(&call, profile, endpoint, &push_url);
+    if (status != EIC_EXIT_OK) {
+        goto done;
+    }
     eic_api_invoke(&call, &result);
     status = eic_api_report(CMD, "SendSSHPublicKey", &result);
     if (status != EIC_EXIT_OK) {
@@ -662,6 +674,8 @@ done:
     eic_instance_info_free(&info);
     eic_credentials_free(&creds);
     free(region);
+    free(ec2_url);
+    free(push_url);
     free(public_key);
     free(body);
     free(destination);

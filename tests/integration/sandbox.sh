@@ -16,6 +16,7 @@
 #   sandbox_login USER KEY [CMD]  OpenSSH with exactly that key
 #   sandbox_setup_eic_ssh         sandbox_setup for the eic ssh tests (one account, KEYTMP, SSH_ARGS),
 #   sandbox_eic_ssh AK SK ARGS... then eic ssh with those credentials (no_key_dirs, expect_status)
+#   sandbox_hosts NAME...         DNS names (an Instance Connect Endpoint's) that are the emulator's
 #
 # Expects: EIC_BUILD (built tree), SANDBOX (a private work directory), EMULATOR, EIC_CLIENT, EICD.
 # It follows the gotchas of docs/TESTING.md ("End to end, and what needs root"): the
@@ -231,10 +232,21 @@ sandbox_setup_eic_ssh() {
     sandbox_setup
     sandbox_add_user $TUSER 61000
     ENDPOINT=http://169.254.169.254
+    # --endpoint-url names the Instance Connect API only: EC2 is the emulator through its own
+    # variable. A tunnel goes to the endpoint's DNS name (sandbox_hosts), in plain ws on port 80.
+    export AWS_ENDPOINT_URL_EC2=$ENDPOINT EIC_TEST_TUNNEL=ws:80
     KEYTMP="$WORK/keytmp"
     mkdir -p "$KEYTMP"
     SSH_ARGS=(-p 2222 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
         -o ConnectTimeout=20)
+}
+
+# sandbox_hosts NAME...: these DNS names are the emulator's address (in the overlay's /etc/hosts).
+sandbox_hosts() {
+    local name
+    for name in "$@"; do
+        echo "169.254.169.254 $name" >>/etc/hosts
+    done
 }
 
 # sandbox_eic_ssh ACCESS-KEY SECRET [eic ssh options...] [-- ssh arguments]: eic ssh with those

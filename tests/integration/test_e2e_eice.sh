@@ -28,6 +28,7 @@ CASES=(
     "eic ssh --connection-type eice without an endpoint in the VPC: status 252, nothing pushed"
     "eic ssh auto on an IPv6-only instance logs in directly over IPv6"
     "eic ssh --connection-type eice on an IPv6-only instance: no address, status 250"
+    "eic ssh with AWS_USE_FIPS_ENDPOINT=true: the tunnel goes to the endpoint's FipsDnsName"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -77,6 +78,11 @@ world "$WORK/eice.json" "\"$PRIVATE\"" null "$ENDPOINTS"
 world "$WORK/noeice.json" "\"$PRIVATE\"" null '[{"id": "eice-0aaaaaaaaaaaaaaa1", "vpc_id": "vpc-0bbbbbbbbbbbbbbb0"}]'
 world "$WORK/ipv6.json" null "\"$V6\"" "$ENDPOINTS"
 
+# The endpoints' DNS names (the emulator's defaults) and their FIPS names are the emulator's.
+for id in eice-0aaaaaaaaaaaaaaa1 eice-0e1c0de5e1c0de503 $EICE; do
+    sandbox_hosts $id.0e1c0de5.ec2-instance-connect-endpoint.$REGION.amazonaws.com \
+        $id.0e1c0de5.fips.ec2-instance-connect-endpoint.$REGION.amazonaws.com
+done
 sandbox_start_imds --config "$WORK/eice.json" || { not_ok "emulator starts"; finish; exit; }
 sandbox_start_sshd || { not_ok "sshd starts"; finish; exit; }
 EMU_LOG="$SANDBOX/emulator/emulator.log"
@@ -155,7 +161,7 @@ plain_ssh() {
     sandbox_push $TUSER "$WORK/own.pub" >/dev/null || return 1
     out=$(AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 ssh -i "$WORK/own" \
         -o IdentitiesOnly=yes "${SSH_ARGS[@]}" \
-        -o "ProxyCommand='$EIC_CLIENT' open-tunnel --instance-id $INSTANCE --endpoint-url $ENDPOINT --region $REGION --remote-port %p" \
+        -o "ProxyCommand='$EIC_CLIENT' open-tunnel --instance-id $INSTANCE --region $REGION --remote-port %p" \
         $TUSER@$PRIVATE 'echo plain') || return 1
     echo "$out"
     [ "$out" = plain ] && more_tunnels_closed "$before"
@@ -163,7 +169,7 @@ plain_ssh() {
 check "${CASES[6]}" plain_ssh
 port_refused() {
     AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 "$EIC_CLIENT" open-tunnel \
-        --instance-id $INSTANCE --endpoint-url $ENDPOINT --region $REGION --remote-port 22 </dev/null
+        --instance-id $INSTANCE --region $REGION --remote-port 22 </dev/null
 }
 check "${CASES[7]}" expect_status 254 \
     "An error occurred (AccessDeniedException) when calling the OpenTunnel operation: remotePort 22 is not allowed" \
@@ -178,7 +184,7 @@ check "${CASES[8]}" bob_refused
 duration() {
     # stdin stays open (sleep): only the endpoint's maxTunnelDuration ends the tunnel.
     sleep 60 | AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 50 "$EIC_CLIENT" open-tunnel \
-        --instance-id $INSTANCE --endpoint-url $ENDPOINT --region $REGION --remote-port 2222 \
+        --instance-id $INSTANCE --region $REGION --remote-port 2222 \
         --max-tunnel-duration 1 >"$WORK/banner" || return 1
     cat "$WORK/banner"
     grep -q "^SSH-2.0-OpenSSH" "$WORK/banner" && grep -q "(max 1 s)" "$EMU_LOG" || return 1
@@ -189,6 +195,15 @@ duration() {
     return 1
 }
 check "${CASES[9]}" duration
+fips_tunnel() {
+    local fips=$EICE.0e1c0de5.fips.ec2-instance-connect-endpoint.$REGION.amazonaws.com out
+    out=$(AWS_USE_FIPS_ENDPOINT=true essh --debug --connection-type eice -- "${SSH_ARGS[@]}" 'echo fips' \
+        2>"$WORK/fips.err") || { cat "$WORK/fips.err"; return 1; }
+    cat "$WORK/fips.err"
+    [ "$out" = fips ] && grep -qF "step 2b: Instance Connect Endpoint $EICE (subnet-0e1c0de5e1c0de501, $fips)" \
+        "$WORK/fips.err" && grep -qF "ws://$fips/openTunnel?" "$WORK/fips.err"
+}
+check "${CASES[13]}" fips_tunnel
 
 sandbox_start_imds --config "$WORK/noeice.json" || { not_ok "emulator restarts with noeice.json"; finish; exit; }
 no_endpoint() {

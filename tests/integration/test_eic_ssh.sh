@@ -36,6 +36,8 @@ if [ "${1:-}" != --inside ]; then
 fi
 
 sandbox_setup_eic_ssh
+# The default world's Instance Connect Endpoint: its DNS name is the emulator's.
+sandbox_hosts eice-0e1c0de5e1c0de502.0e1c0de5.ec2-instance-connect-endpoint.$REGION.amazonaws.com
 sandbox_start_imds || { not_ok "emulator starts"; finish; exit; }
 sandbox_start_sshd || { not_ok "sshd starts"; finish; exit; }
 

@@ -152,12 +152,21 @@ check "presigned query equals botocore's (session token, IPv6, duration)" same_p
     "instanceConnectEndpointId=eice-0123456789abcdef0&remotePort=2222&privateIpAddress=2001%3Adb8%3A%3A5&maxTunnelDuration=5" \
     20251130T010203Z ap-southeast-2 ASIAEXAMPLE000000001 "s3cr3t/with+odd=chars" "token/with+odd=chars~ok"
 
-# eic open-tunnel against the same emulator (stdin/stdout mode).
+# eic open-tunnel against the same emulator (stdin/stdout mode). Its tunnel goes to the endpoint's
+# DNS name: here the emulator's, in an /etc/hosts of the client's own mount namespace, plain ws on
+# the emulator's port (EIC_TEST_TUNNEL); EC2 is the emulator through AWS_ENDPOINT_URL_EC2.
+EICE_DNS=eice-0e1c0de5e1c0de502.0e1c0de5.ec2-instance-connect-endpoint.$REGION.amazonaws.com
+printf '127.0.0.1 localhost\n127.0.0.1 %s\n' "$EICE_DNS" >"$WORK/hosts"
+EIC_HERE=(env AWS_ENDPOINT_URL_EC2="$EMU_URL" EIC_TEST_TUNNEL="ws:${EMU_URL##*:}" unshare --mount --propagation private
+    sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$WORK/hosts")
 eic_tunnel() {
     local out
     out=$( (printf 'through eic'; sleep 2) | AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 30 \
-        "$EIC_CLIENT" open-tunnel --instance-id $INSTANCE --endpoint-url "$EMU_URL" --region $REGION \
-        --remote-port "$PORT") || return 1
+        "${EIC_HERE[@]}" "$EIC_CLIENT" open-tunnel --instance-id $INSTANCE --region $REGION --debug \
+        --remote-port "$PORT" 2>"$WORK/tunnel.err") || { cat "$WORK/tunnel.err"; return 1; }
+    cat "$WORK/tunnel.err"
+    echo "$out"
+    [ "$out" = "through eic" ] && grep -qF "ws://$EICE_DNS:${EMU_URL##*:}/openTunnel?" "$WORK/tunnel.err"
     echo "$out"
     [ "$out" = "through eic" ]
 }
@@ -166,8 +175,8 @@ check "eic open-tunnel: stdin to the instance and back to stdout" eic_tunnel
 local_port() {
     local lport pid out
     lport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 "$EIC_CLIENT" open-tunnel \
-        --instance-id $INSTANCE --endpoint-url "$EMU_URL" --region $REGION --remote-port "$PORT" \
+    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 "${EIC_HERE[@]}" "$EIC_CLIENT" open-tunnel \
+        --instance-id $INSTANCE --region $REGION --remote-port "$PORT" \
         --local-port "$lport" 2>"$WORK/local.err" &
     pid=$!
     for _ in $(seq 1 100); do grep -q "Listening for connections on port $lport" "$WORK/local.err" && break; sleep 0.1; done
@@ -201,12 +210,13 @@ if make_certs; then
     for _ in $(seq 1 100); do [ -s "$WORK/tls.port" ] && break; sleep 0.05; done
 fi
 TLS_PORT=$(cat "$WORK/tls.port" 2>/dev/null)
-wss() { # wss HOST [CA-BUNDLE] [open-tunnel options]: "through wss" through the TLS front
+wss() { # wss HOST [CA-BUNDLE] [open-tunnel options]: "through wss" through the TLS front, HOST as the endpoint's name
     local host=$1 ca=$2
     shift 2
     (printf 'through wss'; sleep 2) | AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK AWS_CA_BUNDLE=$ca \
-        timeout 30 "$EIC_CLIENT" open-tunnel --instance-id $INSTANCE --endpoint-url "https://$host:$TLS_PORT" \
-        --region $REGION --remote-port "$PORT" "$@"
+        AWS_ENDPOINT_URL_EC2="https://$host:$TLS_PORT" EIC_TEST_TUNNEL=wss:$TLS_PORT timeout 30 "$EIC_CLIENT" \
+        open-tunnel --instance-id $INSTANCE --instance-connect-endpoint-dns-name "$host" --region $REGION \
+        --remote-port "$PORT" "$@"
 }
 wss_ok() {
     local out
