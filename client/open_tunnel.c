@@ -9,7 +9,7 @@
  *      &privateIpAddress=..[&maxTunnelDuration=..] is presigned with SigV4 in the query
  *      (lib/aws/eic_sigv4.h; service ec2-instance-connect, 60 s); with --endpoint-url
  *      http(s)://HOST:PORT it goes to ws(s)://HOST:PORT/openTunnel instead (the emulator).
- *   3. TCP (and TLS for wss: the system's CAs or AWS_CA_BUNDLE, the host name verified), the
+ *   3. TCP (and TLS for wss: the CA bundle as for https, the host name verified, SNI), the
  *      WebSocket handshake (RFC 6455 section 4; client/ws_client.c), then lib/aws/eic_tunnel.h
  *      relays stdin/stdout (or, with --local-port, each accepted connection).
  * An answer other than 101 is the service refusing: its JSON error is printed the AWS CLI's way. */
@@ -55,7 +55,8 @@ static void help(FILE *out)
             "usage: eic open-tunnel --instance-id ID [--instance-connect-endpoint-id EID]\n"
             "               [--instance-connect-endpoint-dns-name DNS] [--private-ip-address IP]\n"
             "               [--remote-port PORT] [--max-tunnel-duration SECONDS] [--region REGION]\n"
-            "               [--local-port PORT] [--endpoint-url URL] [--profile PROFILE] [--debug]\n"
+            "               [--local-port PORT] [--endpoint-url URL] [--profile PROFILE]\n"
+            "               [--ca-bundle FILE] [--debug]\n"
             "\n"
             "Opens a tunnel to PORT (default 22) of the instance's private address through an EC2\n"
             "Instance Connect Endpoint and relays it to stdin/stdout, e.g. for OpenSSH:\n"
@@ -66,6 +67,8 @@ static void help(FILE *out)
             "  --endpoint-url URL        the EC2 API and the tunnel (ws(s)://HOST:PORT/openTunnel) on\n"
             "                            this one URL (the emulator); default https://ec2.REGION.amazonaws.com\n"
             "                            and wss://DNS/openTunnel\n"
+            "  --ca-bundle FILE          CA certificates for https and wss (else AWS_CA_BUNDLE, else\n"
+            "                            the profile's ca_bundle, else the system's)\n"
             "  --max-tunnel-duration N   close the tunnel after N seconds (1..%d)\n"
             "  --local-port PORT         listen on 127.0.0.1:PORT instead, one tunnel per connection,\n"
             "                            until interrupted\n"
@@ -308,7 +311,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
 {
     const char *instance_id = NULL, *endpoint_id = NULL, *dns_name = NULL, *private_ip = NULL, *port_arg = NULL;
     const char *duration_arg = NULL, *local_port = NULL, *region_arg = NULL, *endpoint = NULL, *profile = NULL;
-    const char *status_file = NULL;
+    const char *status_file = NULL, *ca_bundle = NULL;
     bool want_help = false, debug = false;
     const struct eic_opt opts[] = {
         {"instance-id", &instance_id, NULL},
@@ -321,6 +324,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
         {"region", &region_arg, NULL},
         {"endpoint-url", &endpoint, NULL},
         {"profile", &profile, NULL},
+        {"ca-bundle", &ca_bundle, NULL},
         {"debug", NULL, &debug},
         {"help", NULL, &want_help},
         {"status-file", &status_file, NULL}, /* eic ssh's: where a refusal is noted */
@@ -334,7 +338,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     struct tunnel_target target;
     struct sigaction stop = {.sa_handler = on_stop_signal}, ign = {.sa_handler = SIG_IGN};
     char *region = NULL, *params = NULL, *host_header = NULL, *api_err = NULL;
-    char *esc_ip = NULL;
+    char *esc_ip = NULL, *bundle = NULL;
     const char *connect_host, *connect_port;
     bool tls;
     long port = 22, duration = 0, listen_port = 0;
@@ -389,15 +393,17 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     if (status != EIC_EXIT_OK) {
         goto done;
     }
+    if (eic_ca_bundle_resolve(ca_bundle, profile, &bundle) != 0) {
+        fprintf(stderr, "eic: out of memory\n");
+        status = EIC_EXIT_OTHER;
+        goto done;
+    }
     call.endpoint_url = endpoint;
     call.region = region;
     call.credentials = &creds;
     call.connect_timeout_ms = CONNECT_TIMEOUT_MS;
     call.read_timeout_ms = 60000;
-    call.ca_bundle = getenv("AWS_CA_BUNDLE");
-    if (call.ca_bundle != NULL && call.ca_bundle[0] == '\0') {
-        call.ca_bundle = NULL; /* set but empty: the system's CAs, as botocore does */
-    }
+    call.ca_bundle = bundle;
 
     /* 1. What is missing. */
     if (private_ip == NULL || endpoint_id == NULL) {
@@ -501,5 +507,6 @@ done:
     free(host_header);
     free(api_err);
     free(region);
+    free(bundle);
     return status;
 }

@@ -37,7 +37,7 @@ declare -A extra=(
     [fuzz_ec2_xml]="client/ec2.c client/api.c client/args.c client/http.c client/credentials.c client/cred_source.c client/cred_process.c client/cred_metadata.c client/cred_sts.c client/cred_sso.c"
 )
 # shellcheck disable=SC2034 # read through ${!extra_libs_var}
-extra_libs_fuzz_emu_request="$(pkg-config --libs libmicrohttpd)"
+extra_libs_fuzz_emu_request="$(pkg-config --libs libmicrohttpd gnutls)"
 
 if [ $# -gt 0 ]; then
     harnesses=("$@")
