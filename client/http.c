@@ -44,22 +44,22 @@ static bool set_method(CURL *curl, const struct eic_http_request *request)
     return request->method == NULL || curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request->method) == CURLE_OK;
 }
 
-void eic_tls_failure_text(const char *host, long verify_result, const char *detail, char *out, size_t out_len)
+void eic_tls_failure_text(const char *host, long verify_result, char *out, size_t out_len)
 {
+    const char *why = X509_verify_cert_error_string(verify_result);
+
     switch (verify_result) {
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
-        snprintf(out, out_len, "SSL validation failed for %.256s: name mismatch, the certificate is not for %.256s (%.200s)",
-                 host, host, detail);
+        snprintf(out, out_len, "SSL validation failed for %.256s: name mismatch, the certificate is not for %.256s (%s)",
+                 host, host, why);
         break;
     case X509_V_ERR_CERT_HAS_EXPIRED:
     case X509_V_ERR_CERT_NOT_YET_VALID:
-        snprintf(out, out_len, "SSL validation failed for %.256s: certificate not valid at this time (%.200s)", host,
-                 X509_verify_cert_error_string(verify_result));
+        snprintf(out, out_len, "SSL validation failed for %.256s: certificate not valid at this time (%s)", host, why);
         break;
     default:
-        snprintf(out, out_len, "SSL validation failed for %.256s: certificate not trusted (%.200s)", host,
-                 X509_verify_cert_error_string(verify_result));
+        snprintf(out, out_len, "SSL validation failed for %.256s: certificate not trusted (%s)", host, why);
         break;
     }
 }
@@ -153,10 +153,7 @@ int eic_http_post(const struct eic_http_request *request, struct eic_http_respon
         }
         if (rc == CURLE_PEER_FAILED_VERIFICATION && curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &verify) ==
             CURLE_OK) {
-            char detail[CURL_ERROR_SIZE];
-
-            snprintf(detail, sizeof(detail), "%s", response->error);
-            eic_tls_failure_text(host, verify, detail, response->error, sizeof(response->error));
+            eic_tls_failure_text(host, verify, response->error, sizeof(response->error));
         }
         switch (rc) {
         case CURLE_OPERATION_TIMEDOUT:

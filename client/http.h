@@ -38,10 +38,9 @@ struct eic_http_response {
 int eic_http_post(const struct eic_http_request *request, struct eic_http_response *response);
 void eic_http_response_free(struct eic_http_response *response);
 
-/* The message for a certificate that failed verification, into out: "SSL validation failed for
- * HOST: " and the reason, told apart as the user must act on it (a name mismatch, a certificate
- * not valid at this time, a certificate not trusted). verify_result is OpenSSL's X509_V_* code,
- * or X509_V_OK for a host name check that failed, detail then saying how. */
-void eic_tls_failure_text(const char *host, long verify_result, const char *detail, char *out, size_t out_len);
+/* The message for a certificate that failed verification (OpenSSL's X509_V_* verify_result),
+ * into out: "SSL validation failed for HOST: " and the reason, told apart as the user must act on
+ * it: a name mismatch, a certificate not valid at this time, a certificate not trusted. */
+void eic_tls_failure_text(const char *host, long verify_result, char *out, size_t out_len);
 
 #endif

@@ -148,9 +148,7 @@ static int tls_start(struct eic_ws_client *c, const char *host, const char *ca_b
         /* A certificate refused (the chain, or SSL_set1_host's name check) is told apart from
          * any other failure of the handshake. */
         if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
-            long verify = SSL_get_verify_result(c->ssl);
-
-            eic_tls_failure_text(name, verify, X509_verify_cert_error_string(verify), err, err_len);
+            eic_tls_failure_text(name, SSL_get_verify_result(c->ssl), err, err_len);
         } else {
             unsigned long code = ERR_get_error();
             char reason[256];

@@ -40,13 +40,17 @@ struct emu_http {
     size_t relays;
 };
 
-/* An accepted OpenTunnel request between its check and the end of the tunnel. */
+/* An accepted OpenTunnel request between its check and the end of the tunnel: the request's
+ * until the upgrade, then its relay thread's. */
 struct tunnel_ctx {
     struct emu_http *http;
     struct emu_tunnel_plan plan;
     int tcp_fd;         /* the connection to the instance, made before answering 101 */
-    bool taken;         /* the upgrade handler ran (it closes tcp_fd) */
     char remote[64];
+    MHD_socket sock;    /* the upgraded connection (a socket pair's end with TLS) */
+    struct MHD_UpgradeResponseHandle *urh;
+    char *early;        /* bytes libmicrohttpd read past the request */
+    size_t early_len;
 };
 
 /* Per-request state, from the first call of the access handler to the completion callback. */
@@ -55,8 +59,7 @@ struct http_req {
     int answered;       /* a response was queued early (413) */
     bool tls;           /* it came over a --tls-listen listener */
     char remote[64];
-    struct tunnel_ctx *tunnel; /* freed with the request; everything of one connection runs in
-                                * its own thread, the upgrade handler before the completion */
+    struct tunnel_ctx *tunnel; /* freed with the request unless the upgrade handler took it */
 };
 
 int emu_listen_parse(const char *spec, struct emu_listen *out, char *err, size_t err_len)
@@ -327,29 +330,27 @@ static int fault_status_reply(const struct emu_fault *f, const char *path, struc
     return emu_push_error(reply, code, "ServiceException", "The service encountered an error (injected fault)");
 }
 
-/* One tunnel's relay, in its own thread: with TLS, libmicrohttpd moves the bytes between the TLS
- * connection and sock in the connection's thread once on_upgrade has returned, so the relay must
- * not run there. */
-struct relay {
-    struct emu_http *http;
-    struct emu_tunnel_plan plan;
-    int tcp_fd;
-    MHD_socket sock;
-    struct MHD_UpgradeResponseHandle *urh;
-    char *early;
-    size_t early_len;
-    char remote[64];
-};
+static void tunnel_free(struct tunnel_ctx *t)
+{
+    if (t->tcp_fd >= 0) {
+        close(t->tcp_fd);
+    }
+    free(t->early);
+    free(t);
+}
 
+/* One tunnel's relay, in a thread of its own: with TLS, libmicrohttpd moves the bytes between the
+ * TLS connection and t->sock in the connection's thread once on_upgrade has returned, so the relay
+ * must not block that thread. */
 static void *relay_main(void *arg)
 {
-    struct relay *rl = arg;
-    struct emu_http *http = rl->http;
+    struct tunnel_ctx *t = arg;
+    struct emu_http *http = t->http;
 
-    emu_tunnel_relay(http->srv, &rl->plan, rl->tcp_fd, rl->sock, rl->early, rl->early_len, rl->remote);
-    MHD_upgrade_action(rl->urh, MHD_UPGRADE_ACTION_CLOSE);
-    free(rl->early);
-    free(rl);
+    emu_tunnel_relay(http->srv, &t->plan, t->tcp_fd, t->sock, t->early, t->early_len, t->remote);
+    t->tcp_fd = -1; /* closed by the relay */
+    MHD_upgrade_action(t->urh, MHD_UPGRADE_ACTION_CLOSE);
+    tunnel_free(t);
     pthread_mutex_lock(&http->relays_lock);
     http->relays--;
     pthread_cond_broadcast(&http->relays_done);
@@ -357,41 +358,36 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
-/* After "101 Switching Protocols" went out: the connection is the tunnel's. extra_in (bytes
- * libmicrohttpd already read) is only valid during this call, hence the copy. */
+/* After "101 Switching Protocols" went out: the tunnel passes from the request (con_cls) to a
+ * relay thread. extra_in is only valid during this call, hence the copy. */
 static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                        size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
     struct tunnel_ctx *t = cls;
-    struct relay *rl = calloc(1, sizeof(*rl));
+    struct http_req *r = con_cls;
     pthread_attr_t attr;
     pthread_t thread;
     int ret = ENOMEM;
 
     (void)conn;
-    (void)con_cls;
-    t->taken = true;
-    if (rl == NULL || (rl->early = malloc(extra_in_size + 1)) == NULL) {
+    r->tunnel = NULL;
+    t->sock = sock;
+    t->urh = urh;
+    t->early = malloc(extra_in_size + 1);
+    if (t->early == NULL) {
         goto fail;
     }
-    rl->http = t->http;
-    rl->plan = t->plan;
-    rl->tcp_fd = t->tcp_fd;
-    rl->sock = sock;
-    rl->urh = urh;
-    memcpy(rl->early, extra_in != NULL ? extra_in : "", extra_in_size);
-    rl->early_len = extra_in_size;
-    snprintf(rl->remote, sizeof(rl->remote), "%s", t->remote);
+    memcpy(t->early, extra_in != NULL ? extra_in : "", extra_in_size);
+    t->early_len = extra_in_size;
     pthread_mutex_lock(&t->http->relays_lock);
     t->http->relays++;
     pthread_mutex_unlock(&t->http->relays_lock);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, THREAD_STACK);
-    ret = pthread_create(&thread, &attr, relay_main, rl);
+    ret = pthread_create(&thread, &attr, relay_main, t);
     pthread_attr_destroy(&attr);
     if (ret == 0) {
-        t->tcp_fd = -1;
         return;
     }
     pthread_mutex_lock(&t->http->relays_lock);
@@ -399,12 +395,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     pthread_mutex_unlock(&t->http->relays_lock);
 fail:
     eic_log(LOG_ERR, "tunnel from %s: cannot start its relay: %s", t->remote, strerror(ret));
-    if (rl != NULL) {
-        free(rl->early);
-    }
-    free(rl);
-    close(t->tcp_fd);
-    t->tcp_fd = -1;
+    tunnel_free(t);
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
@@ -464,7 +455,7 @@ static enum MHD_Result answer_tunnel(struct emu_http *http, struct MHD_Connectio
     eic_log(LOG_INFO, "http: %s %.16s %.256s -> 101", r->remote, req->method, req->path);
     ok = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
     if (ok == MHD_YES) {
-        r->tunnel = t; /* the upgrade handler uses it; on_completed frees it */
+        r->tunnel = t; /* the upgrade handler takes it; else on_completed frees it */
         t = NULL;
     }
 done:
@@ -472,10 +463,7 @@ done:
         MHD_destroy_response(resp);
     }
     if (t != NULL) {
-        if (t->tcp_fd >= 0) {
-            close(t->tcp_fd);
-        }
-        free(t);
+        tunnel_free(t);
     }
     emu_reply_free(&reply);
     return ok;
@@ -694,10 +682,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)toe;
     if (r != NULL) {
-        if (r->tunnel != NULL && !r->tunnel->taken && r->tunnel->tcp_fd >= 0) {
-            close(r->tunnel->tcp_fd); /* the 101 never went out */
+        if (r->tunnel != NULL) {
+            tunnel_free(r->tunnel); /* the 101 never went out */
         }
-        free(r->tunnel);
         eic_buf_free(&r->body);
         free(r);
         *con_cls = NULL;
