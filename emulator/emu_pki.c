@@ -163,7 +163,37 @@ done:
     return ret;
 }
 
-static int to_pem(X509 *cert, X509 *cert2, EVP_PKEY *key, char **out);
+/* The PEM text of cert (then of cert2, when not NULL), or of key when cert is NULL, as a
+ * malloc'd string; a key's text is wiped from the memory BIO before it is freed. */
+static int to_pem(X509 *cert, X509 *cert2, EVP_PKEY *key, char **out)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long len = 0;
+    int ret = EIO;
+
+    *out = NULL;
+    if (bio == NULL) {
+        return ENOMEM;
+    }
+    if ((cert != NULL && PEM_write_bio_X509(bio, cert) != 1) ||
+        (cert2 != NULL && PEM_write_bio_X509(bio, cert2) != 1) ||
+        (cert == NULL && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1)) {
+        goto done;
+    }
+    len = BIO_get_mem_data(bio, &data);
+    if (len <= 0) {
+        goto done;
+    }
+    *out = strndup(data, (size_t)len);
+    ret = *out != NULL ? 0 : ENOMEM;
+done:
+    if (cert == NULL && data != NULL && len > 0) {
+        OPENSSL_cleanse(data, (size_t)len);
+    }
+    BIO_free_all(bio);
+    return ret;
+}
 
 /* Serialise cert (or key, when cert is NULL) to PEM, then write atomically. */
 static int write_pem_atomic(const char *dir, const char *name, X509 *cert, EVP_PKEY *key)
@@ -588,38 +618,6 @@ done:
     ASN1_TIME_free(revoked_at);
     EVP_PKEY_free(impostor_key);
     X509_free(impostor_cert);
-    return ret;
-}
-
-/* The PEM text of cert (then of cert2, when not NULL), or of key when cert is NULL, as a
- * malloc'd string; a key's text is wiped from the memory BIO before it is freed. */
-static int to_pem(X509 *cert, X509 *cert2, EVP_PKEY *key, char **out)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL;
-    long len = 0;
-    int ret = EIO;
-
-    *out = NULL;
-    if (bio == NULL) {
-        return ENOMEM;
-    }
-    if ((cert != NULL && PEM_write_bio_X509(bio, cert) != 1) ||
-        (cert2 != NULL && PEM_write_bio_X509(bio, cert2) != 1) ||
-        (cert == NULL && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1)) {
-        goto done;
-    }
-    len = BIO_get_mem_data(bio, &data);
-    if (len <= 0) {
-        goto done;
-    }
-    *out = strndup(data, (size_t)len);
-    ret = *out != NULL ? 0 : ENOMEM;
-done:
-    if (cert == NULL && data != NULL && len > 0) {
-        OPENSSL_cleanse(data, (size_t)len);
-    }
-    BIO_free_all(bio);
     return ret;
 }
 
