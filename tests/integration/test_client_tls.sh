@@ -41,7 +41,7 @@ PRIVATE=172.31.16.10
 EICE=eice-0e1c0de5e1c0de502
 EICE_DNS=$EICE.0e1c0de5.ec2-instance-connect-endpoint.us-east-1.amazonaws.com
 sandbox_setup_eic_ssh
-unset AWS_CA_BUNDLE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE http_proxy https_proxy HTTPS_PROXY ALL_PROXY all_proxy
+unset AWS_CA_BUNDLE http_proxy https_proxy HTTPS_PROXY ALL_PROXY all_proxy
 export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
 ip addr add $PRIVATE/32 dev lo
 SANDBOX_SSHD_LISTEN=$PRIVATE
