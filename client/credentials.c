@@ -334,6 +334,25 @@ int eic_config_section_get(const char *section, const char *key, char **value)
     return ret == 0 || ret == ENOMEM || ret == ESRCH ? ret : ENOENT;
 }
 
+int eic_ca_bundle_resolve(const char *option, const char *profile_arg, char **out)
+{
+    const char *env = nonempty_env("AWS_CA_BUNDLE");
+    int ret;
+
+    *out = NULL;
+    if (option != NULL || env != NULL) {
+        *out = strdup(option != NULL ? option : env);
+        return *out != NULL ? 0 : ENOMEM;
+    }
+    /* Set but empty counts as unset, here as for AWS_CA_BUNDLE: the system's CAs, never none. */
+    ret = eic_profile_get(profile_name(profile_arg), "ca_bundle", out);
+    if (ret == 0 && (*out)[0] == '\0') {
+        free(*out);
+        *out = NULL;
+    }
+    return ret == ENOMEM ? ENOMEM : 0;
+}
+
 /* Whether either file has a section for profile. */
 static bool profile_exists(const char *profile)
 {

@@ -88,4 +88,9 @@ int eic_config_section_get(const char *section, const char *key, char **value);
  * Returns 0, ENOENT or ENOMEM. */
 int eic_profile_get(const char *profile, const char *key, char **value);
 
+/* The CA bundle for https and wss, by the AWS CLI's precedence: option (--ca-bundle), else
+ * AWS_CA_BUNDLE when set and not empty, else the profile's ca_bundle (profile_arg: --profile, or
+ * NULL for the usual choice). *out is malloc'd, or NULL for the system's CAs. Returns 0 or ENOMEM. */
+int eic_ca_bundle_resolve(const char *option, const char *profile_arg, char **out);
+
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <curl/header.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
@@ -42,19 +44,70 @@ static bool set_method(CURL *curl, const struct eic_http_request *request)
     return request->method == NULL || curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request->method) == CURLE_OK;
 }
 
+void eic_tls_failure_text(const char *host, long verify_result, char *out, size_t out_len)
+{
+    const char *why = X509_verify_cert_error_string(verify_result);
+
+    switch (verify_result) {
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        snprintf(out, out_len, "SSL validation failed for %.256s: name mismatch, the certificate is not for %.256s (%s)",
+                 host, host, why);
+        break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        snprintf(out, out_len, "SSL validation failed for %.256s: certificate not valid at this time (%s)", host, why);
+        break;
+    default:
+        snprintf(out, out_len, "SSL validation failed for %.256s: certificate not trusted (%s)", host, why);
+        break;
+    }
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: OpenSSL checks the host name too, in the handshake, as the WebSocket
+ * client does (SSL_set1_host): a mismatch is then X509_V_ERR_HOSTNAME_MISMATCH in curl's
+ * CURLINFO_SSL_VERIFYRESULT, told apart from an untrusted chain. curl's own check stays. host
+ * is the URL's, an IPv6 literal without its brackets. */
+static CURLcode check_name_too(CURL *curl, void *ssl_ctx, void *host)
+{
+    X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ssl_ctx);
+
+    (void)curl;
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1 && X509_VERIFY_PARAM_set1_host(param, host, 0) != 1) {
+        return CURLE_SSL_CERTPROBLEM;
+    }
+    return CURLE_OK;
+}
+
+/* The URL's host for check_name_too (malloc'd), or NULL. */
+static char *verify_host(CURLU *url)
+{
+    char *host = NULL;
+    char *out = NULL;
+
+    if (curl_url_get(url, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        out = host[0] == '[' ? strndup(host + 1, strcspn(host + 1, "]")) : strdup(host);
+    }
+    curl_free(host);
+    return out;
+}
+
 int eic_http_post(const struct eic_http_request *request, struct eic_http_response *response)
 {
     struct curl_slist *headers = NULL;
     CURL *curl = NULL;
+    char *host = NULL;
+    long verify = X509_V_OK;
     CURLcode rc;
     int ret = 0;
 
     memset(response, 0, sizeof(*response));
     eic_buf_init(&response->body, request->max_response);
     curl = curl_easy_init();
-    if (curl == NULL) {
-        snprintf(response->error, sizeof(response->error), "out of memory");
-        return ENOMEM;
+    host = verify_host(request->url);
+    if (curl == NULL || host == NULL) {
+        ret = ENOMEM;
+        goto done;
     }
     for (size_t i = 0; i < request->n_headers; i++) {
         struct curl_slist *grown = curl_slist_append(headers, request->headers[i]);
@@ -85,6 +138,8 @@ int eic_http_post(const struct eic_http_request *request, struct eic_http_respon
         curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, response->error) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_USERAGENT, "eic/" PACKAGE_VERSION) != CURLE_OK ||
         (request->ca_bundle != NULL && curl_easy_setopt(curl, CURLOPT_CAINFO, request->ca_bundle) != CURLE_OK) ||
+        (!request->insecure && (curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, check_name_too) != CURLE_OK ||
+                                curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, host) != CURLE_OK)) ||
         (request->insecure && (curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
                                curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))) {
         snprintf(response->error, sizeof(response->error), "libcurl refused an option");
@@ -95,6 +150,10 @@ int eic_http_post(const struct eic_http_request *request, struct eic_http_respon
     if (rc != CURLE_OK) {
         if (response->error[0] == '\0') {
             snprintf(response->error, sizeof(response->error), "%s", curl_easy_strerror(rc));
+        }
+        if (rc == CURLE_PEER_FAILED_VERIFICATION && curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &verify) ==
+            CURLE_OK) {
+            eic_tls_failure_text(host, verify, response->error, sizeof(response->error));
         }
         switch (rc) {
         case CURLE_OPERATION_TIMEDOUT:
@@ -131,6 +190,7 @@ done:
     }
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
+    free(host);
     return ret;
 }
 

@@ -38,4 +38,9 @@ struct eic_http_response {
 int eic_http_post(const struct eic_http_request *request, struct eic_http_response *response);
 void eic_http_response_free(struct eic_http_response *response);
 
+/* The message for a certificate that failed verification (OpenSSL's X509_V_* verify_result),
+ * into out: "SSL validation failed for HOST: " and the reason, told apart as the user must act on
+ * it: a name mismatch, a certificate not valid at this time, a certificate not trusted. */
+void eic_tls_failure_text(const char *host, long verify_result, char *out, size_t out_len);
+
 #endif

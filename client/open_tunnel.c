@@ -13,7 +13,7 @@
  *      endpoint's own name, never to a configured API URL. For tests only, EIC_TEST_TUNNEL=ws:N
  *      (or wss:N) makes it ws://DNSNAME:N (wss://DNSNAME:N): the emulator speaks no TLS and
  *      listens on a port of its own; the tests' /etc/hosts gives the name its address.
- *   3. TCP (and TLS for wss: the system's CAs or AWS_CA_BUNDLE, the host name verified), the
+ *   3. TCP (and TLS for wss: the CA bundle as for https, the host name verified, SNI), the
  *      WebSocket handshake (RFC 6455 section 4; client/ws_client.c), then lib/aws/eic_tunnel.h
  *      relays stdin/stdout (or, with --local-port, each accepted connection).
  * An answer other than 101 is the service refusing: its JSON error is printed the AWS CLI's way. */
@@ -60,7 +60,8 @@ static void help(FILE *out)
             "usage: eic open-tunnel --instance-id ID [--instance-connect-endpoint-id EID]\n"
             "               [--instance-connect-endpoint-dns-name DNS] [--private-ip-address IP]\n"
             "               [--remote-port PORT] [--max-tunnel-duration SECONDS] [--region REGION]\n"
-            "               [--local-port PORT] [--endpoint-url URL] [--profile PROFILE] [--debug]\n"
+            "               [--local-port PORT] [--endpoint-url URL] [--profile PROFILE]\n"
+            "               [--ca-bundle FILE] [--debug]\n"
             "\n"
             "Opens a tunnel to PORT (default 22) of the instance's private address through an EC2\n"
             "Instance Connect Endpoint and relays it to stdin/stdout, e.g. for OpenSSH:\n"
@@ -71,6 +72,8 @@ static void help(FILE *out)
             "  --endpoint-url URL        the Instance Connect API's URL: unused here (EC2's is configured\n"
             "                            apart: AWS_ENDPOINT_URL_EC2, ...; eic(1)); the tunnel always goes\n"
             "                            to wss://DNS/openTunnel, DNS the endpoint's (FIPS) DNS name\n"
+            "  --ca-bundle FILE          CA certificates for https and wss (else AWS_CA_BUNDLE, else\n"
+            "                            the profile's ca_bundle, else the system's)\n"
             "  --max-tunnel-duration N   close the tunnel after N seconds (1..%d)\n"
             "  --local-port PORT         listen on 127.0.0.1:PORT instead, one tunnel per connection,\n"
             "                            until interrupted\n"
@@ -313,7 +316,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
 {
     const char *instance_id = NULL, *endpoint_id = NULL, *dns_name = NULL, *private_ip = NULL, *port_arg = NULL;
     const char *duration_arg = NULL, *local_port = NULL, *region_arg = NULL, *endpoint = NULL, *profile = NULL;
-    const char *status_file = NULL;
+    const char *status_file = NULL, *ca_bundle = NULL;
     bool want_help = false, debug = false;
     const struct eic_opt opts[] = {
         {"instance-id", &instance_id, NULL},
@@ -326,6 +329,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
         {"region", &region_arg, NULL},
         {"endpoint-url", &endpoint, NULL},
         {"profile", &profile, NULL},
+        {"ca-bundle", &ca_bundle, NULL},
         {"debug", NULL, &debug},
         {"help", NULL, &want_help},
         {"status-file", &status_file, NULL}, /* eic ssh's: where a refusal is noted */
@@ -338,7 +342,7 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     struct tunnel_target target;
     struct sigaction stop = {.sa_handler = on_stop_signal}, ign = {.sa_handler = SIG_IGN};
     char *region = NULL, *params = NULL, *host_header = NULL, *ec2_url = NULL;
-    char *esc_ip = NULL;
+    char *esc_ip = NULL, *bundle = NULL;
     const char *connect_host, *connect_port, *test_origin;
     bool tls;
     long port = 22, duration = 0, listen_port = 0, test_port = 0;
@@ -392,15 +396,17 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     if (status != EIC_EXIT_OK) {
         goto done;
     }
+    if (eic_ca_bundle_resolve(ca_bundle, profile, &bundle) != 0) {
+        fprintf(stderr, "eic: out of memory\n");
+        status = EIC_EXIT_OTHER;
+        goto done;
+    }
     call.service = EIC_SERVICE_EC2;
     call.region = region;
     call.credentials = &creds;
     call.connect_timeout_ms = CONNECT_TIMEOUT_MS;
     call.read_timeout_ms = 60000;
-    call.ca_bundle = getenv("AWS_CA_BUNDLE");
-    if (call.ca_bundle != NULL && call.ca_bundle[0] == '\0') {
-        call.ca_bundle = NULL; /* set but empty: the system's CAs, as botocore does */
-    }
+    call.ca_bundle = bundle;
     if (endpoint != NULL) {
         eic_log(LOG_DEBUG, "--endpoint-url %s: the Instance Connect API is not called by open-tunnel", endpoint);
     }
@@ -524,5 +530,6 @@ done:
     free(host_header);
     free(ec2_url);
     free(region);
+    free(bundle);
     return status;
 }

@@ -57,7 +57,8 @@ static void help(FILE *out)
             "                            come first\n"
             "  --cli-connect-timeout S   seconds to connect (default %d)\n"
             "  --cli-read-timeout S      seconds for the whole call, retries included (default %d)\n"
-            "  --ca-bundle FILE          CA certificates for https (also AWS_CA_BUNDLE)\n"
+            "  --ca-bundle FILE          CA certificates for https (else AWS_CA_BUNDLE, else the\n"
+            "                            profile's ca_bundle, else the system's)\n"
             "  --no-verify-ssl           do not verify the https certificate\n"
             "  --output json             the only output format\n"
             "  --no-cli-pager            accepted for compatibility (eic never pages)\n"
@@ -186,7 +187,7 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
     struct eic_credentials creds = {0};
     struct eic_api_result result = {0};
     struct eic_api_call call = {0};
-    char *key = NULL, *region = NULL, *body = NULL, *url = NULL;
+    char *key = NULL, *region = NULL, *body = NULL, *url = NULL, *bundle = NULL;
     char err[512] = "";
     int status;
     int ret;
@@ -224,7 +225,6 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
     }
     call.service = SERVICE;
     call.target = TARGET;
-    call.ca_bundle = ca_bundle ? ca_bundle : getenv("AWS_CA_BUNDLE");
     call.insecure = no_verify;
     status = parse_timeout("cli-connect-timeout", connect_arg, DEFAULT_CONNECT_TIMEOUT_S, &call.connect_timeout_ms);
     if (status == 0) {
@@ -244,11 +244,12 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
         goto done;
     }
     body = eic_send_key_request_body(instance_id, os_user, key, zone);
-    if (body == NULL) {
+    if (body == NULL || eic_ca_bundle_resolve(ca_bundle, profile, &bundle) != 0) {
         fprintf(stderr, "out of memory\n");
         status = EIC_EXIT_OTHER;
         goto done;
     }
+    call.ca_bundle = bundle;
     call.region = region;
     call.body = body;
     call.credentials = &creds;
@@ -269,5 +270,6 @@ done:
     free(region);
     free(url);
     free(body);
+    free(bundle);
     return status;
 }

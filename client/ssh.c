@@ -48,7 +48,7 @@ static void help(FILE *out)
     fprintf(out,
             "usage: eic ssh --instance-id ID [--os-user USER] [--connection-type auto|direct|eice]\n"
             "               [--private-key-file PATH] [--region REGION] [--endpoint-url URL]\n"
-            "               [--profile PROFILE] [--debug] [-- SSH ARGUMENTS...]\n"
+            "               [--profile PROFILE] [--ca-bundle FILE] [--debug] [-- SSH ARGUMENTS...]\n"
             "\n"
             "Logs in to an EC2 instance with OpenSSH (" SSH_PROGRAM "): finds the instance's addresses\n"
             "and zone (EC2 DescribeInstances), pushes a public key for USER (EC2 Instance Connect\n"
@@ -71,6 +71,8 @@ static void help(FILE *out)
             "                            configured apart (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL, the\n"
             "                            profile's services section or endpoint_url; eic(1))\n"
             "  --profile PROFILE         credentials and region from this profile\n"
+            "  --ca-bundle FILE          CA certificates for https and the tunnel's wss (else\n"
+            "                            AWS_CA_BUNDLE, else the profile's ca_bundle, else the system's)\n"
             "  --debug                   show each step on stderr\n"
             "  -- ARGS...                passed to ssh after USER@ADDRESS (options such as -p 2222,\n"
             "                            then a command)\n"
@@ -379,8 +381,8 @@ done:
 /* "ProxyCommand=<this program> open-tunnel ..." for the endpoint: every value goes through
  * eic_proxy_word (ssh's %-expansion, then /bin/sh), the remote port is ssh's own %p. */
 static int proxy_command(const char *instance_id, const struct eic_endpoint *eice, const char *dns_name,
-                         const char *address, const char *region, const char *profile, const char *status_file,
-                         bool debug, char **out)
+                         const char *address, const char *region, const char *profile, const char *ca_bundle,
+                         const char *status_file, bool debug, char **out)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -411,6 +413,13 @@ static int proxy_command(const char *instance_id, const struct eic_endpoint *eic
             ret = eic_proxy_word(&cmd, profile);
         }
     }
+    /* The bundle as resolved here, so that the tunnel verifies against the same CAs. */
+    if (ret == 0 && ca_bundle != NULL) {
+        ret = eic_proxy_word(&cmd, "--ca-bundle");
+        if (ret == 0) {
+            ret = eic_proxy_word(&cmd, ca_bundle);
+        }
+    }
     if (ret == 0 && debug) {
         ret = eic_proxy_word(&cmd, "--debug");
     }
@@ -428,7 +437,7 @@ static int proxy_command(const char *instance_id, const struct eic_endpoint *eic
 int eic_cmd_ssh(int argc, char **argv)
 {
     const char *instance_id = NULL, *os_user = NULL, *conn_arg = NULL, *key_file = NULL, *region_arg = NULL;
-    const char *endpoint = NULL, *profile = NULL;
+    const char *endpoint = NULL, *profile = NULL, *ca_bundle = NULL;
     bool want_help = false, debug = false;
     const struct eic_opt opts[] = {
         {"instance-id", &instance_id, NULL},
@@ -438,6 +447,7 @@ int eic_cmd_ssh(int argc, char **argv)
         {"region", &region_arg, NULL},
         {"endpoint-url", &endpoint, NULL},
         {"profile", &profile, NULL},
+        {"ca-bundle", &ca_bundle, NULL},
         {"debug", NULL, &debug},
         {"help", NULL, &want_help},
     };
@@ -454,6 +464,7 @@ int eic_cmd_ssh(int argc, char **argv)
     char *proxy = NULL;
     const char *ssh_argv[MAX_SSH_ARGS + 10]; /* ssh, 2 -o pairs, -i KEY, destination, NULL */
     char *region = NULL, *public_key = NULL, *body = NULL, *destination = NULL, *ec2_url = NULL, *push_url = NULL;
+    char *bundle = NULL;
     const char *dns_name = NULL;
     const char *key_path;
     int n_opts_argc = argc, extra = 0;
@@ -503,12 +514,17 @@ int eic_cmd_ssh(int argc, char **argv)
     if (status != EIC_EXIT_OK) {
         goto done;
     }
+    if (eic_ca_bundle_resolve(ca_bundle, profile, &bundle) != 0) {
+        fprintf(stderr, "eic: out of memory\n");
+        status = EIC_EXIT_OTHER;
+        goto done;
+    }
     call.service = EIC_SERVICE_EC2;
     call.region = region;
     call.credentials = &creds;
     call.connect_timeout_ms = CONNECT_TIMEOUT_MS;
     call.read_timeout_ms = READ_TIMEOUT_MS;
-    call.ca_bundle = getenv("AWS_CA_BUNDLE");
+    call.ca_bundle = bundle;
     status = eic_endpoint_for_call(&call, profile, NULL, &ec2_url);
     if (status != EIC_EXIT_OK) {
         goto done;
@@ -574,7 +590,7 @@ int eic_cmd_ssh(int argc, char **argv)
             status = EIC_EXIT_OTHER;
             goto done;
         }
-        ret = proxy_command(instance_id, eice, dns_name, route.address, region, profile, tkey.status, debug,
+        ret = proxy_command(instance_id, eice, dns_name, route.address, region, profile, bundle, tkey.status, debug,
                             &proxy);
         if (ret != 0) {
             fprintf(stderr, "eic: cannot build the ProxyCommand: %s\n", strerror(ret));
@@ -676,6 +692,7 @@ done:
     free(region);
     free(ec2_url);
     free(push_url);
+    free(bundle);
     free(public_key);
     free(body);
     free(destination);

@@ -20,6 +20,7 @@
 #include "eic_codec.h"
 #include "eic_json.h"
 #include "eic_ws.h"
+#include "http.h"
 
 #define MAX_RESPONSE_HEAD (16 * 1024)
 #define MAX_ERROR_BODY (64 * 1024)
@@ -144,14 +145,19 @@ static int tls_start(struct eic_ws_client *c, const char *host, const char *ca_b
             }
             continue;
         }
-        {
-            long verify = SSL_get_verify_result(c->ssl);
+        /* A certificate refused (the chain, or SSL_set1_host's name check) is told apart from
+         * any other failure of the handshake. */
+        if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
+            eic_tls_failure_text(name, SSL_get_verify_result(c->ssl), err, err_len);
+        } else {
+            unsigned long code = ERR_get_error();
             char reason[256];
 
-            ERR_error_string_n(ERR_get_error(), reason, sizeof(reason));
+            ERR_error_string_n(code, reason, sizeof(reason));
             snprintf(err, err_len, "TLS handshake with %.128s failed: %.200s", name,
-                     verify != X509_V_OK ? X509_verify_cert_error_string(verify) : reason);
+                     code != 0 ? reason : "the connection was closed");
         }
+        ERR_clear_error();
         return ECONNREFUSED;
     }
     return 0;

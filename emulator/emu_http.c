@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "eic_log.h"
@@ -25,28 +26,40 @@
 #define MAX_HEADERS 128
 #define THREAD_STACK (1024 * 1024)
 
+/* TLS 1.2 and 1.3 only, as AWS's endpoints. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 struct emu_http {
     struct emu_server *srv;
     struct MHD_Daemon *daemons[EMU_MAX_LISTENERS];
     size_t n_daemons;
+    /* Tunnels being relayed, each in a thread of its own (relay_main): stopping waits for them,
+     * as each must hand its connection back to libmicrohttpd before the daemons go. */
+    pthread_mutex_t relays_lock;
+    pthread_cond_t relays_done;
+    size_t relays;
 };
 
-/* An accepted OpenTunnel request between its check and the end of the tunnel. */
+/* An accepted OpenTunnel request between its check and the end of the tunnel: the request's
+ * until the upgrade, then its relay thread's. */
 struct tunnel_ctx {
-    struct emu_server *srv;
+    struct emu_http *http;
     struct emu_tunnel_plan plan;
     int tcp_fd;         /* the connection to the instance, made before answering 101 */
-    bool taken;         /* the upgrade handler ran (it closes tcp_fd) */
     char remote[64];
+    MHD_socket sock;    /* the upgraded connection (a socket pair's end with TLS) */
+    struct MHD_UpgradeResponseHandle *urh;
+    char *early;        /* bytes libmicrohttpd read past the request */
+    size_t early_len;
 };
 
 /* Per-request state, from the first call of the access handler to the completion callback. */
 struct http_req {
     struct eic_buf body;
     int answered;       /* a response was queued early (413) */
+    bool tls;           /* it came over a --tls-listen listener */
     char remote[64];
-    struct tunnel_ctx *tunnel; /* freed with the request; everything of one connection runs in
-                                * its own thread, the upgrade handler before the completion */
+    struct tunnel_ctx *tunnel; /* freed with the request unless the upgrade handler took it */
 };
 
 int emu_listen_parse(const char *spec, struct emu_listen *out, char *err, size_t err_len)
@@ -317,24 +330,79 @@ static int fault_status_reply(const struct emu_fault *f, const char *path, struc
     return emu_push_error(reply, code, "ServiceException", "The service encountered an error (injected fault)");
 }
 
-/* After "101 Switching Protocols" went out: the connection is the tunnel's (this is the
- * connection's own thread, so blocking here holds nothing else up). */
+static void tunnel_free(struct tunnel_ctx *t)
+{
+    if (t->tcp_fd >= 0) {
+        close(t->tcp_fd);
+    }
+    free(t->early);
+    free(t);
+}
+
+/* One tunnel's relay, in a thread of its own: with TLS, libmicrohttpd moves the bytes between the
+ * TLS connection and t->sock in the connection's thread once on_upgrade has returned, so the relay
+ * must not block that thread. */
+static void *relay_main(void *arg)
+{
+    struct tunnel_ctx *t = arg;
+    struct emu_http *http = t->http;
+
+    emu_tunnel_relay(http->srv, &t->plan, t->tcp_fd, t->sock, t->early, t->early_len, t->remote);
+    t->tcp_fd = -1; /* closed by the relay */
+    MHD_upgrade_action(t->urh, MHD_UPGRADE_ACTION_CLOSE);
+    tunnel_free(t);
+    pthread_mutex_lock(&http->relays_lock);
+    http->relays--;
+    pthread_cond_broadcast(&http->relays_done);
+    pthread_mutex_unlock(&http->relays_lock);
+    return NULL;
+}
+
+/* After "101 Switching Protocols" went out: the tunnel passes from the request (con_cls) to a
+ * relay thread. extra_in is only valid during this call, hence the copy. */
 static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                        size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
     struct tunnel_ctx *t = cls;
+    struct http_req *r = con_cls;
+    pthread_attr_t attr;
+    pthread_t thread;
+    int ret = ENOMEM;
 
     (void)conn;
-    (void)con_cls;
-    t->taken = true;
-    emu_tunnel_relay(t->srv, &t->plan, t->tcp_fd, sock, extra_in, extra_in_size, t->remote);
-    t->tcp_fd = -1;
+    r->tunnel = NULL;
+    t->sock = sock;
+    t->urh = urh;
+    t->early = malloc(extra_in_size + 1);
+    if (t->early == NULL) {
+        goto fail;
+    }
+    memcpy(t->early, extra_in != NULL ? extra_in : "", extra_in_size);
+    t->early_len = extra_in_size;
+    pthread_mutex_lock(&t->http->relays_lock);
+    t->http->relays++;
+    pthread_mutex_unlock(&t->http->relays_lock);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
+    ret = pthread_create(&thread, &attr, relay_main, t);
+    pthread_attr_destroy(&attr);
+    if (ret == 0) {
+        return;
+    }
+    pthread_mutex_lock(&t->http->relays_lock);
+    t->http->relays--;
+    pthread_mutex_unlock(&t->http->relays_lock);
+fail:
+    eic_log(LOG_ERR, "tunnel from %s: cannot start its relay: %s", t->remote, strerror(ret));
+    tunnel_free(t);
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-static enum MHD_Result answer_tunnel(struct emu_server *srv, struct MHD_Connection *conn,
+static enum MHD_Result answer_tunnel(struct emu_http *http, struct MHD_Connection *conn,
                                      const struct emu_request *req, struct http_req *r)
 {
+    struct emu_server *srv = http->srv;
     struct tunnel_ctx *t = calloc(1, sizeof(*t));
     struct MHD_Response *resp = NULL;
     struct emu_reply reply;
@@ -346,7 +414,7 @@ static enum MHD_Result answer_tunnel(struct emu_server *srv, struct MHD_Connecti
     if (t == NULL) {
         goto done;
     }
-    t->srv = srv;
+    t->http = http;
     t->tcp_fd = -1;
     snprintf(t->remote, sizeof(t->remote), "%s", r->remote);
     ret = emu_tunnel_check(srv, req, &reply, &t->plan, &go);
@@ -387,7 +455,7 @@ static enum MHD_Result answer_tunnel(struct emu_server *srv, struct MHD_Connecti
     eic_log(LOG_INFO, "http: %s %.16s %.256s -> 101", r->remote, req->method, req->path);
     ok = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
     if (ok == MHD_YES) {
-        r->tunnel = t; /* the upgrade handler uses it; on_completed frees it */
+        r->tunnel = t; /* the upgrade handler takes it; else on_completed frees it */
         t = NULL;
     }
 done:
@@ -395,10 +463,7 @@ done:
         MHD_destroy_response(resp);
     }
     if (t != NULL) {
-        if (t->tcp_fd >= 0) {
-            close(t->tcp_fd);
-        }
-        free(t);
+        tunnel_free(t);
     }
     emu_reply_free(&reply);
     return ok;
@@ -424,9 +489,10 @@ int emu_http_dispatch(struct emu_server *srv, const struct emu_request *req, str
     return emu_push_handle(srv, req, reply);
 }
 
-static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *conn, const char *url,
+static enum MHD_Result answer(struct emu_http *http, struct MHD_Connection *conn, const char *url,
                               const char *method, struct http_req *r)
 {
+    struct emu_server *srv = http->srv;
     struct header_vec *vec = NULL;
     struct eic_buf query;
     struct emu_request req;
@@ -460,10 +526,13 @@ static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *con
     req.remote = r->remote;
 
     if (fault == NULL && emu_tunnel_request(&req)) {
-        ok = answer_tunnel(srv, conn, &req, r);
+        ok = answer_tunnel(http, conn, &req, r);
         goto done;
     }
-    if (fault != NULL && fault->kind == EMU_FAULT_STATUS) {
+    if (r->tls && emu_imds_path(url)) {
+        /* IMDS is plain HTTP, on the instance's link-local address, as EC2's. */
+        ret = emu_reply_set(&reply, 404, "text/plain", "Not Found (IMDS is plain HTTP)", 30);
+    } else if (fault != NULL && fault->kind == EMU_FAULT_STATUS) {
         ret = fault_status_reply(fault, url, &reply);
     } else if (fault != NULL && fault->kind == EMU_FAULT_GARBAGE) {
         ret = garbage_reply(&reply);
@@ -507,11 +576,32 @@ done:
     return ok;
 }
 
+/* Whether conn is a TLS one; if so, a log line with the server name the client asked for (SNI),
+ * which is how the tests see that a client sends it. */
+static bool log_tls(struct MHD_Connection *conn, const char *remote)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    char name[256];
+    size_t len = sizeof(name);
+    unsigned int type = 0;
+
+    if (info == NULL || info->tls_session == NULL) {
+        return false;
+    }
+    if (gnutls_server_name_get((gnutls_session_t)info->tls_session, name, &len, &type, 0) != GNUTLS_E_SUCCESS ||
+        type != GNUTLS_NAME_DNS) {
+        snprintf(name, sizeof(name), "(none)");
+    }
+    eic_log(LOG_INFO, "http: %s: TLS, server name %.255s", remote, name);
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    struct emu_server *srv = cls;
+    struct emu_http *http = cls;
+    struct emu_server *srv = http->srv;
     struct http_req *r = *con_cls;
     const struct emu_fault *fault;
     const char *length;
@@ -525,6 +615,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         eic_buf_init(&r->body, EMU_MAX_BODY);
         remote_text(conn, r->remote, sizeof(r->remote));
+        r->tls = log_tls(conn, r->remote);
         *con_cls = r;
 
         /* A body announced as too large is refused before a byte of it is read (and before
@@ -580,7 +671,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     r->answered = 1;
-    return answer(srv, conn, url, method, r);
+    return answer(http, conn, url, method, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -591,17 +682,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)toe;
     if (r != NULL) {
-        if (r->tunnel != NULL && !r->tunnel->taken && r->tunnel->tcp_fd >= 0) {
-            close(r->tunnel->tcp_fd); /* the 101 never went out */
+        if (r->tunnel != NULL) {
+            tunnel_free(r->tunnel); /* the 101 never went out */
         }
-        free(r->tunnel);
         eic_buf_free(&r->body);
         free(r);
         *con_cls = NULL;
     }
 }
 
-int emu_http_start(struct emu_server *srv, struct emu_listen *listens, size_t n, struct emu_http **out)
+int emu_http_start(struct emu_server *srv, struct emu_listen *listens, size_t n, const struct emu_tls_creds *tls,
+                   struct emu_http **out)
 {
     struct emu_http *http;
     int ret = 0;
@@ -615,26 +706,42 @@ int emu_http_start(struct emu_server *srv, struct emu_listen *listens, size_t n,
         return ENOMEM;
     }
     http->srv = srv;
+    pthread_mutex_init(&http->relays_lock, NULL);
+    pthread_cond_init(&http->relays_done, NULL);
     for (size_t i = 0; i < n; i++) {
         struct emu_listen *l = &listens[i];
         unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
                              MHD_USE_POLL | MHD_ALLOW_UPGRADE;
+        struct MHD_OptionItem tls_opts[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, tls != NULL ? tls->cert_pem : NULL},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, tls != NULL ? tls->key_pem : NULL},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+            {MHD_OPTION_END, 0, NULL},
+        };
         const union MHD_DaemonInfo *info;
         struct MHD_Daemon *d;
 
         if (l->addr.ss_family == AF_INET6) {
             flags |= MHD_USE_IPv6;
         }
+        if (l->tls) {
+            if (tls == NULL) {
+                ret = EINVAL;
+                goto done;
+            }
+            flags |= MHD_USE_TLS;
+        }
         /* The logger goes first so that libmicrohttpd's own messages about the options that
          * follow reach the log too. */
-        d = MHD_start_daemon(flags, (uint16_t)l->port, NULL, NULL, on_request, srv,
+        d = MHD_start_daemon(flags, (uint16_t)l->port, NULL, NULL, on_request, http,
                              MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&l->addr,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)EMU_CONNECTION_TIMEOUT,
                              MHD_OPTION_CONNECTION_LIMIT, (unsigned int)EMU_CONNECTION_LIMIT,
                              MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                              MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+                             MHD_OPTION_ARRAY, l->tls ? tls_opts : &tls_opts[3],
                              MHD_OPTION_END);
         if (d == NULL) {
             eic_log(LOG_ERR, "cannot listen on %s:%u (address in use, or not an address of this host?)", l->host,
@@ -647,17 +754,12 @@ int emu_http_start(struct emu_server *srv, struct emu_listen *listens, size_t n,
         if (info != NULL && info->port != 0) {
             l->port = info->port;
         }
-        eic_log(LOG_INFO, "listening on %s:%u", l->host, l->port);
+        eic_log(LOG_INFO, "listening on %s:%u%s", l->host, l->port, l->tls ? " (TLS)" : "");
     }
     *out = http;
     http = NULL;
 done:
-    if (http != NULL) {
-        for (size_t i = 0; i < http->n_daemons; i++) {
-            MHD_stop_daemon(http->daemons[i]);
-        }
-        free(http);
-    }
+    emu_http_stop(http);
     return ret;
 }
 
@@ -667,10 +769,18 @@ void emu_http_stop(struct emu_http *http)
         return;
     }
     /* Hanging and delayed requests block their connection threads, which MHD_stop_daemon
-     * joins: wake them first. */
+     * joins, and tunnels hold upgraded connections: wake them all, and wait for the tunnels to
+     * hand theirs back. */
     emu_server_stop(http->srv);
+    pthread_mutex_lock(&http->relays_lock);
+    while (http->relays > 0) {
+        pthread_cond_wait(&http->relays_done, &http->relays_lock);
+    }
+    pthread_mutex_unlock(&http->relays_lock);
     for (size_t i = 0; i < http->n_daemons; i++) {
         MHD_stop_daemon(http->daemons[i]);
     }
+    pthread_cond_destroy(&http->relays_done);
+    pthread_mutex_destroy(&http->relays_lock);
     free(http);
 }

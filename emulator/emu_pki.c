@@ -10,9 +10,11 @@
  * window always covers the emulator's run. */
 #include "emu_pki.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "eic_buf.h"
 #include "eic_codec.h"
 #include "eic_log.h"
 #include "eic_util.h"
@@ -50,6 +53,7 @@ enum cert_kind {
     KIND_ROOT,
     KIND_INTERMEDIATE,
     KIND_SIGNER,
+    KIND_TLS_SERVER,   /* the HTTPS listeners' certificate (emu_pki_tls_load) */
 };
 
 struct pair {
@@ -159,36 +163,53 @@ done:
     return ret;
 }
 
-/* Serialise with a PEM writer into memory, then write atomically. */
-static int write_pem_atomic(const char *dir, const char *name, X509 *cert, EVP_PKEY *key)
+/* The PEM text of cert (then of cert2, when not NULL), or of key when cert is NULL, as a
+ * malloc'd string; a key's text is wiped from the memory BIO before it is freed. */
+static int to_pem(X509 *cert, X509 *cert2, EVP_PKEY *key, char **out)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     char *data = NULL;
-    long len;
-    int ok;
-    int ret;
+    long len = 0;
+    int ret = EIO;
 
+    *out = NULL;
     if (bio == NULL) {
         return ENOMEM;
     }
-    if (cert != NULL) {
-        ok = PEM_write_bio_X509(bio, cert);
-    } else {
-        ok = PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
-    }
-    len = BIO_get_mem_data(bio, &data);
-    if (!ok || len <= 0) {
-        log_openssl_errors("emulator PKI: PEM encoding");
-        ret = EIO;
+    if ((cert != NULL && PEM_write_bio_X509(bio, cert) != 1) ||
+        (cert2 != NULL && PEM_write_bio_X509(bio, cert2) != 1) ||
+        (cert == NULL && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1)) {
         goto done;
     }
-    ret = write_file_atomic(dir, name, data, (size_t)len, cert != NULL ? 0644 : 0600);
+    len = BIO_get_mem_data(bio, &data);
+    if (len <= 0) {
+        goto done;
+    }
+    *out = strndup(data, (size_t)len);
+    ret = *out != NULL ? 0 : ENOMEM;
 done:
-    /* BIO_free_all on a memory BIO does not wipe: the key bytes are cleansed first. */
-    if (key != NULL && data != NULL && len > 0) {
+    if (cert == NULL && data != NULL && len > 0) {
         OPENSSL_cleanse(data, (size_t)len);
     }
     BIO_free_all(bio);
+    return ret;
+}
+
+/* Serialise cert (or key, when cert is NULL) to PEM, then write atomically. */
+static int write_pem_atomic(const char *dir, const char *name, X509 *cert, EVP_PKEY *key)
+{
+    char *text = NULL;
+    int ret = to_pem(cert, NULL, key, &text);
+
+    if (ret != 0) {
+        log_openssl_errors("emulator PKI: PEM encoding");
+        return ret;
+    }
+    ret = write_file_atomic(dir, name, text, strlen(text), cert != NULL ? 0644 : 0600);
+    if (cert == NULL) {
+        OPENSSL_cleanse(text, strlen(text));
+    }
+    free(text);
     return ret;
 }
 
@@ -350,9 +371,10 @@ done:
     return ret;
 }
 
-/* Issue a certificate for key under issuer (NULL: self-signed). */
-static int issue_cert(enum cert_kind kind, const char *cn, EVP_PKEY *key, const struct pair *issuer,
-                      X509 **out)
+/* Issue a certificate for key under issuer (NULL: self-signed); san: the subjectAltName of a
+ * KIND_TLS_SERVER certificate ("DNS:a,IP:b"). */
+static int issue_cert(enum cert_kind kind, const char *cn, const char *san, EVP_PKEY *key,
+                      const struct pair *issuer, X509 **out)
 {
     X509 *cert = X509_new();
     X509_NAME *name = X509_NAME_new();
@@ -394,6 +416,18 @@ static int issue_cert(enum cert_kind kind, const char *cn, EVP_PKEY *key, const 
         ret = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:FALSE");
         if (ret == 0) {
             ret = add_ext(cert, &ctx, NID_key_usage, "critical,digitalSignature");
+        }
+        break;
+    case KIND_TLS_SERVER:
+        ret = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:FALSE");
+        if (ret == 0) {
+            ret = add_ext(cert, &ctx, NID_key_usage, "critical,digitalSignature");
+        }
+        if (ret == 0) {
+            ret = add_ext(cert, &ctx, NID_ext_key_usage, "serverAuth");
+        }
+        if (ret == 0) {
+            ret = add_ext(cert, &ctx, NID_subject_alt_name, san);
         }
         break;
     }
@@ -438,7 +472,7 @@ static int reissue_pair(const char *dir, enum cert_kind kind, const char *cn, st
         log_openssl_errors("emulator PKI: RSA key generation");
         return EIO;
     }
-    ret = issue_cert(kind, cn, pair->key, issuer, &pair->cert);
+    ret = issue_cert(kind, cn, NULL, pair->key, issuer, &pair->cert);
     if (ret != 0) {
         return ret;
     }
@@ -587,31 +621,6 @@ done:
     return ret;
 }
 
-static int chain_to_pem(X509 *signer, X509 *intermediate, char **out)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL;
-    long len;
-    int ret = EIO;
-
-    *out = NULL;
-    if (bio == NULL) {
-        return ENOMEM;
-    }
-    if (PEM_write_bio_X509(bio, signer) != 1 || PEM_write_bio_X509(bio, intermediate) != 1) {
-        goto done;
-    }
-    len = BIO_get_mem_data(bio, &data);
-    if (len <= 0) {
-        goto done;
-    }
-    *out = strndup(data, (size_t)len);
-    ret = *out != NULL ? 0 : ENOMEM;
-done:
-    BIO_free_all(bio);
-    return ret;
-}
-
 /* Self-check of what is served: the signer chain verifies strictly to the root. A failure
  * here is a bug in this file, reported rather than served. */
 static int self_check(X509 *root, X509 *intermediate, X509 *signer)
@@ -749,7 +758,7 @@ int emu_pki_load(const struct emu_pki_options *opts, struct emu_pki **out)
         ret = ENOMEM;
         goto done;
     }
-    ret = chain_to_pem(served->cert, inter.cert, &pki->chain_pem);
+    ret = to_pem(served->cert, inter.cert, NULL, &pki->chain_pem);
     if (ret != 0) {
         goto done;
     }
@@ -850,4 +859,122 @@ done:
     free(sig);
     EVP_MD_CTX_free(md);
     return ret;
+}
+
+/* ---- the HTTPS listeners' certificate ---- */
+
+/* A subjectAltName value ("DNS:a,IP:b") for names: IPv4 or IPv6 literals, or DNS names (letters,
+ * digits, '-' and non-empty labels, a leading "*." allowed). Anything else is refused rather than
+ * passed to OpenSSL's extension parser, for which ',' and ':' have a meaning. */
+static int tls_san(const char *const *names, size_t n, struct eic_buf *san)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    if (n == 0 || n > EMU_TLS_MAX_NAMES) {
+        eic_log(LOG_ERR, "emulator PKI: 1..%d TLS names are needed, not %zu", EMU_TLS_MAX_NAMES, n);
+        return EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = names[i];
+        const char *label = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+        size_t len = strlen(label);
+        bool ip = inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+        int ret;
+
+        if (!ip && (len == 0 || len > 253 || strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                           "0123456789-.") != len ||
+                    label[0] == '.' || label[len - 1] == '.' || strstr(label, "..") != NULL)) {
+            eic_log(LOG_ERR, "emulator PKI: '%.300s' is neither a DNS name nor an IP address", name);
+            return EINVAL;
+        }
+        ret = eic_buf_printf(san, "%s%s:%s", i > 0 ? "," : "", ip ? "IP" : "DNS", name);
+        if (ret != 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int emu_pki_tls_load(const char *state_dir, const char *const *names, size_t n_names, struct emu_tls_creds **out)
+{
+    struct pair ca = {.stem = "tls-ca", .what = "TLS CA"};
+    struct emu_tls_creds *tls = NULL;
+    struct eic_buf san;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    int ca_new = 0;
+    int lock_fd = -1;
+    int ret;
+
+    *out = NULL;
+    eic_buf_init(&san, 64 * 1024);
+    ret = tls_san(names, n_names, &san);
+    if (ret != 0) {
+        goto done;
+    }
+    ret = open_state_dir(state_dir, &lock_fd);
+    if (ret != 0) {
+        goto done;
+    }
+    ret = load_or_issue(state_dir, KIND_ROOT, "eic emulator TLS CA", &ca, NULL, 0, &ca_new);
+    if (ret != 0) {
+        goto done;
+    }
+    /* The server certificate is issued at every start, for exactly the names asked for: a P-256
+     * key costs nothing to make, and an old certificate for other names is never served. */
+    key = EVP_EC_gen("P-256");
+    if (key == NULL) {
+        log_openssl_errors("emulator PKI: EC key generation");
+        ret = EIO;
+        goto done;
+    }
+    ret = issue_cert(KIND_TLS_SERVER, "eic emulator TLS server", san.data, key, &ca, &cert);
+    if (ret == 0) {
+        ret = write_pem_atomic(state_dir, "tls-server.key", NULL, key);
+    }
+    if (ret == 0) {
+        ret = write_pem_atomic(state_dir, "tls-server.pem", cert, NULL);
+    }
+    if (ret != 0) {
+        goto done;
+    }
+    tls = calloc(1, sizeof(*tls));
+    if (tls == NULL) {
+        ret = ENOMEM;
+        goto done;
+    }
+    ret = to_pem(cert, NULL, NULL, &tls->cert_pem);
+    if (ret == 0) {
+        ret = to_pem(NULL, NULL, key, &tls->key_pem);
+    }
+    if (ret != 0) {
+        goto done;
+    }
+    eic_log(LOG_INFO, "emulator PKI: TLS server certificate for %s, issued by %s/tls-ca.pem", san.data, state_dir);
+    *out = tls;
+    tls = NULL;
+done:
+    emu_pki_tls_free(tls);
+    eic_buf_free(&san);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    X509_free(ca.cert);
+    EVP_PKEY_free(ca.key);
+    if (lock_fd >= 0) {
+        close(lock_fd);
+    }
+    return ret;
+}
+
+void emu_pki_tls_free(struct emu_tls_creds *tls)
+{
+    if (tls == NULL) {
+        return;
+    }
+    if (tls->key_pem != NULL) {
+        OPENSSL_cleanse(tls->key_pem, strlen(tls->key_pem));
+    }
+    free(tls->key_pem);
+    free(tls->cert_pem);
+    free(tls);
 }

@@ -9,7 +9,13 @@
  * An existing state directory is reused (the trust anchor stays stable across restarts);
  * a signer whose CN does not match the configured region/domain is re-issued.
  * OCSP responses are made in memory at every load (thisUpdate now-1h, nextUpdate now+7d),
- * each signed by the issuer of the certificate it is about. */
+ * each signed by the issuer of the certificate it is about.
+ *
+ * The HTTPS listeners (--tls-listen) have a PKI of their own, in the same directory:
+ *   tls-ca.pem/.key        their CA (kept across restarts like ca.pem: clients are given it as their
+ *                          CA bundle); a root apart from the signer's, as AWS's TLS and signer PKIs are
+ *   tls-server.pem/.key    the server certificate, ECDSA P-256, subjectAltName the names asked for,
+ *                          issued anew at every start (only the CA must stay stable) */
 #ifndef EMU_PKI_H
 #define EMU_PKI_H
 
@@ -60,5 +66,17 @@ void emu_pki_free(struct emu_pki *pki);
 /* RSA-PSS, SHA-256, MGF1-SHA-256, salt length 32 over data with the signer key;
  * *sig_b64 is malloc'd base64 (one line, no newline). */
 int emu_pki_sign(const struct emu_pki *pki, const void *data, size_t len, char **sig_b64);
+
+#define EMU_TLS_MAX_NAMES 64
+
+struct emu_tls_creds {
+    char *cert_pem;   /* the server certificate (its issuer, tls-ca.pem, is the clients' trust anchor) */
+    char *key_pem;    /* its key; wiped when freed */
+};
+
+/* Load (or make) the TLS CA in state_dir and issue the server certificate for names (DNS names,
+ * "*.domain", IPv4/IPv6 literals; EINVAL for anything else). Returns 0 or an errno value, logged. */
+int emu_pki_tls_load(const char *state_dir, const char *const *names, size_t n_names, struct emu_tls_creds **out);
+void emu_pki_tls_free(struct emu_tls_creds *tls);
 
 #endif

@@ -28,6 +28,7 @@
 
 #define EXIT_USAGE 2
 #define MAX_FAULTS 64
+#define MAX_TLS_NAMES 32
 #define DEFAULT_LISTEN "127.0.0.1:8169"
 
 struct options {
@@ -44,19 +45,28 @@ struct options {
     bool tamper_records;
     struct emu_fault faults[MAX_FAULTS];
     size_t n_faults;
+    size_t n_tls_listens;
+    const char *tls_names[MAX_TLS_NAMES];
+    size_t n_tls_names;
 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: eic-emulator [--listen ADDR:PORT]... [--ready-file FILE] [--state-dir DIR]\n"
+            "usage: eic-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]... [--tls-name NAME]...\n"
+            "                    [--ready-file FILE] [--state-dir DIR]\n"
             "                    [--config WORLD.json] [--key-lifetime SECONDS] [--log-file FILE]\n"
             "                    [--imdsv1] [--max-skew SECONDS]\n"
             "                    [--ocsp-fault revoked|missing|bad-signature]\n"
             "                    [--ocsp-fault-target signer|intermediate] [--wrong-signer-cn]\n"
             "                    [--tamper-records] [--fault 'PATH=KIND[:ARG]']...\n"
             "  --listen       repeatable; default " DEFAULT_LISTEN "; port 0 picks a free port\n"
+            "  --tls-listen   repeatable; HTTPS and wss (not IMDS), the certificate issued by\n"
+            "                 STATE-DIR/tls-ca.pem\n"
+            "  --tls-name     repeatable; the names of that certificate (default: the world's\n"
+            "                 endpoint names and the --tls-listen addresses)\n"
             "  --ready-file   written (atomically) once listening: one \"ADDR:PORT\" line per listener\n"
+            "                 (\"https://ADDR:PORT\" for a --tls-listen one)\n"
             "  --state-dir    PKI state (default /var/lib/eic-emulator as root, else $HOME/.eic-emulator)\n"
             "  --imdsv1       GETs without a token are allowed (default: IMDSv2 required)\n"
             "  --fault        PATH is exact, or a prefix when it ends in '*'; KIND is delay:MS |\n"
@@ -84,10 +94,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum {
         OPT_LISTEN = 256, OPT_READY, OPT_STATE, OPT_CONFIG, OPT_LIFETIME, OPT_LOG, OPT_IMDSV1, OPT_SKEW,
-        OPT_OCSP_FAULT, OPT_OCSP_TARGET, OPT_WRONG_CN, OPT_TAMPER, OPT_FAULT, OPT_HELP,
+        OPT_OCSP_FAULT, OPT_OCSP_TARGET, OPT_WRONG_CN, OPT_TAMPER, OPT_FAULT, OPT_HELP, OPT_TLS_LISTEN,
+        OPT_TLS_NAME,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
+        {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
+        {"tls-name", required_argument, NULL, OPT_TLS_NAME},
         {"ready-file", required_argument, NULL, OPT_READY},
         {"state-dir", required_argument, NULL, OPT_STATE},
         {"config", required_argument, NULL, OPT_CONFIG},
@@ -110,15 +123,26 @@ static int parse_options(int argc, char **argv, struct options *o)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_LISTEN:
+        case OPT_TLS_LISTEN:
             if (o->n_listens == EMU_MAX_LISTENERS) {
-                fprintf(stderr, "eic-emulator: at most %d --listen addresses\n", EMU_MAX_LISTENERS);
+                fprintf(stderr, "eic-emulator: at most %d --listen and --tls-listen addresses\n",
+                        EMU_MAX_LISTENERS);
                 return EINVAL;
             }
             if (emu_listen_parse(optarg, &o->listens[o->n_listens], err, sizeof(err)) != 0) {
                 fprintf(stderr, "eic-emulator: %s\n", err);
                 return EINVAL;
             }
+            o->listens[o->n_listens].tls = c == OPT_TLS_LISTEN;
+            o->n_tls_listens += c == OPT_TLS_LISTEN;
             o->n_listens++;
+            break;
+        case OPT_TLS_NAME:
+            if (o->n_tls_names == MAX_TLS_NAMES) {
+                fprintf(stderr, "eic-emulator: at most %d --tls-name options\n", MAX_TLS_NAMES);
+                return EINVAL;
+            }
+            o->tls_names[o->n_tls_names++] = optarg;
             break;
         case OPT_READY:
             o->ready_file = optarg;
@@ -200,6 +224,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         usage(stderr);
         return EINVAL;
     }
+    if (o->n_tls_names > 0 && o->n_tls_listens == 0) {
+        fprintf(stderr, "eic-emulator: --tls-name without --tls-listen\n");
+        return EINVAL;
+    }
     if (o->n_listens == 0) {
         (void)emu_listen_parse(DEFAULT_LISTEN, &o->listens[0], err, sizeof(err));
         o->n_listens = 1;
@@ -221,6 +249,46 @@ static const char *default_state_dir(char **buf)
         return NULL;
     }
     return *buf;
+}
+
+/* The TLS certificate's names without --tls-name: the host names of the services the emulator
+ * serves (EC2, Instance Connect, STS regional and global) and of the world's Instance Connect
+ * Endpoints, and the --tls-listen addresses but a wildcard one. names[i] are malloc'd. */
+static int default_tls_names(const struct emu_world *w, const struct options *o, char **names, size_t *n)
+{
+    static const char *const services[] = {"ec2", "ec2-instance-connect", "sts"};
+
+    *n = 0;
+    for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
+        if (asprintf(&names[(*n)++], "%s.%s.%s", services[i], w->region, w->domain) < 0) {
+            goto oom;
+        }
+    }
+    if (asprintf(&names[(*n)++], "sts.%s", w->domain) < 0) {
+        goto oom;
+    }
+    for (size_t i = 0; i < w->n_endpoints; i++) {
+        if ((names[(*n)++] = strdup(w->endpoints[i].dns_name)) == NULL ||
+            (names[(*n)++] = strdup(w->endpoints[i].fips_dns_name)) == NULL) {
+            goto oom;
+        }
+    }
+    for (size_t i = 0; i < o->n_listens; i++) {
+        const char *host = o->listens[i].host;
+
+        if (!o->listens[i].tls || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0) {
+            continue;
+        }
+        /* "[::1]" is written "::1" in a certificate. */
+        if (asprintf(&names[(*n)++], "%.*s", (int)strlen(host) - (host[0] == '[' ? 2 : 0),
+                     host + (host[0] == '[')) < 0) {
+            goto oom;
+        }
+    }
+    return 0;
+oom:
+    names[--(*n)] = NULL;
+    return ENOMEM;
 }
 
 /* Write the listeners to FILE.tmp.PID, then rename: a reader sees the whole file or none. */
@@ -246,7 +314,7 @@ static int write_ready_file(const char *path, const struct emu_listen *listens, 
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%s:%u\n", listens[i].host, listens[i].port);
+        fprintf(f, "%s%s:%u\n", listens[i].tls ? "https://" : "", listens[i].host, listens[i].port);
     }
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
         ret = errno;
@@ -275,6 +343,9 @@ int main(int argc, char **argv)
     struct emu_tokens *tokens = NULL;
     struct emu_sessions *sessions = NULL;
     struct emu_http *http = NULL;
+    struct emu_tls_creds *tls = NULL;
+    char *tls_names[EMU_TLS_MAX_NAMES] = {NULL};
+    size_t n_tls_names = 0;
     bool srv_ready = false;
     char *state_buf = NULL;
     char err[1024];
@@ -327,6 +398,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "eic-emulator: cannot set up the PKI in %s: %s\n", opts.pki.state_dir, strerror(ret));
         goto done;
     }
+    if (opts.n_tls_listens > 0) {
+        if (opts.n_tls_names > 0) {
+            ret = emu_pki_tls_load(opts.pki.state_dir, opts.tls_names, opts.n_tls_names, &tls);
+        } else {
+            ret = default_tls_names(world, &opts, tls_names, &n_tls_names);
+            if (ret == 0) {
+                ret = emu_pki_tls_load(opts.pki.state_dir, (const char *const *)tls_names, n_tls_names, &tls);
+            }
+        }
+        if (ret != 0) {
+            fprintf(stderr, "eic-emulator: cannot set up TLS (see the log): %s\n", strerror(ret));
+            status = ret == EINVAL ? EXIT_USAGE : 1;
+            goto done;
+        }
+    }
     ret = emu_record_store_new(&store);
     if (ret == 0) {
         ret = emu_tokens_new(&tokens);
@@ -364,7 +450,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    ret = emu_http_start(&srv, opts.listens, opts.n_listens, &http);
+    ret = emu_http_start(&srv, opts.listens, opts.n_listens, tls, &http);
     if (ret != 0) {
         fprintf(stderr, "eic-emulator: cannot listen (see the log): %s\n", strerror(ret));
         goto done;
@@ -372,9 +458,13 @@ int main(int argc, char **argv)
 
     emu_world_print(world, stdout);
     for (size_t i = 0; i < opts.n_listens; i++) {
-        printf("listen:       %s:%u\n", opts.listens[i].host, opts.listens[i].port);
+        printf("listen:       %s%s:%u\n", opts.listens[i].tls ? "https://" : "", opts.listens[i].host,
+               opts.listens[i].port);
     }
     printf("trust anchor: %s/ca.pem\n", opts.pki.state_dir);
+    if (tls != NULL) {
+        printf("TLS CA:       %s/tls-ca.pem (for --ca-bundle / AWS_CA_BUNDLE)\n", opts.pki.state_dir);
+    }
     for (size_t i = 0; i < opts.n_faults; i++) {
         printf("fault:        %s%s %s", opts.faults[i].path, opts.faults[i].prefix ? "*" : "",
                emu_fault_kind_name(opts.faults[i].kind));
@@ -413,6 +503,10 @@ done:
     emu_sessions_free(sessions);
     emu_record_store_free(store);
     emu_pki_free(pki);
+    emu_pki_tls_free(tls);
+    for (size_t i = 0; i < n_tls_names; i++) {
+        free(tls_names[i]);
+    }
     emu_world_free(world);
     for (size_t i = 0; i < opts.n_faults; i++) {
         emu_fault_clear(&opts.faults[i]);

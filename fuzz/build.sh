@@ -37,7 +37,7 @@ declare -A extra=(
     [fuzz_ec2_xml]="client"
 )
 # shellcheck disable=SC2034 # read through ${!extra_libs_var}
-extra_libs_fuzz_emu_request="$(pkg-config --libs libmicrohttpd)"
+extra_libs_fuzz_emu_request="$(pkg-config --libs libmicrohttpd gnutls)"
 
 if [ $# -gt 0 ]; then
     harnesses=("$@")

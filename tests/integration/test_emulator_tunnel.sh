@@ -227,11 +227,11 @@ wss_ok() {
 check "wss: eic open-tunnel over TLS (https endpoint, AWS_CA_BUNDLE), the APIs over HTTPS too" wss_ok
 # The tunnel alone (no API call: the endpoint and address are given): its own TLS checks.
 tunnel_only=(--instance-connect-endpoint-id eice-0e1c0de5e1c0de502 --private-ip-address 127.0.0.1)
-wss_untrusted() { wss localhost "" "${tunnel_only[@]}" 2>&1 | tee /dev/stderr | grep -q "TLS handshake with localhost failed"; }
+wss_untrusted() { wss localhost "" "${tunnel_only[@]}" 2>&1 | tee /dev/stderr | grep -q "SSL validation failed for localhost: certificate not trusted"; }
 check "wss: a certificate from an untrusted CA is refused" wss_untrusted
 wss_wrong_name() {
     wss 127.0.0.1 "$WORK/ca.pem" "${tunnel_only[@]}" 2>&1 | tee /dev/stderr |
-        grep -q "TLS handshake with 127.0.0.1 failed"
+        grep -q "SSL validation failed for 127.0.0.1: name mismatch, the certificate is not for 127.0.0.1"
 }
 check "wss: a certificate for another name is refused (host name verified)" wss_wrong_name
 
