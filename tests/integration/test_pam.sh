@@ -8,7 +8,7 @@ TEST_PAM="$EIC_BUILD/tests/unit/test_pam"
 SUDOERS="$TOP/configs/sudoers.d/eic"
 NSSW=/usr/lib/x86_64-linux-gnu/libnss_wrapper.so
 
-# Exports: the PAM entry points and nothing else (a static copy of common/ must never clash with
+# Exports: the PAM entry points and nothing else (a static copy of lib/ must never clash with
 # sshd's or another module's symbols).
 exports_only_pam_sm() {
     local syms
