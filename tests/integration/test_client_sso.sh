@@ -37,8 +37,8 @@ sso_token() {
 # eic_ssh OS-USER: eic ssh in CASE_ENV (LOG_FROM: the emulator's first log line of this run).
 eic_ssh() {
     LOG_FROM=$(($(wc -l <"$LOG") + 1))
-    env -i "${CASE_ENV[@]}" "$EIC_CLIENT" ssh --instance-id "$INSTANCE" --os-user "$1" --connection-type direct \
-        --endpoint-url "$URL" --debug -- -p 1 -o BatchMode=yes -o ConnectTimeout=5 true >"$WORK/out" 2>"$WORK/err" \
+    env -i "${CASE_ENV[@]}" AWS_ENDPOINT_URL_EC2="$URL" "$EIC_CLIENT" ssh --instance-id "$INSTANCE" --os-user "$1" \
+        --connection-type direct --endpoint-url "$URL" --debug -- -p 1 -o BatchMode=yes -o ConnectTimeout=5 true >"$WORK/out" 2>"$WORK/err" \
         </dev/null
     RC=$?
 }
@@ -158,8 +158,8 @@ mfa_botocore() {
 }
 check "MFA: botocore asks with the same prompt and its push has the same caller" mfa_botocore
 mfa_ssh() {
-    "$PY" "$PTY" 246810 "$MFA_PROMPT" env -i "${CASE_ENV[@]}" "$EIC_CLIENT" ssh --instance-id "$INSTANCE" \
-        --os-user mfassh --connection-type direct --endpoint-url "$URL" -- -p 1 -o BatchMode=yes true >"$WORK/tty" 2>&1
+    "$PY" "$PTY" 246810 "$MFA_PROMPT" env -i "${CASE_ENV[@]}" AWS_ENDPOINT_URL_EC2="$URL" "$EIC_CLIENT" ssh \
+        --instance-id "$INSTANCE" --os-user mfassh --connection-type direct --endpoint-url "$URL" -- -p 1 -o BatchMode=yes true >"$WORK/tty" 2>&1
     RC=$?
     echo "exit status $RC"
     cat "$WORK/tty"
@@ -203,9 +203,10 @@ tunnel_keys() {
     local lport pid keys
     LOG_FROM=$(($(wc -l <"$LOG") + 1))
     lport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    env -i "${CASE_ENV[@]}" "$EIC_CLIENT" open-tunnel --instance-id "$INSTANCE" --private-ip-address 127.0.0.1 \
-        --instance-connect-endpoint-id eice-0e1c0de5e1c0de502 --endpoint-url "$URL" --local-port "$lport" --debug \
-        2>"$WORK/err" </dev/null &
+    # The endpoint's name is the emulator's address here, its tunnel plain ws on the emulator's port.
+    env -i "${CASE_ENV[@]}" EIC_TEST_TUNNEL="ws:${URL##*:}" "$EIC_CLIENT" open-tunnel --instance-id "$INSTANCE" \
+        --private-ip-address 127.0.0.1 --instance-connect-endpoint-id eice-0e1c0de5e1c0de502 \
+        --instance-connect-endpoint-dns-name 127.0.0.1 --local-port "$lport" --debug 2>"$WORK/err" </dev/null &
     pid=$!
     for _ in $(seq 1 $((100 * TIME_SCALE))); do grep -q "Listening for connections" "$WORK/err" && break; sleep 0.1; done
     for n in 1 2; do

@@ -41,6 +41,8 @@ PRIVATE=172.31.16.10
 EICE=eice-0e1c0de5e1c0de502
 EICE_DNS=$EICE.0e1c0de5.ec2-instance-connect-endpoint.us-east-1.amazonaws.com
 sandbox_setup_eic_ssh
+# Real names and real ports here: no EC2 URL of the emulator's, no plain-ws tunnel.
+unset AWS_ENDPOINT_URL_EC2 EIC_TEST_TUNNEL
 unset AWS_CA_BUNDLE http_proxy https_proxy HTTPS_PROXY ALL_PROXY all_proxy
 export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
 ip addr add $PRIVATE/32 dev lo
