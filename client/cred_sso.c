@@ -375,7 +375,7 @@ int eic_cred_sso(const char *profile, struct eic_credentials *out, char *err, si
     struct sso_config c;
     struct eic_http_request req = {0};
     struct eic_http_response resp;
-    char *token = NULL, *header = NULL;
+    char *token = NULL, *header = NULL, *bundle = NULL;
     CURLU *url = NULL;
     int ret;
 
@@ -386,6 +386,9 @@ int eic_cred_sso(const char *profile, struct eic_credentials *out, char *err, si
     }
     if (ret == 0) {
         ret = portal_url(&c, &url, err, err_len);
+    }
+    if (ret == 0) {
+        ret = eic_ca_bundle_resolve(NULL, profile, &bundle);
     }
     if (ret != 0) {
         goto done;
@@ -402,7 +405,7 @@ int eic_cred_sso(const char *profile, struct eic_credentials *out, char *err, si
     req.connect_timeout_ms = 10000;
     req.timeout_ms = 30000;
     req.max_response = MAX_ANSWER;
-    req.ca_bundle = getenv("AWS_CA_BUNDLE");
+    req.ca_bundle = bundle;
     eic_log(LOG_DEBUG, "credentials: SSO GetRoleCredentials %s in %s (%s %s)", c.role_name, c.account_id,
             c.session ? "sso-session" : "start URL", c.session ? c.session : c.start_url);
     ret = eic_http_post(&req, &resp);
@@ -420,5 +423,6 @@ done:
     eic_cred_free_secret(header);
     eic_cred_free_secret(token);
     sso_config_free(&c);
+    free(bundle);
     return ret;
 }

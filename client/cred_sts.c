@@ -31,13 +31,6 @@
 #define FORM_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 #define MAX_TOKEN (64 * 1024)
 
-static const char *nonempty_env(const char *name)
-{
-    const char *v = getenv(name);
-
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 /* name=value&, the value percent-encoded (RFC 3986 unreserved kept). */
 static int form_add(struct eic_buf *b, const char *name, const char *value)
 {
@@ -210,6 +203,7 @@ int eic_cred_sts_assume_role(const char *profile, const struct eic_credentials *
                              struct eic_credentials *out, char *err, size_t err_len)
 {
     char *session = NULL, *external_id = NULL, *duration = NULL, *mfa_serial = NULL, *region = NULL, *url = NULL;
+    char *bundle = NULL;
     struct eic_api_call call = {0};
     struct eic_api_result result = {0};
     struct eic_buf body;
@@ -265,7 +259,11 @@ int eic_cred_sts_assume_role(const char *profile, const struct eic_credentials *
     call.credentials = source;
     call.connect_timeout_ms = 10000;
     call.read_timeout_ms = 30000;
-    call.ca_bundle = nonempty_env("AWS_CA_BUNDLE");
+    ret = eic_ca_bundle_resolve(NULL, profile, &bundle);
+    if (ret != 0) {
+        goto done;
+    }
+    call.ca_bundle = bundle;
     eic_log(LOG_DEBUG, "credentials: AssumeRole %s with credentials from %s", role_arn, source->source);
     eic_api_invoke(&call, &result);
     if (result.outcome == EIC_API_FAILED || result.outcome == EIC_API_BAD_ENDPOINT || result.body == NULL) {
@@ -288,6 +286,7 @@ done:
     free(mfa_serial);
     free(region);
     free(url);
+    free(bundle);
     return ret;
 }
 
@@ -297,7 +296,7 @@ int eic_cred_sts_web_identity(const char *profile, const char *role_arn, const c
     struct eic_http_request req = {0};
     struct eic_http_response resp;
     struct eic_buf body;
-    char *token = NULL, *region = NULL, *url = NULL;
+    char *token = NULL, *region = NULL, *url = NULL, *bundle = NULL;
     const char *headers[] = {"Content-Type: " FORM_TYPE};
     char default_session[64];
     size_t token_len = 0;
@@ -350,7 +349,11 @@ int eic_cred_sts_web_identity(const char *profile, const char *role_arn, const c
     req.connect_timeout_ms = 10000;
     req.timeout_ms = 30000;
     req.max_response = 64 * 1024;
-    req.ca_bundle = nonempty_env("AWS_CA_BUNDLE");
+    ret = eic_ca_bundle_resolve(NULL, profile, &bundle);
+    if (ret != 0) {
+        goto done;
+    }
+    req.ca_bundle = bundle;
     eic_log(LOG_DEBUG, "credentials: AssumeRoleWithWebIdentity %s", role_arn);
     ret = eic_http_post(&req, &resp);
     if (ret != 0) {
@@ -367,5 +370,6 @@ done:
     eic_buf_free(&body);
     free(region);
     free(url);
+    free(bundle);
     return ret;
 }

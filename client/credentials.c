@@ -334,6 +334,11 @@ int eic_config_section_get(const char *section, const char *key, char **value)
     return ret == 0 || ret == ENOMEM || ret == ESRCH ? ret : ENOENT;
 }
 
+int eic_ca_bundle_option(const char *option)
+{
+    return option == NULL || setenv("AWS_CA_BUNDLE", option, 1) == 0 ? 0 : errno;
+}
+
 int eic_ca_bundle_resolve(const char *option, const char *profile_arg, char **out)
 {
     const char *env = nonempty_env("AWS_CA_BUNDLE");

@@ -93,4 +93,9 @@ int eic_profile_get(const char *profile, const char *key, char **value);
  * NULL for the usual choice). *out is malloc'd, or NULL for the system's CAs. Returns 0 or ENOMEM. */
 int eic_ca_bundle_resolve(const char *option, const char *profile_arg, char **out);
 
+/* A command's --ca-bundle (NULL: none) applies to every request the command makes, the credential
+ * sources' (STS, the SSO portal) included, as the AWS CLI's session-wide setting does: it becomes
+ * this process's AWS_CA_BUNDLE. Returns 0 or setenv's errno. */
+int eic_ca_bundle_option(const char *option);
+
 #endif

@@ -200,6 +200,10 @@ int eic_cmd_send_ssh_public_key(int argc, char **argv)
         help(stdout);
         return EIC_EXIT_OK;
     }
+    if (eic_ca_bundle_option(ca_bundle) != 0) {
+        fprintf(stderr, "eic: out of memory\n");
+        return EIC_EXIT_OTHER;
+    }
     if (instance_id == NULL || os_user == NULL || key_arg == NULL) {
         const char *missing[3];
         size_t n = 0;

@@ -487,6 +487,10 @@ int eic_cmd_ssh(int argc, char **argv)
         help(stdout);
         return EIC_EXIT_OK;
     }
+    if (eic_ca_bundle_option(ca_bundle) != 0) {
+        fprintf(stderr, "eic: out of memory\n");
+        return EIC_EXIT_OTHER;
+    }
     if (instance_id == NULL) {
         return eic_usage_error(CMD, "the following arguments are required: --instance-id");
     }

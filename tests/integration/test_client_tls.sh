@@ -19,6 +19,7 @@ CASES=(
     "eic send-ssh-public-key over https with AWS_CA_BUNDLE"
     "eic send-ssh-public-key over https with the profile's ca_bundle"
     "--ca-bundle wins over AWS_CA_BUNDLE, which wins over the profile's ca_bundle"
+    "assume-role: STS over https verified with the profile's ca_bundle, and with --ca-bundle, as the API calls"
     "without a CA bundle (the system's CAs): refused, certificate not trusted, naming the host"
     "a certificate of another CA (--ca-bundle the signer's root): refused over https, certificate not trusted"
     "ssh with ProxyCommand 'eic open-tunnel --ca-bundle' logs in through wss (idle 12 s: over the emulator's 10 s connection timeout), SNI the endpoint's DNS name"
@@ -48,7 +49,8 @@ export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws
 ip addr add $PRIVATE/32 dev lo
 SANDBOX_SSHD_LISTEN=$PRIVATE
 # /etc is the sandbox's overlay: these names exist in this namespace only.
-echo "127.0.0.1 ec2.us-east-1.amazonaws.com ec2-instance-connect.us-east-1.amazonaws.com $EICE_DNS" >>/etc/hosts
+echo "127.0.0.1 ec2.us-east-1.amazonaws.com ec2-instance-connect.us-east-1.amazonaws.com sts.us-east-1.amazonaws.com" \
+    "$EICE_DNS" >>/etc/hosts
 
 cat >"$WORK/world.json" <<JSON
 {
@@ -59,8 +61,10 @@ cat >"$WORK/world.json" <<JSON
     {"arn": "arn:aws:iam::111122223333:user/alice",
      "access_key_id": "$ALICE_AK", "secret_access_key": "$ALICE_SK"}
   ],
+  "roles": [{"arn": "arn:aws:iam::111122223333:role/Ops", "trusted": ["arn:aws:iam::111122223333:user/alice"]}],
   "policy": [
     {"principal": "arn:aws:iam::111122223333:user/alice", "instance": "*", "os_user": "*"},
+    {"principal": "arn:aws:sts::111122223333:assumed-role/Ops/*", "instance": "*", "os_user": "*"},
     {"action": "OpenTunnel", "principal": "arn:aws:iam::111122223333:user/alice", "instance_connect_endpoint": "*"}
   ]
 }
@@ -106,13 +110,34 @@ precedence() {
     return $rc
 }
 check "${CASES[3]}" precedence
+# role_push [options...]: push as the role Ops, assumed with alice's keys (profile ops, over STS).
+role_push() {
+    printf '[base]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$ALICE_AK" "$ALICE_SK" \
+        >"$AWS_SHARED_CREDENTIALS_FILE"
+    AWS_PROFILE=ops AWS_MAX_ATTEMPTS=1 timeout 60 "$EIC_CLIENT" send-ssh-public-key --region $REGION \
+        --instance-id $INSTANCE --instance-os-user $TUSER --ssh-public-key "file://$WORK/key.pub" "$@"
+}
+sts_over_tls() {
+    local out rc=1
+    printf '[profile ops]\nrole_arn = arn:aws:iam::111122223333:role/Ops\nsource_profile = base\nca_bundle = %s\n' \
+        "$TLS_CA" >"$AWS_CONFIG_FILE"
+    out=$(role_push) && echo "$out" | grep -q '"Success": true' && sni_logged sts.us-east-1.amazonaws.com &&
+        printf '[profile ops]\nrole_arn = arn:aws:iam::111122223333:role/Ops\nsource_profile = base\n' \
+            >"$AWS_CONFIG_FILE" &&
+        out=$(role_push --ca-bundle "$TLS_CA") && echo "$out" | grep -q '"Success": true' &&
+        expect_status 253 "certificate not trusted" role_push && rc=0
+    echo "$out"
+    rm -f "$AWS_CONFIG_FILE" "$AWS_SHARED_CREDENTIALS_FILE"
+    return $rc
+}
+check "${CASES[4]}" sts_over_tls
 untrusted_https() {
     expect_status 255 "SSL validation failed for ec2-instance-connect.us-east-1.amazonaws.com: certificate not trusted (" \
         push "$@" && grep -q 'Could not connect to the endpoint URL: "https://ec2-instance-connect.us-east-1.amazonaws.com/"' \
         "$WORK/err"
 }
-check "${CASES[4]}" untrusted_https
-check "${CASES[5]}" untrusted_https --ca-bundle "$OTHER_CA"
+check "${CASES[5]}" untrusted_https
+check "${CASES[6]}" untrusted_https --ca-bundle "$OTHER_CA"
 
 tunnels_closed() { grep -c "tunnel closed: .* -> $PRIVATE:2222 through $EICE" "$EMU_LOG"; }
 more_tunnels_closed() { # the line may come after ssh has returned: waited for (at most 20 s)
@@ -135,7 +160,7 @@ proxy_ssh() {
     [ "$out" = "through wss" ] && more_tunnels_closed "$before" && sni_logged "$EICE_DNS" &&
         sni_logged ec2.us-east-1.amazonaws.com
 }
-check "${CASES[6]}" proxy_ssh
+check "${CASES[7]}" proxy_ssh
 # essh [eic ssh options...]: eic ssh as alice through the endpoint, with no --endpoint-url.
 essh() {
     AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK TMPDIR="$KEYTMP" SHELL="$EIC_PROXY_SHELL" \
@@ -149,8 +174,8 @@ essh_ok() {
     echo "$out"
     [ "$out" = "eic ssh" ] && more_tunnels_closed "$before" && no_key_dirs
 }
-check "${CASES[7]}" with_bundle essh_ok
-check "${CASES[8]}" essh_ok --ca-bundle "$TLS_CA"
+check "${CASES[8]}" with_bundle essh_ok
+check "${CASES[9]}" essh_ok --ca-bundle "$TLS_CA"
 
 # open_tunnel [options...]: straight to the endpoint (its address and name given: no https call first).
 open_tunnel() {
@@ -158,20 +183,20 @@ open_tunnel() {
         --instance-id $INSTANCE --instance-connect-endpoint-id $EICE --instance-connect-endpoint-dns-name "$EICE_DNS" \
         --private-ip-address $PRIVATE --remote-port 2222 "$@" </dev/null
 }
-check "${CASES[9]}" expect_status 255 \
+check "${CASES[10]}" expect_status 255 \
     "Instance Connect Endpoint $EICE: SSL validation failed for $EICE_DNS: certificate not trusted (" \
     open_tunnel --ca-bundle "$OTHER_CA"
 
 # The emulator again, with a certificate for another name only.
 sandbox_start_imds --config "$WORK/world.json" --tls-listen 127.0.0.1:443 --tls-name www.example.com ||
     { not_ok "emulator restarts with --tls-name www.example.com"; finish; exit; }
-check "${CASES[10]}" expect_status 255 "SSL validation failed for ec2-instance-connect.us-east-1.amazonaws.com: \
+check "${CASES[11]}" expect_status 255 "SSL validation failed for ec2-instance-connect.us-east-1.amazonaws.com: \
 name mismatch, the certificate is not for ec2-instance-connect.us-east-1.amazonaws.com" push --ca-bundle "$TLS_CA"
-check "${CASES[11]}" expect_status 255 \
+check "${CASES[12]}" expect_status 255 \
     "Instance Connect Endpoint $EICE: SSL validation failed for $EICE_DNS: name mismatch, the certificate is not for" \
     open_tunnel --ca-bundle "$TLS_CA"
 
-check "${CASES[12]}" pushed --endpoint-url http://169.254.169.254 --ca-bundle "$OTHER_CA"
+check "${CASES[13]}" pushed --endpoint-url http://169.254.169.254 --ca-bundle "$OTHER_CA"
 imds_https() {
     local code
     code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TLS_CA" --resolve www.example.com:443:127.0.0.1 \
@@ -180,13 +205,13 @@ imds_https() {
     [ "$code" = 404 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
         -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)" = 200 ]
 }
-check "${CASES[13]}" imds_https
+check "${CASES[14]}" imds_https
 bad_name() {
     expect_status 2 "cannot set up TLS" "$EMULATOR" --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 \
         --state-dir "$WORK/bad-name" --tls-name 'a.example,DNS:evil.example' --log-file "$WORK/bad-name.log" &&
         grep "'a.example,DNS:evil.example' is neither a DNS name nor an IP address" "$WORK/bad-name.log"
 }
-check "${CASES[14]}" bad_name
+check "${CASES[15]}" bad_name
 
 sandbox_stop
 finish
