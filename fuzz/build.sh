@@ -48,12 +48,13 @@ fi
 mkdir -p "$out/obj"
 # One object per source, rebuilt when any source or header of the tree is newer than it.
 compile() { # SRC OBJ
-    local obj=$2
+    local obj=$2 dir includes=()
+    for dir in "$src"/lib/*/; do includes+=("-I$dir"); done
     if [ ! -f "$obj" ] || [ -n "$(find "$src/$1" "$src/lib" "$src/emulator" "$src/client" "$src/fuzz" \
                                       -name '*.[ch]' -newer "$obj" -print -quit)" ]; then
         mkdir -p "$(dirname "$obj")"
         # shellcheck disable=SC2086,SC2090
-        $cc $cflags -DFUZZ_DATA_DIR="\"$src/tests/data\"" $(printf -- '-I%s ' "$src"/lib/*/) -I"$src/emulator" -I"$src/client" \
+        $cc $cflags -DFUZZ_DATA_DIR="\"$src/tests/data\"" "${includes[@]}" -I"$src/emulator" -I"$src/client" \
             -I"$src/fuzz" -c "$src/$1" -o "$obj"
     fi
 }

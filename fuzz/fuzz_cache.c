@@ -5,7 +5,15 @@
  * every input of header size or more before writing it to accounts.db in a private directory
  * under /dev/shm (the only file it writes).
  * The corpus holds real files written by eic_cache_add_users (fuzz/make-corpus.sh). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "eic_cache_format.h"
+#include "eic_util.h"
 
 #include "fuzz_common.h"
 

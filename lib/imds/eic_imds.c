@@ -437,15 +437,18 @@ int eic_imds_new(const struct eic_imds_options *opts, struct eic_imds **out)
     long timeout = opts->request_timeout_ms ? opts->request_timeout_ms : DEFAULT_TIMEOUT_MS;
     long ttl = opts->token_ttl ? opts->token_ttl : DEFAULT_TOKEN_TTL;
     size_t max_response = opts->max_response ? opts->max_response : DEFAULT_MAX_RESPONSE;
+    /* eic.conf's "auto" is discovery, as NULL is. */
+    const char *endpoint =
+        opts->endpoint != NULL && strcmp(opts->endpoint, EIC_IMDS_ENDPOINT_AUTO) == 0 ? NULL : opts->endpoint;
     CURL *c;
     int ret;
 
     *out = NULL;
-    if ((opts->endpoint != NULL && eic_config_check_endpoint(opts->endpoint) != 0) || timeout < 1 || ttl < 1 ||
+    if ((endpoint != NULL && eic_config_check_endpoint(endpoint) != 0) || timeout < 1 || ttl < 1 ||
         ttl > 21600 || max_response > (size_t)LONG_MAX) {
         return EINVAL;
     }
-    for (const char *const *e = opts->discover; opts->endpoint == NULL && e != NULL && *e != NULL; e++) {
+    for (const char *const *e = opts->discover; endpoint == NULL && e != NULL && *e != NULL; e++) {
         if (eic_config_check_endpoint(*e) != 0) {
             return EINVAL;
         }
@@ -461,7 +464,7 @@ int eic_imds_new(const struct eic_imds_options *opts, struct eic_imds **out)
     imds->request_timeout_ms = timeout;
     imds->token_ttl = ttl;
     imds->max_response = max_response;
-    if (opts->endpoint == NULL) {
+    if (endpoint == NULL) {
         imds->discover = opts->discover != NULL ? opts->discover : default_discover;
         /* Found before in this process: no discovery again. */
         pthread_mutex_lock(&found_lock);
@@ -470,7 +473,7 @@ int eic_imds_new(const struct eic_imds_options *opts, struct eic_imds **out)
         }
         pthread_mutex_unlock(&found_lock);
     } else {
-        imds->endpoint = strdup(opts->endpoint);
+        imds->endpoint = strdup(endpoint);
     }
     imds->curl = c = curl_easy_init();
     if ((imds->endpoint == NULL && imds->discover == NULL) || c == NULL) {

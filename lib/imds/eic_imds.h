@@ -28,7 +28,7 @@ struct eic_imds;
 #define EIC_IMDS_DISCOVER_CONNECT_MS 250
 
 struct eic_imds_options {
-    /* "http://169.254.169.254" or "http://127.0.0.1:8169"; NULL: discovery. The first endpoint of
+    /* "http://169.254.169.254" or "http://127.0.0.1:8169"; NULL or "auto": discovery. The first endpoint of
      * discover (NULL: EIC_IMDS_DISCOVER_DEFAULT) that answers the token PUT with any HTTP status is
      * the endpoint from then on, for this handle and for every later handle of this process that
      * discovers over the same list (logged once, when found). An endpoint that refuses, cannot be

@@ -577,7 +577,7 @@ int eic_keys_for_user(const struct eic_config *cfg, const char *user, const char
     }
     memset(&opts, 0, sizeof(opts));
     /* "auto": discovery (eic_imds.h), whose result this process keeps. */
-    opts.endpoint = strcmp(cfg->imds_endpoint, EIC_IMDS_ENDPOINT_AUTO) == 0 ? NULL : cfg->imds_endpoint;
+    opts.endpoint = cfg->imds_endpoint;
     opts.request_timeout_ms = cfg->imds_timeout_ms;
     opts.token_ttl = cfg->imds_token_ttl;
     opts.max_response = (size_t)cfg->imds_max_response;
