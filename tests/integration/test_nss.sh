@@ -34,9 +34,10 @@ light_deps() {
 }
 check "the module needs nothing but libc (no libcurl/libcrypto/libjson-c)" light_deps
 # The one init_array entry is the toolchain's frame_dummy; a constructor of ours would add one.
-# ASan adds its own to every instrumented object: in that suite, the in-tree (shipped) build is read.
+# ASan adds its own to every instrumented object: in that suite, the in-tree (shipped) build is read,
+# two levels up (the suite runs in build/asan, scripts/build-asan's copy of the tree).
 SHIPPED_MODULE=$MODULE
-[ "$EIC_TEST_SUITE" = asan ] && SHIPPED_MODULE="$TOP/nss_eic/libnss_eic.so.2"
+[ "$EIC_TEST_SUITE" = asan ] && SHIPPED_MODULE="$TOP/../../nss_eic/libnss_eic.so.2"
 check "the light module has no constructor (no work at load time)" \
     bash -c "readelf -d '$SHIPPED_MODULE' | grep -q 'INIT_ARRAYSZ) *8 (bytes)'"
 
