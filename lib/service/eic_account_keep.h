@@ -13,8 +13,8 @@
 /* What the account cache is given for the account name, mapped from principal by rule (a map
  * rule): the rule's groups, and this configuration's home base, shell and id range. Creating an
  * account (eic_resolve_account) and bringing it in line with the rules at each login
- * (eic_account_keep) both take it from here, so that an account is always written the same way. user and range borrow from
- * cfg, rule, name and principal. */
+ * (eic_account_keep) both take it from here, so that an account is always written the same way.
+ * user and range borrow from cfg, rule, name and principal. */
 void eic_account_request(const struct eic_config *cfg, const struct eic_rule *rule, const char *name,
                          const char *principal, struct eic_cache_new_user *user, struct eic_cache_range *range);
 
