@@ -13,8 +13,9 @@
  * answered {"roleCredentials": {"accessKeyId", "secretAccessKey", "sessionToken",
  * "expiration": <Unix time in milliseconds>}}, or an error named by x-amzn-ErrorType (401
  * UnauthorizedException: the token is not, or no longer, valid).
- * Endpoint: AWS_ENDPOINT_URL_SSO, else AWS_ENDPOINT_URL, else
- * https://portal.sso.SSO_REGION.amazonaws.com (as cred_sts.c picks STS's).
+ * Endpoint: endpoints.h's for "sso" in sso_region (AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL, the
+ * profile's services section or endpoint_url, else the rule set's portal.sso[-fips].SSO_REGION.
+ * in the region's partition), as cred_sts.c picks STS's.
  *
  * Unlike botocore, eic does not renew an expiring token with its refresh token (sso-oidc
  * CreateToken): an expired one is an error that says to run `aws sso login`. */
@@ -34,6 +35,7 @@
 #include "eic_codec.h"
 #include "eic_log.h"
 #include "eic_util.h"
+#include "endpoints.h"
 #include "http.h"
 
 #define METHOD "sso"
@@ -244,24 +246,26 @@ done:
 
 /* The GetRoleCredentials URL for c, as a parsed URL: the endpoint's path (botocore joins it and
  * the operation's with one '/'), then the operation's. */
-static int portal_url(const struct sso_config *c, CURLU **out, char *err, size_t err_len)
+static int portal_url(const char *profile, const struct sso_config *c, CURLU **out, char *err, size_t err_len)
 {
-    const char *base = getenv("AWS_ENDPOINT_URL_SSO");
-    char *dflt = NULL, *scheme = NULL, *host = NULL, *path = NULL, *query = NULL, *full_path = NULL;
+    const char *source = NULL;
+    char *base = NULL, *scheme = NULL, *host = NULL, *path = NULL, *query = NULL, *full_path = NULL;
     char *role = NULL, *account = NULL, *params = NULL;
+    char why[256];
     CURLU *u = curl_url();
     size_t path_len;
-    int ret = ENOMEM;
+    int ret;
 
     *out = NULL;
-    if (base == NULL || base[0] == '\0') {
-        base = getenv("AWS_ENDPOINT_URL");
+    ret = eic_endpoint_resolve(EIC_SERVICE_SSO, c->region, profile, NULL, &base, &source, why, sizeof(why));
+    if (ret == EINVAL) {
+        snprintf(err, err_len, "Error when retrieving credentials from " METHOD ": %s", why);
     }
-    if ((base == NULL || base[0] == '\0') && asprintf(&dflt, "https://portal.sso.%s.amazonaws.com", c->region) < 0) {
-        dflt = NULL;
+    if (ret != 0) {
         goto done;
     }
-    base = dflt ? dflt : base;
+    eic_log(LOG_DEBUG, "credentials: SSO portal %s (from %s)", base, source);
+    ret = ENOMEM;
     role = curl_easy_escape(NULL, c->role_name, 0);
     account = curl_easy_escape(NULL, c->account_id, 0);
     if (u == NULL || role == NULL || account == NULL) {
@@ -305,7 +309,7 @@ done:
     curl_free(query);
     curl_free(role);
     curl_free(account);
-    free(dflt);
+    free(base);
     free(full_path);
     free(params);
     return ret;
@@ -385,7 +389,7 @@ int eic_cred_sso(const char *profile, struct eic_credentials *out, char *err, si
         ret = load_token(profile, &c, &token, err, err_len);
     }
     if (ret == 0) {
-        ret = portal_url(&c, &url, err, err_len);
+        ret = portal_url(profile, &c, &url, err, err_len);
     }
     if (ret == 0) {
         ret = eic_ca_bundle_resolve(NULL, profile, &bundle);

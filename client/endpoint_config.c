@@ -124,6 +124,12 @@ static const char *service_env(const struct eic_service *svc)
     if (strcmp(svc->name, EIC_SERVICE_EIC) == 0) {
         return getenv("AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT");
     }
+    if (strcmp(svc->name, EIC_SERVICE_SSO) == 0) {
+        return getenv("AWS_ENDPOINT_URL_SSO");
+    }
+    if (strcmp(svc->name, EIC_SERVICE_SSO_OIDC) == 0) {
+        return getenv("AWS_ENDPOINT_URL_SSO_OIDC");
+    }
     return getenv("AWS_ENDPOINT_URL_STS");
 }
 

@@ -8,12 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Each service: its endpoint prefix, its key in a "[services NAME]" section (botocore's service
- * id, snake case), and whether its rule set has the aws-us-gov FIPS exception (endpoints.h). */
+/* Each service: its name, its endpoint prefix, its key in a "[services NAME]" section (botocore's
+ * service id, snake case), and whether its rule set has the aws-us-gov FIPS exception
+ * (endpoints.h). */
 static const struct eic_service services[] = {
-    {EIC_SERVICE_EC2, "ec2", true},
-    {EIC_SERVICE_EIC, "ec2_instance_connect", false},
-    {EIC_SERVICE_STS, "sts", true},
+    {EIC_SERVICE_EC2, "ec2", "ec2", true},
+    {EIC_SERVICE_EIC, "ec2-instance-connect", "ec2_instance_connect", false},
+    {EIC_SERVICE_STS, "sts", "sts", true},
+    {EIC_SERVICE_SSO, "portal.sso", "sso", true},
+    {EIC_SERVICE_SSO_OIDC, "oidc", "sso_oidc", true},
 };
 
 const struct eic_service *eic_service_find(const char *name)
@@ -77,11 +80,11 @@ int eic_endpoint_builtin(const char *service, const char *region, bool fips, boo
         return EINVAL;
     }
     if (fips && !dual_stack && svc->us_gov_fips_is_plain && strcmp(p->id, "aws-us-gov") == 0) {
-        n = asprintf(url, "https://%s.%s.amazonaws.com", service, region);
+        n = asprintf(url, "https://%s.%s.amazonaws.com", svc->host, region);
     } else if (!fips && !dual_stack && strcmp(service, EIC_SERVICE_STS) == 0 && strcmp(region, "aws-global") == 0) {
         n = asprintf(url, "https://sts.amazonaws.com");
     } else {
-        n = asprintf(url, "https://%s%s.%s.%s", service, fips ? "-fips" : "", region,
+        n = asprintf(url, "https://%s%s.%s.%s", svc->host, fips ? "-fips" : "", region,
                      dual_stack ? p->dual_stack_dns_suffix : p->dns_suffix);
     }
     if (n < 0) {

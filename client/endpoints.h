@@ -2,18 +2,21 @@
  *
  * A configured URL first, the first of:
  *   1. --endpoint-url, for the service of the command only (the caller passes it or NULL)
- *   2. AWS_ENDPOINT_URL_<SERVICE>  (EC2, EC2_INSTANCE_CONNECT, STS)
+ *   2. AWS_ENDPOINT_URL_<SERVICE>  (EC2, EC2_INSTANCE_CONNECT, STS, SSO, SSO_OIDC)
  *   3. AWS_ENDPOINT_URL
  *   4. the profile's "services = NAME": in the config file's "[services NAME]" section,
- *      "<service> =" followed by an indented "endpoint_url = URL" (ec2, ec2_instance_connect, sts)
+ *      "<service> =" followed by an indented "endpoint_url = URL" (ec2, ec2_instance_connect, sts,
+ *      sso, sso_oidc)
  *   5. the profile's endpoint_url
  * 2-5 are skipped when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (else the profile's
  * ignore_configured_endpoint_urls) is "true".
  * Else the service's endpoint rule set (botocore's endpoint-rule-set-1.json of ec2,
- * ec2-instance-connect and sts): the region's partition (partitions.h) gives the DNS suffix;
- * FIPS (AWS_USE_FIPS_ENDPOINT, else use_fips_endpoint) adds "-fips" to the service's label,
- * dual-stack (AWS_USE_DUALSTACK_ENDPOINT, else use_dualstack_endpoint) takes the partition's
- * dual-stack suffix: https://SERVICE[-fips].REGION.SUFFIX. Two exceptions of the rule sets: EC2
+ * ec2-instance-connect, sts, sso (the IAM Identity Center portal) and sso-oidc): the region's
+ * partition (partitions.h) gives the DNS suffix; FIPS (AWS_USE_FIPS_ENDPOINT, else
+ * use_fips_endpoint) adds "-fips" to the service's host label, dual-stack
+ * (AWS_USE_DUALSTACK_ENDPOINT, else use_dualstack_endpoint) takes the partition's dual-stack
+ * suffix: https://HOST[-fips].REGION.SUFFIX (HOST "portal.sso" for sso, "oidc" for sso-oidc, the
+ * service's name for the others). Two exceptions of the rule sets: EC2
  * and STS with FIPS alone in aws-us-gov are https://SERVICE.REGION.amazonaws.com, and STS in
  * region aws-global is https://sts.amazonaws.com. FIPS and dual-stack never change a configured
  * URL (botocore ignores both then). */
@@ -26,13 +29,17 @@
 #include "api.h"
 #include "partitions.h"
 
-/* The services eic calls, by their endpoint prefix and signing name. */
+/* The services eic calls, by botocore's names for them (for the signed ones also the signing
+ * name). */
 #define EIC_SERVICE_EC2 "ec2"
 #define EIC_SERVICE_EIC "ec2-instance-connect"
 #define EIC_SERVICE_STS "sts"
+#define EIC_SERVICE_SSO "sso"
+#define EIC_SERVICE_SSO_OIDC "sso-oidc"
 
 struct eic_service {
-    const char *name;          /* endpoint prefix and signing name */
+    const char *name;          /* botocore's service name */
+    const char *host;          /* the rule set's first host label (the endpoint prefix) */
     const char *config_id;     /* its key in a "[services NAME]" section */
     bool us_gov_fips_is_plain; /* the rule set's aws-us-gov FIPS exception */
 };

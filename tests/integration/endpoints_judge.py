@@ -15,7 +15,7 @@ import botocore.loaders
 import botocore.session
 from botocore.endpoint_provider import EndpointProvider
 
-SERVICES = ["ec2", "ec2-instance-connect", "sts"]
+SERVICES = ["ec2", "ec2-instance-connect", "sts", "sso", "sso-oidc"]
 # One or more regions of each partition, the partitions' listed pseudo-regions, regions that only
 # the expressions match, and one that none does (the first partition's).
 REGIONS = ["us-east-1", "eu-west-3", "il-central-1", "mx-central-1", "ap-southeast-7", "aws-global",
@@ -39,12 +39,20 @@ def table():
                     print("\t".join([service, region, str(fips).lower(), str(dual).lower(), url]))
 
 
+# An operation of each service eic calls: the endpoint is resolved per request.
+OPERATIONS = {"ec2": "DescribeInstances", "ec2-instance-connect": "SendSSHPublicKey", "sts": "AssumeRole",
+              "sso": "GetRoleCredentials", "sso-oidc": "CreateToken"}
+
+
 def url(service, region, endpoint_url=None):
+    """The URL the client's requests go to: its rule-set resolver's answer, not client.meta.endpoint_url
+    (the older endpoints.json's, which differs for sso and sso-oidc with FIPS in aws-us-gov)."""
     try:
         client = botocore.session.Session().create_client(
             service, region_name=region, endpoint_url=endpoint_url, aws_access_key_id="AKIDEXAMPLE",
             aws_secret_access_key="secret")
-        print(client.meta.endpoint_url)
+        operation = client.meta.service_model.operation_model(OPERATIONS[service])
+        print(client._ruleset_resolver.construct_endpoint(operation, {}, {}).url)
     except Exception as e:
         print("ERROR: %s" % e)
 

@@ -91,6 +91,19 @@ check "SSO (sso_session): botocore resolves sso and its push has the same caller
     botocore_pushed_as ssosession-boto sso "$SSO_ADMIN"
 check "SSO (sso_session): eic ssh signs DescribeInstances and the push" ssh_pushed_by ssossh sso "$SSO_ADMIN"
 
+# The portal's URL as the SDKs resolve it (client/endpoints.h, judged by botocore in
+# test_endpoints.sh): here from the profile's services section, no variable.
+sso_from_section() {
+    case_env sso-section AWS_PROFILE=dev
+    printf '[profile dev]\n%bsso_role_name = Admin\nservices = emu\n[services emu]\nsso =\n  endpoint_url = %s\n%s\n' \
+        "$SESSION_LINES" "$URL" '[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1' >"$CASE_HOME/.aws/config"
+    sso_token corp eic-sso-access-token 2099-01-01T00:00:00Z
+    pushed_by ssosection sso "$SSO_ADMIN" && grep -q "SSO portal $URL (from the profile's services section)" "$WORK/err"
+}
+check "SSO: the portal's URL from the profile's services section (sso =)" sso_from_section
+
 # ---- SSO: legacy profiles ----
 sso_case sso-legacy "sso_start_url = $LEGACY_URL\nsso_region = us-east-1\nsso_account_id = $ACCOUNT\nsso_role_name = Admin\n"
 # A token of no user in the world: session "sso". expiresAt as older AWS CLI v2 releases wrote it.

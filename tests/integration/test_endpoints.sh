@@ -27,7 +27,7 @@ fi
 same_partitions() { diff <("$BOTO_PY" "$TOP/scripts/gen-partitions") "$TOP/client/partitions.c"; }
 check "client/partitions.c is what scripts/gen-partitions makes from botocore's partitions.json" same_partitions
 same_table() { diff <("$BOTO_PY" "$JUDGE" table) <(grep -v '^#' "$TEST_DATA/endpoints.tsv"); }
-check "tests/data/endpoints.tsv is what botocore's rule sets answer (ec2, ec2-instance-connect, sts; every partition)" \
+check "tests/data/endpoints.tsv is what botocore's rule sets answer (ec2, ec2-instance-connect, sts, sso, sso-oidc; every partition)" \
     same_table
 
 # The configurations: a config file, credentials, and no AWS_* variable but those a case sets.
@@ -41,6 +41,8 @@ ec2 =
   endpoint_url = http://section-ec2.example:8002
 ec2_instance_connect =
   endpoint_url = http://section-eic.example:8003/base
+sso =
+  endpoint_url = https://section-portal.example
 
 [profile fips]
 use_fips_endpoint = true
@@ -60,12 +62,13 @@ INI
 printf '[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n' >"$WORK/credentials"
 BASE_ENV=(HOME="$WORK" PATH="$PATH" AWS_CONFIG_FILE="$WORK/config" AWS_SHARED_CREDENTIALS_FILE="$WORK/credentials")
 
-# agree REGION [--cli URL] [VAR=VALUE...]: for each service, eic's URL is botocore's.
+# agree REGION [--cli URL] [VAR=VALUE...]: for each service, eic's URL is botocore's (sso: the
+# IAM Identity Center portal of SSO profiles; sso-oidc: where their tokens are refreshed).
 agree() {
     local region=$1 cli=() s ours theirs rc=0
     shift
     if [ "${1:-}" = --cli ]; then cli=("$2"); shift 2; fi
-    for s in ec2 ec2-instance-connect sts; do
+    for s in ec2 ec2-instance-connect sts sso sso-oidc; do
         ours=$(env -i "${BASE_ENV[@]}" "$@" "$TOOL" $s "$region" ${cli[@]+"${cli[@]}"})
         theirs=$(env -i "${BASE_ENV[@]}" "$@" "$BOTO_PY" "$JUDGE" url $s "$region" ${cli[@]+"${cli[@]}"})
         theirs=${theirs%/}
@@ -74,11 +77,11 @@ agree() {
     done
     return $rc
 }
-check "profile services section before the profile's endpoint_url (sts: no entry there)" agree us-east-1
+check "profile services section before the profile's endpoint_url (sts, sso-oidc: no entry there)" agree us-east-1
 check "AWS_ENDPOINT_URL before the config file" agree us-east-1 AWS_ENDPOINT_URL=http://global.example:9000
 check "AWS_ENDPOINT_URL_<SERVICE> before AWS_ENDPOINT_URL, each for its service" agree us-east-1 \
     AWS_ENDPOINT_URL=http://global.example:9000 AWS_ENDPOINT_URL_EC2=http://ec2.example:9001 \
-    AWS_ENDPOINT_URL_STS=https://sts.example
+    AWS_ENDPOINT_URL_STS=https://sts.example AWS_ENDPOINT_URL_SSO_OIDC=http://oidc.example:9002
 check "an empty AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT is as if unset" agree us-east-1 \
     AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT= AWS_ENDPOINT_URL=http://global.example:9000
 check "--endpoint-url before everything (for the service it is given to)" agree us-east-1 --cli http://cli.example:7 \
