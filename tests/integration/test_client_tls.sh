@@ -25,13 +25,13 @@ CASES=(
     "ssh with ProxyCommand 'eic open-tunnel --ca-bundle' logs in through wss (idle 12 s: over the emulator's 10 s connection timeout), SNI the endpoint's DNS name"
     "eic ssh --connection-type eice with AWS_CA_BUNDLE: https and wss, logs in"
     "eic ssh --ca-bundle: the bundle reaches the tunnel (ProxyCommand), logs in"
-    "a certificate of another CA, or none of the system's: refused over wss, certificate not trusted, naming the endpoint"
+    "a certificate of another CA or of none of the system's: refused over wss, not trusted, naming the endpoint"
     "a certificate for another name: refused over https, name mismatch, naming the host"
     "a certificate for another name: refused over wss, name mismatch, naming the endpoint"
     "plain http:// endpoint URLs are used as before (IMDS address, http)"
     "IMDS is not served over https (404), as EC2's is plain http"
     "eic-emulator --tls-name with a name that is not a DNS name or address: usage error"
-    "eic open-tunnel --local-port: two tunnels at once through wss, each presigned with refreshed assume-role credentials"
+    "eic open-tunnel --local-port: two tunnels at once over wss, each presigned with refreshed assume-role keys"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -190,8 +190,8 @@ open_tunnel() {
         --private-ip-address $PRIVATE --remote-port 2222 "$@" </dev/null
 }
 untrusted_wss() {
-    expect_status 255 "Instance Connect Endpoint $EICE: SSL validation failed for $EICE_DNS: certificate not trusted (" \
-        open_tunnel "$@"
+    local want="Instance Connect Endpoint $EICE: SSL validation failed for $EICE_DNS: certificate not trusted ("
+    expect_status 255 "$want" open_tunnel "$@"
 }
 check "${CASES[10]}" eval 'untrusted_wss --ca-bundle "$OTHER_CA" && untrusted_wss'
 
