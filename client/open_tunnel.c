@@ -10,10 +10,10 @@
  *   2. The URL wss://DNSNAME/openTunnel?instanceConnectEndpointId=..&remotePort=..
  *      &privateIpAddress=..[&maxTunnelDuration=..] is presigned with SigV4 in the query
  *      (lib/aws/eic_sigv4.h; service ec2-instance-connect, 60 s). The tunnel always goes to the
- *      endpoint's own name, never to a configured API URL. For tests only, EIC_TEST_TUNNEL=ws:N
- *      (or wss:N) makes it ws://DNSNAME:N (wss://DNSNAME:N): the emulator speaks no TLS and
- *      listens on a port of its own; the tests' /etc/hosts gives the name its address.
- *   3. TCP (and TLS for wss: the CA bundle as for https, the host name verified, SNI), the
+ *      endpoint's own name on port 443, never to a configured API URL, and always over TLS: no
+ *      setting makes it plaintext (the tests give the name the emulator's address in a namespace's
+ *      /etc/hosts, and trust the emulator's CA as any CA bundle).
+ *   3. TCP and TLS (the CA bundle as for https, the host name verified, SNI), the
  *      WebSocket handshake (RFC 6455 section 4; client/ws_client.c), then lib/aws/eic_tunnel.h
  *      relays stdin/stdout (or, with --local-port, each accepted connection).
  * An answer other than 101 is the service refusing: its JSON error is printed the AWS CLI's way. */
@@ -145,10 +145,7 @@ static bool parse_long(const char *text, long min, long max, long *out)
 
 /* Everything a tunnel needs once the endpoint is known; each tunnel is presigned anew. */
 struct tunnel_target {
-    bool tls;
-    const char *connect_host;
-    const char *connect_port;
-    const char *host_header;
+    const char *host;          /* the endpoint's DNS name: wss://host/ (port 443), the Host header */
     const char *params;        /* the OpenTunnel parameters, encoded */
     const char *region;
     const char *profile;       /* --profile: creds are refreshed as they were resolved */
@@ -165,7 +162,7 @@ static int run_tunnel(const struct tunnel_target *t, int in, int out)
     char amz_date[EIC_SIGV4_AMZ_DATE_LEN + 1];
     struct eic_sigv4_scope scope = {amz_date, t->region, TUNNEL_SERVICE};
     struct eic_sigv4_presign presign = {
-        .method = "GET", .host = t->host_header, .path = "/openTunnel", .query = t->params,
+        .method = "GET", .host = t->host, .path = "/openTunnel", .query = t->params,
         .expires = PRESIGN_EXPIRES, .access_key_id = t->creds->access_key_id,
         .secret_access_key = t->creds->secret_access_key, .session_token = t->creds->session_token,
     };
@@ -183,10 +180,9 @@ static int run_tunnel(const struct tunnel_target *t, int in, int out)
         fprintf(stderr, "eic: cannot presign the tunnel request: %s\n", strerror(ret ? ret : ENOMEM));
         goto done;
     }
-    ret = eic_ws_client_connect(&c, t->connect_host, t->connect_port, t->tls, t->ca_bundle, CONNECT_TIMEOUT_MS, err,
-                                sizeof(err));
+    ret = eic_ws_client_connect(&c, t->host, t->ca_bundle, CONNECT_TIMEOUT_MS, err, sizeof(err));
     if (ret == 0) {
-        ret = eic_ws_client_handshake(&c, t->host_header, path_query, &hs, err, sizeof(err));
+        ret = eic_ws_client_handshake(&c, t->host, path_query, &hs, err, sizeof(err));
     }
     if (ret != 0) {
         fprintf(stderr, "eic: Instance Connect Endpoint %s: %s\n", t->endpoint_id, err);
@@ -341,11 +337,9 @@ int eic_cmd_open_tunnel(int argc, char **argv)
     struct eic_api_call call = {0};
     struct tunnel_target target;
     struct sigaction stop = {.sa_handler = on_stop_signal}, ign = {.sa_handler = SIG_IGN};
-    char *region = NULL, *params = NULL, *host_header = NULL, *ec2_url = NULL;
+    char *region = NULL, *params = NULL, *ec2_url = NULL;
     char *esc_ip = NULL, *bundle = NULL;
-    const char *connect_host, *connect_port, *test_origin;
-    bool tls;
-    long port = 22, duration = 0, listen_port = 0, test_port = 0;
+    long port = 22, duration = 0, listen_port = 0;
     unsigned char addr[sizeof(struct in6_addr)];
     int status;
 
@@ -474,32 +468,9 @@ int eic_cmd_open_tunnel(int argc, char **argv)
             dns_name ? dns_name : "-");
 
     /* 2. The presigned URL. */
-    connect_host = dns_name;
-    tls = true;
-    connect_port = "443";
-    test_origin = getenv("EIC_TEST_TUNNEL");
-    if (test_origin != NULL && test_origin[0] != '\0') {
-        tls = strncmp(test_origin, "wss:", 4) == 0;
-        connect_port = test_origin + (tls ? 4 : 3);
-        if ((!tls && strncmp(test_origin, "ws:", 3) != 0) || !parse_long(connect_port, 1, 65535, &test_port)) {
-            fprintf(stderr, "eic: EIC_TEST_TUNNEL: '%.16s' is not ws:PORT or wss:PORT\n", test_origin);
-            status = EIC_EXIT_CONFIG;
-            goto done;
-        }
-        eic_log(LOG_DEBUG, "EIC_TEST_TUNNEL: %s to port %s of %s (tests only)", tls ? "wss" : "ws", connect_port,
-                dns_name);
-    }
-    /* The Host header names the port when it is not the scheme's (as botocore's). */
-    if (strcmp(connect_port, tls ? "443" : "80") != 0) {
-        if (asprintf(&host_header, "%s:%s", dns_name, connect_port) < 0) {
-            host_header = NULL;
-        }
-    } else {
-        host_header = strdup(dns_name);
-    }
     esc_ip = curl_easy_escape(NULL, private_ip, 0);
     /* The parameters in the AWS CLI's order; maxTunnelDuration only when given. */
-    if (host_header == NULL || esc_ip == NULL ||
+    if (esc_ip == NULL ||
         (duration > 0 ? asprintf(&params, "instanceConnectEndpointId=%s&remotePort=%ld&privateIpAddress=%s"
                                           "&maxTunnelDuration=%ld", endpoint_id, port, esc_ip, duration)
                       : asprintf(&params, "instanceConnectEndpointId=%s&remotePort=%ld&privateIpAddress=%s",
@@ -508,11 +479,10 @@ int eic_cmd_open_tunnel(int argc, char **argv)
         status = EIC_EXIT_OTHER;
         goto done;
     }
-    eic_log(LOG_DEBUG, "%s://%s/openTunnel?%s", tls ? "wss" : "ws", host_header, params);
+    eic_log(LOG_DEBUG, "wss://%s/openTunnel?%s", dns_name, params);
     target = (struct tunnel_target){
-        .tls = tls, .connect_host = connect_host, .connect_port = connect_port, .host_header = host_header,
-        .params = params, .region = region, .profile = profile, .creds = &creds, .ca_bundle = call.ca_bundle,
-        .endpoint_id = endpoint_id, .status_file = status_file,
+        .host = dns_name, .params = params, .region = region, .profile = profile, .creds = &creds,
+        .ca_bundle = call.ca_bundle, .endpoint_id = endpoint_id, .status_file = status_file,
     };
 
     /* 3. Connect, upgrade, relay: stdin/stdout, or each connection to the local port. */
@@ -531,7 +501,6 @@ done:
     eic_credentials_free(&creds);
     curl_free(esc_ip);
     free(params);
-    free(host_header);
     free(ec2_url);
     free(region);
     free(bundle);

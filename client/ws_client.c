@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #define MAX_RESPONSE_HEAD (16 * 1024)
 #define MAX_ERROR_BODY (64 * 1024)
 #define HANDSHAKE_TIMEOUT_MS 30000
+#define WSS_PORT "443"              /* the only port an Instance Connect Endpoint serves */
 
 void eic_ws_client_close(struct eic_ws_client *c)
 {
@@ -208,7 +210,7 @@ static int conn_write_all(struct eic_ws_client *c, const char *data, size_t len,
 {
     while (len > 0) {
         short want = POLLOUT;
-        ssize_t n = c->ssl ? conn_io(c, (void *)data, len, &want, false) : send(c->fd, data, len, MSG_NOSIGNAL);
+        ssize_t n = conn_io(c, (void *)data, len, &want, false);
         int ret;
 
         if (n > 0) {
@@ -232,7 +234,7 @@ static ssize_t conn_read_some(struct eic_ws_client *c, void *buf, size_t len, lo
 {
     for (;;) {
         short want = POLLIN;
-        ssize_t n = c->ssl ? conn_io(c, buf, len, &want, true) : recv(c->fd, buf, len, 0);
+        ssize_t n = conn_io(c, buf, len, &want, true);
         int ret;
 
         if (n >= 0) {
@@ -393,8 +395,8 @@ done:
     return ret;
 }
 
-int eic_ws_client_connect(struct eic_ws_client *c, const char *host, const char *port, bool tls,
-                          const char *ca_bundle, long timeout_ms, char *err, size_t err_len)
+int eic_ws_client_connect(struct eic_ws_client *c, const char *host, const char *ca_bundle, long timeout_ms,
+                          char *err, size_t err_len)
 {
     long long deadline = eic_tunnel_now_ms() + timeout_ms;
     int ret;
@@ -402,8 +404,8 @@ int eic_ws_client_connect(struct eic_ws_client *c, const char *host, const char 
     c->fd = -1;
     c->ctx = NULL;
     c->ssl = NULL;
-    ret = tcp_connect(host, port, deadline, &c->fd, err, err_len);
-    if (ret == 0 && tls) {
+    ret = tcp_connect(host, WSS_PORT, deadline, &c->fd, err, err_len);
+    if (ret == 0) {
         ret = tls_start(c, host, ca_bundle, deadline, err, err_len);
     }
     return ret;
@@ -411,9 +413,5 @@ int eic_ws_client_connect(struct eic_ws_client *c, const char *host, const char 
 
 void eic_ws_client_tunnel_conn(struct eic_ws_client *c, struct eic_ws_conn *out)
 {
-    *out = (struct eic_ws_conn){.fd = c->fd};
-    if (c->ssl != NULL) {
-        *out = (struct eic_ws_conn){.fd = c->fd, .ctx = c, .read = tls_read, .write = tls_write,
-                                    .pending = tls_pending};
-    }
+    *out = (struct eic_ws_conn){.fd = c->fd, .ctx = c, .read = tls_read, .write = tls_write, .pending = tls_pending};
 }

@@ -8,8 +8,6 @@ CLI's `ec2-instance-connect open-tunnel` does (service ec2-instance-connect, GET
   emu_tunnel.py open URL [options]
       presign, send the upgrade request, print "status N" and the error "type"; with --send TEXT
       write TEXT as one binary frame and print what comes back ("recv ..."), then close
-  emu_tunnel.py tls-proxy --cert C --key K --upstream HOST:PORT
-      TLS on a free loopback port (printed) in front of the emulator, for eic's https/wss paths
 """
 import argparse
 import base64
@@ -166,48 +164,6 @@ def cmd_open(a):
         print(f"ended {e}")
 
 
-def cmd_tls_proxy(a):
-    """TLS in front of a plain listener: what AWS's HTTPS/WSS endpoints are to eic."""
-    import ssl
-    import threading
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    ls = socket.socket()
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(16)
-    print(ls.getsockname()[1], flush=True)
-    up_host, _, up_port = a.upstream.rpartition(":")
-
-    def pipe(src, dst):
-        try:
-            while True:
-                d = src.recv(65536)
-                if not d:
-                    break
-                dst.sendall(d)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def serve(c):
-        try:
-            t = ctx.wrap_socket(c, server_side=True)
-        except (OSError, ssl.SSLError):
-            c.close()
-            return
-        up = socket.create_connection((up_host, int(up_port)))
-        threading.Thread(target=pipe, args=(t, up), daemon=True).start()
-        pipe(up, t)
-
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
-
-
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -232,17 +188,13 @@ def main():
     o.add_argument("--expect", type=int, help="bytes to wait for before closing")
     o.add_argument("--ping", action="store_true")
     o.add_argument("--raw-frame", action="append", help="OPCODE:FIN:MASK:LENGTH, e.g. 1:1:1:5 (a text frame)")
-    t = sub.add_parser("tls-proxy")
-    t.add_argument("--cert", required=True)
-    t.add_argument("--key", required=True)
-    t.add_argument("--upstream", required=True, help="HOST:PORT of the plain listener")
     for q in (s, o):
         q.add_argument("--akid", default="AKIAEICDEMOALICE0001")
         q.add_argument("--secret", default="eic-demo-secret-alice")
         q.add_argument("--token")
         q.add_argument("--expires", type=int, default=60)
     a = p.parse_args()
-    {"presign": cmd_presign, "open": cmd_open, "tls-proxy": cmd_tls_proxy}[a.cmd](a)
+    {"presign": cmd_presign, "open": cmd_open}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,16 @@
 #                                 installed under /srv/eic
 #   sandbox_add_user NAME UID     a local account (passwd/group/shadow copies, home on tmpfs)
 #   sandbox_start_imds [OPTS...]  (re)start the emulator at 169.254.169.254:80 (SANDBOX_IMDS_ADDR:
-#                                 another address, e.g. [fd00:ec2::254] for test_e2e_ipv6.sh)
+#                                 another address, e.g. [fd00:ec2::254] for test_e2e_ipv6.sh), and
+#                                 with TLS on SANDBOX_TLS_LISTEN (ADDR:443) when set
 #   sandbox_start_eicd            eicd --foreground on /run/eic/eicd.sock (sandbox_start_sshd starts it)
 #   sandbox_start_sshd            the real /usr/sbin/sshd on 127.0.0.1:2222 with eic as its AKC (and on
 #                                 the addresses in SANDBOX_SSHD_LISTEN, port 2222 too;
 #                                 SANDBOX_SSHD_EXTRA: more sshd_config lines)
 #   sandbox_push USER PUBKEY      eic send-ssh-public-key with alice's credentials
 #   sandbox_login USER KEY [CMD]  OpenSSH with exactly that key
-#   sandbox_setup_eic_ssh         sandbox_setup for the eic ssh tests (one account, KEYTMP, SSH_ARGS),
+#   sandbox_setup_eic_ssh         sandbox_setup for the eic ssh tests (one account, KEYTMP, SSH_ARGS,
+#                                 the emulator's TLS on 169.254.169.254:443, AWS_CA_BUNDLE its CA),
 #   sandbox_eic_ssh AK SK ARGS... then eic ssh with those credentials (no_key_dirs, expect_status)
 #   sandbox_hosts NAME...         DNS names (an Instance Connect Endpoint's) that are the emulator's
 #
@@ -122,8 +124,9 @@ sandbox_start_imds() {
         wait "$SANDBOX_EMU_PID" 2>/dev/null
     fi
     rm -f "$state/ready"
-    "$EMULATOR" --listen "$SANDBOX_IMDS_ADDR:80" --state-dir "$state" --ready-file "$state/ready" \
-        --log-file "$state/emulator.log" --key-lifetime "$SANDBOX_LIFETIME" "$@" >>"$state/stdout" 2>&1 &
+    "$EMULATOR" --listen "$SANDBOX_IMDS_ADDR:80" ${SANDBOX_TLS_LISTEN:+--tls-listen "$SANDBOX_TLS_LISTEN"} \
+        --state-dir "$state" --ready-file "$state/ready" --log-file "$state/emulator.log" \
+        --key-lifetime "$SANDBOX_LIFETIME" "$@" >>"$state/stdout" 2>&1 &
     SANDBOX_EMU_PID=$!
     SANDBOX_PIDS="$SANDBOX_PIDS $SANDBOX_EMU_PID"
     for _ in $(seq 1 200); do
@@ -233,8 +236,11 @@ sandbox_setup_eic_ssh() {
     sandbox_add_user $TUSER 61000
     ENDPOINT=http://169.254.169.254
     # --endpoint-url names the Instance Connect API only: EC2 is the emulator through its own
-    # variable. A tunnel goes to the endpoint's DNS name (sandbox_hosts), in plain ws on port 80.
-    export AWS_ENDPOINT_URL_EC2=$ENDPOINT EIC_TEST_TUNNEL=ws:80
+    # variable. A tunnel goes to wss://<the endpoint's DNS name> (sandbox_hosts), as to AWS: the
+    # emulator's TLS listener, its certificate for the world's endpoint names (the emulator's
+    # default names), issued by the CA the client is given as any CA bundle.
+    SANDBOX_TLS_LISTEN=169.254.169.254:443
+    export AWS_ENDPOINT_URL_EC2=$ENDPOINT AWS_CA_BUNDLE="$SANDBOX/emulator/tls-ca.pem"
     KEYTMP="$WORK/keytmp"
     mkdir -p "$KEYTMP"
     SSH_ARGS=(-p 2222 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR

@@ -209,35 +209,4 @@ sso_token corp eic-sso-access-token 2099-01-01T00:00:00Z
 check "SSO credentials of 9 minutes (mandatory window) are refreshed before the push: a new key from the portal" \
     refreshed ssoshort sso "$SSO_SHORT" "sso: GetRoleCredentials"
 
-# tunnel_keys: eic open-tunnel --local-port in CASE_ENV, two connections one after the other; each
-# tunnel is presigned with credentials refreshed in the listening process before its child starts,
-# so the emulator sees two different keys sign the two OpenTunnel requests.
-tunnel_keys() {
-    local lport pid keys
-    LOG_FROM=$(($(wc -l <"$LOG") + 1))
-    lport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    # The endpoint's name is the emulator's address here, its tunnel plain ws on the emulator's port.
-    env -i "${CASE_ENV[@]}" EIC_TEST_TUNNEL="ws:${URL##*:}" "$EIC_CLIENT" open-tunnel --instance-id "$INSTANCE" \
-        --private-ip-address 127.0.0.1 --instance-connect-endpoint-id eice-0e1c0de5e1c0de502 \
-        --instance-connect-endpoint-dns-name 127.0.0.1 --local-port "$lport" --debug 2>"$WORK/err" </dev/null &
-    pid=$!
-    for _ in $(seq 1 $((100 * TIME_SCALE))); do grep -q "Listening for connections" "$WORK/err" && break; sleep 0.1; done
-    for n in 1 2; do
-        "$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$lport"
-        for _ in $(seq 1 $((100 * TIME_SCALE))); do
-            [ "$(tail -n +"$LOG_FROM" "$LOG" | grep -c "sigv4: ec2-instance-connect request signed")" -ge $n ] && break
-            sleep 0.1
-        done
-    done
-    kill -TERM $pid
-    wait $pid
-    grep -v 'debug: |' "$WORK/err"
-    keys=$(tail -n +"$LOG_FROM" "$LOG" | sed -n "s/.*sigv4: ec2-instance-connect request signed by .* with access key \([A-Z0-9]*\)$/\1/p")
-    echo "OpenTunnel signed with:" $keys
-    [ "$(echo "$keys" | wc -l)" -eq 2 ] && [ "$(echo "$keys" | sort -u | wc -l)" -eq 2 ] &&
-        [ "$(grep -c "credentials from assume-role refreshed" "$WORK/err")" -ge 2 ]
-}
-role_profile tunnel 'source_profile = alice\nrole_session_name = tunnel\n' Brief
-check "eic open-tunnel --local-port: each tunnel presigned with refreshed credentials" tunnel_keys
-
 finish

@@ -25,12 +25,13 @@ CASES=(
     "ssh with ProxyCommand 'eic open-tunnel --ca-bundle' logs in through wss (idle 12 s: over the emulator's 10 s connection timeout), SNI the endpoint's DNS name"
     "eic ssh --connection-type eice with AWS_CA_BUNDLE: https and wss, logs in"
     "eic ssh --ca-bundle: the bundle reaches the tunnel (ProxyCommand), logs in"
-    "a certificate of another CA: refused over wss, certificate not trusted, naming the endpoint"
+    "a certificate of another CA or of none of the system's: refused over wss, not trusted, naming the endpoint"
     "a certificate for another name: refused over https, name mismatch, naming the host"
     "a certificate for another name: refused over wss, name mismatch, naming the endpoint"
     "plain http:// endpoint URLs are used as before (IMDS address, http)"
     "IMDS is not served over https (404), as EC2's is plain http"
     "eic-emulator --tls-name with a name that is not a DNS name or address: usage error"
+    "eic open-tunnel --local-port: two tunnels at once over wss, each presigned with refreshed assume-role keys"
 )
 if [ "${1:-}" != --inside ]; then
     for c in "${CASES[@]}"; do not_ok "$c (needs root and unshare)"; done
@@ -42,8 +43,9 @@ PRIVATE=172.31.16.10
 EICE=eice-0e1c0de5e1c0de502
 EICE_DNS=$EICE.0e1c0de5.ec2-instance-connect-endpoint.us-east-1.amazonaws.com
 sandbox_setup_eic_ssh
-# Real names and real ports here: no EC2 URL of the emulator's, no plain-ws tunnel.
-unset AWS_ENDPOINT_URL_EC2 EIC_TEST_TUNNEL
+# Real names and real ports here: no EC2 URL of the emulator's, its TLS on 127.0.0.1:443.
+unset AWS_ENDPOINT_URL_EC2
+SANDBOX_TLS_LISTEN=127.0.0.1:443
 unset AWS_CA_BUNDLE http_proxy https_proxy HTTPS_PROXY ALL_PROXY all_proxy
 export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
 ip addr add $PRIVATE/32 dev lo
@@ -61,15 +63,19 @@ cat >"$WORK/world.json" <<JSON
     {"arn": "arn:aws:iam::111122223333:user/alice",
      "access_key_id": "$ALICE_AK", "secret_access_key": "$ALICE_SK"}
   ],
-  "roles": [{"arn": "arn:aws:iam::111122223333:role/Ops", "trusted": ["arn:aws:iam::111122223333:user/alice"]}],
+  "roles": [{"arn": "arn:aws:iam::111122223333:role/Ops", "trusted": ["arn:aws:iam::111122223333:user/alice"]},
+            {"arn": "arn:aws:iam::111122223333:role/Brief", "trusted": ["arn:aws:iam::111122223333:user/alice"],
+             "credential_lifetime": 840}],
   "policy": [
     {"principal": "arn:aws:iam::111122223333:user/alice", "instance": "*", "os_user": "*"},
     {"principal": "arn:aws:sts::111122223333:assumed-role/Ops/*", "instance": "*", "os_user": "*"},
-    {"action": "OpenTunnel", "principal": "arn:aws:iam::111122223333:user/alice", "instance_connect_endpoint": "*"}
+    {"action": "OpenTunnel", "principal": "arn:aws:iam::111122223333:user/alice", "instance_connect_endpoint": "*"},
+    {"action": "OpenTunnel", "principal": "arn:aws:sts::111122223333:assumed-role/Brief/*",
+     "instance_connect_endpoint": "*"}
   ]
 }
 JSON
-sandbox_start_imds --config "$WORK/world.json" --tls-listen 127.0.0.1:443 || { not_ok "emulator starts"; finish; exit; }
+sandbox_start_imds --config "$WORK/world.json" || { not_ok "emulator starts"; finish; exit; }
 sandbox_start_sshd || { not_ok "sshd starts"; finish; exit; }
 EMU_LOG="$SANDBOX/emulator/emulator.log"
 TLS_CA="$SANDBOX/emulator/tls-ca.pem"
@@ -183,12 +189,54 @@ open_tunnel() {
         --instance-id $INSTANCE --instance-connect-endpoint-id $EICE --instance-connect-endpoint-dns-name "$EICE_DNS" \
         --private-ip-address $PRIVATE --remote-port 2222 "$@" </dev/null
 }
-check "${CASES[10]}" expect_status 255 \
-    "Instance Connect Endpoint $EICE: SSL validation failed for $EICE_DNS: certificate not trusted (" \
-    open_tunnel --ca-bundle "$OTHER_CA"
+untrusted_wss() {
+    local want="Instance Connect Endpoint $EICE: SSL validation failed for $EICE_DNS: certificate not trusted ("
+    expect_status 255 "$want" open_tunnel "$@"
+}
+check "${CASES[10]}" eval 'untrusted_wss --ca-bundle "$OTHER_CA" && untrusted_wss'
+
+# local_tunnels: eic open-tunnel --local-port as the role Brief, whose credentials (14 minutes) are
+# inside the refresh window: two connections at once, sshd's banner read through each one's own
+# tunnel; each tunnel is presigned with credentials refreshed in the listening process before its
+# child starts, so the emulator sees two different keys sign the two OpenTunnel requests.
+local_tunnels() {
+    local from pid out keys rc
+    from=$(($(wc -l <"$EMU_LOG") + 1))
+    printf '[base]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$ALICE_AK" "$ALICE_SK" \
+        >"$AWS_SHARED_CREDENTIALS_FILE"
+    printf '[profile brief]\nrole_arn = arn:aws:iam::111122223333:role/Brief\nsource_profile = base\n' \
+        >"$AWS_CONFIG_FILE"
+    AWS_PROFILE=brief timeout $((60 * TIME_SCALE)) "$EIC_CLIENT" open-tunnel --region $REGION \
+        --instance-id $INSTANCE --instance-connect-endpoint-id $EICE --instance-connect-endpoint-dns-name "$EICE_DNS" \
+        --private-ip-address $PRIVATE --remote-port 2222 --ca-bundle "$TLS_CA" --local-port 10022 --debug \
+        2>"$WORK/local.err" </dev/null &
+    pid=$!
+    for _ in $(seq 1 $((100 * TIME_SCALE))); do
+        grep -q "Listening for connections on port 10022" "$WORK/local.err" && break
+        sleep 0.1
+    done
+    out=$(/usr/bin/python3 -c '
+import socket
+a = socket.create_connection(("127.0.0.1", 10022), timeout=60)
+b = socket.create_connection(("127.0.0.1", 10022), timeout=60)
+print(a.makefile("rb").readline()[:8].decode(), b.makefile("rb").readline()[:8].decode())')
+    kill -INT $pid
+    wait $pid
+    rc=$?
+    rm -f "$AWS_CONFIG_FILE" "$AWS_SHARED_CREDENTIALS_FILE"
+    grep -v 'debug: |' "$WORK/local.err"
+    echo "$out (status $rc)"
+    keys=$(tail -n +"$from" "$EMU_LOG" |
+        sed -n "s/.*sigv4: ec2-instance-connect request signed by .* with access key \([A-Z0-9]*\)$/\1/p")
+    echo "OpenTunnel signed with:" $keys
+    [ "$rc" -eq 0 ] && [ "$out" = "SSH-2.0- SSH-2.0-" ] && [ "$(echo "$keys" | wc -l)" -eq 2 ] &&
+        [ "$(echo "$keys" | sort -u | wc -l)" -eq 2 ] &&
+        [ "$(grep -c "credentials from assume-role refreshed" "$WORK/local.err")" -ge 2 ]
+}
+check "${CASES[16]}" local_tunnels
 
 # The emulator again, with a certificate for another name only.
-sandbox_start_imds --config "$WORK/world.json" --tls-listen 127.0.0.1:443 --tls-name www.example.com ||
+sandbox_start_imds --config "$WORK/world.json" --tls-name www.example.com ||
     { not_ok "emulator restarts with --tls-name www.example.com"; finish; exit; }
 check "${CASES[11]}" expect_status 255 "SSL validation failed for ec2-instance-connect.us-east-1.amazonaws.com: \
 name mismatch, the certificate is not for ec2-instance-connect.us-east-1.amazonaws.com" push --ca-bundle "$TLS_CA"

@@ -201,7 +201,7 @@ fips_tunnel() {
         2>"$WORK/fips.err") || { cat "$WORK/fips.err"; return 1; }
     cat "$WORK/fips.err"
     [ "$out" = fips ] && grep -qF "step 2b: Instance Connect Endpoint $EICE (subnet-0e1c0de5e1c0de501, $fips)" \
-        "$WORK/fips.err" && grep -qF "ws://$fips/openTunnel?" "$WORK/fips.err"
+        "$WORK/fips.err" && grep -qF "wss://$fips/openTunnel?" "$WORK/fips.err"
 }
 check "${CASES[13]}" fips_tunnel
 

@@ -3,8 +3,9 @@
 # loopback port, driven by tests/integration/emu_tunnel.py: an independent WebSocket client whose
 # URLs botocore presigns exactly as the AWS CLI's open-tunnel does. The tunnel's target is a TCP
 # echo server on 127.0.0.1 (the world's instance address), so the bytes really go both ways.
-# Also: eic's presigned queries equal live botocore's, and `eic open-tunnel` against the same
-# emulator.
+# Also: eic's presigned queries equal live botocore's. `eic open-tunnel` itself, always wss on
+# port 443, is tested against the emulator's TLS listener in a namespace: test_client_tls.sh,
+# test_e2e_eice.sh.
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -151,89 +152,6 @@ check "presigned query equals botocore's (session token, IPv6, duration)" same_p
     eice-0123456789abcdef0.1a2b3c4d.ec2-instance-connect-endpoint.ap-southeast-2.amazonaws.com \
     "instanceConnectEndpointId=eice-0123456789abcdef0&remotePort=2222&privateIpAddress=2001%3Adb8%3A%3A5&maxTunnelDuration=5" \
     20251130T010203Z ap-southeast-2 ASIAEXAMPLE000000001 "s3cr3t/with+odd=chars" "token/with+odd=chars~ok"
-
-# eic open-tunnel against the same emulator (stdin/stdout mode). Its tunnel goes to the endpoint's
-# DNS name: here the emulator's, in an /etc/hosts of the client's own mount namespace, plain ws on
-# the emulator's port (EIC_TEST_TUNNEL); EC2 is the emulator through AWS_ENDPOINT_URL_EC2.
-EICE_DNS=eice-0e1c0de5e1c0de502.0e1c0de5.ec2-instance-connect-endpoint.$REGION.amazonaws.com
-printf '127.0.0.1 localhost\n127.0.0.1 %s\n' "$EICE_DNS" >"$WORK/hosts"
-EIC_HERE=(env AWS_ENDPOINT_URL_EC2="$EMU_URL" EIC_TEST_TUNNEL="ws:${EMU_URL##*:}" unshare --mount --propagation private
-    sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$WORK/hosts")
-eic_tunnel() {
-    local out
-    out=$( (printf 'through eic'; sleep 2) | AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 30 \
-        "${EIC_HERE[@]}" "$EIC_CLIENT" open-tunnel --instance-id $INSTANCE --region $REGION --debug \
-        --remote-port "$PORT" 2>"$WORK/tunnel.err") || { cat "$WORK/tunnel.err"; return 1; }
-    cat "$WORK/tunnel.err"
-    echo "$out"
-    [ "$out" = "through eic" ] && grep -qF "ws://$EICE_DNS:${EMU_URL##*:}/openTunnel?" "$WORK/tunnel.err"
-    echo "$out"
-    [ "$out" = "through eic" ]
-}
-check "eic open-tunnel: stdin to the instance and back to stdout" eic_tunnel
-# --local-port: one tunnel per accepted connection, two at once.
-local_port() {
-    local lport pid out
-    lport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK timeout 60 "${EIC_HERE[@]}" "$EIC_CLIENT" open-tunnel \
-        --instance-id $INSTANCE --region $REGION --remote-port "$PORT" \
-        --local-port "$lport" 2>"$WORK/local.err" &
-    pid=$!
-    for _ in $(seq 1 100); do grep -q "Listening for connections on port $lport" "$WORK/local.err" && break; sleep 0.1; done
-    out=$("$PY" -c '
-import socket, sys
-a = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-b = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-a.sendall(b"first "); b.sendall(b"second")
-print(a.recv(100).decode() + b.recv(100).decode())' "$lport")
-    kill -INT $pid
-    wait $pid || return 1
-    cat "$WORK/local.err"
-    echo "$out"
-    [ "$out" = "first second" ]
-}
-check "eic open-tunnel --local-port: one tunnel per connection, two at once" local_port
-
-# wss: TLS in front of the emulator (a test CA; the certificate names localhost only).
-make_certs() {
-    cd "$WORK" || return 1
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=eic-test-ca -keyout ca.key -out ca.pem \
-        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null &&
-        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout tls.key -out tls.csr 2>/dev/null &&
-        openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out tls.pem \
-            -extfile <(printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n') 2>/dev/null
-}
-if make_certs; then
-    "$PY" "$TUN" tls-proxy --cert "$WORK/tls.pem" --key "$WORK/tls.key" --upstream "${EMU_URL#http://}" \
-        >"$WORK/tls.port" &
-    EMU_PIDS="$EMU_PIDS $!"
-    for _ in $(seq 1 100); do [ -s "$WORK/tls.port" ] && break; sleep 0.05; done
-fi
-TLS_PORT=$(cat "$WORK/tls.port" 2>/dev/null)
-wss() { # wss HOST [CA-BUNDLE] [open-tunnel options]: "through wss" through the TLS front, HOST as the endpoint's name
-    local host=$1 ca=$2
-    shift 2
-    (printf 'through wss'; sleep 2) | AWS_ACCESS_KEY_ID=$ALICE_AK AWS_SECRET_ACCESS_KEY=$ALICE_SK AWS_CA_BUNDLE=$ca \
-        AWS_ENDPOINT_URL_EC2="https://$host:$TLS_PORT" EIC_TEST_TUNNEL=wss:$TLS_PORT timeout 30 "$EIC_CLIENT" \
-        open-tunnel --instance-id $INSTANCE --instance-connect-endpoint-dns-name "$host" --region $REGION \
-        --remote-port "$PORT" "$@"
-}
-wss_ok() {
-    local out
-    out=$(wss localhost "$WORK/ca.pem") || return 1
-    echo "$out"
-    [ "$out" = "through wss" ]
-}
-check "wss: eic open-tunnel over TLS (https endpoint, AWS_CA_BUNDLE), the APIs over HTTPS too" wss_ok
-# The tunnel alone (no API call: the endpoint and address are given): its own TLS checks.
-tunnel_only=(--instance-connect-endpoint-id eice-0e1c0de5e1c0de502 --private-ip-address 127.0.0.1)
-wss_untrusted() { wss localhost "" "${tunnel_only[@]}" 2>&1 | tee /dev/stderr | grep -q "SSL validation failed for localhost: certificate not trusted"; }
-check "wss: a certificate from an untrusted CA is refused" wss_untrusted
-wss_wrong_name() {
-    wss 127.0.0.1 "$WORK/ca.pem" "${tunnel_only[@]}" 2>&1 | tee /dev/stderr |
-        grep -q "SSL validation failed for 127.0.0.1: name mismatch, the certificate is not for 127.0.0.1"
-}
-check "wss: a certificate for another name is refused (host name verified)" wss_wrong_name
 
 describe_endpoints() {
     local out
