@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,44 +252,55 @@ static const char *default_state_dir(char **buf)
     return *buf;
 }
 
+/* names[*n] = the formatted name and one more in names, when names (EMU_TLS_MAX_NAMES) has room. */
+static int __attribute__((format(printf, 3, 4))) add_tls_name(char **names, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int len;
+
+    if (*n >= EMU_TLS_MAX_NAMES) {
+        eic_log(LOG_ERR, "TLS: more than %d names for the certificate", EMU_TLS_MAX_NAMES);
+        return ENOSPC;
+    }
+    va_start(ap, fmt);
+    len = vasprintf(&names[*n], fmt, ap);
+    va_end(ap);
+    if (len < 0) {
+        names[*n] = NULL;
+        return ENOMEM;
+    }
+    (*n)++;
+    return 0;
+}
+
 /* The TLS certificate's names without --tls-name: the host names of the services the emulator
  * serves (EC2, Instance Connect, STS regional and global) and of the world's Instance Connect
- * Endpoints, and the --tls-listen addresses but a wildcard one. names[i] are malloc'd. */
+ * Endpoints, and the --tls-listen addresses but a wildcard one. names[0..*n) are malloc'd, also
+ * when it fails (ENOMEM, or ENOSPC past EMU_TLS_MAX_NAMES). */
 static int default_tls_names(const struct emu_world *w, const struct options *o, char **names, size_t *n)
 {
     static const char *const services[] = {"ec2", "ec2-instance-connect", "sts"};
+    int ret = 0;
 
     *n = 0;
-    for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
-        if (asprintf(&names[(*n)++], "%s.%s.%s", services[i], w->region, w->domain) < 0) {
-            goto oom;
-        }
+    for (size_t i = 0; ret == 0 && i < sizeof(services) / sizeof(services[0]); i++) {
+        ret = add_tls_name(names, n, "%s.%s.%s", services[i], w->region, w->domain);
     }
-    if (asprintf(&names[(*n)++], "sts.%s", w->domain) < 0) {
-        goto oom;
+    ret = ret ? ret : add_tls_name(names, n, "sts.%s", w->domain);
+    for (size_t i = 0; ret == 0 && i < w->n_endpoints; i++) {
+        ret = add_tls_name(names, n, "%s", w->endpoints[i].dns_name);
+        ret = ret ? ret : add_tls_name(names, n, "%s", w->endpoints[i].fips_dns_name);
     }
-    for (size_t i = 0; i < w->n_endpoints; i++) {
-        if ((names[(*n)++] = strdup(w->endpoints[i].dns_name)) == NULL ||
-            (names[(*n)++] = strdup(w->endpoints[i].fips_dns_name)) == NULL) {
-            goto oom;
-        }
-    }
-    for (size_t i = 0; i < o->n_listens; i++) {
+    for (size_t i = 0; ret == 0 && i < o->n_listens; i++) {
         const char *host = o->listens[i].host;
 
         if (!o->listens[i].tls || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0) {
             continue;
         }
         /* "[::1]" is written "::1" in a certificate. */
-        if (asprintf(&names[(*n)++], "%.*s", (int)strlen(host) - (host[0] == '[' ? 2 : 0),
-                     host + (host[0] == '[')) < 0) {
-            goto oom;
-        }
+        ret = add_tls_name(names, n, "%.*s", (int)strlen(host) - (host[0] == '[' ? 2 : 0), host + (host[0] == '['));
     }
-    return 0;
-oom:
-    names[--(*n)] = NULL;
-    return ENOMEM;
+    return ret;
 }
 
 /* Write the listeners to FILE.tmp.PID, then rename: a reader sees the whole file or none. */
