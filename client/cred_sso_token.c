@@ -281,7 +281,7 @@ static char *cache_path(const char *name)
  * name, so nothing planted in the directory (a symlink at that name) is followed. A cache file
  * that is not a regular file (a symlink) is left as it is: writing through it would put the
  * secrets wherever it points, and replacing it would undo what its owner set up. Returns 0 or an
- * errno value with why[] saying what failed. */
+ * errno value with why[] saying what failed (the temporary file removed). */
 static int save(const char *path, const char *text, size_t len, char *why, size_t why_len)
 {
     unsigned char rnd[8];
@@ -317,8 +317,16 @@ static int save(const char *path, const char *text, size_t len, char *why, size_
         ret = errno;
         goto done;
     }
-    step = "write";
-    ret = eic_write_all(fd, text, len);
+    /* Run by another user on this one's cache (root with the user's HOME): the file stays theirs,
+     * as botocore's write in place leaves it, or `aws` could no longer read it. */
+    step = "fchown";
+    if (st.st_uid != geteuid() && fchown(fd, st.st_uid, st.st_gid) != 0) {
+        ret = errno;
+    }
+    if (ret == 0) {
+        step = "write";
+        ret = eic_write_all(fd, text, len);
+    }
     if (ret == 0) {
         step = "fsync";
         ret = fsync(fd) == 0 ? 0 : errno;
@@ -364,7 +372,12 @@ static int create_token(const struct eic_sso_session *s, struct eic_sso_token *t
     if (ret == EINVAL) {
         eic_log(LOG_DEBUG, "credentials: SSO token not renewed: %s", why);
     }
-    ret = ret ? ret : eic_ca_bundle_resolve(NULL, s->profile, &bundle);
+    if (ret == 0) {
+        ret = eic_ca_bundle_resolve(NULL, s->profile, &bundle);
+        if (ret != 0) {
+            eic_log(LOG_DEBUG, "credentials: SSO token not renewed: no CA bundle: %s", strerror(ret));
+        }
+    }
     if (ret != 0) {
         goto done;
     }
@@ -404,7 +417,7 @@ static int create_token(const struct eic_sso_session *s, struct eic_sso_token *t
         goto done;
     }
     if (resp.status != 200) {
-        const char *description;
+        const char *description, *name;
         char type[64];
 
         /* The error's name: x-amzn-ErrorType before any ':', else the body's "error" member. */
@@ -413,10 +426,8 @@ static int create_token(const struct eic_sso_session *s, struct eic_sso_token *t
             goto done;
         }
         description = eic_json_get_string(answer, "error_description");
-        snprintf(type, sizeof(type), "%s",
-                 resp.error_type ? resp.error_type
-                                 : (eic_json_get_string(answer, "error") ? eic_json_get_string(answer, "error")
-                                                                         : "HTTP error"));
+        name = resp.error_type ? resp.error_type : eic_json_get_string(answer, "error");
+        snprintf(type, sizeof(type), "%s", name ? name : "HTTP error");
         type[strcspn(type, ":")] = '\0';
         eic_log(LOG_DEBUG, "credentials: SSO token renewal refused: HTTP %ld, %s: %.200s", resp.status, type,
                 description ? description : "");

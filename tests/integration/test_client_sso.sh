@@ -205,11 +205,14 @@ renew_soon() {
 }
 check "SSO token expiring in 10 minutes: renewed with CreateToken, push as Admin, the cache rewritten as botocore does" \
     renew_soon
+# The cache of another user (root run with that user's HOME) stays that user's.
 renew_expired() {
     sso_renew_case sso-renew-expired eic-sso-stale-token "$(in_minutes -30)" eic-sso-refresh-token "$(in_minutes 600)"
-    renewed_push ssorenewexp && cache_renewed "$(cache_of corp)"
+    chown 65534:65534 "$(cache_of corp)"
+    renewed_push ssorenewexp && cache_renewed "$(cache_of corp)" && [ "$(stat -c %u:%g "$(cache_of corp)")" = 65534:65534 ]
 }
-check "SSO token expired half an hour ago with a refresh token: renewed, push as Admin" renew_expired
+check "SSO token expired half an hour ago with a refresh token: renewed, push as Admin, the cache still its owner's" \
+    renew_expired
 
 # botocore renews the same starting cache (a copy in a HOME of its own) and writes the same
 # document, but for expiresAt (its own now).
