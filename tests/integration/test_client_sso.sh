@@ -1,7 +1,8 @@
 #!/bin/bash
 # The rest of eic's credential chain (#11) against the emulator (world
 # tests/data/worlds/credentials.json), botocore judging as in test_client_credentials.sh: IAM
-# Identity Center (SSO) profiles, assume-role with MFA (the code typed on a pseudo-terminal), and
+# Identity Center (SSO) profiles and the renewal of their token (sso-oidc CreateToken, botocore
+# renewing the same cache file), assume-role with MFA (the code typed on a pseudo-terminal), and
 # temporary credentials refreshed between the signings of one `eic ssh`, proved by the access keys
 # the emulator saw signing each request. `eic ssh` runs up to ssh itself: DescribeInstances and
 # the push are made, then ssh finds nothing listening on port 1 of the instance (127.0.0.1): 255.
@@ -27,12 +28,17 @@ sso_case() {
         "$2" >"$CASE_HOME/.aws/config"
 }
 
-# sso_token NAME TOKEN EXPIRES: the cache file `aws sso login` writes for NAME (the sso-session's
-# name, or a legacy profile's start URL): ~/.aws/sso/cache/<sha1 of NAME>.json.
+# cache_of NAME: the cache file `aws sso login` writes for NAME (the sso-session's name, or a
+# legacy profile's start URL) in CASE_HOME: ~/.aws/sso/cache/<sha1 of NAME>.json.
+cache_of() {
+    echo "$CASE_HOME/.aws/sso/cache/$(printf %s "$1" | sha1sum | cut -d' ' -f1).json"
+}
+
+# sso_token NAME TOKEN EXPIRES: NAME's cache file without a client registration.
 sso_token() {
     mkdir -p "$CASE_HOME/.aws/sso/cache"
     printf '{"startUrl": "%s", "region": "us-east-1", "accessToken": "%s", "expiresAt": "%s"}\n' "$1" "$2" "$3" \
-        >"$CASE_HOME/.aws/sso/cache/$(printf %s "$1" | sha1sum | cut -d' ' -f1).json"
+        >"$(cache_of "$1")"
 }
 
 # eic_ssh OS-USER: eic ssh in CASE_ENV (LOG_FROM: the emulator's first log line of this run).
@@ -142,10 +148,6 @@ check "SSO profile whose sso_region contradicts its sso-session" \
     refused 253 "The value for sso_region is inconsistent between profile (eu-west-1) and sso-session (us-east-1)."
 
 # ---- SSO: renewing the token with its refresh token (sso-oidc CreateToken) ----
-# cache_of NAME: the cache file of NAME (sso-session name, or legacy start URL) in CASE_HOME.
-cache_of() {
-    echo "$CASE_HOME/.aws/sso/cache/$(printf %s "$1" | sha1sum | cut -d' ' -f1).json"
-}
 # in_minutes N: the UTC time N minutes from now (N < 0: ago), as `aws sso login` writes it.
 in_minutes() {
     date -u -d "$1 min" +%Y-%m-%dT%H:%M:%SZ
