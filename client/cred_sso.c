@@ -4,10 +4,9 @@
  * A profile is an SSO profile when it has sso_role_name or sso_account_id. Its sso_start_url
  * and sso_region come from the profile (legacy), or from the config file's
  * "[sso-session NAME]" section that its sso_session names (a value also in the profile must be
- * the same). The access token is the one `aws sso login` cached in
- * ~/.aws/sso/cache/<lower-case hex SHA-1 of the session NAME, or of the start URL for legacy
- * profiles>.json: {"accessToken": "...", "expiresAt": "2026-01-01T00:00:00Z", ...}. Then the
- * portal's GetRoleCredentials, unsigned:
+ * the same). The access token is the one `aws sso login` cached (cred_sso_token.c: the cache,
+ * and the renewal of an sso-session's token with its refresh token at sso-oidc CreateToken when
+ * it expires within 15 minutes). Then the portal's GetRoleCredentials, unsigned:
  *   GET /federation/credentials?role_name=ROLE&account_id=ACCOUNT
  *   x-amz-sso_bearer_token: TOKEN
  * answered {"roleCredentials": {"accessKeyId", "secretAccessKey", "sessionToken",
@@ -15,11 +14,9 @@
  * UnauthorizedException: the token is not, or no longer, valid).
  * Endpoint: endpoints.h's for "sso" in sso_region (AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL, the
  * profile's services section or endpoint_url, else the rule set's portal.sso[-fips].SSO_REGION.
- * in the region's partition), as cred_sts.c picks STS's.
- *
- * Unlike botocore, eic does not renew an expiring token with its refresh token (sso-oidc
- * CreateToken): an expired one is an error that says to run `aws sso login`. */
+ * in the region's partition), as cred_sts.c picks STS's. */
 #include "cred_source.h"
+#include "cred_sso_token.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -30,18 +27,13 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
-#include "eic_codec.h"
 #include "eic_log.h"
-#include "eic_util.h"
 #include "endpoints.h"
 #include "http.h"
 
 #define METHOD "sso"
-#define MAX_TOKEN_FILE (64 * 1024)
 #define MAX_ANSWER (64 * 1024)
-#define LOGIN_HINT "To refresh this SSO session run: aws sso login --profile %s"
 
 /* What one SSO profile resolves to (all malloc'd). */
 struct sso_config {
@@ -147,155 +139,51 @@ static int load_config(const char *profile, struct sso_config *c, char *err, siz
     return 0;
 }
 
-/* Whether s can go into a header line as it is. */
-static bool header_safe(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s < 0x21 || *s > 0x7e) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* expiresAt: ISO 8601, or the "2019-11-14T04:05:45UTC" of older AWS CLI v2 releases. */
-static int parse_expires(const char *text, time_t *out)
-{
-    size_t len = strlen(text);
-    char copy[64];
-
-    if (len > 3 && len < sizeof(copy) && strcmp(text + len - 3, "UTC") == 0) {
-        snprintf(copy, sizeof(copy), "%.*sZ", (int)(len - 3), text);
-        return eic_cred_parse_time(copy, out);
-    }
-    return eic_cred_parse_time(text, out);
-}
-
-/* The cached access token of c (secret, malloc'd). */
-static int load_token(const char *profile, const struct sso_config *c, char **token, char *err, size_t err_len)
-{
-    const char *name = c->session ? c->session : c->start_url;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_len = 0;
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    char *rel = NULL, *path = NULL, *text = NULL;
-    size_t text_len = 0;
-    json_object *doc = NULL, *v;
-    const char *access = NULL, *expires = NULL;
-    time_t expiration;
-    int ret;
-
-    *token = NULL;
-    if (EVP_Digest(name, strlen(name), digest, &digest_len, EVP_sha1(), NULL) != 1) {
-        return ENOMEM;
-    }
-    eic_hex_encode(digest, digest_len, hex, false);
-    if (asprintf(&rel, ".aws/sso/cache/%s.json", hex) < 0) {
-        return ENOMEM;
-    }
-    path = eic_cred_home_path(rel);
-    free(rel);
-    if (path == NULL) {
-        return ENOMEM;
-    }
-    ret = eic_read_file(path, 0, MAX_TOKEN_FILE, &text, &text_len);
-    if (ret == ENOMEM) {
-        goto done;
-    }
-    if (ret != 0) {
-        eic_log(LOG_DEBUG, "credentials: SSO token cache %s: %s", path, strerror(ret));
-        snprintf(err, err_len, "Error loading SSO Token: Token for %.200s does not exist. " LOGIN_HINT, name,
-                 profile);
-        ret = EACCES;
-        goto done;
-    }
-    doc = json_tokener_parse(text);
-    if (doc != NULL && json_object_is_type(doc, json_type_object)) {
-        if (json_object_object_get_ex(doc, "accessToken", &v) && json_object_is_type(v, json_type_string)) {
-            access = json_object_get_string(v);
-        }
-        if (json_object_object_get_ex(doc, "expiresAt", &v) && json_object_is_type(v, json_type_string)) {
-            expires = json_object_get_string(v);
-        }
-    }
-    /* The token goes into a header line: nothing that could end it. */
-    if (access == NULL || access[0] == '\0' || !header_safe(access) || expires == NULL ||
-        parse_expires(expires, &expiration) != 0) {
-        snprintf(err, err_len, "Error loading SSO Token: Token for %.200s is invalid. " LOGIN_HINT, c->start_url,
-                 profile);
-        ret = EINVAL;
-        goto done;
-    }
-    if (expiration <= time(NULL)) {
-        snprintf(err, err_len, "Error when retrieving token from sso: Token has expired and refresh failed. "
-                 LOGIN_HINT, profile);
-        ret = EACCES;
-        goto done;
-    }
-    *token = strdup(access);
-    ret = *token ? 0 : ENOMEM;
-done:
-    eic_cred_json_free(doc);
-    if (text != NULL) {
-        OPENSSL_cleanse(text, text_len);
-        free(text);
-    }
-    free(path);
-    return ret;
-}
-
-/* The GetRoleCredentials URL for c, as a parsed URL: the endpoint's path (botocore joins it and
- * the operation's with one '/'), then the operation's. */
-static int portal_url(const char *profile, const struct sso_config *c, CURLU **out, char *err, size_t err_len)
+int eic_sso_service_url(const char *service, const char *label, const char *region, const char *profile,
+                        const char *op_path, const char *query, CURLU **out, char *err, size_t err_len)
 {
     const char *source = NULL;
-    char *base = NULL, *scheme = NULL, *host = NULL, *path = NULL, *query = NULL, *full_path = NULL;
-    char *role = NULL, *account = NULL, *params = NULL;
+    char *base = NULL, *scheme = NULL, *host = NULL, *path = NULL, *base_query = NULL, *full_path = NULL;
     char why[256];
     CURLU *u = curl_url();
     size_t path_len;
     int ret;
 
     *out = NULL;
-    ret = eic_endpoint_resolve(EIC_SERVICE_SSO, c->region, profile, NULL, &base, &source, why, sizeof(why));
+    ret = eic_endpoint_resolve(service, region, profile, NULL, &base, &source, why, sizeof(why));
     if (ret == EINVAL) {
         snprintf(err, err_len, "Error when retrieving credentials from " METHOD ": %s", why);
     }
     if (ret != 0) {
         goto done;
     }
-    eic_log(LOG_DEBUG, "credentials: SSO portal %s (from %s)", base, source);
+    eic_log(LOG_DEBUG, "credentials: %s %s (from %s)", label, base, source);
     ret = ENOMEM;
-    role = curl_easy_escape(NULL, c->role_name, 0);
-    account = curl_easy_escape(NULL, c->account_id, 0);
-    if (u == NULL || role == NULL || account == NULL) {
+    if (u == NULL) {
         goto done;
     }
     if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0' ||
-        curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_NO_QUERY ||
+        curl_url_get(u, CURLUPART_QUERY, &base_query, 0) != CURLUE_NO_QUERY ||
         curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-        snprintf(err, err_len, "Error when retrieving credentials from " METHOD ": bad SSO portal endpoint %.200s",
+        snprintf(err, err_len, "Error when retrieving credentials from " METHOD ": bad %s endpoint %.200s", label,
                  base);
         ret = EINVAL;
         goto done;
     }
+    /* botocore joins the endpoint's path and the operation's with one '/'. */
     path_len = strlen(path);
     while (path_len > 0 && path[path_len - 1] == '/') {
         path_len--;
     }
-    if (asprintf(&full_path, "%.*s/federation/credentials", (int)path_len, path) < 0) {
+    if (asprintf(&full_path, "%.*s/%s", (int)path_len, path, op_path) < 0) {
         full_path = NULL;
         goto done;
     }
-    if (asprintf(&params, "role_name=%s&account_id=%s", role, account) < 0) {
-        params = NULL;
-        goto done;
-    }
     if (curl_url_set(u, CURLUPART_PATH, full_path, 0) != CURLUE_OK ||
-        curl_url_set(u, CURLUPART_QUERY, params, 0) != CURLUE_OK) {
+        (query != NULL && curl_url_set(u, CURLUPART_QUERY, query, 0) != CURLUE_OK)) {
         goto done;
     }
     *out = u;
@@ -306,11 +194,30 @@ done:
     curl_free(scheme);
     curl_free(host);
     curl_free(path);
-    curl_free(query);
-    curl_free(role);
-    curl_free(account);
+    curl_free(base_query);
     free(base);
     free(full_path);
+    return ret;
+}
+
+/* The GetRoleCredentials URL for c. */
+static int portal_url(const char *profile, const struct sso_config *c, CURLU **out, char *err, size_t err_len)
+{
+    char *role = curl_easy_escape(NULL, c->role_name, 0);
+    char *account = curl_easy_escape(NULL, c->account_id, 0);
+    char *params = NULL;
+    int ret = ENOMEM;
+
+    *out = NULL;
+    if (role == NULL || account == NULL || asprintf(&params, "role_name=%s&account_id=%s", role, account) < 0) {
+        params = NULL;
+        goto done;
+    }
+    ret = eic_sso_service_url(EIC_SERVICE_SSO, "SSO portal", c->region, profile, "federation/credentials", params,
+                              out, err, err_len);
+done:
+    curl_free(role);
+    curl_free(account);
     free(params);
     return ret;
 }
@@ -328,7 +235,7 @@ static int parse_answer(const char *profile, const struct eic_http_response *res
 
     if (resp->status == 401) {
         snprintf(err, err_len, "Error when retrieving credentials from " METHOD ": The SSO session associated with "
-                 "this profile has expired or is otherwise invalid. " LOGIN_HINT, profile);
+                 "this profile has expired or is otherwise invalid. " EIC_SSO_LOGIN_HINT, profile);
         ret = EACCES;
         goto done;
     }
@@ -386,7 +293,9 @@ int eic_cred_sso(const char *profile, struct eic_credentials *out, char *err, si
     memset(&resp, 0, sizeof(resp));
     ret = load_config(profile, &c, err, err_len);
     if (ret == 0) {
-        ret = load_token(profile, &c, &token, err, err_len);
+        struct eic_sso_session s = {profile, c.session, c.start_url, c.region};
+
+        ret = eic_sso_token_get(&s, &token, err, err_len);
     }
     if (ret == 0) {
         ret = portal_url(profile, &c, &url, err, err_len);

@@ -19,6 +19,7 @@
 #include "emu_creds.h"
 #include "emu_ec2.h"
 #include "emu_sso.h"
+#include "emu_sso_oidc.h"
 #include "emu_sts.h"
 #include "emu_push.h"
 #include "emu_tunnel.h"
@@ -479,6 +480,9 @@ int emu_http_dispatch(struct emu_server *srv, const struct emu_request *req, str
     }
     if (emu_sso_request(req)) {
         return emu_sso_handle(srv, req, reply); /* the SSO portal's GetRoleCredentials */
+    }
+    if (emu_sso_oidc_request(req)) {
+        return emu_sso_oidc_handle(srv, req, reply); /* sso-oidc's CreateToken */
     }
     if (emu_sts_request(req)) {
         return emu_sts_handle(srv, req, reply); /* the Query protocol, Action AssumeRole* */

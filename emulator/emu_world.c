@@ -864,10 +864,11 @@ static int parse_roles(const char *name, json_object *arr, struct emu_world *w, 
 /* No "policy" key: each principal may push for any OS user of the world's instance and open
  * tunnels through any endpoint (the convenient default for test worlds); written out as rules
  * so there is one code path. */
-/* "sso_users": [{"name", "access_tokens"}]: who signed in to the portal with which tokens. */
+/* "sso_users": [{"name", "access_tokens", "refresh_tokens"}]: who signed in to the portal with
+ * which tokens, and which refresh tokens sso-oidc renews their first access token for. */
 static int parse_sso_users(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
 {
-    static const char *const keys[] = {"name", "access_tokens", NULL};
+    static const char *const keys[] = {"name", "access_tokens", "refresh_tokens", NULL};
     size_t n;
     int ret = 0;
 
@@ -899,10 +900,59 @@ static int parse_sso_users(const char *name, json_object *arr, struct emu_world 
             ret = get_string_list(name, path, u, "access_tokens", user->access_tokens, &user->n_access_tokens, err,
                                   err_len);
         }
+        if (ret == 0) {
+            ret = get_string_list(name, path, u, "refresh_tokens", user->refresh_tokens, &user->n_refresh_tokens, err,
+                                  err_len);
+        }
         /* The name becomes the role session name: STS's rule for those. */
         if (ret == 0 && (!world_re_match("^[A-Za-z0-9+=,.@_-]{2,64}$", user->name) || user->n_access_tokens == 0)) {
             eic_set_err(err, err_len, "%s: \"%s\": \"name\" (2 to 64 of [A-Za-z0-9+=,.@_-]) and \"access_tokens\" "
                         "are required", name, path);
+            ret = EINVAL;
+        }
+    }
+    return ret;
+}
+
+/* "sso_oidc_clients": [{"client_id", "client_secret"}]: the clients registered with sso-oidc
+ * (RegisterClient, as `aws sso login` does), whose refresh tokens CreateToken takes. */
+static int parse_sso_oidc_clients(const char *name, json_object *arr, struct emu_world *w, char *err,
+                                  size_t err_len)
+{
+    static const char *const keys[] = {"client_id", "client_secret", NULL};
+    size_t n;
+    int ret = 0;
+
+    if (!json_object_is_type(arr, json_type_array) || (n = json_object_array_length(arr)) > EMU_ROLE_MAX_ITEMS) {
+        eic_set_err(err, err_len, "%s: \"sso_oidc_clients\" must be an array of at most %d clients", name,
+                    EMU_ROLE_MAX_ITEMS);
+        return EINVAL;
+    }
+    w->sso_oidc_clients = calloc(n ? n : 1, sizeof(*w->sso_oidc_clients));
+    if (w->sso_oidc_clients == NULL) {
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        json_object *c = json_object_array_get_idx(arr, i);
+        struct emu_sso_client *client = &w->sso_oidc_clients[i];
+        char path[40];
+
+        w->n_sso_oidc_clients = i + 1;
+        snprintf(path, sizeof(path), "sso_oidc_clients[%zu]", i);
+        if (!json_object_is_type(c, json_type_object)) {
+            eic_set_err(err, err_len, "%s: \"%s\" must be an object", name, path);
+            return EINVAL;
+        }
+        ret = check_keys(name, path, c, keys, err, err_len);
+        if (ret == 0) {
+            ret = get_string(name, path, c, "client_id", true, &client->client_id, err, err_len);
+        }
+        if (ret == 0) {
+            ret = get_string(name, path, c, "client_secret", true, &client->client_secret, err, err_len);
+        }
+        if (ret == 0 && (!is_token(client->client_id, 1, 4096) || !is_token(client->client_secret, 1, 4096))) {
+            eic_set_err(err, err_len, "%s: \"%s\": \"client_id\" and \"client_secret\" must be 1 to 4096 printable "
+                        "characters without spaces", name, path);
             ret = EINVAL;
         }
     }
@@ -948,7 +998,7 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
                     size_t err_len)
 {
     static const char *const keys[] = {"instance", "instance_connect_endpoints", "key_lifetime", "principals", "roles",
-                                       "sso_users", "policy", NULL};
+                                       "sso_users", "sso_oidc_clients", "policy", NULL};
     struct emu_world *w = NULL;
     json_object *root = NULL;
     json_object *member;
@@ -1040,6 +1090,12 @@ int emu_world_parse(const char *name, const char *text, size_t len, struct emu_w
     }
     if (json_object_object_get_ex(root, "sso_users", &member)) {
         ret = parse_sso_users(name, member, w, err, err_len);
+        if (ret != 0) {
+            goto done;
+        }
+    }
+    if (json_object_object_get_ex(root, "sso_oidc_clients", &member)) {
+        ret = parse_sso_oidc_clients(name, member, w, err, err_len);
         if (ret != 0) {
             goto done;
         }
@@ -1174,8 +1230,20 @@ void emu_world_free(struct emu_world *w)
             explicit_bzero(w->sso_users[i].access_tokens[j], strlen(w->sso_users[i].access_tokens[j]));
             free(w->sso_users[i].access_tokens[j]);
         }
+        for (size_t j = 0; j < w->sso_users[i].n_refresh_tokens; j++) {
+            explicit_bzero(w->sso_users[i].refresh_tokens[j], strlen(w->sso_users[i].refresh_tokens[j]));
+            free(w->sso_users[i].refresh_tokens[j]);
+        }
     }
     free(w->sso_users);
+    for (size_t i = 0; i < w->n_sso_oidc_clients; i++) {
+        free(w->sso_oidc_clients[i].client_id);
+        if (w->sso_oidc_clients[i].client_secret != NULL) {
+            explicit_bzero(w->sso_oidc_clients[i].client_secret, strlen(w->sso_oidc_clients[i].client_secret));
+        }
+        free(w->sso_oidc_clients[i].client_secret);
+    }
+    free(w->sso_oidc_clients);
     for (size_t i = 0; i < w->n_policy; i++) {
         free(w->policy[i].principal);
         free(w->policy[i].instance);

@@ -58,9 +58,15 @@
  *                                               was asked (tests of refreshing clients)
  *     "sso_users": [                            optional, up to 32: who signed in to the SSO portal
  *       {"name": "jdoe",                        2..64 of [\w+=,.@-]: the session name of the
- *        "access_tokens": ["..."]}              credentials the portal issues for these tokens
- *     ],                                        (a token of no user: "sso"; the roles' sso_access_tokens
+ *        "access_tokens": ["..."],              credentials the portal issues for these tokens
+ *                                               (a token of no user: "sso"; the roles' sso_access_tokens
  *                                               say which roles a token may take)
+ *        "refresh_tokens": ["..."]}             optional: sso-oidc CreateToken (grant refresh_token)
+ *     ],                                        renews the user's first access token for these
+ *     "sso_oidc_clients": [                     optional, up to 16: the clients registered with
+ *       {"client_id": "...",                    sso-oidc (as `aws sso login` registers one);
+ *        "client_secret": "..."}                CreateToken wants one of them
+ *     ],
  *     "policy": [                               optional (absent: every principal and role may push for
  *       {"principal": "glob", "instance": "glob", "os_user": "glob"}   any user of the instance
  *       {"action": "OpenTunnel", "principal": "glob", "instance_connect_endpoint": "glob"}
@@ -118,6 +124,14 @@ struct emu_sso_user {
     char *name;
     char *access_tokens[EMU_ROLE_MAX_ITEMS];
     size_t n_access_tokens;
+    char *refresh_tokens[EMU_ROLE_MAX_ITEMS];
+    size_t n_refresh_tokens;
+};
+
+/* A client registered with sso-oidc. */
+struct emu_sso_client {
+    char *client_id;
+    char *client_secret;
 };
 
 enum emu_action {
@@ -180,6 +194,8 @@ struct emu_world {
     size_t n_roles;
     struct emu_sso_user *sso_users;
     size_t n_sso_users;
+    struct emu_sso_client *sso_oidc_clients;
+    size_t n_sso_oidc_clients;
 };
 
 /* The embedded default world. Returns 0 or ENOMEM. */

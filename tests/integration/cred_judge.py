@@ -11,9 +11,10 @@
                            X-Amz-Date, and compare: prints "same" and exits 0 when the
                            Authorization and X-Amz-Security-Token headers are identical
 
-botocore 1.29 has no AWS_ENDPOINT_URL_<SERVICE>: with EIC_JUDGE_STS_URL / EIC_JUDGE_SSO_URL set,
-the STS and SSO clients botocore makes for assume-role, web identity and SSO are pointed there
-(eic reads AWS_ENDPOINT_URL_STS / _SSO, which the test sets to the same URLs).
+botocore 1.29 has no AWS_ENDPOINT_URL_<SERVICE>: with EIC_JUDGE_STS_URL / EIC_JUDGE_SSO_URL /
+EIC_JUDGE_SSO_OIDC_URL set, the STS, SSO and SSO OIDC clients botocore makes for assume-role, web
+identity, SSO and the renewal of SSO tokens are pointed there (eic reads AWS_ENDPOINT_URL_STS /
+_SSO / _SSO_OIDC, which the test sets to the same URLs).
 """
 import datetime
 import os
@@ -25,7 +26,8 @@ def session():
     import botocore.session
 
     s = botocore.session.Session()
-    endpoints = {"sts": os.environ.get("EIC_JUDGE_STS_URL"), "sso": os.environ.get("EIC_JUDGE_SSO_URL")}
+    endpoints = {"sts": os.environ.get("EIC_JUDGE_STS_URL"), "sso": os.environ.get("EIC_JUDGE_SSO_URL"),
+                 "sso-oidc": os.environ.get("EIC_JUDGE_SSO_OIDC_URL")}
     real_create = s.create_client
 
     def create_client(service_name, *args, **kwargs):

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The rest of eic's credential chain (#11) against the emulator (world
 # tests/data/worlds/credentials.json), botocore judging as in test_client_credentials.sh: IAM
-# Identity Center (SSO) profiles, assume-role with MFA (the code typed on a pseudo-terminal), and
+# Identity Center (SSO) profiles and the renewal of their token (sso-oidc CreateToken, botocore
+# renewing the same cache file), assume-role with MFA (the code typed on a pseudo-terminal), and
 # temporary credentials refreshed between the signings of one `eic ssh`, proved by the access keys
 # the emulator saw signing each request. `eic ssh` runs up to ssh itself: DescribeInstances and
 # the push are made, then ssh finds nothing listening on port 1 of the instance (127.0.0.1): 255.
@@ -19,19 +20,25 @@ URL=$EMU_URL
 LOG="$EMU_STATE/emulator.log"
 
 # sso_case NAME PROFILE-LINES: profile "dev" (AWS_PROFILE) with PROFILE-LINES (printf %b) and the
-# sso-session "corp"; the portal at the emulator for eic and for botocore.
+# sso-session "corp"; the portal and sso-oidc at the emulator for eic and for botocore.
 sso_case() {
-    case_env "$1" AWS_PROFILE=dev AWS_ENDPOINT_URL_SSO="$URL" EIC_JUDGE_SSO_URL="$URL"
+    case_env "$1" AWS_PROFILE=dev AWS_ENDPOINT_URL_SSO="$URL" EIC_JUDGE_SSO_URL="$URL" \
+        AWS_ENDPOINT_URL_SSO_OIDC="$URL" EIC_JUDGE_SSO_OIDC_URL="$URL"
     printf '[profile dev]\n%b[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n' \
         "$2" >"$CASE_HOME/.aws/config"
 }
 
-# sso_token NAME TOKEN EXPIRES: the cache file `aws sso login` writes for NAME (the sso-session's
-# name, or a legacy profile's start URL): ~/.aws/sso/cache/<sha1 of NAME>.json.
+# cache_of NAME: the cache file `aws sso login` writes for NAME (the sso-session's name, or a
+# legacy profile's start URL) in CASE_HOME: ~/.aws/sso/cache/<sha1 of NAME>.json.
+cache_of() {
+    echo "$CASE_HOME/.aws/sso/cache/$(printf %s "$1" | sha1sum | cut -d' ' -f1).json"
+}
+
+# sso_token NAME TOKEN EXPIRES: NAME's cache file without a client registration.
 sso_token() {
     mkdir -p "$CASE_HOME/.aws/sso/cache"
     printf '{"startUrl": "%s", "region": "us-east-1", "accessToken": "%s", "expiresAt": "%s"}\n' "$1" "$2" "$3" \
-        >"$CASE_HOME/.aws/sso/cache/$(printf %s "$1" | sha1sum | cut -d' ' -f1).json"
+        >"$(cache_of "$1")"
 }
 
 # eic_ssh OS-USER: eic ssh in CASE_ENV (LOG_FROM: the emulator's first log line of this run).
@@ -139,6 +146,173 @@ check "SSO profile naming an sso-session that does not exist" \
 sso_case sso-mixed "${SESSION_LINES}sso_role_name = Admin\nsso_region = eu-west-1\n"
 check "SSO profile whose sso_region contradicts its sso-session" \
     refused 253 "The value for sso_region is inconsistent between profile (eu-west-1) and sso-session (us-east-1)."
+
+# ---- SSO: renewing the token with its refresh token (sso-oidc CreateToken) ----
+# in_minutes N: the UTC time N minutes from now (N < 0: ago), as `aws sso login` writes it.
+in_minutes() {
+    date -u -d "$1 min" +%Y-%m-%dT%H:%M:%SZ
+}
+# sso_token_renewable ACCESS EXPIRES REFRESH REGISTRATION-EXPIRES [NAME]: the cache of NAME
+# (default the sso-session corp) with the client registration `aws sso login` keeps for
+# renewals (the world's client eic-sso-client).
+sso_token_renewable() {
+    local name=${5:-corp} url=https://corp.awsapps.com/start
+    [ "$name" = corp ] || url=$name
+    mkdir -p "$CASE_HOME/.aws/sso/cache"
+    printf '{"startUrl": "%s", "region": "us-east-1", "accessToken": "%s", "expiresAt": "%s", "clientId": "eic-sso-client", "clientSecret": "eic-sso-client-secret", "registrationExpiresAt": "%s", "refreshToken": "%s"}\n' \
+        "$url" "$1" "$2" "$4" "$3" >"$(cache_of "$name")"
+}
+# create_tokens: the emulator's CreateToken lines since LOG_FROM.
+create_tokens() {
+    tail -n +"$LOG_FROM" "$LOG" | grep "sso-oidc: CreateToken" || true
+}
+# cache_renewed FILE: the document botocore writes after a renewal: mode 0600, every key, the
+# new access token, expiresAt hours ahead; nothing else left in the cache directory.
+cache_renewed() {
+    ls -la "$(dirname "$1")"
+    "$PY" - "$1" <<'PY'
+import datetime, json, os, stat, sys
+path = sys.argv[1]
+st = os.lstat(path)
+doc = json.load(open(path))
+print(oct(stat.S_IMODE(st.st_mode)), sorted(doc), doc["expiresAt"])
+keys = ["startUrl", "region", "accessToken", "expiresAt", "clientId", "clientSecret", "registrationExpiresAt",
+        "refreshToken"]
+expires = datetime.datetime.strptime(doc["expiresAt"], "%Y-%m-%dT%H:%M:%SZ")
+ok = (stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and sorted(doc) == sorted(keys) and
+      doc["accessToken"] == "eic-sso-access-token" and doc["refreshToken"] == "eic-sso-refresh-token" and
+      doc["startUrl"] == "https://corp.awsapps.com/start" and doc["region"] == "us-east-1" and
+      doc["clientId"] == "eic-sso-client" and doc["clientSecret"] == "eic-sso-client-secret" and
+      expires > datetime.datetime.utcnow() + datetime.timedelta(hours=7))
+sys.exit(0 if ok else 1)
+PY
+    [ "$(find "$(dirname "$1")" -mindepth 1 | wc -l)" -eq 1 ]
+}
+# renewed_push OS-USER: eic renewed the token (one CreateToken at the emulator) and pushed as the
+# Admin role with it (the cached token is one the portal does not know).
+renewed_push() {
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    pushed_by "$1" sso "$SSO_ADMIN" || return 1
+    create_tokens
+    grep -q "SSO token renewed with sso-oidc CreateToken" "$WORK/err" &&
+        [ "$(create_tokens | grep -c "CreateToken (refresh_token) for client eic-sso-client: a new access token for jdoe")" -eq 1 ]
+}
+sso_renew_case() {
+    sso_case "$1" "${SESSION_LINES}sso_role_name = Admin\n"
+    sso_token_renewable "$2" "$3" "$4" "$5"
+}
+renew_soon() {
+    sso_renew_case sso-renew eic-sso-stale-token "$(in_minutes 10)" eic-sso-refresh-token "$(in_minutes 600)"
+    renewed_push ssorenew && cache_renewed "$(cache_of corp)"
+}
+check "SSO token expiring in 10 minutes: renewed with CreateToken, push as Admin, the cache rewritten as botocore does" \
+    renew_soon
+# The cache of another user (root run with that user's HOME) stays that user's.
+renew_expired() {
+    sso_renew_case sso-renew-expired eic-sso-stale-token "$(in_minutes -30)" eic-sso-refresh-token "$(in_minutes 600)"
+    chown 65534:65534 "$(cache_of corp)"
+    renewed_push ssorenewexp && cache_renewed "$(cache_of corp)" && [ "$(stat -c %u:%g "$(cache_of corp)")" = 65534:65534 ]
+}
+check "SSO token expired half an hour ago with a refresh token: renewed, push as Admin, the cache still its owner's" \
+    renew_expired
+
+# botocore renews the same starting cache (a copy in a HOME of its own) and writes the same
+# document, but for expiresAt (its own now).
+renew_like_botocore() {
+    local boto="$WORK/sso-renew-boto"
+    sso_renew_case sso-renew-judge eic-sso-stale-token "$(in_minutes 5)" eic-sso-refresh-token "$(in_minutes 600)"
+    rm -rf "$boto" && cp -a "$CASE_HOME" "$boto"
+    renewed_push ssorenewjudge || return 1
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    env -i "${CASE_ENV[@]}" HOME="$boto" "$PY" "$JUDGE" resolve >"$WORK/botocore" 2>&1
+    cat "$WORK/botocore"
+    create_tokens
+    grep -q '^sso ' "$WORK/botocore" && [ "$(create_tokens | wc -l)" -eq 1 ] || return 1
+    "$PY" - "$(cache_of corp)" "$boto/.aws/sso/cache/$(basename "$(cache_of corp)")" <<'PY'
+import json, sys
+eic, boto = (json.load(open(p)) for p in sys.argv[1:3])
+print("eic:     ", sorted(eic), eic["expiresAt"])
+print("botocore:", sorted(boto), boto["expiresAt"])
+eic.pop("expiresAt")
+boto.pop("expiresAt")
+sys.exit(0 if eic == boto else 1)
+PY
+}
+check "SSO token renewal: botocore renews the same cache and writes the same keys and values" renew_like_botocore
+
+renew_refused_expired() {
+    sso_renew_case sso-renew-refused eic-sso-access-token "$(in_minutes -5)" eic-sso-bogus-refresh "$(in_minutes 600)"
+    cp "$(cache_of corp)" "$WORK/cache-before"
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    refused 253 "Token has expired and refresh failed. To refresh this SSO session run: aws sso login --profile dev" ||
+        return 1
+    create_tokens
+    create_tokens | grep -q "refused: unknown refresh token" &&
+        grep -q "SSO token renewal refused: HTTP 400, InvalidGrantException: Invalid refresh token provided" "$WORK/err" &&
+        cmp "$WORK/cache-before" "$(cache_of corp)"
+}
+check "SSO token renewal refused (unknown refresh token) on an expired token: 253, run aws sso login" \
+    renew_refused_expired
+renew_refused_valid() {
+    sso_renew_case sso-renew-keep eic-sso-access-token "$(in_minutes 10)" eic-sso-bogus-refresh "$(in_minutes 600)"
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    pushed_by ssorenewkeep sso "$SSO_ADMIN" && [ "$(create_tokens | wc -l)" -eq 1 ] &&
+        grep -q "SSO token renewal refused: HTTP 400, InvalidGrantException" "$WORK/err"
+}
+check "SSO token renewal refused on a token valid for 10 more minutes: the cached token is used" renew_refused_valid
+renew_wrong_secret() {
+    sso_renew_case sso-renew-secret eic-sso-access-token "$(in_minutes 10)" eic-sso-refresh-token "$(in_minutes 600)"
+    sed -i 's/eic-sso-client-secret/wrong-secret/' "$(cache_of corp)"
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    pushed_by ssorenewsecret sso "$SSO_ADMIN" && create_tokens | grep -q "refused: invalid client" &&
+        grep -q "SSO token renewal refused: HTTP 401, InvalidClientException: Invalid client provided" "$WORK/err"
+}
+check "SSO token renewal with a wrong client secret (401 InvalidClientException): the cached token is used" \
+    renew_wrong_secret
+renew_registration_expired() {
+    sso_renew_case sso-renew-reg eic-sso-access-token "$(in_minutes -5)" eic-sso-refresh-token "$(in_minutes -60)"
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    refused 253 "Token has expired and refresh failed. To refresh this SSO session run: aws sso login --profile dev" &&
+        [ -z "$(create_tokens)" ] && grep -q "cannot be renewed: the client registration has expired" "$WORK/err"
+}
+check "SSO client registration expired: no CreateToken, 253, run aws sso login" renew_registration_expired
+renew_legacy() {
+    sso_case sso-renew-legacy "sso_start_url = $LEGACY_URL\nsso_region = us-east-1\nsso_account_id = $ACCOUNT\nsso_role_name = Admin\n"
+    sso_token_renewable eic-sso-nameless-token "$(in_minutes 10)" eic-sso-refresh-token "$(in_minutes 600)" "$LEGACY_URL"
+    cp "$(cache_of "$LEGACY_URL")" "$WORK/cache-before"
+    LOG_FROM=$(($(wc -l <"$LOG") + 1))
+    pushed_by ssorenewlegacy sso "$SSO_NAMELESS" && [ -z "$(create_tokens)" ] &&
+        grep -q "cannot be renewed: a legacy (sso_start_url) profile" "$WORK/err" &&
+        cmp "$WORK/cache-before" "$(cache_of "$LEGACY_URL")"
+}
+check "SSO legacy (sso_start_url) profile with refresh data: never renewed, as botocore" renew_legacy
+
+# Symbolic links: ones planted in the cache directory (at the names a temporary file could
+# have) are never followed; a cache file that is itself a link is read (as botocore reads it)
+# but never written through nor replaced: the renewed token is used for this run only.
+renew_planted_links() {
+    local cache
+    sso_renew_case sso-renew-links eic-sso-stale-token "$(in_minutes 10)" eic-sso-refresh-token "$(in_minutes 600)"
+    cache=$(cache_of corp)
+    echo victim >"$WORK/victim"
+    for n in "$cache.tmp" "$cache.0000000000000000.tmp" "$(dirname "$cache")/.tmp"; do ln -s "$WORK/victim" "$n"; done
+    renewed_push ssorenewlinks || return 1
+    [ "$(cat "$WORK/victim")" = victim ] && [ "$(find "$(dirname "$cache")" -type l | wc -l)" -eq 3 ] &&
+        find "$(dirname "$cache")" -type l -delete && cache_renewed "$cache"
+}
+check "SSO token renewal: symbolic links planted in the cache directory are not followed" renew_planted_links
+renew_cache_is_link() {
+    local cache
+    sso_renew_case sso-renew-islink eic-sso-stale-token "$(in_minutes 10)" eic-sso-refresh-token "$(in_minutes 600)"
+    cache=$(cache_of corp)
+    mv "$cache" "$WORK/elsewhere.json" && ln -s "$WORK/elsewhere.json" "$cache"
+    cp "$WORK/elsewhere.json" "$WORK/cache-before"
+    renewed_push ssorenewislink || return 1
+    [ -L "$cache" ] && cmp "$WORK/cache-before" "$WORK/elsewhere.json" &&
+        grep -q "the renewed SSO token is used but not saved: .*: a symbolic link, left as it is" "$WORK/err"
+}
+check "SSO token renewal: a cache file that is a symbolic link is neither written through nor replaced" \
+    renew_cache_is_link
 
 # ---- MFA (assume-role with mfa_serial) ----
 MFA_SERIAL="arn:aws:iam::$ACCOUNT:mfa/alice"

@@ -1,6 +1,7 @@
 /* Unit tests for the emulator's world parser (emu_world.c), fault specs (emu_fault.c), IMDS
- * tokens and handler (emu_imds.c) and push API handler (emu_push.c), driven through their
- * transport-independent request/reply interface (no sockets). Push requests are signed with
+ * tokens and handler (emu_imds.c), push API handler (emu_push.c) and sso-oidc's CreateToken
+ * (emu_sso_oidc.c), driven through their transport-independent request/reply interface (no
+ * sockets). Push requests are signed with
  * eic_sigv4_authorization, the client side of the same SigV4 code. */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include "emu_imds.h"
 #include "emu_push.h"
 #include "emu_server.h"
+#include "emu_sso_oidc.h"
 #include "emu_world.h"
 #include "unit_support.h"
 
@@ -210,6 +212,15 @@ static void test_world_errors_name_the_key(void **state)
         {"{\"instance\":{\"id\":\"i-0123456789abcdef0\",\"availability_zone\":\"us-east-1a\",\"account_id\":"
          "\"111122223333\",\"vpc_id\":\"vpc-x\"}," PRIN "}",
          "\"instance.vpc_id\""},
+        /* sso-oidc's clients and the users' refresh tokens. */
+        {"{" INST "," PRIN ",\"sso_oidc_clients\":{}}", "\"sso_oidc_clients\""},
+        {"{" INST "," PRIN ",\"sso_oidc_clients\":[{\"client_id\":\"c\"}]}", "\"sso_oidc_clients[0].client_secret\""},
+        {"{" INST "," PRIN ",\"sso_oidc_clients\":[{\"client_id\":\"c d\",\"client_secret\":\"s\"}]}",
+         "\"sso_oidc_clients[0]\""},
+        {"{" INST "," PRIN ",\"sso_oidc_clients\":[{\"client_id\":\"c\",\"client_secret\":\"s\",\"x\":1}]}",
+         "\"sso_oidc_clients[0].x\""},
+        {"{" INST "," PRIN ",\"sso_users\":[{\"name\":\"jdoe\",\"access_tokens\":[\"t\"],\"refresh_tokens\":[]}]}",
+         "\"sso_users[0].refresh_tokens\""},
     };
     char err[512];
 
@@ -292,6 +303,77 @@ static void test_fault_match(void **state)
     for (size_t i = 0; i < 3; i++) {
         emu_fault_clear(&faults[i]);
     }
+}
+
+/* --- sso-oidc ---------------------------------------------------------------------------------- */
+
+/* CreateToken with body against a world of one client and one user with a refresh token. */
+static unsigned int create_token(const char *method, const char *body, struct emu_reply *reply)
+{
+    static const char world[] = "{" INST "," PRIN ",\"sso_users\":[{\"name\":\"jdoe\",\"access_tokens\":[\"at-1\","
+                                "\"at-2\"],\"refresh_tokens\":[\"rt-1\"]}],\"sso_oidc_clients\":[{\"client_id\":"
+                                "\"cid\",\"client_secret\":\"csecret\"}]}";
+    struct emu_request req = {
+        .method = method, .path = EMU_SSO_OIDC_PATH, .query = "", .body = body, .body_len = strlen(body),
+        .remote = "test",
+    };
+    struct emu_server srv = fx.srv;
+    struct emu_world *w = NULL;
+    char err[256];
+
+    assert_int_equal(emu_world_parse("w.json", world, strlen(world), &w, err, sizeof(err)), 0);
+    srv.world = w;
+    emu_reply_init(reply);
+    assert_true(emu_sso_oidc_request(&req));
+    assert_int_equal(emu_sso_oidc_handle(&srv, &req, reply), 0);
+    emu_world_free(w);
+    return reply->status;
+}
+
+/* The reply's body, NUL-terminated (in a static buffer). */
+static const char *body_of(const struct emu_reply *reply)
+{
+    static char text[1024];
+
+    snprintf(text, sizeof(text), "%.*s", (int)reply->body.len, reply->body.data ? reply->body.data : "");
+    return text;
+}
+
+static void expect_oidc_error(const char *method, const char *body, unsigned int status, const char *type,
+                              const char *error)
+{
+    struct emu_reply reply;
+
+    assert_int_equal(create_token(method, body, &reply), status);
+    assert_string_equal(reply.headers[0].name, "x-amzn-ErrorType");
+    assert_string_equal(reply.headers[0].value, type);
+    assert_non_null(strstr(body_of(&reply), error));
+    assert_non_null(strstr(body_of(&reply), "\"error_description\":"));
+    emu_reply_free(&reply);
+}
+
+static void test_sso_oidc_create_token(void **state)
+{
+    struct emu_reply reply;
+
+    (void)state;
+    assert_int_equal(create_token("POST", "{\"clientId\":\"cid\",\"clientSecret\":\"csecret\",\"grantType\":"
+                                  "\"refresh_token\",\"refreshToken\":\"rt-1\"}", &reply), 200);
+    assert_string_equal(body_of(&reply), "{\"accessToken\":\"at-1\",\"expiresIn\":28800,\"refreshToken\":\"rt-1\","
+                                         "\"tokenType\":\"Bearer\"}");
+    emu_reply_free(&reply);
+    expect_oidc_error("POST", "{\"clientId\":\"cid\",\"clientSecret\":\"wrong\",\"grantType\":\"refresh_token\","
+                      "\"refreshToken\":\"rt-1\"}", 401, "InvalidClientException", "\"error\":\"invalid_client\"");
+    expect_oidc_error("POST", "{\"clientId\":\"other\",\"clientSecret\":\"csecret\",\"grantType\":\"refresh_token\","
+                      "\"refreshToken\":\"rt-1\"}", 401, "InvalidClientException", "\"error\":\"invalid_client\"");
+    expect_oidc_error("POST", "{\"clientId\":\"cid\",\"clientSecret\":\"csecret\",\"grantType\":\"refresh_token\","
+                      "\"refreshToken\":\"rt-2\"}", 400, "InvalidGrantException", "\"error\":\"invalid_grant\"");
+    expect_oidc_error("POST", "{\"clientId\":\"cid\",\"clientSecret\":\"csecret\",\"grantType\":\"refresh_token\"}",
+                      400, "InvalidGrantException", "\"error\":\"invalid_grant\"");
+    expect_oidc_error("POST", "{\"clientId\":\"cid\",\"clientSecret\":\"csecret\",\"grantType\":\"authorization_code\","
+                      "\"code\":\"c\"}", 400, "UnsupportedGrantTypeException", "unsupported_grant_type");
+    expect_oidc_error("POST", "not json", 400, "InvalidRequestException", "invalid_request");
+    expect_oidc_error("GET", "", 400, "InvalidRequestException", "invalid_request");
 }
 
 /* --- IMDS ------------------------------------------------------------------------------------- */
@@ -596,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_world_policy_default_and_empty),
         cmocka_unit_test(test_world_errors_name_the_key),
         cmocka_unit_test(test_world_load_missing),
+        cmocka_unit_test(test_sso_oidc_create_token),
         cmocka_unit_test(test_fault_parse),
         cmocka_unit_test(test_fault_match),
         cmocka_unit_test(test_tokens),
