@@ -861,9 +861,6 @@ static int parse_roles(const char *name, json_object *arr, struct emu_world *w, 
     return 0;
 }
 
-/* No "policy" key: each principal may push for any OS user of the world's instance and open
- * tunnels through any endpoint (the convenient default for test worlds); written out as rules
- * so there is one code path. */
 /* "sso_users": [{"name", "access_tokens", "refresh_tokens"}]: who signed in to the portal with
  * which tokens, and which refresh tokens sso-oidc renews their first access token for. */
 static int parse_sso_users(const char *name, json_object *arr, struct emu_world *w, char *err, size_t err_len)
@@ -959,6 +956,9 @@ static int parse_sso_oidc_clients(const char *name, json_object *arr, struct emu
     return ret;
 }
 
+/* No "policy" key: each principal may push for any OS user of the world's instance and open
+ * tunnels through any endpoint (the convenient default for test worlds); written out as rules
+ * so there is one code path. */
 static int default_policy(struct emu_world *w)
 {
     size_t n = w->n_principals + w->n_roles;
