@@ -12,17 +12,33 @@ export FUZZ_BUILD_DIR="$WORK/build"
 
 check "fuzz/build.sh builds every harness with clang" "$TOP/fuzz/build.sh"
 
-run_harness() {
+# start_harness H: run H in the background; its output goes to $WORK/H.out, its status to $WORK/H.rc.
+start_harness() {
     local h=$1
-    cp -r "$TOP/fuzz/corpus/$h" "$WORK/corpus-$h" || return 1
-    "$FUZZ_BUILD_DIR/$h" -max_total_time="$SECONDS_EACH" -timeout=120 -print_final_stats=1 \
-        -artifact_prefix="$WORK/$h-" "$WORK/corpus-$h" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)'
-    return "${PIPESTATUS[0]}"
+    (
+        cp -r "$TOP/fuzz/corpus/$h" "$WORK/corpus-$h" || { echo 1 >"$WORK/$h.rc"; exit; }
+        "$FUZZ_BUILD_DIR/$h" -max_total_time="$SECONDS_EACH" -timeout=120 -print_final_stats=1 \
+            -artifact_prefix="$WORK/$h-" "$WORK/corpus-$h" 2>&1 |
+            grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)' >"$WORK/$h.out"
+        echo "${PIPESTATUS[0]}" >"$WORK/$h.rc"
+    ) &
 }
 
-for h in "${HARNESSES[@]}"; do
-    check "$h: seeds replayed and ${SECONDS_EACH} s of new inputs without a finding" run_harness "$h"
-    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' "$WORK/last.out" |
-        sed 's/^/# /'
+# harness_passed H: H's output, and whether it ended with status 0 (after start_harness and wait).
+harness_passed() {
+    cat "$WORK/$1.out" 2>/dev/null
+    [ "$(cat "$WORK/$1.rc" 2>/dev/null)" = 0 ]
+}
+
+# Two at a time: a harness is one process, and the machines have two CPUs or more.
+for ((i = 0; i < ${#HARNESSES[@]}; i += 2)); do
+    pair=("${HARNESSES[@]:i:2}")
+    for h in "${pair[@]}"; do start_harness "$h"; done
+    wait
+    for h in "${pair[@]}"; do
+        check "$h: seeds replayed and ${SECONDS_EACH} s of new inputs without a finding" harness_passed "$h"
+        grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
+            "$WORK/last.out" | sed 's/^/# /'
+    done
 done
 finish
