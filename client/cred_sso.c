@@ -26,7 +26,6 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 
 #include "eic_log.h"
 #include "endpoints.h"
@@ -328,10 +327,7 @@ int eic_cred_sso(const char *profile, struct eic_credentials *out, char *err, si
     }
     ret = parse_answer(profile, &resp, out, err, err_len);
 done:
-    if (resp.body.data != NULL) {
-        OPENSSL_cleanse(resp.body.data, resp.body.len);
-    }
-    eic_http_response_free(&resp);
+    eic_http_response_free(&resp); /* wipes the body (eic_buf_free) */
     curl_url_cleanup(url);
     eic_cred_free_secret(header);
     eic_cred_free_secret(token);

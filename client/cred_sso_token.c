@@ -439,10 +439,7 @@ static int create_token(const struct eic_sso_session *s, struct eic_sso_token *t
         eic_log(LOG_DEBUG, "credentials: SSO token renewal: the answer has no usable accessToken and expiresIn");
     }
 done:
-    if (resp.body.data != NULL) {
-        OPENSSL_cleanse(resp.body.data, resp.body.len);
-    }
-    eic_http_response_free(&resp);
+    eic_http_response_free(&resp); /* wipes the body (eic_buf_free) */
     put_json(answer);
     put_json(body);
     eic_cred_free_secret(payload);

@@ -6,8 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include "eic_codec.h"
 #include "eic_log.h"
 #include "emu_sessions.h"
@@ -38,18 +36,10 @@ int emu_creds_add_json(json_object *obj, const struct emu_principal *p, const ch
     return 0;
 }
 
-/* The JSON text of obj as the reply (wiped from json-c's buffer afterwards: it holds secrets). */
+/* The credentials document as IMDS and the container endpoint serve it: pretty-printed. */
 static int json_reply(struct emu_reply *reply, unsigned int status, json_object *obj)
 {
-    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    int ret;
-
-    if (text == NULL) {
-        return ENOMEM;
-    }
-    ret = emu_reply_set(reply, status, "application/json", text, strlen(text));
-    OPENSSL_cleanse((char *)text, strlen(text));
-    return ret;
+    return emu_reply_json(reply, status, obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static int text_reply(struct emu_reply *reply, unsigned int status, const char *text)

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+
 int emu_server_init(struct emu_server *srv)
 {
     pthread_condattr_t attr;
@@ -208,6 +211,19 @@ int emu_reply_set(struct emu_reply *reply, unsigned int status, const char *cont
     reply->content_type = content_type;
     eic_buf_reset(&reply->body);
     return eic_buf_append(&reply->body, body, len);
+}
+
+int emu_reply_json(struct emu_reply *reply, unsigned int status, struct json_object *obj, int flags)
+{
+    const char *text = json_object_to_json_string_ext(obj, flags);
+    int ret;
+
+    if (text == NULL) {
+        return ENOMEM;
+    }
+    ret = emu_reply_set(reply, status, "application/json", text, strlen(text));
+    OPENSSL_cleanse((char *)text, strlen(text));
+    return ret;
 }
 
 int emu_reply_header(struct emu_reply *reply, const char *name, const char *value)

@@ -14,6 +14,8 @@
 #include "emu_records.h"
 #include "emu_world.h"
 
+struct json_object;
+
 #define EMU_MAX_BODY (64 * 1024)      /* request bodies above this are refused with 413 */
 #define EMU_MAX_REPLY (1024 * 1024)   /* replies the handlers build (records of one user, chains) */
 #define EMU_MAX_USERS 1024            /* distinct OS users that may hold records */
@@ -103,6 +105,9 @@ void emu_reply_free(struct emu_reply *reply);
 /* Set status, content type and body (replacing any body). Returns 0, ENOMEM or EMSGSIZE. */
 int emu_reply_set(struct emu_reply *reply, unsigned int status, const char *content_type, const char *body,
                   size_t len);
+/* The JSON text of obj (json-c's JSON_C_TO_STRING_* flags) as the reply, application/json, wiped
+ * from json-c's buffer afterwards: the answers that use it hold credentials or tokens. */
+int emu_reply_json(struct emu_reply *reply, unsigned int status, struct json_object *obj, int flags);
 /* Add a header (value truncated to 127 bytes). Returns 0 or ENOSPC. */
 int emu_reply_header(struct emu_reply *reply, const char *name, const char *value);
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <openssl/crypto.h>
 
 #include "eic_codec.h"
 #include "eic_log.h"
@@ -69,7 +68,6 @@ static const char *session_name(const struct emu_world *w, const char *token)
 static int role_credentials(struct emu_reply *reply, const struct emu_principal *p)
 {
     json_object *obj = json_object_new_object(), *rc = json_object_new_object();
-    const char *text;
     int ret = ENOMEM;
 
     if (obj == NULL || rc == NULL || json_object_object_add(obj, "roleCredentials", rc) != 0) {
@@ -82,11 +80,7 @@ static int role_credentials(struct emu_reply *reply, const struct emu_principal 
         json_object_object_add(rc, "expiration", json_object_new_int64(p->expires * 1000)) != 0) {
         goto done;
     }
-    text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (text != NULL) {
-        ret = emu_reply_set(reply, 200, "application/json", text, strlen(text));
-        OPENSSL_cleanse((char *)text, strlen(text)); /* json-c's buffer holds the secrets */
-    }
+    ret = emu_reply_json(reply, 200, obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 done:
     json_object_put(obj);
     return ret;

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <openssl/crypto.h>
 
 #include "eic_codec.h"
 #include "eic_json.h"
@@ -15,18 +14,10 @@ bool emu_sso_oidc_request(const struct emu_request *req)
     return strcmp(req->path, EMU_SSO_OIDC_PATH) == 0;
 }
 
-/* body as the answer (status), its text wiped from json-c's buffer (answers hold tokens). */
+/* body as the answer (status), as sso-oidc writes JSON. */
 static int reply_json(struct emu_reply *reply, unsigned int status, json_object *body)
 {
-    const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    int ret;
-
-    if (text == NULL) {
-        return ENOMEM;
-    }
-    ret = emu_reply_set(reply, status, "application/json", text, strlen(text));
-    OPENSSL_cleanse((char *)text, strlen(text));
-    return ret;
+    return emu_reply_json(reply, status, body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static int oidc_error(struct emu_reply *reply, unsigned int status, const char *type, const char *error,
